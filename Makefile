@@ -1,0 +1,52 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is for contributors.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: migrate the embedded ClickHouse (chdb://./var/clickhouse) and serve on PORT (default 8000)
+run: $(STAMP)
+	$(BIN)/analytics migrate
+	$(BIN)/analytics query --port $(PORT)
+
+## test: install, start the local Kafka broker when possible, run the whole suite, stop what was started
+test: $(STAMP)
+	@bash deploy/local/test.sh $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: $(STAMP)
+	$(BIN)/analytics migrate
+
+kafka-up:
+	@deploy/local/kafka.sh up
+
+kafka-down:
+	@deploy/local/kafka.sh down
+
+kafka-status:
+	@deploy/local/kafka.sh status
+
+clean:
+	-deploy/local/kafka.sh down
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

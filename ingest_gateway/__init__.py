@@ -1,0 +1,1 @@
+"""Ingestion gateway: validates event batches over HTTP and produces them to Kafka."""

@@ -1,0 +1,92 @@
+"""``analytics``: one console command for every role, so one image serves them all.
+
+Subcommands import their service lazily: ``analytics migrate`` must not pay for (or need) the web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from schemas.settings import CommonSettings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from schemas.migrate import migrate
+    from schemas.storage import open_client
+
+    settings = CommonSettings()
+    url = args.clickhouse_url or settings.clickhouse_url
+    database = args.database or settings.clickhouse_database
+    client = open_client(url, database, create_database=True)
+    try:
+        applied = migrate(client)
+    finally:
+        client.close()
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"database {database} is up to date ({len(applied)} applied now)")
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from schemas.kafka_admin import ensure_topics
+    from schemas.topics import registry
+
+    settings = CommonSettings()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    specs = list(registry(settings.topic_prefix, args.partitions).values())
+    created = asyncio.run(ensure_topics(bootstrap, specs, args.replication_factor))
+    for name in created:
+        print(f"created {name}")
+    print(f"{len(specs) * 2} topics present on {bootstrap} ({len(created)} created now)")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from query_api.__main__ import serve
+
+    return serve(host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    migrate = commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    migrate.add_argument("--clickhouse-url", help="overrides ANALYTICS_CLICKHOUSE_URL")
+    migrate.add_argument("--database", help="overrides ANALYTICS_CLICKHOUSE_DATABASE")
+    migrate.set_defaults(handler=_cmd_migrate)
+
+    topics = commands.add_parser("topics", help="create the stream and dead-letter topics on Kafka")
+    topics.add_argument("--bootstrap", help="overrides ANALYTICS_KAFKA_BOOTSTRAP")
+    topics.add_argument("--partitions", type=int, default=6)
+    topics.add_argument("--replication-factor", type=int, default=1)
+    topics.set_defaults(handler=_cmd_topics)
+
+    for name, handler, help_text in (
+        ("query", _cmd_query, "serve the query API (ClickHouse → HTTP)"),
+    ):
+        service = commands.add_parser(name, help=help_text)
+        service.add_argument("--host", help="bind address (overrides the service's *_HOST setting)")
+        service.add_argument("--port", type=int, help="port (overrides the service's *_PORT setting)")
+        service.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=CommonSettings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

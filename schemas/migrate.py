@@ -1,0 +1,102 @@
+"""Numbered ClickHouse migrations: ``schemas/migrations/NNNN_name.sql``, applied in order, recorded once.
+
+Contract:
+- every statement is idempotent (``CREATE ... IF NOT EXISTS``, ``ADD COLUMN IF NOT EXISTS``; a unit test
+  enforces it), so two ``migrate`` processes started at once both succeed: ClickHouse has no DDL
+  transactions to lock with, and re-running an idempotent statement is harmless;
+- applied versions are recorded in ``schema_migrations`` (a ReplacingMergeTree, read with FINAL) with the
+  file's checksum; editing an applied migration is refused instead of silently diverging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+from clickhouse_connect.driver.client import Client
+
+MIGRATIONS_PACKAGE = "schemas.migrations"
+MIGRATION_TABLE = "schema_migrations"
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+_CREATE_MIGRATION_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {MIGRATION_TABLE}
+(
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version
+"""
+
+
+class MigrationError(RuntimeError):
+    """The migrations on disk and the ones recorded in the database disagree."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def statements(self) -> list[str]:
+        """The file's statements: split at ``;`` ending a line, ``--`` comment lines removed."""
+        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
+        chunks = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
+        return [chunk.strip() for chunk in chunks if chunk.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    """Every migration shipped in the package, by version; duplicate versions are an error."""
+    found: dict[int, Migration] = {}
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        match = _FILE_NAME.match(entry.name)
+        if not match:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"two migrations share version {version:04d}")
+        found[version] = Migration(version, match.group(2), entry.read_text(encoding="utf-8"))
+    return [found[version] for version in sorted(found)]
+
+
+def applied_migrations(client: Client) -> dict[int, str]:
+    """Applied version → checksum, as recorded in the database."""
+    client.command(_CREATE_MIGRATION_TABLE)
+    rows = client.query(f"SELECT version, checksum FROM {MIGRATION_TABLE} FINAL ORDER BY version").result_rows
+    return {int(version): str(checksum) for version, checksum in rows}
+
+
+def migrate(client: Client) -> list[Migration]:
+    """Apply every pending migration in order; return the ones applied by this call."""
+    done = applied_migrations(client)
+    applied_now: list[Migration] = []
+    for migration in load_migrations():
+        recorded = done.get(migration.version)
+        if recorded is not None:
+            if recorded != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} changed after it was applied; "
+                    "add a new migration instead of editing an applied one"
+                )
+            continue
+        for statement in migration.statements:
+            client.command(statement)
+        client.insert(
+            MIGRATION_TABLE,
+            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+            column_names=["version", "name", "checksum", "applied_at"],
+        )
+        applied_now.append(migration)
+    return applied_now

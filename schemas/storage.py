@@ -1,0 +1,88 @@
+"""The one place that knows how to open ClickHouse.
+
+``chdb://<dir>`` opens the embedded chDB engine on a data directory (relative paths are relative to the
+working directory, so the default ``chdb://./var/clickhouse`` works from a checkout); ``http(s)://...``
+opens a ClickHouse server. Everything else in the code base takes a clickhouse-connect ``Client`` and
+never cares which one it got: the SQL is the same.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StorageConfigError(ValueError):
+    """The ClickHouse URL or database name cannot be used."""
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """A parsed ClickHouse URL: either an embedded chDB directory or a server DSN."""
+
+    kind: str  # "chdb" or "http"
+    location: str  # chDB directory, or the server DSN
+    options: dict[str, str]
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.kind == "chdb"
+
+
+def parse_url(url: str) -> StorageTarget:
+    """Parse ``chdb://<dir>[?opts]`` or ``http(s)://...`` into a :class:`StorageTarget`."""
+    if url.startswith("chdb://"):
+        rest = url[len("chdb://") :]
+        path, _, query = rest.partition("?")
+        if not path:
+            raise StorageConfigError("chdb URL needs a directory, e.g. chdb://./var/clickhouse")
+        options = {key: values[-1] for key, values in parse_qs(query).items()}
+        return StorageTarget("chdb", str(Path(path).expanduser().resolve()), options)
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https"):
+        return StorageTarget("http", url, {})
+    raise StorageConfigError(f"unsupported ClickHouse URL {url!r}: use chdb://<dir> or http(s)://host:port")
+
+
+def validate_database_name(name: str) -> str:
+    """Database names are interpolated into DDL, so only plain identifiers are accepted."""
+    if not _IDENTIFIER.match(name):
+        raise StorageConfigError(f"invalid ClickHouse database name {name!r}")
+    return name
+
+
+def open_client(
+    url: str, database: str | None = None, *, create_database: bool = False, **settings: Any
+) -> Client:
+    """Open a clickhouse-connect client on ``url``, optionally creating ``database`` first.
+
+    The chDB client is synchronous and a process may host one engine directory only; callers in async
+    code run client calls in a worker thread.
+    """
+    target = parse_url(url)
+    if database is not None:
+        validate_database_name(database)
+    if create_database and database is not None:
+        bootstrap = _connect(target, None, settings)
+        try:
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        finally:
+            bootstrap.close()
+    return _connect(target, database, settings)
+
+
+def _connect(target: StorageTarget, database: str | None, settings: dict[str, Any]) -> Client:
+    if target.is_embedded:
+        Path(target.location).mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(
+            interface="chdb", path=target.location, database=database, settings=settings or None
+        )
+    return clickhouse_connect.get_client(dsn=target.location, database=database, settings=settings or None)

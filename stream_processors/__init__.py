@@ -1,0 +1,1 @@
+"""Stream processors: Faust agents that sink raw events into ClickHouse and maintain the rollups."""

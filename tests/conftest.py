@@ -1,0 +1,155 @@
+"""Fixtures for real Kafka and real ClickHouse.
+
+Kafka, in order of preference: ``ANALYTICS_KAFKA_BOOTSTRAP`` if set; a testcontainers broker when a Docker
+daemon answers; the local KRaft broker of ``deploy/local/kafka.sh`` (started here if needed and then stopped
+again). ClickHouse: a testcontainers server when Docker answers, else chDB in a fresh temporary directory.
+Each test gets its own database.
+
+When a backend cannot be had the test is skipped with the reason, except under ``CI=true``, where that is a
+failure. A test that uses either fixture without the matching marker fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from schemas.storage import open_client
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = ROOT / "deploy" / "local" / "kafka.sh"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail under CI=true where a missing backend must never pass silently."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_marker(request: pytest.FixtureRequest, marker: str) -> None:
+    if request.node.get_closest_marker(marker) is None:
+        pytest.fail(
+            f"{request.node.nodeid} uses a real {marker} backend but is not marked @pytest.mark.{marker}"
+        )
+
+
+def docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=2)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+def tcp_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def _kafka_session() -> Iterator[str | None]:
+    configured = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP")
+    if configured:
+        yield configured if tcp_reachable(configured) else None
+        return
+    if docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    status = subprocess.run([str(KAFKA_SCRIPT), "status"], capture_output=True, text=True)
+    started_here = status.returncode != 0
+    up = subprocess.run([str(KAFKA_SCRIPT), "up"], capture_output=True, text=True)
+    if up.returncode != 0:
+        print(up.stderr)
+        yield None
+        return
+    try:
+        yield up.stdout.strip().splitlines()[-1]
+    finally:
+        if started_here:
+            subprocess.run([str(KAFKA_SCRIPT), "down"], capture_output=True, text=True)
+
+
+@pytest.fixture
+def kafka_bootstrap(request: pytest.FixtureRequest, _kafka_session: str | None) -> str:
+    """Bootstrap servers of a real Kafka broker."""
+    require_marker(request, "kafka")
+    if _kafka_session is None:
+        unavailable(
+            "no Kafka broker: ANALYTICS_KAFKA_BOOTSTRAP unreachable, no Docker, and the local broker "
+            "did not start (see deploy/local/kafka.sh)"
+        )
+    assert _kafka_session is not None
+    return _kafka_session
+
+
+@dataclass(frozen=True)
+class ClickHouseTarget:
+    url: str
+    database: str
+
+    def client(self) -> Client:
+        return open_client(self.url, self.database)
+
+
+@pytest.fixture(scope="session")
+def _clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    if docker_available():
+        from testcontainers.clickhouse import ClickHouseContainer
+
+        with ClickHouseContainer() as container:
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(8123)
+            yield f"http://{container.username}:{container.password}@{host}:{port}"
+        return
+    try:
+        import chdb  # noqa: F401
+    except ImportError as error:
+        yield None
+        print(f"chdb unavailable: {error}")
+        return
+    yield f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
+@pytest.fixture
+def clickhouse(request: pytest.FixtureRequest, _clickhouse_url: str | None) -> Iterator[ClickHouseTarget]:
+    """A fresh, empty database of its own on a real ClickHouse (dropped afterwards)."""
+    require_marker(request, "clickhouse")
+    if _clickhouse_url is None:
+        unavailable("no ClickHouse: neither Docker nor the chdb package is available")
+    assert _clickhouse_url is not None
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    admin = open_client(_clickhouse_url, database, create_database=True)
+    try:
+        yield ClickHouseTarget(_clickhouse_url, database)
+    finally:
+        admin.command(f"DROP DATABASE IF EXISTS {database}")
+        admin.close()
+
+
+@pytest.fixture
+def clickhouse_client(clickhouse: ClickHouseTarget) -> Iterator[Client]:
+    client = clickhouse.client()
+    try:
+        yield client
+    finally:
+        client.close()
