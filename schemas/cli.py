@@ -54,6 +54,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port)
 
 
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    from ingest_gateway.__main__ import serve
+
+    return serve(host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.set_defaults(handler=_cmd_topics)
 
     for name, handler, help_text in (
+        ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),
         ("query", _cmd_query, "serve the query API (ClickHouse → HTTP)"),
     ):
         service = commands.add_parser(name, help=help_text)

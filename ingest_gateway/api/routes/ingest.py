@@ -1,0 +1,91 @@
+"""The seed's ingestion endpoints. Bodies are read and validated by the intake pipeline (not by FastAPI),
+so size caps, gzip and per-item batch errors apply; the OpenAPI schema still documents each body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from ingest_gateway.api.deps import ContextDep, IntakeDep, JsonBody, RequestContext
+from schemas.envelope import EnvelopeResponse, success
+from schemas.payloads import (
+    ActivityLogCreate,
+    AnalyticsEventBatchCreate,
+    AnalyticsEventCreate,
+    PerformanceMetricCreate,
+    UsageMetricCreate,
+)
+from schemas.topics import Stream
+
+router = APIRouter(prefix="/analytics", tags=["ingestion"])
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "malformed JSON or gzip (VALIDATION_ERROR)"},
+    413: {"description": "body or batch too large (PAYLOAD_TOO_LARGE)"},
+    415: {"description": "unsupported Content-Encoding"},
+    422: {"description": "schema errors, every failing field listed (VALIDATION_ERROR)"},
+    503: {"description": "Kafka unavailable; nothing accepted (SERVICE_UNAVAILABLE, Retry-After)"},
+}
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": model.model_json_schema(ref_template="#/components/schemas/{model}")
+                }
+            },
+        }
+    }
+
+
+def _single(context: RequestContext, event_id: str) -> EnvelopeResponse:
+    return EnvelopeResponse(success({"event_id": event_id}, context.request_id, context.elapsed_ms()))
+
+
+async def _accept_one(
+    stream: Stream, body: Any, intake: IntakeDep, context: RequestContext
+) -> EnvelopeResponse:
+    event_id = await intake.accept_one(stream, body, context.tenant_id, context.idempotency_key)
+    return _single(context, event_id)
+
+
+@router.post("/events", responses=ERROR_RESPONSES, openapi_extra=body_schema(AnalyticsEventCreate))
+async def track_event(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Track one analytics event."""
+    return await _accept_one(Stream.EVENTS, body, intake, context)
+
+
+@router.post("/events/batch", responses=ERROR_RESPONSES, openapi_extra=body_schema(AnalyticsEventBatchCreate))
+async def track_events_batch(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Track up to 1,000 events; valid ones are accepted, invalid ones reported by index."""
+    result = await intake.accept_batch(Stream.EVENTS, body, context.tenant_id, context.idempotency_key)
+    data = {
+        "processed_count": len(result.accepted_ids),
+        "failed_count": len({entry["index"] for entry in result.rejected}),
+        "event_ids": result.accepted_ids,
+        "errors": result.rejected,
+    }
+    return EnvelopeResponse(success(data, context.request_id, context.elapsed_ms()))
+
+
+@router.post("/performance", responses=ERROR_RESPONSES, openapi_extra=body_schema(PerformanceMetricCreate))
+async def submit_performance(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Submit one page load's performance metrics (web vitals)."""
+    return await _accept_one(Stream.PERFORMANCE, body, intake, context)
+
+
+@router.post("/usage", responses=ERROR_RESPONSES, openapi_extra=body_schema(UsageMetricCreate))
+async def submit_usage(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Submit a user's usage summary for one day."""
+    return await _accept_one(Stream.USAGE, body, intake, context)
+
+
+@router.post("/activities", responses=ERROR_RESPONSES, openapi_extra=body_schema(ActivityLogCreate))
+async def log_activity(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Log one activity."""
+    return await _accept_one(Stream.ACTIVITIES, body, intake, context)

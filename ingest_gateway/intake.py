@@ -1,0 +1,148 @@
+"""The intake pipeline of one request: validate → stamp → publish → answer.
+
+Items are validated one by one, so a batch accepts its valid items and reports each invalid one with its
+index, field and reason. Nothing is reported as accepted before the sink acknowledged it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ingest_gateway.errors import too_large, unavailable, validation_error
+from ingest_gateway.metrics import GatewayMetrics
+from ingest_gateway.settings import GatewaySettings
+from ingest_gateway.sink import EventSink, Record, SinkUnavailable
+from ingest_gateway.stamping import stamp
+from schemas.messages import SCHEMA_VERSION_HEADER, encode
+from schemas.payloads import PAYLOAD_MODELS
+from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3c1e-2b1a-4f38-9a55-2c1a1e0c7d11")
+_HEADERS = [(SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    accepted_ids: list[str]
+    rejected: list[dict[str, Any]]
+
+
+def error_details(error: ValidationError, index: int | None = None) -> list[dict[str, Any]]:
+    """Every failing field of ``error`` as ``{index?, field, reason, type}``."""
+    details = []
+    for item in error.errors(include_url=False, include_input=False):
+        entry: dict[str, Any] = {}
+        if index is not None:
+            entry["index"] = index
+        entry["field"] = ".".join(str(part) for part in item["loc"]) or "(body)"
+        entry["reason"] = item["msg"]
+        entry["type"] = item["type"]
+        details.append(entry)
+    return details
+
+
+def idempotent_id(tenant_id: str, key: str, index: int) -> uuid.UUID:
+    """The id of item ``index`` of a request carrying ``Idempotency-Key: key``: the same on every retry."""
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant_id}\x1f{key}\x1f{index}")
+
+
+class Intake:
+    def __init__(self, settings: GatewaySettings, sink: EventSink, metrics: GatewayMetrics) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._metrics = metrics
+        self._topics = {stream: spec.name for stream, spec in registry(settings.topic_prefix).items()}
+
+    def _validate(self, stream: Stream, item: Any, index: int | None) -> BaseModel | list[dict[str, Any]]:
+        if not isinstance(item, dict):
+            where = "(body)" if index is None else f"events.{index}"
+            detail: dict[str, Any] = {"field": where, "reason": "must be a JSON object", "type": "model_type"}
+            if index is not None:
+                detail["index"] = index
+            return [detail]
+        try:
+            return PAYLOAD_MODELS[stream].model_validate(item)
+        except ValidationError as exc:
+            return error_details(exc, index)
+
+    async def accept_one(self, stream: Stream, body: Any, tenant_id: str, idempotency_key: str | None) -> str:
+        """Validate and publish one item; return its event id. Raises ``ApiError`` (422, 503)."""
+        outcome = self._validate(stream, body, None)
+        if isinstance(outcome, list):
+            self._metrics.events_rejected.labels(stream.value, outcome[0]["type"]).inc()
+            raise validation_error("the event is invalid", details=outcome)
+        result = await self._publish(stream, [outcome], [0], tenant_id, idempotency_key)
+        return result[0]
+
+    async def accept_batch(
+        self, stream: Stream, body: Any, tenant_id: str, idempotency_key: str | None
+    ) -> IntakeResult:
+        """Validate items one by one, publish the valid ones; report the others. Raises ``ApiError``."""
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise validation_error(
+                "body must be an object with an 'events' array",
+                details=[{"field": "events", "reason": "required JSON array", "type": "missing"}],
+            )
+        unknown = sorted(set(body) - {"events"})
+        if unknown:
+            raise validation_error(
+                "unknown top-level fields",
+                details=[{"field": f, "reason": "not permitted", "type": "extra_forbidden"} for f in unknown],
+            )
+        items: list[Any] = body["events"]
+        limit = self._settings.gateway_max_batch_events
+        if len(items) > limit:
+            raise too_large(f"batch holds {len(items)} events; at most {limit} are accepted per request")
+        if not items:
+            raise validation_error(
+                "'events' is empty",
+                details=[{"field": "events", "reason": "at least 1 item", "type": "too_short"}],
+            )
+        valid: list[BaseModel] = []
+        positions: list[int] = []
+        rejected: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            outcome = self._validate(stream, item, index)
+            if isinstance(outcome, list):
+                rejected.extend(outcome)
+                self._metrics.events_rejected.labels(stream.value, outcome[0]["type"]).inc()
+            else:
+                valid.append(outcome)
+                positions.append(index)
+        if not valid:
+            raise validation_error("every event of the batch is invalid", details=rejected)
+        ids = await self._publish(stream, valid, positions, tenant_id, idempotency_key)
+        return IntakeResult(ids, rejected)
+
+    async def _publish(
+        self,
+        stream: Stream,
+        payloads: Sequence[BaseModel],
+        positions: Sequence[int],
+        tenant_id: str,
+        idempotency_key: str | None,
+    ) -> list[str]:
+        received_at = datetime.now(UTC)
+        records: list[Record] = []
+        ids: list[str] = []
+        for payload, position in zip(payloads, positions, strict=True):
+            fixed_id = idempotent_id(tenant_id, idempotency_key, position) if idempotency_key else None
+            message = stamp(payload, tenant_id, received_at, fixed_id)
+            ids.append(message["id"])
+            records.append((message_key(tenant_id, message["user_id"]), encode(message)))
+        started = time.perf_counter()
+        try:
+            await self._sink.publish(self._topics[stream], records, _HEADERS)
+        except SinkUnavailable as exc:
+            self._metrics.events_rejected.labels(stream.value, "unavailable").inc(len(records))
+            raise unavailable(f"events not accepted: {exc}", self._settings.gateway_retry_after_s) from exc
+        self._metrics.produce_latency.labels(stream.value).observe(time.perf_counter() - started)
+        self._metrics.events_accepted.labels(stream.value).inc(len(records))
+        return ids

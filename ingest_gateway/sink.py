@@ -1,0 +1,126 @@
+"""Where accepted events go: the :class:`EventSink` interface and its Kafka implementation.
+
+Contract of :meth:`EventSink.publish`: it returns only after every record was durably acknowledged
+(Kafka: ``acks=all`` with an idempotent producer), and raises :class:`SinkUnavailable` otherwise — broker
+unreachable, acknowledgement not in time, or the producer's buffer full. A request whose publish raised
+must not be reported as accepted. Records of a failed publish may still reach the topic later (they were
+already queued); clients retry with the same event ids (or ``Idempotency-Key``) and downstream
+deduplication absorbs the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from ingest_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+Record = tuple[bytes, bytes]
+"""(key, value) of one message."""
+
+
+class SinkUnavailable(Exception):
+    """The sink cannot take events now; answer 503 and let the client retry."""
+
+
+class EventSink(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ready(self) -> bool: ...
+    async def publish(
+        self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+
+class KafkaEventSink:
+    """An idempotent aiokafka producer that (re)connects in the background.
+
+    The gateway starts even when Kafka is down: it answers 503 until the producer has connected, then
+    aiokafka reconnects by itself after broker restarts.
+    """
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        s = self._settings
+        return AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            client_id=s.kafka_client_id,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=None if s.kafka_compression == "none" else s.kafka_compression,
+            linger_ms=s.kafka_linger_ms,
+            max_batch_size=s.kafka_max_batch_bytes,
+            request_timeout_ms=int(s.gateway_produce_timeout_s * 1000),
+        )
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._connector = asyncio.create_task(self._connect_until_started(), name="kafka-connect")
+
+    async def _connect_until_started(self) -> None:
+        delay = 0.2
+        while not self._stopping:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except Exception as exc:  # aiokafka raises several types while brokers are unreachable
+                log.warning("Kafka producer cannot connect yet (%s); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._producer = producer
+            log.info("Kafka producer connected to %s", self._settings.kafka_bootstrap)
+            return
+
+    async def stop(self) -> None:
+        """Stop accepting, flush what is queued, close."""
+        self._stopping = True
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.flush()
+            await producer.stop()
+
+    async def ready(self) -> bool:
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            async with asyncio.timeout(2.0):
+                await producer.client.fetch_all_metadata()
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return True
+
+    async def publish(self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]) -> None:
+        producer = self._producer
+        if producer is None:
+            raise SinkUnavailable("not connected to Kafka yet")
+        try:
+            async with asyncio.timeout(self._settings.gateway_produce_timeout_s):
+                pending = [
+                    await producer.send(topic, value, key=key, headers=headers) for key, value in records
+                ]
+                await asyncio.gather(*pending)
+        except TimeoutError as exc:
+            raise SinkUnavailable("Kafka did not acknowledge in time") from exc
+        except KafkaError as exc:
+            raise SinkUnavailable(f"Kafka refused the events: {exc.__class__.__name__}") from exc

@@ -1,0 +1,61 @@
+"""Server stamping: event id, ``received_at``, event time corrected for clock skew, future times clamped.
+
+Pure functions of (payload, tenant, receive time): no I/O, so they are tested exhaustively without a broker.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from uuid_utils.compat import uuid7
+
+from schemas.messages import format_time
+from schemas.payloads import UsageMetricCreate
+from schemas.topics import SCHEMA_VERSION
+
+MAX_FUTURE = timedelta(days=1)
+"""Event times later than ``received_at`` plus this are clamped to ``received_at`` and flagged."""
+
+
+def event_time(
+    received_at: datetime, timestamp: datetime | None, sent_at: datetime | None
+) -> tuple[datetime, bool]:
+    """The event time and whether it was clamped.
+
+    A client ``timestamp`` is kept (backdated events are legitimate: offline clients, imports), shifted by
+    the client's clock skew ``received_at - sent_at`` when ``sent_at`` is given. Without a ``timestamp``
+    the event happened when it was received.
+    """
+    if timestamp is None:
+        return received_at, False
+    corrected = timestamp + (received_at - sent_at) if sent_at is not None else timestamp
+    if corrected - received_at > MAX_FUTURE:
+        return received_at, True
+    return corrected, False
+
+
+def new_event_id() -> UUID:
+    """Time-ordered (UUIDv7) ids keep inserts and sorting keys local."""
+    return uuid7()
+
+
+def stamp(
+    payload: Any, tenant_id: str, received_at: datetime, event_id: UUID | None = None
+) -> dict[str, Any]:
+    """The Kafka message of one validated payload: its fields plus the server's."""
+    message: dict[str, Any] = payload.model_dump(mode="json")
+    message["id"] = str(payload.id or event_id or new_event_id())
+    message["tenant_id"] = tenant_id
+    message["received_at"] = format_time(received_at)
+    message["schema_version"] = SCHEMA_VERSION
+    if isinstance(payload, UsageMetricCreate):
+        clamped = payload.date > (received_at + MAX_FUTURE).date()
+        if clamped:
+            message["date"] = received_at.date().isoformat()
+    else:
+        when, clamped = event_time(received_at, payload.timestamp, payload.sent_at)
+        message["timestamp"] = format_time(when)
+    message["time_clamped"] = clamped
+    return message
