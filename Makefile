@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -37,6 +37,14 @@ format: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/analytics migrate
+
+## bench: every benchmark; results in bench/results/
+bench: bench-gateway
+
+## bench-gateway: batches of 100 from a separate load process against the gateway and the local broker, 30 s
+bench-gateway: $(STAMP)
+	@deploy/local/kafka.sh up >/dev/null
+	$(BIN)/python -m bench.gateway_bench --duration $(or $(DURATION),30)
 
 kafka-up:
 	@deploy/local/kafka.sh up

@@ -10,15 +10,20 @@ from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
 
 
-def serve(host: str | None = None, port: int | None = None) -> int:
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
+    """Serve until SIGINT/SIGTERM; shutdown stops accepting, then flushes the producer (see ``lifespan``)."""
     settings = GatewaySettings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.gateway_host,
-        port=port or settings.gateway_port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-    )
+    workers = workers or settings.gateway_workers
+    options = {
+        "host": host or settings.gateway_host,
+        "port": port or settings.gateway_port,
+        "log_level": settings.log_level.lower(),
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:  # each worker process builds its own app (and producer) from the environment
+        uvicorn.run("ingest_gateway.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
     return 0
 
 

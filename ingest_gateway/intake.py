@@ -20,7 +20,7 @@ from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, Record, SinkUnavailable
 from ingest_gateway.stamping import stamp
-from schemas.messages import SCHEMA_VERSION_HEADER, encode
+from schemas.messages import SCHEMA_VERSION_HEADER, encode, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
 
@@ -130,11 +130,12 @@ class Intake:
         idempotency_key: str | None,
     ) -> list[str]:
         received_at = datetime.now(UTC)
+        received_at_text = format_time(received_at)
         records: list[Record] = []
         ids: list[str] = []
         for payload, position in zip(payloads, positions, strict=True):
             fixed_id = idempotent_id(tenant_id, idempotency_key, position) if idempotency_key else None
-            message = stamp(payload, tenant_id, received_at, fixed_id)
+            message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text)
             ids.append(message["id"])
             records.append((message_key(tenant_id, message["user_id"]), encode(message)))
         started = time.perf_counter()

@@ -10,6 +10,8 @@ from schemas.settings import CommonSettings
 class GatewaySettings(CommonSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_workers: int = 1
+    """uvicorn worker processes; one per core is the usual choice on a dedicated host."""
     gateway_max_batch_events: int = 1000
     """Most events in one batch request (more → 413)."""
     gateway_max_body_bytes: int = 5 * 1024 * 1024

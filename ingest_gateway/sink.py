@@ -19,6 +19,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from ingest_gateway.partitioner import cached_default_partitioner
 from ingest_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class KafkaEventSink:
             linger_ms=s.kafka_linger_ms,
             max_batch_size=s.kafka_max_batch_bytes,
             request_timeout_ms=int(s.gateway_produce_timeout_s * 1000),
+            partitioner=cached_default_partitioner,
         )
 
     async def start(self) -> None:

@@ -42,13 +42,20 @@ def new_event_id() -> UUID:
 
 
 def stamp(
-    payload: Any, tenant_id: str, received_at: datetime, event_id: UUID | None = None
+    payload: Any,
+    tenant_id: str,
+    received_at: datetime,
+    event_id: UUID | None = None,
+    received_at_text: str | None = None,
 ) -> dict[str, Any]:
-    """The Kafka message of one validated payload: its fields plus the server's."""
+    """The Kafka message of one validated payload: its fields plus the server's.
+
+    ``received_at_text`` is ``format_time(received_at)``, passed in when stamping a whole batch at once.
+    """
     message: dict[str, Any] = payload.model_dump(mode="json")
     message["id"] = str(payload.id or event_id or new_event_id())
     message["tenant_id"] = tenant_id
-    message["received_at"] = format_time(received_at)
+    message["received_at"] = received_at_text or format_time(received_at)
     message["schema_version"] = SCHEMA_VERSION
     if isinstance(payload, UsageMetricCreate):
         clamped = payload.date > (received_at + MAX_FUTURE).date()
@@ -56,6 +63,6 @@ def stamp(
             message["date"] = received_at.date().isoformat()
     else:
         when, clamped = event_time(received_at, payload.timestamp, payload.sent_at)
-        message["timestamp"] = format_time(when)
+        message["timestamp"] = message["received_at"] if when is received_at else format_time(when)
     message["time_clamped"] = clamped
     return message

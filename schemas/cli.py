@@ -57,7 +57,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_gateway(args: argparse.Namespace) -> int:
     from ingest_gateway.__main__ import serve
 
-    return serve(host=args.host, port=args.port)
+    return serve(host=args.host, port=args.port, workers=args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         service.add_argument("--host", help="bind address (overrides the service's *_HOST setting)")
         service.add_argument("--port", type=int, help="port (overrides the service's *_PORT setting)")
         service.set_defaults(handler=handler)
+        if name == "gateway":
+            service.add_argument(
+                "--workers", type=int, help="worker processes (overrides ANALYTICS_GATEWAY_WORKERS)"
+            )
     return parser
 
 

@@ -35,11 +35,18 @@ def _measure(value: Any, depth: int, counter: list[int]) -> None:
 
 
 def check_bounded_json(value: Any) -> Any:
-    """Reject values nested too deeply, with too many keys, or too large once serialized."""
-    _measure(value, 1, [0])
-    size = len(orjson.dumps(value))
-    if size > MAX_JSON_BYTES:
-        raise ValueError(f"{size} bytes serialized; at most {MAX_JSON_BYTES} are accepted")
+    """Reject values nested too deeply, with too many keys, or too large once serialized.
+
+    Fast path: in the serialized text, brackets bound the depth and ``:``/``,`` bound the keys and items
+    from above (characters inside strings only over-count), so small values skip the exact walk.
+    """
+    text = orjson.dumps(value)
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError(f"{len(text)} bytes serialized; at most {MAX_JSON_BYTES} are accepted")
+    openers = text.count(b"{") + text.count(b"[")
+    separators = text.count(b":") + text.count(b",") + openers
+    if openers >= MAX_JSON_DEPTH or separators > MAX_JSON_KEYS:  # a scalar leaf is one level more
+        _measure(value, 1, [0])
     return value
 
 

@@ -57,7 +57,8 @@ EventTime = Annotated[AwareDatetime, Field(description="ISO-8601 with a time zon
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=True)
+    # use_enum_values: validated enums are stored as their plain strings, which serialize faster
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
     id: UUID | None = Field(default=None, description="client-chosen event id; resending it deduplicates")
 
@@ -115,7 +116,7 @@ class PerformanceMetricCreate(_TimedPayload):
 class FeatureUsage(BaseModel):
     """One item of ``features_used`` in a usage summary."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
     feature_name: Name
     category: Annotated[str, Field(min_length=1, max_length=64)]

@@ -1,0 +1,156 @@
+"""``make bench-gateway``: the gateway and the local broker under batches of 100 from a separate process.
+
+Starts the gateway (uvicorn) against ``ANALYTICS_KAFKA_BOOTSTRAP`` on fresh topics, runs
+``bench.http_load`` for ``--duration`` seconds, verifies the topic holds every acknowledged event, and
+writes the figures to ``bench/results/gateway-<UTC time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.kafka_admin import ensure_topics
+from schemas.topics import Stream, registry
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"gateway not ready at {url}")
+
+
+async def topic_size(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        ends = await consumer.end_offsets(partitions)
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gateway worker processes")
+    parser.add_argument("--gzip", action="store_true")
+    args = parser.parse_args()
+
+    bootstrap = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    prefix = f"bench-{uuid.uuid4().hex[:6]}."
+    asyncio.run(ensure_topics(bootstrap, list(registry(prefix).values())))
+    port = free_port()
+    env = {
+        **os.environ,
+        "ANALYTICS_KAFKA_BOOTSTRAP": bootstrap,
+        "ANALYTICS_TOPIC_PREFIX": prefix,
+        "ANALYTICS_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "ingest_gateway.main:create_app",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz")
+        load = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.http_load",
+                "--url",
+                f"http://127.0.0.1:{port}/analytics/events/batch",
+                "--duration",
+                str(args.duration),
+                "--concurrency",
+                str(args.concurrency),
+                "--batch",
+                str(args.batch),
+            ]
+            + (["--gzip"] if args.gzip else []),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    result = json.loads(load.stdout.strip().splitlines()[-1])
+    in_topic = asyncio.run(topic_size(bootstrap, registry(prefix)[Stream.EVENTS].name))
+    result.update(
+        {
+            "benchmark": "gateway",
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "gateway_workers": args.workers,
+            "events_in_topic": in_topic,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "kafka_bootstrap": bootstrap,
+        }
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"gateway-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    if in_topic < result["events_accepted"]:
+        print(
+            f"LOST EVENTS: {result['events_accepted']} acknowledged but {in_topic} in the topic",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The gateway against the real broker: round trips, partial batches, and a broker outage."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from ingest_gateway.main import create_app
+from ingest_gateway.settings import GatewaySettings
+from schemas.kafka_admin import ensure_topics
+from schemas.topics import Stream, registry
+from tests.conftest import KAFKA_SCRIPT
+from tests.examples import all_examples, example
+
+pytestmark = pytest.mark.kafka
+
+ROUTES = {
+    Stream.EVENTS: "/analytics/events",
+    Stream.PERFORMANCE: "/analytics/performance",
+    Stream.USAGE: "/analytics/usage",
+    Stream.ACTIVITIES: "/analytics/activities",
+}
+SERVER_FIELDS = {"id", "tenant_id", "received_at", "time_clamped", "schema_version"}
+
+
+@asynccontextmanager
+async def gateway(bootstrap: str, prefix: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = GatewaySettings(kafka_bootstrap=bootstrap, topic_prefix=prefix, **overrides)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+    ):
+        deadline = time.monotonic() + 30
+        while (await client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "gateway never became ready"
+            await asyncio.sleep(0.2)
+        yield client
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    messages: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                messages.extend(records)
+        # linger a little to prove there is nothing beyond `count`
+        extra = await consumer.getmany(timeout_ms=1000)
+        for records in extra.values():
+            messages.extend(records)
+    finally:
+        await consumer.stop()
+    return messages
+
+
+def same_value(posted: Any, stored: Any) -> bool:
+    """Equality across JSON re-encoding: times compared as instants, decimals as numbers."""
+    if isinstance(posted, str) and isinstance(stored, str) and posted != stored:
+        try:
+            return datetime.fromisoformat(posted) == datetime.fromisoformat(stored)
+        except ValueError:
+            return False
+    if (
+        isinstance(posted, float | int)
+        and not isinstance(posted, bool)
+        and isinstance(stored, str | float | int)
+    ):
+        return Decimal(str(posted)) == Decimal(str(stored))
+    if isinstance(posted, dict) and isinstance(stored, dict):
+        return posted.keys() == stored.keys() and all(same_value(posted[k], stored[k]) for k in posted)
+    if isinstance(posted, list) and isinstance(stored, list):
+        return len(posted) == len(stored) and all(
+            same_value(a, b) for a, b in zip(posted, stored, strict=True)
+        )
+    return bool(posted == stored)
+
+
+@pytest.fixture
+async def prefix(kafka_bootstrap: str) -> str:
+    name = f"gw-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(kafka_bootstrap, list(registry(name, partitions=3).values()))
+    return name
+
+
+async def test_every_example_round_trips_through_its_topic(kafka_bootstrap: str, prefix: str) -> None:
+    posted: dict[Stream, dict[str, dict[str, Any]]] = {stream: {} for stream in Stream}
+    async with gateway(kafka_bootstrap, prefix) as client:
+        for stream, name, body in all_examples("valid"):
+            response = await client.post(ROUTES[stream], json=body)
+            assert response.status_code == 200, (name, response.text)
+            posted[stream][response.json()["data"]["event_id"]] = body
+    for stream, bodies in posted.items():
+        records = await read_topic(kafka_bootstrap, registry(prefix)[stream].name, len(bodies))
+        assert len(records) == len(bodies)
+        for record in records:
+            message = orjson.loads(record.value)
+            body = bodies[message["id"]]
+            assert record.key == f"default:{body['user_id']}".encode()
+            assert dict(record.headers)["schema_version"] == b"1"
+            assert message.keys() >= SERVER_FIELDS
+            assert message["tenant_id"] == "default"
+            assert message["time_clamped"] is False
+            for field, value in body.items():
+                if field in ("timestamp", "sent_at") and "sent_at" in body:
+                    continue  # skew-corrected below
+                assert same_value(value, message[field]), (field, value, message[field])
+            if stream is not Stream.USAGE:
+                assert message["timestamp"].endswith("Z")
+            if "sent_at" in body:
+                received = datetime.fromisoformat(message["received_at"])
+                skew = received - datetime.fromisoformat(body["sent_at"])
+                expected = datetime.fromisoformat(body["timestamp"]) + skew
+                assert abs((datetime.fromisoformat(message["timestamp"]) - expected).total_seconds()) < 0.002
+
+
+async def test_batch_with_three_invalid_items_produces_exactly_the_97_others(
+    kafka_bootstrap: str, prefix: str
+) -> None:
+    base = example(Stream.EVENTS, "valid_minimal_page_view.json")
+    events: list[Any] = [dict(base, user_id=f"user_{i}", event_name=f"e{i}") for i in range(100)]
+    events[13]["event_category"] = "nonsense"
+    events[42]["cumulative"] = 1
+    events[99]["session_id"] = ""
+    async with gateway(kafka_bootstrap, prefix) as client:
+        response = await client.post("/analytics/events/batch", json={"events": events})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["processed_count"], data["failed_count"]) == (97, 3)
+    assert [(e["index"], e["field"]) for e in data["errors"]] == [
+        (13, "event_category"),
+        (42, "cumulative"),
+        (99, "session_id"),
+    ]
+    records = await read_topic(kafka_bootstrap, registry(prefix)[Stream.EVENTS].name, 97)
+    names = sorted(orjson.loads(r.value)["event_name"] for r in records)
+    assert names == sorted(f"e{i}" for i in range(100) if i not in (13, 42, 99))
+    assert sorted(orjson.loads(r.value)["id"] for r in records) == sorted(data["event_ids"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_broker_outage_gives_503_and_recovers_without_restart(tmp_path: Path) -> None:
+    """A broker of our own (so stopping it disturbs no other test)."""
+    port, controller = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "ANALYTICS_KAFKA_VAR": str(tmp_path / "kafka"),
+        "KAFKA_HEAP": "384m",
+    }
+
+    def script(command: str) -> None:
+        done = subprocess.run(
+            [str(KAFKA_SCRIPT), command], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr
+
+    bootstrap = f"127.0.0.1:{port}"
+    body = example(Stream.EVENTS, "valid_minimal_page_view.json")
+    script("up")
+    try:
+        await ensure_topics(bootstrap, list(registry("outage.", partitions=1).values()))
+        async with gateway(bootstrap, "outage.", gateway_produce_timeout_s=3.0) as client:
+            before = await client.post("/analytics/events", json=dict(body, event_name="before"))
+            assert before.status_code == 200
+            script("down")
+            during = await client.post("/analytics/events", json=dict(body, event_name="during"))
+            assert during.status_code == 503
+            assert during.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            assert "event_id" not in during.text
+            assert int(during.headers["retry-after"]) > 0
+            assert (await client.get("/readyz")).status_code == 503
+            script("up")
+            deadline = time.monotonic() + 60
+            while True:
+                after = await client.post("/analytics/events", json=dict(body, event_name="after"))
+                if after.status_code == 200:
+                    break
+                assert after.status_code == 503
+                assert time.monotonic() < deadline, "gateway did not recover after the broker came back"
+                await asyncio.sleep(1)
+            after_id = after.json()["data"]["event_id"]
+        records = await read_topic(bootstrap, "outage.events", 2)
+        by_name = {orjson.loads(r.value)["event_name"]: orjson.loads(r.value)["id"] for r in records}
+        assert by_name["before"] == before.json()["data"]["event_id"]
+        assert by_name["after"] == after_id
+    finally:
+        script("down")
