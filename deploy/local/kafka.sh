@@ -39,8 +39,9 @@ resolve_jars() {
   if [[ -f "$CACHE/.complete" ]]; then return; fi
   log "resolving Apache Kafka $KAFKA_VERSION jars from Maven Central into $CACHE"
   mkdir -p "$CACHE"
-  mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$CACHE" -DincludeScope=runtime -Dmdep.overWriteIfNewer=true \
+  # stdout is reserved for the bootstrap address that `up` prints: mvn's output goes to stderr
+  mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$CACHE" -DincludeScope=runtime -Dmdep.overWriteIfNewer=true 1>&2 \
     || die "mvn could not resolve the Kafka jars (is Maven Central reachable?)"
   touch "$CACHE/.complete"
 }

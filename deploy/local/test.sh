@@ -14,8 +14,8 @@ trap stop_started EXIT
 
 if [[ -z "${ANALYTICS_KAFKA_BOOTSTRAP:-}" ]]; then
   if "$KAFKA" status >/dev/null 2>&1; then
-    ANALYTICS_KAFKA_BOOTSTRAP="$("$KAFKA" up)"
-  elif bootstrap="$("$KAFKA" up)"; then
+    ANALYTICS_KAFKA_BOOTSTRAP="$("$KAFKA" up | tail -n1)"
+  elif bootstrap="$("$KAFKA" up | tail -n1)" && [[ -n "$bootstrap" ]]; then
     started=1
     ANALYTICS_KAFKA_BOOTSTRAP="$bootstrap"
   else
