@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import socket
 import subprocess
@@ -217,3 +218,30 @@ async def test_broker_outage_gives_503_and_recovers_without_restart(tmp_path: Pa
         assert by_name["after"] == after_id
     finally:
         script("down")
+
+
+async def test_refused_bodies_get_their_4xx_and_produce_nothing(kafka_bootstrap: str, prefix: str) -> None:
+    base = example(Stream.EVENTS, "valid_minimal_page_view.json")
+    nested: Any = 1
+    for _ in range(40):
+        nested = {"k": nested}
+    bomb = gzip.compress(b'{"events": [' + b" " * (8 * 1024 * 1024) + b"]}")
+    cases: list[tuple[str, bytes, dict[str, str], int, str]] = [
+        ("oversized", b'{"events": [' + b" " * (6 * 1024 * 1024) + b"]}", {}, 413, "PAYLOAD_TOO_LARGE"),
+        ("gzip bomb", bomb, {"content-encoding": "gzip"}, 413, "PAYLOAD_TOO_LARGE"),
+        (
+            "deeply nested",
+            orjson.dumps({"events": [dict(base, properties=nested)]}),
+            {},
+            422,
+            "VALIDATION_ERROR",
+        ),
+        ("not json", b"<xml>events</xml>", {}, 400, "VALIDATION_ERROR"),
+        ("too many events", orjson.dumps({"events": [base] * 1001}), {}, 413, "PAYLOAD_TOO_LARGE"),
+    ]
+    async with gateway(kafka_bootstrap, prefix) as client:
+        for name, body, headers, status, code in cases:
+            response = await client.post("/analytics/events/batch", content=body, headers=headers)
+            assert response.status_code == status, (name, response.text[:200])
+            assert response.json()["error"]["code"] == code, name
+    assert await read_topic(kafka_bootstrap, registry(prefix)[Stream.EVENTS].name, 0, timeout=2) == []
