@@ -21,9 +21,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas.kafka_admin import ensure_topics
+from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,16 +49,29 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     raise SystemExit(f"gateway not ready at {url}")
 
 
-async def topic_size(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def events_in_topic(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(messages, events) in ``topic``, read from the beginning to the end offsets."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"bench-count-{uuid.uuid4().hex[:6]}",
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        ends = await consumer.end_offsets(partitions)
-        return int(sum(ends.values()))
+        while not consumer.assignment():
+            await asyncio.sleep(0.1)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        messages = events = 0
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=10000)).values():
+                messages += len(records)
+                events += sum(len(unpack_batch(record.value)) for record in records)
+        return messages, events
     finally:
         await consumer.stop()
 
@@ -123,13 +137,14 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=60)
     result = json.loads(load.stdout.strip().splitlines()[-1])
-    in_topic = asyncio.run(topic_size(bootstrap, registry(prefix)[Stream.EVENTS].name))
+    messages, in_topic = asyncio.run(events_in_topic(bootstrap, registry(prefix)[Stream.EVENTS].name))
     result.update(
         {
             "benchmark": "gateway",
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "gateway_workers": args.workers,
             "events_in_topic": in_topic,
+            "kafka_messages": messages,
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ValidationError
 
 from ingest_gateway.errors import too_large, unavailable, validation_error
 from ingest_gateway.metrics import GatewayMetrics
+from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, Record, SinkUnavailable
 from ingest_gateway.stamping import stamp
-from schemas.messages import SCHEMA_VERSION_HEADER, encode, format_time
+from schemas.messages import SCHEMA_VERSION_HEADER, encode_batch, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
 
@@ -131,19 +132,32 @@ class Intake:
     ) -> list[str]:
         received_at = datetime.now(UTC)
         received_at_text = format_time(received_at)
-        records: list[Record] = []
+        topic = self._topics[stream]
         ids: list[str] = []
-        for payload, position in zip(payloads, positions, strict=True):
-            fixed_id = idempotent_id(tenant_id, idempotency_key, position) if idempotency_key else None
-            message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text)
-            ids.append(message["id"])
-            records.append((message_key(tenant_id, message["user_id"]), encode(message)))
         started = time.perf_counter()
         try:
-            await self._sink.publish(self._topics[stream], records, _HEADERS)
+            partitions = await self._sink.partitions(topic)
+            groups: dict[int, tuple[list[bytes], list[dict[str, Any]]]] = {}
+            for payload, position in zip(payloads, positions, strict=True):
+                fixed_id = idempotent_id(tenant_id, idempotency_key, position) if idempotency_key else None
+                message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text)
+                ids.append(message["id"])
+                key = message_key(tenant_id, message["user_id"])
+                keys, events = groups.setdefault(partition_of(key, partitions), ([], []))
+                keys.append(key)
+                events.append(message)
+            records: list[Record] = [
+                (
+                    partition,
+                    keys[0] if keys.count(keys[0]) == len(keys) else f"{tenant_id}:*".encode(),
+                    encode_batch(events),
+                )
+                for partition, (keys, events) in groups.items()
+            ]
+            await self._sink.publish(topic, records, _HEADERS)
         except SinkUnavailable as exc:
-            self._metrics.events_rejected.labels(stream.value, "unavailable").inc(len(records))
+            self._metrics.events_rejected.labels(stream.value, "unavailable").inc(len(payloads))
             raise unavailable(f"events not accepted: {exc}", self._settings.gateway_retry_after_s) from exc
         self._metrics.produce_latency.labels(stream.value).observe(time.perf_counter() - started)
-        self._metrics.events_accepted.labels(stream.value).inc(len(records))
+        self._metrics.events_accepted.labels(stream.value).inc(len(payloads))
         return ids

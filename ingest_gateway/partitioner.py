@@ -19,6 +19,11 @@ def _positive_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` on a topic of ``partitions`` partitions."""
+    return _positive_hash(key) % partitions
+
+
 def cached_default_partitioner(
     key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]
 ) -> int:

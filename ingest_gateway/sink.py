@@ -19,13 +19,12 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from ingest_gateway.partitioner import cached_default_partitioner
 from ingest_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-Record = tuple[bytes, bytes]
-"""(key, value) of one message."""
+Record = tuple[int, bytes, bytes]
+"""(partition, key, value) of one message."""
 
 
 class SinkUnavailable(Exception):
@@ -36,6 +35,10 @@ class EventSink(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def ready(self) -> bool: ...
+    async def partitions(self, topic: str) -> int:
+        """Partition count of ``topic``; raises :class:`SinkUnavailable` when it cannot be known."""
+        ...
+
     async def publish(
         self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]
     ) -> None: ...
@@ -65,7 +68,6 @@ class KafkaEventSink:
             linger_ms=s.kafka_linger_ms,
             max_batch_size=s.kafka_max_batch_bytes,
             request_timeout_ms=int(s.gateway_produce_timeout_s * 1000),
-            partitioner=cached_default_partitioner,
         )
 
     async def start(self) -> None:
@@ -112,6 +114,19 @@ class KafkaEventSink:
             return False
         return True
 
+    async def partitions(self, topic: str) -> int:
+        producer = self._producer
+        if producer is None:
+            raise SinkUnavailable("not connected to Kafka yet")
+        known = producer.client.cluster.partitions_for_topic(topic)
+        if known:
+            return len(known)
+        try:
+            async with asyncio.timeout(self._settings.gateway_produce_timeout_s):
+                return len(await producer.partitions_for(topic))
+        except (TimeoutError, KafkaError) as exc:
+            raise SinkUnavailable(f"no metadata for topic {topic}") from exc
+
     async def publish(self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]) -> None:
         producer = self._producer
         if producer is None:
@@ -119,7 +134,8 @@ class KafkaEventSink:
         try:
             async with asyncio.timeout(self._settings.gateway_produce_timeout_s):
                 pending = [
-                    await producer.send(topic, value, key=key, headers=headers) for key, value in records
+                    await producer.send(topic, value, key=key, partition=partition, headers=headers)
+                    for partition, key, value in records
                 ]
                 await asyncio.gather(*pending)
         except TimeoutError as exc:

@@ -1,8 +1,13 @@
 """Kafka messages: what the gateway produces and the stream processors consume.
 
-A message is the request payload with the server's fields filled in, as one JSON object (orjson), keyed by
-``tenant_id:user_id``, with a ``schema_version`` header. The ``*Message`` models decode and validate a
-message on the consumer side; :func:`encode` is the producer side.
+An *event* is the request payload with the server's fields filled in. A Kafka *message* carries a
+micro-batch of events that share a partition: ``{"schema_version": 1, "events": [event, ...]}`` (orjson),
+with a ``schema_version`` header (ADR 0003). Each event belongs to the partition of its key
+``tenant_id:user_id`` (Kafka's default partitioner), so one user's events stay ordered in one partition.
+The message key is that key when every event of the message has it, else ``tenant_id:*``.
+
+The ``*Message`` models validate one event on the consumer side; :func:`encode_batch` is the producer
+side and :func:`decode_batch` the consumer side.
 """
 
 from __future__ import annotations
@@ -74,11 +79,29 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """Serialize a message dict (already JSON-compatible) for Kafka."""
-    return orjson.dumps(message)
+class EnvelopeError(ValueError):
+    """A Kafka message that is not a batch of events of a version we read."""
 
 
-def decode(stream: Stream, value: bytes) -> _ServerFields:
-    """Parse and validate one message of ``stream``; raises ``pydantic.ValidationError`` if invalid."""
-    return MESSAGE_MODELS[stream].model_validate_json(value)
+def encode_batch(events: list[dict[str, Any]]) -> bytes:
+    """Serialize stamped events (JSON-compatible dicts) as one Kafka message value."""
+    return orjson.dumps({"schema_version": SCHEMA_VERSION, "events": events})
+
+
+def unpack_batch(value: bytes) -> list[Any]:
+    """The raw events of one message value; raises :class:`EnvelopeError` for anything else."""
+    try:
+        envelope = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("events"), list):
+        raise EnvelopeError("not an event batch: expected an object with an 'events' array")
+    if envelope.get("schema_version") != SCHEMA_VERSION:
+        raise EnvelopeError(f"unsupported schema_version {envelope.get('schema_version')!r}")
+    events: list[Any] = envelope["events"]
+    return events
+
+
+def decode_event(stream: Stream, event: Any) -> _ServerFields:
+    """Validate one event of ``stream``; raises ``pydantic.ValidationError`` if invalid."""
+    return MESSAGE_MODELS[stream].model_validate(event)

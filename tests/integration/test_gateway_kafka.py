@@ -22,8 +22,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ingest_gateway.main import create_app
+from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
 from schemas.kafka_admin import ensure_topics
+from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
 from tests.conftest import KAFKA_SCRIPT
 from tests.examples import all_examples, example
@@ -55,7 +57,8 @@ async def gateway(bootstrap: str, prefix: str, **overrides: Any) -> AsyncIterato
         yield client
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[tuple[Any, Any]]:
+    """(Kafka record, event) of every event in ``topic``, reading until ``count`` events arrived."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -64,20 +67,21 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20
         group_id=f"reader-{uuid.uuid4().hex[:8]}",
     )
     await consumer.start()
-    messages: list[Any] = []
+    events: list[tuple[Any, Any]] = []
+
+    def take(batch: dict[Any, list[Any]]) -> None:
+        for records in batch.values():
+            for record in records:
+                events.extend((record, event) for event in unpack_batch(record.value))
+
     try:
         deadline = time.monotonic() + timeout
-        while len(messages) < count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                messages.extend(records)
-        # linger a little to prove there is nothing beyond `count`
-        extra = await consumer.getmany(timeout_ms=1000)
-        for records in extra.values():
-            messages.extend(records)
+        while len(events) < count and time.monotonic() < deadline:
+            take(await consumer.getmany(timeout_ms=500))
+        take(await consumer.getmany(timeout_ms=1000))  # linger: prove there is nothing beyond `count`
     finally:
         await consumer.stop()
-    return messages
+    return events
 
 
 def same_value(posted: Any, stored: Any) -> bool:
@@ -119,10 +123,10 @@ async def test_every_example_round_trips_through_its_topic(kafka_bootstrap: str,
     for stream, bodies in posted.items():
         records = await read_topic(kafka_bootstrap, registry(prefix)[stream].name, len(bodies))
         assert len(records) == len(bodies)
-        for record in records:
-            message = orjson.loads(record.value)
+        for record, message in records:
             body = bodies[message["id"]]
             assert record.key == f"default:{body['user_id']}".encode()
+            assert record.partition == partition_of(record.key, 3)
             assert dict(record.headers)["schema_version"] == b"1"
             assert message.keys() >= SERVER_FIELDS
             assert message["tenant_id"] == "default"
@@ -159,9 +163,11 @@ async def test_batch_with_three_invalid_items_produces_exactly_the_97_others(
         (99, "session_id"),
     ]
     records = await read_topic(kafka_bootstrap, registry(prefix)[Stream.EVENTS].name, 97)
-    names = sorted(orjson.loads(r.value)["event_name"] for r in records)
+    names = sorted(event["event_name"] for _, event in records)
     assert names == sorted(f"e{i}" for i in range(100) if i not in (13, 42, 99))
-    assert sorted(orjson.loads(r.value)["id"] for r in records) == sorted(data["event_ids"])
+    assert sorted(event["id"] for _, event in records) == sorted(data["event_ids"])
+    for record, event in records:
+        assert record.partition == partition_of(f"default:{event['user_id']}".encode(), 3)
 
 
 def free_port() -> int:
@@ -213,7 +219,7 @@ async def test_broker_outage_gives_503_and_recovers_without_restart(tmp_path: Pa
                 await asyncio.sleep(1)
             after_id = after.json()["data"]["event_id"]
         records = await read_topic(bootstrap, "outage.events", 2)
-        by_name = {orjson.loads(r.value)["event_name"]: orjson.loads(r.value)["id"] for r in records}
+        by_name = {event["event_name"]: event["id"] for _, event in records}
         assert by_name["before"] == before.json()["data"]["event_id"]
         assert by_name["after"] == after_id
     finally:

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from ingest_gateway.main import create_app
+from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import Record, SinkUnavailable
+from schemas.messages import unpack_batch
 from schemas.topics import Stream
 from tests.examples import example
 
@@ -26,9 +27,10 @@ EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
 class RecordingSink:
     """Keeps published records; can be switched to refuse like an unreachable broker."""
 
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
+    def __init__(self, partitions: int = 3) -> None:
+        self.records: list[tuple[str, int, bytes, bytes]] = []
         self.available = True
+        self.partition_count = partitions
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -36,13 +38,19 @@ class RecordingSink:
     async def ready(self) -> bool:
         return self.available
 
+    async def partitions(self, topic: str) -> int:
+        if not self.available:
+            raise SinkUnavailable("broker down (test)")
+        return self.partition_count
+
     async def publish(self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]) -> None:
         if not self.available:
             raise SinkUnavailable("broker down (test)")
-        self.records.extend((topic, key, value) for key, value in records)
+        self.records.extend((topic, partition, key, value) for partition, key, value in records)
 
     def messages(self) -> list[dict[str, Any]]:
-        return [orjson.loads(value) for _, _, value in self.records]
+        """Every event published, in request order (events sorted back by their batch position)."""
+        return [event for _, _, _, value in self.records for event in unpack_batch(value)]
 
 
 @pytest.fixture
@@ -83,7 +91,8 @@ async def test_single_event_success_envelope_and_request_id_echo(
     (message,) = sink.messages()
     assert message["id"] == body["data"]["event_id"]
     assert sink.records[0][0] == "analytics.events"
-    assert sink.records[0][1] == b"default:user_123"
+    assert sink.records[0][1] == partition_of(b"default:user_123", 3)
+    assert sink.records[0][2] == b"default:user_123"
 
 
 async def test_request_id_is_generated_when_absent_or_unsafe(client: httpx.AsyncClient) -> None:
@@ -101,7 +110,7 @@ async def test_each_stream_routes_to_its_topic(client: httpx.AsyncClient, sink: 
     ]:
         response = await client.post(path, json=example(stream, name))
         assert response.status_code == 200, response.text
-    assert [topic for topic, _, _ in sink.records] == [
+    assert [topic for topic, _, _, _ in sink.records] == [
         "analytics.performance",
         "analytics.usage",
         "analytics.activities",
@@ -125,8 +134,9 @@ async def test_batch_accepts_valid_items_and_reports_each_invalid_one(
         (7, "platform"),
     ]
     assert all(e["reason"] for e in data["errors"])
-    assert [m["user_id"] for m in sink.messages()] == [f"user_{i}" for i in (0, 1, 3, 4, 6, 8, 9)]
-    assert data["event_ids"] == [m["id"] for m in sink.messages()]
+    by_id = {m["id"]: m["user_id"] for m in sink.messages()}
+    assert sorted(by_id.values()) == sorted(f"user_{i}" for i in (0, 1, 3, 4, 6, 8, 9))
+    assert [by_id[event_id] for event_id in data["event_ids"]] == [f"user_{i}" for i in (0, 1, 3, 4, 6, 8, 9)]
 
 
 async def test_batch_of_only_invalid_items_is_422_with_every_error(
@@ -187,7 +197,7 @@ async def test_gzip_body_is_accepted(client: httpx.AsyncClient, sink: RecordingS
     )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["processed_count"] == 5
-    assert len(sink.records) == 5
+    assert len(sink.messages()) == 5
 
 
 async def test_gzip_bomb_is_413_after_inflating_only_up_to_the_cap(
@@ -273,3 +283,20 @@ async def test_openapi_documents_every_ingestion_body(client: httpx.AsyncClient)
     ):
         schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert schema["properties"], path
+
+
+async def test_events_are_grouped_into_one_message_per_partition(
+    client: httpx.AsyncClient, sink: RecordingSink
+) -> None:
+    events = [dict(EVENT, user_id=f"user_{i % 7}") for i in range(40)]
+    response = await client.post("/analytics/events/batch", json={"events": events})
+    assert response.status_code == 200
+    assert len(sink.records) == len({partition_of(f"default:user_{i}".encode(), 3) for i in range(7)})
+    for _, partition, key, value in sink.records:
+        users = {event["user_id"] for event in unpack_batch(value)}
+        assert all(partition_of(f"default:{user}".encode(), 3) == partition for user in users)
+        assert key == (f"default:{users.pop()}".encode() if len(users) == 1 else b"default:*")
+    single_user = await client.post("/analytics/events/batch", json={"events": [EVENT] * 10})
+    assert single_user.status_code == 200
+    assert sink.records[-1][2] == b"default:user_123"
+    assert len(unpack_batch(sink.records[-1][3])) == 10
