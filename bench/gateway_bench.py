@@ -64,6 +64,7 @@ async def events_in_topic(bootstrap: str, topic: str) -> tuple[int, int]:
             await asyncio.sleep(0.1)
         ends = await consumer.end_offsets(list(consumer.assignment()))
         messages = events = 0
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < end for tp, end in ends.items()])
 

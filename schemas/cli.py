@@ -60,6 +60,12 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from stream_processors.__main__ import parse_groups, run_worker
+
+    return run_worker(parse_groups(args.agents))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--partitions", type=int, default=6)
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(handler=_cmd_topics)
+
+    worker = commands.add_parser("worker", help="run stream-processor agent groups (Kafka → ClickHouse)")
+    worker.add_argument("--agents", default="raw,rollups", help="agent groups: raw,rollups (any subset)")
+    worker.set_defaults(handler=_cmd_worker)
 
     for name, handler, help_text in (
         ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),

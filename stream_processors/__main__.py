@@ -1,0 +1,70 @@
+"""``python -m stream_processors worker --agents raw,rollups``: run agent groups in one worker process.
+
+Each agent group is its own Faust app and consumer group, so operators can run ``--agents raw`` and
+``--agents rollups`` as separate deployments and scale each with more processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from faust.worker import Worker
+
+from schemas.kafka_admin import ensure_topics
+from schemas.storage import open_client
+from schemas.topics import registry
+from stream_processors.app import build_app
+from stream_processors.dead_letters import KafkaDeadLetters
+from stream_processors.pipeline import AgentGroup
+from stream_processors.settings import WorkerSettings
+from stream_processors.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def parse_groups(text: str) -> list[AgentGroup]:
+    groups = []
+    for name in (part.strip() for part in text.split(",")):
+        try:
+            groups.append(AgentGroup(name))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"unknown agent group {name!r}; choose from {', '.join(g.value for g in AgentGroup)}"
+            ) from None
+    if not groups:
+        raise argparse.ArgumentTypeError("name at least one agent group")
+    return list(dict.fromkeys(groups))
+
+
+def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = None) -> int:
+    settings = settings or WorkerSettings()
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, list(registry(settings.topic_prefix).values())))
+    storage = Storage(
+        lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
+        settings.worker_retry_max_s,
+    )
+    dead_letters = KafkaDeadLetters(settings.kafka_bootstrap)
+    apps = [build_app(settings, group, storage, dead_letters)[0] for group in groups]
+    worker = Worker(*apps, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
+    log.info("worker starting agent groups %s", ", ".join(g.value for g in groups))
+    worker.execute_from_commandline()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stream_processors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker", help="run agent groups")
+    worker.add_argument(
+        "--agents", type=parse_groups, default=list(AgentGroup), help="raw,rollups (any subset)"
+    )
+    args = parser.parse_args(argv)
+    return run_worker(args.agents)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The Faust applications: one per agent group (its own consumer group), one agent per stream.
+
+Each agent: ``noack_take`` a chunk → :meth:`ExactlyOncePartitions.handle` (decode, transform, intent,
+insert, dead letters) → acknowledge the chunk. ``concurrency=1`` (with more, Faust can commit past an
+in-flight message). On revocation Faust waits until every taken message is acknowledged, so a batch is
+never written by a worker that lost its partition after another one took over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+
+from schemas.topics import Stream, registry
+from stream_processors.dead_letters import KafkaDeadLetters
+from stream_processors.intents import IntentLog
+from stream_processors.kafka_reader import KafkaRangeReader
+from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
+from stream_processors.settings import WorkerSettings
+from stream_processors.storage import Storage
+
+
+def consumer_group(settings: WorkerSettings, group: AgentGroup) -> str:
+    return f"{settings.worker_group_prefix}{group.value}"
+
+
+def build_app(
+    settings: WorkerSettings, group: AgentGroup, storage: Storage, dead_letters: KafkaDeadLetters
+) -> tuple[faust.App, dict[Stream, ExactlyOncePartitions]]:
+    """A Faust app for ``group`` with an agent per stream; returns the app and its partition handlers."""
+    app_id = consumer_group(settings, group)
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_replication_factor=1,
+        topic_disable_leader=True,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, settings.worker_batch_max_messages * 2),
+        datadir=f"var/faust/{app_id}",
+    )
+    intents = IntentLog(storage)
+    reader = KafkaRangeReader(settings.kafka_bootstrap)
+    handlers: dict[Stream, ExactlyOncePartitions] = {}
+    for stream, spec in registry(settings.topic_prefix).items():
+        writer = BatchWriter(stream, group, app_id, storage, intents, dead_letters, settings.zone_lookup())
+        handler = ExactlyOncePartitions(writer, intents, reader)
+        handlers[stream] = handler
+        topic = app.topic(spec.name, value_serializer="raw", key_serializer="raw")
+        app.agent(topic, name=f"{group.value}.{stream.value}", concurrency=1)(
+            _agent(handler, settings.worker_batch_max_messages, settings.worker_batch_within_s)
+        )
+
+    async def _forget(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked: Iterable[Any] = args[0] if args else kwargs.get("revoked", ())
+        keys = {(tp.topic, tp.partition) for tp in revoked}
+        for handler in handlers.values():
+            handler.forget(keys)
+
+    app.on_partitions_revoked.connect(_forget)
+
+    return app, handlers
+
+
+def _agent(handler: ExactlyOncePartitions, max_messages: int, within_s: float) -> Any:
+    async def process(stream: Any) -> None:
+        async for events in stream.noack_take(max_messages, within=within_s):
+            await handler.handle(
+                [
+                    Delivery(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+                    for e in events
+                ]
+            )
+            for event in events:
+                await stream.ack(event)
+
+    return process

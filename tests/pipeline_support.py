@@ -1,0 +1,64 @@
+"""Test doubles for the pipeline's own interfaces (never for ClickHouse or Kafka themselves)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.messages import encode_batch
+from stream_processors.dead_letters import DeadLetter
+from stream_processors.pipeline import Delivery
+
+
+class RecordingDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.letters.extend(letters)
+
+
+class InMemoryLog:
+    """A partitioned log of envelope messages, as the gateway would have produced them."""
+
+    def __init__(self, topic: str, partitions: int = 3) -> None:
+        self.topic = topic
+        self.partitions: list[list[Delivery]] = [[] for _ in range(partitions)]
+
+    def append_events(
+        self, events: list[dict[str, Any]], rng: random.Random, max_per_message: int = 20
+    ) -> None:
+        index = 0
+        while index < len(events):
+            size = rng.randint(1, max_per_message)
+            chunk = events[index : index + size]
+            index += size
+            by_partition: dict[int, list[dict[str, Any]]] = {}
+            for event in chunk:
+                by_partition.setdefault(hash(event["user_id"]) % len(self.partitions), []).append(event)
+            for partition, group in by_partition.items():
+                self.append_raw(partition, encode_batch(group))
+
+    def append_raw(self, partition: int, value: bytes) -> None:
+        log = self.partitions[partition]
+        log.append(Delivery(self.topic, partition, len(log), value))
+
+    async def read(self, topic: str, partition: int, first: int, last: int) -> list[Delivery]:
+        return self.partitions[partition][first : last + 1]
+
+    def chunks(self, start: dict[int, int], rng: random.Random, max_chunk: int) -> list[list[Delivery]]:
+        """Deliveries from ``start`` offsets on, interleaved across partitions in random-size chunks."""
+        cursors = dict(start)
+        chunks = []
+        while any(cursors[p] < len(self.partitions[p]) for p in cursors):
+            chunk: list[Delivery] = []
+            for _ in range(rng.randint(1, max_chunk)):
+                live = [p for p in cursors if cursors[p] < len(self.partitions[p])]
+                if not live:
+                    break
+                p = rng.choice(live)
+                chunk.append(self.partitions[p][cursors[p]])
+                cursors[p] += 1
+            chunks.append(chunk)
+        return chunks
