@@ -61,7 +61,7 @@ async def run_with_crashes(
     crashes_wanted: int,
 ) -> int:
     """Deliver the whole log like Kafka+Faust would, crashing ``crashes_wanted`` times; return crashes."""
-    committed = {p: 0 for p in range(len(log.partitions))}
+    committed = dict.fromkeys(range(len(log.partitions)), 0)
     crashes = 0
     while True:
         handler = make_handler()  # a restarted process: no memory of the previous one
