@@ -9,6 +9,7 @@ never written by a worker that lost its partition after another one took over.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -31,6 +32,8 @@ def build_app(
 ) -> tuple[faust.App, dict[Stream, ExactlyOncePartitions]]:
     """A Faust app for ``group`` with an agent per stream; returns the app and its partition handlers."""
     app_id = consumer_group(settings, group)
+    datadir = Path(settings.worker_data_dir) / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -41,7 +44,7 @@ def build_app(
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, settings.worker_batch_max_messages * 2),
-        datadir=f"var/faust/{app_id}",
+        datadir=str(datadir),
     )
     intents = IntentLog(storage)
     reader = KafkaRangeReader(settings.kafka_bootstrap)

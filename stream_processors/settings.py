@@ -17,6 +17,8 @@ class WorkerSettings(CommonSettings):
     """Kafka messages per batch (each carries up to a request's events for one partition)."""
     worker_batch_within_s: float = 1.0
     """Longest wait before a partial batch is written."""
+    worker_data_dir: str = "var/faust"
+    """Faust's local data directory (it keeps no state we rely on: offsets live in Kafka)."""
     worker_retry_max_s: float = 30.0
     """Cap of the exponential backoff while ClickHouse is unavailable."""
     tenant_timezone: str = "UTC"

@@ -1,0 +1,276 @@
+"""The worker as operators run it — Faust agents in their own process — on the real broker and chDB:
+end to end against the oracle, with poison messages, and with SIGKILLs at random moments."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ingest_gateway.partitioner import partition_of
+from schemas.kafka_admin import ensure_topics
+from schemas.messages import encode_batch
+from schemas.rollups import Grain, rollup, select_sql
+from schemas.topics import Stream, registry
+from tests import rollup_oracle as oracle
+from tests.chdb_query import query_in_subprocess
+
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+PARTITIONS = 3
+STREAM_LISTS = {
+    Stream.EVENTS: "events",
+    Stream.PERFORMANCE: "performance",
+    Stream.USAGE: "usage",
+    Stream.ACTIVITIES: "activities",
+}
+
+
+@dataclass
+class Deployment:
+    bootstrap: str
+    prefix: str
+    group_prefix: str
+    clickhouse_url: str
+    database: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ANALYTICS_KAFKA_BOOTSTRAP": self.bootstrap,
+            "ANALYTICS_TOPIC_PREFIX": self.prefix,
+            "ANALYTICS_WORKER_GROUP_PREFIX": self.group_prefix,
+            "ANALYTICS_CLICKHOUSE_URL": self.clickhouse_url,
+            "ANALYTICS_CLICKHOUSE_DATABASE": self.database,
+            "ANALYTICS_LOG_LEVEL": "WARNING",
+            "ANALYTICS_TENANT_TIMEZONES": json.dumps(oracle.TENANT_ZONES),
+            "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": "500",
+        }
+
+    def start_worker(self, agents: str = "raw,rollups") -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stream_processors", "worker", "--agents", agents],
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "schemas.cli", "migrate"], env=self.env(), check=True, capture_output=True
+        )
+
+
+@pytest.fixture
+def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
+    tag = uuid.uuid4().hex[:8]
+    yield Deployment(kafka_bootstrap, f"w-{tag}.", f"w-{tag}-", f"chdb://{tmp_path / 'chdb'}", "analytics")
+
+
+async def produce(deployment: Deployment, generated: oracle.Generated, poison_every: int = 0) -> int:
+    """Produce every generated event as the gateway would (envelopes per partition); return poison count."""
+    await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    rng = random.Random(5)
+    poison = 0
+    try:
+        pending = []
+        for stream, attribute in STREAM_LISTS.items():
+            events = getattr(generated, attribute)
+            topic = registry(deployment.prefix)[stream].name
+            for start in range(0, len(events), 25):
+                groups: dict[int, list[dict[str, Any]]] = {}
+                for event in events[start : start + 25]:
+                    key = f"{event['tenant_id']}:{event['user_id']}".encode()
+                    groups.setdefault(partition_of(key, PARTITIONS), []).append(event)
+                for partition, group in groups.items():
+                    value = encode_batch(group)
+                    pending.append(await producer.send(topic, value, partition=partition))
+                    if poison_every and rng.randrange(poison_every) == 0:
+                        poison += 1
+                        bad = (
+                            b"{not json" if poison % 2 else encode_batch([{"user_id": "x", "nonsense": True}])
+                        )
+                        pending.append(await producer.send(topic, bad, partition=partition))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return poison
+
+
+async def lag(deployment: Deployment) -> int:
+    """Messages not yet committed by both agent groups, over every stream topic."""
+    topics = [spec.name for spec in registry(deployment.prefix).values()]
+    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.bootstrap)
+    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
+    await admin.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+        behind = 0
+        for group in ("raw", "rollups"):
+            committed = await admin.list_consumer_group_offsets(f"{deployment.group_prefix}{group}")
+            for tp in tps:
+                meta = committed.get(tp)
+                behind += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return behind
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+async def wait_caught_up(deployment: Deployment, worker: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (remaining := await lag(deployment)) > 0:
+        if worker.poll() is not None:
+            raise AssertionError(
+                f"worker exited early: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+            )
+        assert time.monotonic() < deadline, f"{remaining} messages still not committed"
+        await asyncio.sleep(1)
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def rollup_queries() -> dict[str, str]:
+    queries = {}
+    for grain in Grain:
+        queries[f"events_{grain}"] = select_sql(
+            rollup("user_events"),
+            grain,
+            ["tenant_id", "user_id", "bucket", "event_type", "event_category", "event_name"],
+        )
+        queries[f"sessions_{grain}"] = select_sql(
+            rollup("user_events"), grain, ["tenant_id", "user_id", "bucket"]
+        )
+        queries[f"activities_{grain}"] = select_sql(
+            rollup("user_activities"),
+            grain,
+            ["tenant_id", "user_id", "bucket", "activity_type", "activity_category", "severity"],
+        )
+        queries[f"usage_{grain}"] = select_sql(
+            rollup("user_usage"), grain, ["tenant_id", "user_id", "bucket"]
+        )
+        queries[f"pages_{grain}"] = select_sql(
+            rollup("page_views"), grain, ["tenant_id", "user_id", "bucket", "page"]
+        )
+        queries[f"perf_{grain}"] = (
+            f"SELECT tenant_id, user_id, toString(bucket), page, sum(samples) "
+            f"FROM {rollup('user_performance').table(grain)} GROUP BY tenant_id, user_id, bucket, page"
+        )
+    for table in ("analytics_events", "performance_metrics", "activity_logs"):
+        queries[f"raw_{table}"] = f"SELECT count(), uniqExact(id) FROM {table}"
+    queries["raw_usage_metrics"] = "SELECT count() FROM usage_metrics FINAL"
+    return queries
+
+
+def keyed(rows: list[list[Any]], width: int) -> dict[tuple[Any, ...], Any]:
+    out = {}
+    for row in rows:
+        key = tuple(str(v) for v in row[:width])
+        rest = row[width:]
+        out[key] = rest[0] if len(rest) == 1 else tuple(rest)
+    return out
+
+
+def stringify(expected: dict[tuple[Any, ...], Any]) -> dict[tuple[Any, ...], Any]:
+    return {tuple(str(v) for v in key): value for key, value in expected.items()}
+
+
+def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated) -> None:
+    got = query_in_subprocess(deployment.clickhouse_url, deployment.database, rollup_queries())
+    assert got["raw_analytics_events"] == [[len(generated.events), len(generated.events)]]
+    assert got["raw_performance_metrics"] == [[len(generated.performance), len(generated.performance)]]
+    assert got["raw_activity_logs"] == [[len(generated.activities), len(generated.activities)]]
+    days = {(e["tenant_id"], e["user_id"], e["date"]) for e in generated.usage}
+    assert got["raw_usage_metrics"] == [[len(days)]]
+    for grain in Grain:
+        counts, sessions = oracle.expected_user_events(generated.events, grain.value)
+        assert {k: v[0] for k, v in keyed(got[f"events_{grain}"], 6).items()} == stringify(counts)
+        assert {k: v[1] for k, v in keyed(got[f"sessions_{grain}"], 3).items()} == stringify(sessions)
+        assert keyed(got[f"activities_{grain}"], 6) == stringify(
+            oracle.expected_activities(generated.activities, grain.value)
+        )
+        assert {k: tuple(v[:4]) for k, v in keyed(got[f"usage_{grain}"], 3).items()} == stringify(
+            oracle.expected_usage(generated.usage, grain.value)
+        )
+        assert {k: tuple(v) for k, v in keyed(got[f"pages_{grain}"], 4).items()} == stringify(
+            oracle.expected_page_views(generated.events, grain.value)
+        )
+        expected_perf = {
+            k: v["samples"]
+            for k, v in oracle.expected_performance(generated.performance, grain.value).items()
+        }
+        assert keyed(got[f"perf_{grain}"], 4) == stringify(expected_perf)
+
+
+async def dead_letter_count(deployment: Deployment) -> int:
+    topics = [spec.dead_letter_name for spec in registry(deployment.prefix).values()]
+    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(t, 0) for t in topics])
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+async def test_worker_writes_raw_rows_and_oracle_equal_rollups_and_dead_letters_poison(
+    deployment: Deployment,
+) -> None:
+    generated = oracle.generate(6_000, users=50, seed=3)
+    deployment.migrate()
+    poison = await produce(deployment, generated, poison_every=50)
+    assert poison > 0
+    worker = deployment.start_worker()
+    try:
+        await wait_caught_up(deployment, worker, timeout=240)
+    finally:
+        stop(worker)
+    assert_matches_oracle(deployment, generated)
+    # each poison message is dead-lettered once per agent group (both groups read every topic)
+    assert await dead_letter_count(deployment) == 2 * poison
+
+
+async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(deployment: Deployment) -> None:
+    generated = oracle.generate(50_000, users=80, seed=9)
+    deployment.migrate()
+    await produce(deployment, generated)
+    rng = random.Random(77)
+    kills = 0
+    while kills < 5:
+        worker = deployment.start_worker()
+        await asyncio.sleep(rng.uniform(4.0, 12.0))
+        if worker.poll() is not None:
+            raise AssertionError(worker.stderr.read().decode()[-3000:] if worker.stderr else "worker died")
+        worker.kill()  # SIGKILL: no flush, no commit, no goodbye
+        worker.wait()
+        kills += 1
+    worker = deployment.start_worker()
+    try:
+        await wait_caught_up(deployment, worker, timeout=400)
+    finally:
+        stop(worker)
+    assert_matches_oracle(deployment, generated)
