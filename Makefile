@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -39,12 +39,19 @@ migrate: $(STAMP)
 	$(BIN)/analytics migrate
 
 ## bench: every benchmark; results in bench/results/
-bench: bench-gateway
+bench: bench-gateway bench-worker
 
 ## bench-gateway: batches of 100 from a separate load process against the gateway and the local broker, 30 s
 bench-gateway: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.gateway_bench --duration $(or $(DURATION),30)
+
+## bench-worker: one worker process per agent group, then both groups in one, drain a pre-filled topic into chDB
+bench-worker: $(STAMP)
+	@deploy/local/kafka.sh up >/dev/null
+	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
+	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
+	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
 
 kafka-up:
 	@deploy/local/kafka.sh up

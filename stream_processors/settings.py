@@ -13,7 +13,7 @@ from schemas.settings import CommonSettings
 class WorkerSettings(CommonSettings):
     worker_group_prefix: str = "analytics-"
     """Consumer groups are ``<prefix><agent group>``: ``analytics-raw``, ``analytics-rollups``."""
-    worker_batch_max_messages: int = 2000
+    worker_batch_max_messages: int = 5000
     """Kafka messages per batch (each carries up to a request's events for one partition)."""
     worker_batch_within_s: float = 1.0
     """Longest wait before a partial batch is written."""

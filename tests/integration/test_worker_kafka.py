@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest_gateway.partitioner import partition_of
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import encode_batch
 from schemas.rollups import Grain, rollup, select_sql
 from schemas.topics import Stream, registry
+from stream_processors.lag import consumer_lag
 from tests import rollup_oracle as oracle
 from tests.chdb_query import query_in_subprocess
 
@@ -115,23 +115,8 @@ async def produce(deployment: Deployment, generated: oracle.Generated, poison_ev
 async def lag(deployment: Deployment) -> int:
     """Messages not yet committed by both agent groups, over every stream topic."""
     topics = [spec.name for spec in registry(deployment.prefix).values()]
-    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.bootstrap)
-    await consumer.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
-    await admin.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
-        ends = await consumer.end_offsets(tps)
-        behind = 0
-        for group in ("raw", "rollups"):
-            committed = await admin.list_consumer_group_offsets(f"{deployment.group_prefix}{group}")
-            for tp in tps:
-                meta = committed.get(tp)
-                behind += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-        return behind
-    finally:
-        await admin.close()
-        await consumer.stop()
+    groups = [f"{deployment.group_prefix}{group}" for group in ("raw", "rollups")]
+    return sum((await consumer_lag(deployment.bootstrap, groups, topics)).values())
 
 
 async def wait_caught_up(deployment: Deployment, worker: subprocess.Popen[bytes], timeout: float) -> None:
