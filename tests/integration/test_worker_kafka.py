@@ -112,16 +112,21 @@ async def produce(deployment: Deployment, generated: oracle.Generated, poison_ev
     return poison
 
 
-async def lag(deployment: Deployment) -> int:
-    """Messages not yet committed by both agent groups, over every stream topic."""
+async def lag(deployment: Deployment, groups: tuple[str, ...] = ("raw", "rollups")) -> int:
+    """Messages not yet committed by the agent groups, over every stream topic."""
     topics = [spec.name for spec in registry(deployment.prefix).values()]
-    groups = [f"{deployment.group_prefix}{group}" for group in ("raw", "rollups")]
-    return sum((await consumer_lag(deployment.bootstrap, groups, topics)).values())
+    names = [f"{deployment.group_prefix}{group}" for group in groups]
+    return sum((await consumer_lag(deployment.bootstrap, names, topics)).values())
 
 
-async def wait_caught_up(deployment: Deployment, worker: subprocess.Popen[bytes], timeout: float) -> None:
+async def wait_caught_up(
+    deployment: Deployment,
+    worker: subprocess.Popen[bytes],
+    timeout: float,
+    groups: tuple[str, ...] = ("raw", "rollups"),
+) -> None:
     deadline = time.monotonic() + timeout
-    while (remaining := await lag(deployment)) > 0:
+    while (remaining := await lag(deployment, groups)) > 0:
         if worker.poll() is not None:
             raise AssertionError(
                 f"worker exited early: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
@@ -184,13 +189,14 @@ def stringify(expected: dict[tuple[Any, ...], Any]) -> dict[tuple[Any, ...], Any
     return {tuple(str(v) for v in key): value for key, value in expected.items()}
 
 
-def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated) -> None:
+def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated, raw: bool = True) -> None:
     got = query_in_subprocess(deployment.clickhouse_url, deployment.database, rollup_queries())
-    assert got["raw_analytics_events"] == [[len(generated.events), len(generated.events)]]
-    assert got["raw_performance_metrics"] == [[len(generated.performance), len(generated.performance)]]
-    assert got["raw_activity_logs"] == [[len(generated.activities), len(generated.activities)]]
-    days = {(e["tenant_id"], e["user_id"], e["date"]) for e in generated.usage}
-    assert got["raw_usage_metrics"] == [[len(days)]]
+    if raw:
+        assert got["raw_analytics_events"] == [[len(generated.events), len(generated.events)]]
+        assert got["raw_performance_metrics"] == [[len(generated.performance), len(generated.performance)]]
+        assert got["raw_activity_logs"] == [[len(generated.activities), len(generated.activities)]]
+        days = {(e["tenant_id"], e["user_id"], e["date"]) for e in generated.usage}
+        assert got["raw_usage_metrics"] == [[len(days)]]
     for grain in Grain:
         counts, sessions = oracle.expected_user_events(generated.events, grain.value)
         assert {k: v[0] for k, v in keyed(got[f"events_{grain}"], 6).items()} == stringify(counts)
@@ -227,7 +233,7 @@ async def test_worker_writes_raw_rows_and_oracle_equal_rollups_and_dead_letters_
 ) -> None:
     generated = oracle.generate(6_000, users=50, seed=3)
     deployment.migrate()
-    poison = await produce(deployment, generated, poison_every=50)
+    poison = await produce(deployment, generated, poison_every=100)  # ~1% of messages
     assert poison > 0
     worker = deployment.start_worker()
     try:
@@ -259,3 +265,53 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(deployment
     finally:
         stop(worker)
     assert_matches_oracle(deployment, generated)
+
+
+async def group_members(deployment: Deployment, group: str) -> list[set[int]]:
+    """Partitions of the events topic assigned to each member of ``group``."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    topic = registry(deployment.prefix)[Stream.EVENTS].name
+    admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        members = []
+        for _group in response.groups:
+            for member in _group[5]:  # (member_id, client_id, client_host, metadata, assignment)
+                parts: set[int] = set()
+                if member[4]:
+                    for name, partitions in ConsumerProtocolMemberAssignment.decode(member[4]).assignment:
+                        if name == topic:
+                            parts.update(partitions)
+                members.append(parts)
+        return members
+    finally:
+        await admin.close()
+
+
+async def test_two_members_of_one_group_split_partitions_and_equal_the_oracle(deployment: Deployment) -> None:
+    generated = oracle.generate(8_000, users=60, seed=21)
+    deployment.migrate()
+    await produce(deployment, generated)
+    env = {**deployment.env(), "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": "50"}
+    members = subprocess.Popen(
+        [sys.executable, "-m", "tests.two_members"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assigned = await group_members(deployment, f"{deployment.group_prefix}rollups")
+            if len(assigned) == 2 and all(assigned):
+                break
+            assert time.monotonic() < deadline, f"members never both got partitions: {assigned}"
+            await asyncio.sleep(0.5)
+        assert assigned[0].isdisjoint(assigned[1]) and assigned[0] | assigned[1] == set(range(PARTITIONS))
+        await wait_caught_up(deployment, members, timeout=240, groups=("rollups",))
+    finally:
+        stop(members)
+    assert_matches_oracle(deployment, generated, raw=False)
