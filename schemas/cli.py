@@ -66,6 +66,28 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(parse_groups(args.agents))
 
 
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    import json
+
+    from schemas.topics import Stream, registry
+    from stream_processors.dlq import list_letters, replay_letters
+
+    settings = CommonSettings()
+    spec = registry(settings.topic_prefix)[Stream(args.stream)]
+    if args.action == "list":
+        letters = asyncio.run(list_letters(settings.kafka_bootstrap, spec.dead_letter_name, args.limit))
+        for letter in letters:
+            print(json.dumps(letter.summary()))
+        print(f"{len(letters)} dead letters shown from {spec.dead_letter_name}")
+        return 0
+    group = f"{settings.topic_prefix}dlq-replay"
+    count = asyncio.run(
+        replay_letters(settings.kafka_bootstrap, spec.dead_letter_name, spec.name, group, args.limit)
+    )
+    print(f"replayed {count} dead letters from {spec.dead_letter_name} to {spec.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run stream-processor agent groups (Kafka → ClickHouse)")
     worker.add_argument("--agents", default="raw,rollups", help="agent groups: raw,rollups (any subset)")
     worker.set_defaults(handler=_cmd_worker)
+
+    dlq = commands.add_parser("dlq", help="list or replay a stream's dead letters")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("--stream", default="events", choices=["events", "performance", "usage", "activities"])
+    dlq.add_argument("--limit", type=int, default=50)
+    dlq.set_defaults(handler=_cmd_dlq)
 
     for name, handler, help_text in (
         ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),
