@@ -88,6 +88,30 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from schemas.storage import open_client
+    from stream_processors.rebuild import rebuild_rollups
+    from stream_processors.settings import WorkerSettings
+
+    settings = WorkerSettings()
+    client = open_client(settings.clickhouse_url, settings.clickhouse_database)
+    try:
+        report = rebuild_rollups(
+            client,
+            date.fromisoformat(args.start),
+            date.fromisoformat(args.end),
+            settings.zone_lookup(),
+            tenant=args.tenant,
+            show_progress=True,
+        )
+    finally:
+        client.close()
+    print(f"rebuilt rollups of {report.tenants} tenant(s) from {report.events} raw rows")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--stream", default="events", choices=["events", "performance", "usage", "activities"])
     dlq.add_argument("--limit", type=int, default=50)
     dlq.set_defaults(handler=_cmd_dlq)
+
+    rebuild = commands.add_parser(
+        "rebuild-rollups", help="recompute rollups of a date range from the raw tables"
+    )
+    rebuild.add_argument("--from", dest="start", required=True, help="first day (YYYY-MM-DD), tenant-local")
+    rebuild.add_argument("--to", dest="end", required=True, help="last day (YYYY-MM-DD), tenant-local")
+    rebuild.add_argument("--tenant", help="only this tenant (default: every tenant with raw data)")
+    rebuild.set_defaults(handler=_cmd_rebuild)
 
     for name, handler, help_text in (
         ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),

@@ -360,24 +360,29 @@ def table_ddl(item: Rollup, grain: Grain) -> str:
     )
 
 
-def view_ddl(item: Rollup, grain: Grain) -> str:
+def view_ddl(
+    item: Rollup,
+    grain: Grain,
+    source: str | None = None,
+    name: str | None = None,
+    condition: str | None = None,
+) -> str:
+    """The view aggregating ``item``'s feed into its ``grain`` table. ``source``, ``name`` and an extra
+    ``condition`` let a rebuild attach the same view to a feed table of its own."""
     dims = list(item.dimensions)
     select = [dims[0], f"{grain.feed_column} AS bucket", *dims[1:]]
-    where = f"\nWHERE {item.where}" if item.where else ""
+    conditions = [c for c in (item.where, condition) if c]
+    where = f"\nWHERE {' AND '.join(conditions)}" if conditions else ""
+    head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name or item.view(grain)} TO {item.table(grain)} AS\n"
+    source = source or item.feed.table
     if item.replacing_version:
         select += [f"{m.aggregate_expression()} AS {m.name}" for m in item.measures] + [
             item.replacing_version
         ]
-        return (
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {item.view(grain)} TO {item.table(grain)} AS\n"
-            f"SELECT {', '.join(select)}\nFROM {item.feed.table}{where}"
-        )
+        return f"{head}SELECT {', '.join(select)}\nFROM {source}{where}"
     select += [f"{m.aggregate_expression()} AS {m.name}" for m in item.measures]
     group = [dims[0], "bucket", *dims[1:]]
-    return (
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {item.view(grain)} TO {item.table(grain)} AS\n"
-        f"SELECT {', '.join(select)}\nFROM {item.feed.table}{where}\nGROUP BY {', '.join(group)}"
-    )
+    return f"{head}SELECT {', '.join(select)}\nFROM {source}{where}\nGROUP BY {', '.join(group)}"
 
 
 def all_ddl() -> Iterator[str]:
