@@ -153,3 +153,39 @@ def clickhouse_client(clickhouse: ClickHouseTarget) -> Iterator[Client]:
         yield client
     finally:
         client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class OwnBroker:
+    """A local broker of a test's own (own ports and data folder), to stop and start at will."""
+
+    port: int
+    folder: Path
+    env: dict[str, str]
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def script(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(KAFKA_SCRIPT), command], env=self.env, capture_output=True, text=True, timeout=180
+        )
+
+
+def own_broker(tmp_path: Path) -> OwnBroker:
+    port, controller = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "ANALYTICS_KAFKA_VAR": str(tmp_path / "kafka"),
+        "KAFKA_HEAP": "384m",
+    }
+    return OwnBroker(port, tmp_path / "kafka", env)

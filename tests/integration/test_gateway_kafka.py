@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +24,7 @@ from ingest_gateway.settings import GatewaySettings
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
-from tests.conftest import KAFKA_SCRIPT
+from tests.conftest import own_broker
 from tests.examples import all_examples, example
 
 pytestmark = pytest.mark.kafka
@@ -170,30 +167,15 @@ async def test_batch_with_three_invalid_items_produces_exactly_the_97_others(
         assert record.partition == partition_of(f"default:{event['user_id']}".encode(), 3)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_broker_outage_gives_503_and_recovers_without_restart(tmp_path: Path) -> None:
     """A broker of our own (so stopping it disturbs no other test)."""
-    port, controller = free_port(), free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(controller),
-        "ANALYTICS_KAFKA_VAR": str(tmp_path / "kafka"),
-        "KAFKA_HEAP": "384m",
-    }
+    broker = own_broker(tmp_path)
 
     def script(command: str) -> None:
-        done = subprocess.run(
-            [str(KAFKA_SCRIPT), command], env=env, capture_output=True, text=True, timeout=180
-        )
+        done = broker.script(command)
         assert done.returncode == 0, done.stderr
 
-    bootstrap = f"127.0.0.1:{port}"
+    bootstrap = broker.bootstrap
     body = example(Stream.EVENTS, "valid_minimal_page_view.json")
     script("up")
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ import pytest
 
 from schemas.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
+from tests.conftest import free_port
 from tests.examples import example
 from tests.integration.test_gateway_kafka import read_topic
 
 pytestmark = pytest.mark.kafka
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_sigterm_flushes_and_every_acknowledged_event_is_in_the_topic(kafka_bootstrap: str) -> None:

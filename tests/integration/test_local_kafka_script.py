@@ -3,38 +3,20 @@
 import os
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import KAFKA_SCRIPT, unavailable
+from tests.conftest import own_broker, unavailable
 
 pytestmark = pytest.mark.kafka
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_up_twice_notices_running_broker_and_down_stops_it(tmp_path: Path) -> None:
     if shutil.which("java") is None or shutil.which("mvn") is None:
         unavailable("the local broker needs java and mvn on PATH")
-    port, controller = free_port(), free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(controller),
-        "ANALYTICS_KAFKA_VAR": str(tmp_path / "kafka"),
-        "KAFKA_HEAP": "384m",
-    }
-
-    def script(command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(KAFKA_SCRIPT), command], env=env, capture_output=True, text=True, timeout=180
-        )
+    broker = own_broker(tmp_path)
+    port, script = broker.port, broker.script
 
     try:
         first = script("up")
