@@ -13,7 +13,7 @@ side and :func:`decode_batch` the consumer side.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -99,6 +99,44 @@ def unpack_batch(value: bytes) -> list[Any]:
     if envelope.get("schema_version") != SCHEMA_VERSION:
         raise EnvelopeError(f"unsupported schema_version {envelope.get('schema_version')!r}")
     events: list[Any] = envelope["events"]
+    return events
+
+
+class _EventsBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[AnalyticsEventMessage]
+
+
+class _PerformanceBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[PerformanceMetricMessage]
+
+
+class _UsageBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[UsageMetricMessage]
+
+
+class _ActivitiesBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[ActivityLogMessage]
+
+
+_BATCHES: dict[Stream, type[BaseModel]] = {
+    Stream.EVENTS: _EventsBatch,
+    Stream.PERFORMANCE: _PerformanceBatch,
+    Stream.USAGE: _UsageBatch,
+    Stream.ACTIVITIES: _ActivitiesBatch,
+}
+
+
+def decode_batch(stream: Stream, value: bytes) -> list[Any]:
+    """Parse and validate a whole message in one pass (pydantic-core parses the JSON itself).
+
+    Raises ``pydantic.ValidationError`` if anything in it is invalid; callers then fall back to
+    :func:`unpack_batch` and :func:`decode_event` to tell the good events from the bad ones.
+    """
+    events: list[Any] = _BATCHES[stream].model_validate_json(value).events  # type: ignore[attr-defined]
     return events
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
-from schemas.messages import EnvelopeError, decode_event, unpack_batch
+from schemas.messages import EnvelopeError, decode_batch, decode_event, unpack_batch
 from schemas.topics import Stream
 from stream_processors.dead_letters import DeadLetter, DeadLetterSink
 from stream_processors.intents import Intent, IntentLog
@@ -58,6 +58,11 @@ def decode(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Any], l
     events: list[Any] = []
     letters: list[DeadLetter] = []
     for delivery in deliveries:
+        try:
+            events.extend(decode_batch(stream, delivery.value))  # fast path: the whole message is valid
+            continue
+        except ValidationError:
+            pass
         try:
             raw_events = unpack_batch(delivery.value)
         except EnvelopeError as exc:
