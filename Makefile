@@ -17,10 +17,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: migrate the embedded ClickHouse (chdb://./var/clickhouse) and serve on PORT (default 8000)
+## run: the whole product in one process on the embedded ClickHouse (chdb://./var/clickhouse), on PORT (8000)
 run: $(STAMP)
-	$(BIN)/analytics migrate
-	$(BIN)/analytics query --port $(PORT)
+	$(BIN)/analytics dev --port $(PORT)
 
 ## test: install, start the local Kafka broker when possible, run the whole suite, stop what was started
 test: $(STAMP)

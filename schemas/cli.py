@@ -112,6 +112,24 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dev(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ingest_gateway.embedded_app import create_dev_app
+    from ingest_gateway.settings import GatewaySettings
+
+    settings = GatewaySettings()
+    host, port = args.host or settings.gateway_host, args.port or settings.gateway_port
+    app = create_dev_app(settings)
+    base = f"http://{host}:{port}"
+    print(f"event analytics (embedded, {settings.clickhouse_url}) on {base}")
+    print(f"  ingest   POST {base}/analytics/events   (and /events/batch, /performance, /usage, /activities)")
+    print(f"  docs     {base}/docs")
+    print(f"  metrics  {base}/metrics")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description="Event analytics backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(handler=_cmd_rebuild)
 
     for name, handler, help_text in (
+        ("dev", _cmd_dev, "the whole product in one process on the embedded store (no Kafka)"),
         ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),
         ("query", _cmd_query, "serve the query API (ClickHouse → HTTP)"),
     ):

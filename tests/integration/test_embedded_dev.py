@@ -1,0 +1,125 @@
+"""``analytics dev``: the one-process product on chDB. Acknowledged events are stored (raw and rollups)
+before the answer, so a SIGKILL right after the acknowledgements loses none; data survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from schemas.topics import Stream
+from tests.chdb_query import query_in_subprocess
+from tests.conftest import free_port
+from tests.examples import all_examples, example
+
+pytestmark = pytest.mark.clickhouse
+ROUTES = {
+    Stream.EVENTS: "/analytics/events",
+    Stream.PERFORMANCE: "/analytics/performance",
+    Stream.USAGE: "/analytics/usage",
+    Stream.ACTIVITIES: "/analytics/activities",
+}
+
+
+class Dev:
+    def __init__(self, folder: Path) -> None:
+        self.url = f"chdb://{folder / 'ch'}"
+        self.port = free_port()
+        self.env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": self.url, "ANALYTICS_LOG_LEVEL": "WARNING"}
+        self.cwd = folder
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "schemas.cli", "dev", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, "analytics dev did not become ready"
+            time.sleep(0.2)
+
+    def query(self, queries: dict[str, str]) -> dict[str, list[list[object]]]:
+        return query_in_subprocess(self.url, "analytics", queries)
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    yield Dev(tmp_path)
+
+
+async def post_everything(port: int) -> dict[Stream, list[str]]:
+    ids: dict[Stream, list[str]] = {stream: [] for stream in Stream}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for stream, _, body in all_examples("valid"):
+            response = await client.post(ROUTES[stream], json=body)
+            assert response.status_code == 200, response.text
+            ids[stream].append(response.json()["data"]["event_id"])
+        base = example(Stream.EVENTS, "valid_minimal_page_view.json")
+        batch = {"events": [dict(base, user_id=f"u{i}") for i in range(50)]}
+        for body, headers in (
+            (orjson.dumps(batch), {}),
+            (gzip.compress(orjson.dumps(batch)), {"content-encoding": "gzip"}),
+        ):
+            response = await client.post("/analytics/events/batch", content=body, headers=headers)
+            assert response.status_code == 200, response.text
+            ids[Stream.EVENTS].extend(response.json()["data"]["event_ids"])
+        # concurrent requests share commits (group commit) and are each acknowledged after storing
+        responses = await asyncio.gather(
+            *(client.post("/analytics/events", json=dict(base, user_id=f"c{i}")) for i in range(40))
+        )
+        assert all(r.status_code == 200 for r in responses)
+        ids[Stream.EVENTS].extend(r.json()["data"]["event_id"] for r in responses)
+    return ids
+
+
+def stored_ids(dev: Dev) -> dict[str, set[str]]:
+    tables = {
+        "events": "analytics_events",
+        "performance": "performance_metrics",
+        "usage": "usage_metrics",
+        "activities": "activity_logs",
+    }
+    rows = dev.query({name: f"SELECT toString(id) FROM {table}" for name, table in tables.items()})
+    return {name: {str(r[0]) for r in values} for name, values in rows.items()}
+
+
+async def test_sigkill_right_after_acknowledgements_loses_nothing_and_data_survives_restarts(
+    dev: Dev,
+) -> None:
+    process = dev.start()
+    ids = await post_everything(dev.port)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stored = stored_ids(dev)
+    for stream, acknowledged in ids.items():
+        assert set(acknowledged) <= stored[stream.value], stream
+    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events_daily"})
+    assert rollup["events"] == [[len(ids[Stream.EVENTS])]]
+
+    process = dev.start()  # restart on the same data: earlier events are still there, new ones add up
+    more = await post_everything(dev.port)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    stored = stored_ids(dev)
+    assert set(ids[Stream.EVENTS]) | set(more[Stream.EVENTS]) <= stored["events"]
+    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events_daily"})
+    assert rollup["events"] == [[len(ids[Stream.EVENTS]) + len(more[Stream.EVENTS])]]
