@@ -78,7 +78,7 @@ def decode(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Any], l
             except ValidationError as exc:
                 letters.append(
                     DeadLetter(
-                        _as_bytes(raw),
+                        orjson.dumps(raw),
                         _summary(exc),
                         "validate",
                         delivery.topic,
@@ -87,10 +87,6 @@ def decode(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Any], l
                     )
                 )
     return events, letters
-
-
-def _as_bytes(raw: Any) -> bytes:
-    return orjson.dumps(raw)
 
 
 def _summary(error: ValidationError) -> str:
