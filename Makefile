@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker bench-embedded
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -38,7 +38,7 @@ migrate: $(STAMP)
 	$(BIN)/analytics migrate
 
 ## bench: every benchmark; results in bench/results/
-bench: bench-gateway bench-worker
+bench: bench-gateway bench-worker bench-embedded
 
 ## bench-gateway: batches of 100 from a separate load process against the gateway and the local broker, 30 s
 bench-gateway: $(STAMP)
@@ -51,6 +51,10 @@ bench-worker: $(STAMP)
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
+
+## bench-embedded: batches of 100 from a separate load process against `analytics dev` (chDB, no Kafka)
+bench-embedded: $(STAMP)
+	$(BIN)/python -m bench.embedded_bench --duration $(or $(DURATION),30)
 
 kafka-up:
 	@deploy/local/kafka.sh up
