@@ -8,13 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 
-from bench.gateway_bench import RESULTS, free_port, wait_ready
+from bench.common import free_port, save_result, wait_ready
 
 COUNT_SCRIPT = (
     "import sys; from schemas.storage import open_client; c = open_client(sys.argv[1], 'analytics'); "
@@ -66,22 +64,8 @@ def main() -> int:
             ).stdout.strip()
         )
     result = json.loads(load.stdout.strip().splitlines()[-1])
-    result.update(
-        {
-            "benchmark": "embedded",
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "events_stored": stored,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-            },
-        }
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"embedded-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    result["events_stored"] = stored
+    save_result("embedded", result)
     if stored < result["events_accepted"]:
         print(f"LOST EVENTS: {result['events_accepted']} acknowledged, {stored} stored", file=sys.stderr)
         return 1

@@ -11,42 +11,16 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from bench.common import free_port, save_result, wait_ready
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"gateway not ready at {url}")
 
 
 async def events_in_topic(bootstrap: str, topic: str) -> tuple[int, int]:
@@ -141,24 +115,13 @@ def main() -> int:
     messages, in_topic = asyncio.run(events_in_topic(bootstrap, registry(prefix)[Stream.EVENTS].name))
     result.update(
         {
-            "benchmark": "gateway",
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "gateway_workers": args.workers,
             "events_in_topic": in_topic,
             "kafka_messages": messages,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-            },
             "kafka_bootstrap": bootstrap,
         }
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"gateway-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    save_result("gateway", result)
     if in_topic < result["events_accepted"]:
         print(
             f"LOST EVENTS: {result['events_accepted']} acknowledged but {in_topic} in the topic",

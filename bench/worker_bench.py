@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -19,18 +17,17 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from bench.common import save_result
 from ingest_gateway.partitioner import partition_of
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import encode_batch, format_time
 from schemas.topics import Stream, registry
 from stream_processors.lag import consumer_lag
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PARTITIONS = 6
 
 
@@ -133,8 +130,6 @@ def main() -> int:
     # events handled after the first commit (messages carry equal shares of events on average)
     busy_events = args.events * left_at_first_progress / (messages * len(args.agents.split(",")))
     result = {
-        "benchmark": "worker",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "agents": args.agents,
         "events": args.events,
         "kafka_messages": messages,
@@ -144,16 +139,8 @@ def main() -> int:
         "events_per_s": round(busy_events / busy_s, 1),
         "clickhouse": "chdb (embedded)",
         "batch_max_messages": int(os.environ.get("ANALYTICS_WORKER_BATCH_MAX_MESSAGES", "5000")),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"worker-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save_result("worker", result)
     return 0
 
 

@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from schemas.messages import MESSAGE_MODELS
-from schemas.rollups import FEEDS, ROLLUPS, Grain, view_ddl
+from schemas.rollups import FEEDS, ROLLUPS, Grain, date_buckets, view_ddl
 from schemas.topics import Stream
 from stream_processors.storage import DEDUP_SETTINGS
 from stream_processors.transforms import RAW_COLUMNS, RAW_TABLES, ZoneFor, feed_rows
@@ -59,17 +59,13 @@ def bucket_end(day: date, grain: Grain) -> date:
     return first_next - timedelta(days=1)
 
 
-def bucket_first(day: date, grain: Grain) -> date:
-    if grain is Grain.DAY:
-        return day
-    if grain is Grain.WEEK:
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
+_GRAIN_POSITION = {Grain.DAY: 0, Grain.WEEK: 1, Grain.MONTH: 2}  # in date_buckets()' result
 
 
 def grain_intervals(start: date, end: date) -> dict[Grain, tuple[date, date]]:
     """Per grain, the first day of the first bucket and the last day of the last bucket touching the range."""
-    return {grain: (bucket_first(start, grain), bucket_end(end, grain)) for grain in Grain}
+    firsts = date_buckets(start)
+    return {grain: (firsts[_GRAIN_POSITION[grain]], bucket_end(end, grain)) for grain in Grain}
 
 
 def _local_midnight_utc(day: date, zone: Any) -> datetime:

@@ -1,0 +1,55 @@
+"""What every benchmark needs: free ports, waiting for a service, and writing a result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"service not ready at {url}")
+
+
+def save_result(benchmark: str, result: dict[str, Any]) -> Path:
+    """Stamp ``result`` with the benchmark name, time and machine; write and print it; return the path."""
+    now = datetime.now(UTC)
+    result = {
+        "benchmark": benchmark,
+        "measured_at": now.isoformat(timespec="seconds"),
+        **result,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{benchmark}-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {path}")
+    return path
