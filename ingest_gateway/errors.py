@@ -5,25 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.envelope import ErrorCode
-
-
-class ApiError(Exception):
-    """An error with an HTTP status, an envelope code and optional details."""
-
-    def __init__(
-        self,
-        status: int,
-        code: ErrorCode,
-        message: str,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
+from schemas.http_errors import ApiError
 
 
 def validation_error(message: str, details: Any = None, status: int = 422) -> ApiError:
@@ -36,3 +18,6 @@ def too_large(message: str) -> ApiError:
 
 def unavailable(message: str, retry_after_s: int) -> ApiError:
     return ApiError(503, ErrorCode.SERVICE_UNAVAILABLE, message, headers={"Retry-After": str(retry_after_s)})
+
+
+__all__ = ["ApiError", "too_large", "unavailable", "validation_error"]

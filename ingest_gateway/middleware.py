@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Protocol
 
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from ingest_gateway.metrics import GatewayMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -25,8 +25,18 @@ def request_id_from(scope: Scope) -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
+class HttpMetrics(Protocol):
+    """What the middleware records; the gateway's and the query API's metrics both provide it."""
+
+    requests: Counter
+    request_latency: Histogram
+    in_flight: Gauge
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+    """Request id in (``X-Request-ID`` honoured) and out; request count, latency and in-flight by route."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
 

@@ -1,16 +1,88 @@
-"""The query API application."""
+"""The query API application: read endpoints of the product-analytics seed, from ClickHouse rollups."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
-from query_api.api.routes import health
+from fastapi import FastAPI, Request
+
+from ingest_gateway.middleware import RequestContextMiddleware
+from query_api.api.routes import activities, dashboard, events, health, performance, usage
+from query_api.cache import ResultCache
+from query_api.metrics import QueryMetrics
+from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
+from query_api.store import QueryStore
+from schemas.envelope import EnvelopeResponse, ErrorCode, error
+from schemas.http_errors import install_error_handlers
+from schemas.storage import open_client
+
+RESOURCE_ROUTERS = (events.router, performance.router, usage.router, activities.router, dashboard.router)
 
 
-def create_app(settings: QuerySettings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def attach_query_api(
+    app: FastAPI,
+    settings: QuerySettings,
+    metrics: QueryMetrics,
+    store: QueryStore | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> QueryStore:
+    """Mount the read endpoints on ``app`` (their own app, or ``analytics dev``'s) and return the store
+    the caller closes on shutdown."""
+    store = store or QueryStore(
+        lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
+        metrics,
+        settings.query_pool_size,
+    )
+    app.state.query_settings = settings
+    app.state.query_store = store
+    app.state.query_metrics = metrics
+    app.state.query_cache = ResultCache(metrics, settings.query_cache_entries, settings.query_cache_ttl_s)
+    app.state.query_clock = clock
+    for router in RESOURCE_ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(ParameterError)
+    async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
+        return EnvelopeResponse(
+            error(ErrorCode.VALIDATION_ERROR, str(exc), {"parameter": exc.parameter}), status_code=400
+        )
+
+    return store
+
+
+def create_app(
+    settings: QuerySettings | None = None,
+    store: QueryStore | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
     settings = settings or QuerySettings()
-    app = FastAPI(title="Analytics query API", version="0.1.0")
-    app.state.settings = settings
+    metrics = QueryMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await attached.close()
+
+    app = FastAPI(
+        title="Analytics query API",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=EnvelopeResponse,
+    )
+    attached = attach_query_api(app, settings, metrics, store, clock)
     app.include_router(health.router)
+    install_error_handlers(app, validation_status=400)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+__all__ = ["attach_query_api", "create_app"]

@@ -1,4 +1,4 @@
-"""Settings of the query API (``ANALYTICS_QUERY_*``)."""
+"""Settings of the query API (``ANALYTICS_QUERY_*``, plus the shared ``ANALYTICS_*``)."""
 
 from __future__ import annotations
 
@@ -8,3 +8,9 @@ from schemas.settings import CommonSettings
 class QuerySettings(CommonSettings):
     query_host: str = "127.0.0.1"
     query_port: int = 8001
+    query_pool_size: int = 4
+    """ClickHouse clients per process: how many statements one process runs at once."""
+    query_cache_ttl_s: float = 5.0
+    """How long a dashboard-class result is reused (0 disables the cache)."""
+    query_cache_entries: int = 2048
+    """Most results kept in the cache at once."""

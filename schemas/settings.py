@@ -6,6 +6,10 @@ container image serves every role and operators configure it the twelve-factor w
 
 from __future__ import annotations
 
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ANALYTICS_"
@@ -27,3 +31,39 @@ class CommonSettings(BaseSettings):
     default_tenant: str = "default"
     """Tenant stamped on events until credentials carry one (the "Security" issue)."""
     log_level: str = "INFO"
+    tenant_timezone: str = "UTC"
+    """IANA zone that rollup buckets use for tenants without one of their own."""
+    tenant_timezones: dict[str, str] = {}
+    """Per-tenant IANA zones, e.g. ``{"acme": "Europe/Berlin"}`` (JSON in the environment)."""
+
+    @field_validator("tenant_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @field_validator("tenant_timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for zone in value.values():
+            ZoneInfo(zone)
+        return value
+
+    def zone_lookup(self) -> ZoneLookup:
+        return ZoneLookup(self.tenant_timezone, dict(self.tenant_timezones))
+
+
+class ZoneLookup:
+    """tenant → ZoneInfo, with the default for tenants that have no zone configured."""
+
+    def __init__(self, default: str, per_tenant: dict[str, str]) -> None:
+        self._default = _zone(default)
+        self._per_tenant = {tenant: _zone(zone) for tenant, zone in per_tenant.items()}
+
+    def __call__(self, tenant_id: str) -> ZoneInfo:
+        return self._per_tenant.get(tenant_id, self._default)
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

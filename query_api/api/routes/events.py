@@ -1,0 +1,45 @@
+"""``GET /analytics/events``: the raw event listing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from query_api.api.deps import CallerDep, SettingsDep, StoreDep, envelope
+from query_api.models import AnalyticsEventPublic, PagedEnvelope
+from query_api.readers.common import page_of, time_bound
+from query_api.readers.events import list_events
+from schemas.enums import EventCategory, EventType
+
+router = APIRouter(prefix="/analytics", tags=["events"])
+
+
+@router.get("/events", response_model=PagedEnvelope[list[AnalyticsEventPublic]])
+async def get_events(
+    request: Request,
+    store: StoreDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    user_id: Annotated[str | None, Query(max_length=36)] = None,
+    event_type: EventType | None = None,
+    event_category: EventCategory | None = None,
+    start_date: Annotated[str | None, Query(description="date (tenant's day) or ISO-8601 date-time")] = None,
+    end_date: Annotated[str | None, Query(description="date (inclusive) or ISO-8601 date-time")] = None,
+    page: int = 1,
+    limit: Annotated[int, Query(description="results per page, at most 1,000")] = 50,
+) -> dict[str, Any]:
+    """Analytics events, newest first, filtered and paginated."""
+    paging = page_of(page, limit)
+    zone = settings.zone_lookup()(caller.tenant_id)
+    events, total = await list_events(
+        store,
+        caller.tenant_id,
+        paging,
+        user_id=user_id,
+        event_type=event_type.value if event_type else None,
+        event_category=event_category.value if event_category else None,
+        start=time_bound("start_date", start_date, zone, end=False),
+        end=time_bound("end_date", end_date, zone, end=True),
+    )
+    return envelope(request, events, pagination=paging.pagination(total))

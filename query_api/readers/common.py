@@ -1,0 +1,81 @@
+"""Helpers shared by the readers: pagination, stored-JSON decoding, time parameters and range bounds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from query_api.periods import ParameterError
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page: int
+    limit: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+    def pagination(self, total: int) -> dict[str, Any]:
+        pages = math.ceil(total / self.limit) if total else 0
+        return {
+            "page": self.page,
+            "per_page": self.limit,
+            "total": total,
+            "total_pages": pages,
+            "has_next": self.page < pages,
+            "has_previous": self.page > 1,
+        }
+
+
+def page_of(page: int, limit: int) -> Page:
+    """Validated paging: ``page`` ≥ 1, ``limit`` 1.. (capped at 1,000)."""
+    if page < 1:
+        raise ParameterError("page", "page must be 1 or more")
+    if limit < 1:
+        raise ParameterError("limit", "limit must be 1 or more")
+    return Page(page, min(limit, MAX_PAGE_SIZE))
+
+
+def stored_json(text: str, empty: Any = None) -> Any:
+    """Free-form JSON stored as a string column; an empty string is the field's empty value."""
+    if not text:
+        return {} if empty is None else empty
+    return orjson.loads(text)
+
+
+def ch_time(moment: datetime) -> str:
+    """A UTC instant as a ``DateTime64(3)`` parameter value."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def utc(value: datetime) -> datetime:
+    """A naive ``DateTime64(3, 'UTC')`` value from the driver, made aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def time_bound(parameter: str, value: str | None, zone: ZoneInfo, end: bool) -> datetime | None:
+    """A listing filter bound: a date means that local day (inclusive at both ends), a date-time with an
+    offset means that instant; a date-time without one is read in the tenant's zone."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            if end:
+                day += timedelta(days=1)
+            return datetime.combine(day, time(), zone).astimezone(UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ParameterError(parameter, f"{parameter} must be a date or an ISO-8601 date-time") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)

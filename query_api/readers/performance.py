@@ -1,0 +1,296 @@
+"""``GET /analytics/performance/{user_id}`` (raw samples) and ``/overview`` (from the performance rollup).
+
+Web vitals are summarised by their p75 (the web-vitals convention), rated with web.dev's thresholds and
+scored with Lighthouse's curves (:mod:`query_api.formulas`). Issue rules are in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
+from query_api.periods import Range, series_grain, series_points
+from query_api.readers.common import Page, ch_time, stored_json, utc
+from query_api.rollup_sql import Scope, as_date, point_expression, rollup_source
+from query_api.store import QueryStore
+from schemas.rollups import QUANTILES, rollup
+
+P75 = QUANTILES.index(0.75) + 1  # ClickHouse arrays are 1-based
+SLOWEST_PAGES = 5
+MIN_PAGE_SAMPLES = 3
+"""A page needs this many of the user's samples in the period before an issue is raised about it."""
+SLOW_PAGE_MS = 3000.0
+VERY_SLOW_PAGE_MS = 5000.0
+ERROR_SPIKE_MIN = 5
+ERROR_SPIKE_FACTOR = 2.0
+"""Error events against the previous period: ≥ 5 and ≥ 2× is a ``warning`` spike, ≥ 5× an ``error``."""
+ERROR_SPIKE_SEVERE_FACTOR = 5
+SCORED = (
+    "first_contentful_paint",
+    "largest_contentful_paint",
+    "total_blocking_time",
+    "cumulative_layout_shift",
+)
+
+COLUMNS = (
+    "toString(id), user_id, session_id, timestamp, page, page_load_time, time_to_first_byte, "
+    "first_contentful_paint, largest_contentful_paint, toFloat64(cumulative_layout_shift), "
+    "first_input_delay, total_blocking_time, memory_usage, network_info, device_info, custom_metrics"
+)
+
+
+def p75(metric: str) -> str:
+    """The p75 of ``metric`` merged from the rollup's t-digest states (the declaration's own merge)."""
+    measure = next(m for m in rollup("user_performance").measures if m.name == f"q_{metric}")
+    return f"{measure.merge_expression()}[{P75}]"
+
+
+async def list_performance(
+    store: QueryStore, scope: Scope, span: Range, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a user's raw performance samples in the range, newest first."""
+    where = (
+        "tenant_id = {tenant:String} AND user_id = {user:String} "
+        "AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
+    )
+    params: dict[str, Any] = {
+        "tenant": scope.tenant_id,
+        "user": scope.user_id,
+        "start": ch_time(span.start),
+        "end": ch_time(span.end),
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    rows = await store.rows(
+        f"SELECT {COLUMNS} FROM performance_metrics FINAL WHERE {where} "
+        "ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
+    )
+    total = await store.rows(f"SELECT count() FROM performance_metrics FINAL WHERE {where}", params)
+    names = (
+        "page_load_time",
+        "time_to_first_byte",
+        "first_contentful_paint",
+        "largest_contentful_paint",
+        "cumulative_layout_shift",
+        "first_input_delay",
+        "total_blocking_time",
+    )
+    samples = []
+    for r in rows:
+        sample: dict[str, Any] = {
+            "id": r[0],
+            "user_id": r[1],
+            "session_id": r[2],
+            "timestamp": utc(r[3]),
+            "page": r[4],
+        }
+        sample.update(zip(names, r[5:12], strict=True))
+        sample.update(
+            memory_usage=stored_json(r[12]),
+            network_info=stored_json(r[13]),
+            device_info=stored_json(r[14]),
+            custom_metrics=stored_json(r[15]),
+        )
+        samples.append(sample)
+    return samples, int(total[0][0])
+
+
+@dataclass(frozen=True)
+class PageStats:
+    page: str
+    samples: int
+    average_load_time: float
+    p75: dict[str, float]
+
+
+async def performance_overview(
+    store: QueryStore, scope: Scope, span: Range, previous: Range
+) -> dict[str, Any]:
+    """Average load time, score, p75 vitals, slowest pages, per-point trend and detected issues."""
+    item = rollup("user_performance")
+    params: dict[str, Any] = {}
+    source = rollup_source(item, span, scope, params)
+    totals = await store.rows(
+        "SELECT sum(samples), avgMerge(avg_page_load_time), "
+        + ", ".join(p75(m) for m in (*SCORED, "first_input_delay"))
+        + f" FROM {source}",
+        params,
+    )
+    params = {}
+    source = rollup_source(item, span, scope, params)
+    page_rows = await store.rows(
+        "SELECT page, sum(samples), avgMerge(avg_page_load_time), "
+        + ", ".join(p75(m) for m in ("page_load_time", *VITAL_THRESHOLDS))
+        + f" FROM {source} WHERE page != '' GROUP BY page",
+        params,
+    )
+    params = {}
+    source = rollup_source(item, span, scope, params)
+    point = point_expression(span, params)
+    point_rows = await store.rows(
+        f"SELECT {point} AS point, avgMerge(avg_page_load_time), "
+        + ", ".join(p75(m) for m in SCORED)
+        + f" FROM {source} GROUP BY point ORDER BY point",
+        params,
+    )
+    samples = int(totals[0][0] or 0)
+    vitals = dict(zip((*SCORED, "first_input_delay"), totals[0][2:], strict=True)) if samples else {}
+    pages = [
+        PageStats(
+            r[0], int(r[1]), float(r[2]), dict(zip(("page_load_time", *VITAL_THRESHOLDS), r[3:], strict=True))
+        )
+        for r in page_rows
+    ]
+    issues = await _issues(store, scope, span, previous, pages)
+    slowest = sorted(pages, key=lambda p: (-p.average_load_time, p.page))[:SLOWEST_PAGES]
+    core = {
+        "lcp": _num(vitals.get("largest_contentful_paint")),
+        "fid": _num(vitals.get("first_input_delay")),
+        "cls": _num(vitals.get("cumulative_layout_shift"), 3),
+    }
+    return {
+        "average_load_time": round(float(totals[0][1]), 2) if samples else 0.0,
+        "performance_score": performance_score(vitals) if samples else None,
+        "core_web_vitals": core,
+        "core_web_vitals_ratings": {
+            "lcp": vital_rating("largest_contentful_paint", core["lcp"]),
+            "fid": vital_rating("first_input_delay", core["fid"]),
+            "cls": vital_rating("cumulative_layout_shift", core["cls"]),
+        },
+        "samples": samples,
+        "slowest_pages": [
+            {"page": p.page, "average_load_time": round(p.average_load_time, 2), "visits": p.samples}
+            for p in slowest
+        ],
+        "performance_trends": _trend_points(span, point_rows),
+        "issues": issues,
+    }
+
+
+def _trend_points(span: Range, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """One point per series point of the range; points without samples carry ``None``."""
+    assert span.first_day is not None and span.last_day is not None
+    measured = {
+        as_date(r[0]): (round(float(r[1]), 2), performance_score(dict(zip(SCORED, r[2:], strict=True))))
+        for r in rows
+    }
+    points = series_points(span.first_day, span.last_day, series_grain(span.days))
+    return [
+        {
+            "date": day,
+            "average_load_time": measured.get(day, (None, None))[0],
+            "performance_score": measured.get(day, (None, None))[1],
+        }
+        for day in points
+    ]
+
+
+def _num(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+PAGE_RULES: tuple[tuple[str, str, float, str], ...] = (
+    ("slow_page", "page_load_time", SLOW_PAGE_MS, "loads slowly"),
+    (
+        "poor_lcp",
+        "largest_contentful_paint",
+        VITAL_THRESHOLDS["largest_contentful_paint"][1],
+        "has a poor LCP",
+    ),
+    ("poor_cls", "cumulative_layout_shift", VITAL_THRESHOLDS["cumulative_layout_shift"][1], "has a poor CLS"),
+    ("poor_fid", "first_input_delay", VITAL_THRESHOLDS["first_input_delay"][1], "has a poor FID"),
+)
+"""(issue type, metric, p75 above which the issue is raised, wording)."""
+
+
+async def _issues(
+    store: QueryStore, scope: Scope, span: Range, previous: Range, pages: list[PageStats]
+) -> list[dict[str, Any]]:
+    found: list[tuple[str, PageStats, str, float]] = []
+    for page in pages:
+        if page.samples < MIN_PAGE_SAMPLES:
+            continue
+        for kind, metric, threshold, _ in PAGE_RULES:
+            if page.p75[metric] > threshold:
+                found.append((kind, page, metric, threshold))
+    affected = await _affected_users(store, scope, span, {f[1].page for f in found})
+    issues: list[dict[str, Any]] = []
+    for kind, page, metric, threshold in found:
+        value = page.p75[metric]
+        severity = "error" if kind != "slow_page" or value > VERY_SLOW_PAGE_MS else "warning"
+        wording = next(rule[3] for rule in PAGE_RULES if rule[0] == kind)
+        issues.append(
+            {
+                "type": kind,
+                "severity": severity,
+                "page": page.page,
+                "description": f"{page.page} {wording}: p75 {metric} {value:.0f} above {threshold:g}",
+                "metric": metric,
+                "value": round(value, 3),
+                "threshold": threshold,
+                "affected_users": affected.get((page.page, metric), 0),
+            }
+        )
+    spike = await _error_spike(store, scope, span, previous)
+    if spike is not None:
+        issues.append(spike)
+    order = {"error": 0, "warning": 1}
+    return sorted(issues, key=lambda i: (order.get(i["severity"], 2), i["type"], i["page"] or ""))
+
+
+async def _affected_users(
+    store: QueryStore, scope: Scope, span: Range, pages: set[str]
+) -> dict[tuple[str, str], int]:
+    """Per (page, metric): users of the tenant whose own p75 on that page is beyond the rule's threshold."""
+    if not pages:
+        return {}
+    params: dict[str, Any] = {"pages": sorted(pages)}
+    source = rollup_source(
+        rollup("user_performance"),
+        span,
+        Scope(scope.tenant_id, None),
+        params,
+        where="page IN {pages:Array(String)}",
+    )
+    metrics = [rule[1] for rule in PAGE_RULES]
+    rows = await store.rows(
+        "SELECT page, user_id, "
+        + ", ".join(p75(m) for m in metrics)
+        + f" FROM {source} GROUP BY page, user_id",
+        params,
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for (_, metric, threshold, _), value in zip(PAGE_RULES, row[2:], strict=True):
+            if value > threshold:
+                counts[(row[0], metric)] = counts.get((row[0], metric), 0) + 1
+    return counts
+
+
+async def error_events(store: QueryStore, scope: Scope, span: Range) -> int:
+    params: dict[str, Any] = {}
+    source = rollup_source(rollup("user_events"), span, scope, params, where="event_type = 'error_event'")
+    rows = await store.rows(f"SELECT sum(events) FROM {source}", params)
+    return int(rows[0][0] or 0)
+
+
+async def _error_spike(
+    store: QueryStore, scope: Scope, span: Range, previous: Range
+) -> dict[str, Any] | None:
+    current, before = await error_events(store, scope, span), await error_events(store, scope, previous)
+    if current < ERROR_SPIKE_MIN or current < ERROR_SPIKE_FACTOR * before:
+        return None
+    severity = "error" if current >= ERROR_SPIKE_SEVERE_FACTOR * max(before, 1) else "warning"
+    return {
+        "type": "error_spike",
+        "severity": severity,
+        "page": None,
+        "description": f"{current} error events against {before} in the previous period",
+        "metric": "error_events",
+        "value": float(current),
+        "threshold": float(max(ERROR_SPIKE_MIN, ERROR_SPIKE_FACTOR * before)),
+        "affected_users": 1 if scope.user_id is not None else 0,
+    }

@@ -1,0 +1,196 @@
+"""``GET /analytics/usage/{user_id}`` (daily summaries), ``/trends`` and the dashboard's usage block.
+
+Daily usage summaries are replaced by later posts for the same day (read ``FINAL``). Counts add up over
+days; ``engagement_score`` is the mean over the days with a summary; ``average_session_duration`` is total
+duration over sessions. Segments and adoption are defined in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from query_api.formulas import ratio, user_segment
+from query_api.periods import ParameterError, Range, series_grain, series_points
+from query_api.readers.common import Page, stored_json
+from query_api.rollup_sql import Scope, as_date, point_expression, rollup_source
+from query_api.store import QueryStore
+from schemas.rollups import Grain, rollup
+
+USAGE_METRICS = (
+    "session_count",
+    "total_session_duration",
+    "average_session_duration",
+    "page_views",
+    "unique_pages_visited",
+    "engagement_score",
+)
+MOST_USED_FEATURES = 5
+
+COLUMNS = (
+    "toString(id), user_id, date, session_count, total_session_duration, average_session_duration, "
+    "page_views, unique_pages_visited, features_used, toFloat64(engagement_score), retention_data, "
+    "conversion_data, user_flow"
+)
+
+
+async def list_usage(
+    store: QueryStore, scope: Scope, span: Range, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """A user's daily summaries in the range (latest post per day), newest day first."""
+    assert span.first_day is not None and span.last_day is not None
+    where = (
+        "tenant_id = {tenant:String} AND user_id = {user:String} "
+        "AND date BETWEEN {first:Date} AND {last:Date}"
+    )
+    params: dict[str, Any] = {
+        "tenant": scope.tenant_id,
+        "user": scope.user_id,
+        "first": span.first_day,
+        "last": span.last_day,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    rows = await store.rows(
+        f"SELECT {COLUMNS} FROM usage_metrics FINAL WHERE {where} "
+        "ORDER BY date DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
+    )
+    total = await store.rows(f"SELECT count() FROM usage_metrics FINAL WHERE {where}", params)
+    return [
+        {
+            "id": r[0],
+            "user_id": r[1],
+            "date": as_date(r[2]),
+            "session_count": r[3],
+            "total_session_duration": r[4],
+            "average_session_duration": r[5],
+            "page_views": r[6],
+            "unique_pages_visited": r[7],
+            "features_used": stored_json(r[8], []),
+            "engagement_score": round(r[9], 2),
+            "retention_data": stored_json(r[10]),
+            "conversion_data": stored_json(r[11]),
+            "user_flow": stored_json(r[12], []),
+        }
+        for r in rows
+    ], int(total[0][0])
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    days: int
+    session_count: int
+    total_session_duration: int
+    page_views: int
+    unique_pages_visited: int
+    engagement_sum: float
+
+    def value(self, metric: str) -> float:
+        if metric == "engagement_score":
+            return round(ratio(self.engagement_sum, self.days) or 0.0, 2)
+        if metric == "average_session_duration":
+            return round(ratio(self.total_session_duration, self.session_count) or 0.0, 2)
+        return float(getattr(self, metric))
+
+
+_SUMS = (
+    "count(), sum(session_count), sum(total_session_duration), sum(page_views), sum(unique_pages_visited), "
+    "sum(engagement_score)"
+)
+
+
+def _totals(row: Any) -> UsageTotals:
+    return UsageTotals(
+        int(row[0]),
+        int(row[1] or 0),
+        int(row[2] or 0),
+        int(row[3] or 0),
+        int(row[4] or 0),
+        float(row[5] or 0),
+    )
+
+
+async def usage_totals(store: QueryStore, scope: Scope, span: Range) -> UsageTotals:
+    params: dict[str, Any] = {}
+    source = rollup_source(rollup("user_usage"), span, scope, params)
+    rows = await store.rows(f"SELECT {_SUMS} FROM {source}", params)
+    return _totals(rows[0])
+
+
+def check_metric(metric: str) -> str:
+    if metric not in USAGE_METRICS:
+        raise ParameterError("metric", f"unknown metric {metric!r}; one of: {', '.join(USAGE_METRICS)}")
+    return metric
+
+
+async def usage_series(store: QueryStore, scope: Scope, span: Range, metric: str) -> list[dict[str, Any]]:
+    """``metric`` per series point; points without a summary are zero."""
+    assert span.first_day is not None and span.last_day is not None
+    params: dict[str, Any] = {}
+    source = rollup_source(rollup("user_usage"), span, scope, params)
+    point = point_expression(span, params)
+    rows = await store.rows(f"SELECT {point} AS point, {_SUMS} FROM {source} GROUP BY point", params)
+    values = {as_date(r[0]): _totals(r[1:]).value(metric) for r in rows}
+    grain = series_grain(span.days)
+    return [
+        {"date": day, "value": values.get(day, 0.0)}
+        for day in series_points(span.first_day, span.last_day, grain)
+    ]
+
+
+async def active_days(store: QueryStore, scope: Scope, span: Range) -> int:
+    """Days with at least one event (always from the daily rollup: coarser grains lose the day)."""
+    rows = await store.rows(
+        f"SELECT uniqExact(bucket) FROM {rollup('user_events').table(Grain.DAY)} "
+        "WHERE tenant_id = {tenant:String} AND user_id = {user:String} "
+        "AND bucket BETWEEN {first:Date} AND {last:Date}",
+        {"tenant": scope.tenant_id, "user": scope.user_id, "first": span.first_day, "last": span.last_day},
+    )
+    return int(rows[0][0])
+
+
+async def first_seen(store: QueryStore, scope: Scope) -> Any:
+    rows = await store.rows(
+        f"SELECT min(bucket), count() FROM {rollup('user_events').table(Grain.DAY)} "
+        "WHERE tenant_id = {tenant:String} AND user_id = {user:String}",
+        {"tenant": scope.tenant_id, "user": scope.user_id},
+    )
+    return as_date(rows[0][0]) if rows[0][1] else None
+
+
+async def usage_overview(
+    store: QueryStore, scope: Scope, span: Range, sessions: int
+) -> tuple[dict[str, Any], int]:
+    """Daily active users, session frequency, feature adoption, most used features and the user's segment;
+    and how many features the tenant used in the range."""
+    assert span.last_day is not None
+    days = await active_days(store, scope, span)
+    first = await first_seen(store, scope)
+    item = rollup("feature_usage")
+    params: dict[str, Any] = {}
+    mine = await store.rows(
+        "SELECT feature_name, sum(usage_count) FROM "
+        f"{rollup_source(item, span, scope, params)} GROUP BY feature_name",
+        params,
+    )
+    params = {}
+    tenant_wide = await store.rows(
+        "SELECT feature_name, uniqExact(user_id) FROM "
+        f"{rollup_source(item, span, Scope(scope.tenant_id, None), params)} GROUP BY feature_name",
+        params,
+    )
+    users_of = {r[0]: int(r[1]) for r in tenant_wide}
+    ranked = sorted(((r[0], int(r[1])) for r in mine), key=lambda f: (-f[1], f[0]))[:MOST_USED_FEATURES]
+    since_first = None if first is None else (span.last_day - first).days
+    segment = user_segment(days, span.days, since_first)
+    return {
+        "daily_active_users": round(days / span.days, 2),
+        "session_frequency": round(ratio(sessions, days) or 0.0, 2),
+        "feature_adoption_rate": round(ratio(len(mine), len(users_of)) or 0.0, 4),
+        "most_used_features": [
+            {"feature_name": name, "usage_count": count, "users": users_of.get(name, 0)}
+            for name, count in ranked
+        ],
+        "user_segments": [] if segment is None else [{"segment": segment, "users": 1, "percentage": 100.0}],
+    }, len(users_of)
