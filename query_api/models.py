@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 TrendDirection = Literal["up", "down", "stable"]
+PointTime = datetime | date
+"""A series point: a day, week or month start; an hour (UTC) for ``last_24_hours``."""
 
 
 class _Model(BaseModel):
@@ -138,7 +140,7 @@ class SlowPage(_Model):
 
 
 class PerformancePoint(_Model):
-    date: date
+    date: PointTime
     average_load_time: float | None
     performance_score: int | None
 
@@ -166,7 +168,7 @@ class PerformanceOverview(_Model):
 
 
 class SeriesPoint(_Model):
-    date: date
+    date: PointTime
     value: float
 
 

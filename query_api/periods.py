@@ -190,6 +190,18 @@ def series_points(first: date, last: date, grain: Grain) -> list[date]:
     return points
 
 
+def points(span: Range) -> list[date | datetime]:
+    """The series points of ``span``: UTC hours for an hourly range, else days, weeks or months."""
+    if span.first_day is None or span.last_day is None:
+        hour = span.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hours: list[date | datetime] = []
+        while hour < span.end:
+            hours.append(hour)
+            hour += timedelta(hours=1)
+        return hours
+    return list(series_points(span.first_day, span.last_day, series_grain(span.days)))
+
+
 def plan(first: date, last: date) -> list[Segment]:
     """Rollup buckets covering ``[first, last]`` exactly, with as few rows as the series grain allows.
 

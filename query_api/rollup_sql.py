@@ -8,10 +8,12 @@ server-side parameters; only table names (from the declarations) are interpolate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from query_api.periods import Range, plan, series_grain
+from query_api.raw_feeds import raw_feed
+from query_api.readers.common import ch_time
 from schemas.rollups import Grain, Rollup
 
 
@@ -61,9 +63,70 @@ def rollup_source(
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
+def raw_source(
+    item: Rollup,
+    span: Range,
+    scope: Scope,
+    params: dict[str, Any],
+    prefix: str = "c",
+    columns: str = "*",
+    where: str = "",
+) -> str:
+    """Rows shaped like ``item``'s rollup table, aggregated from raw rows in ``span`` with hourly buckets
+    (UTC hours; daily usage summaries keep their ``date``). For ranges without whole days."""
+    raw = raw_feed(item.feed)
+    params.update(scope_params(scope))
+    start, end = f"{prefix}_start_time", f"{prefix}_end_time"
+    if raw.timed:
+        params[start], params[end] = ch_time(span.start), ch_time(span.end)
+        window = (
+            f"timestamp >= {{{start}:DateTime64(3, 'UTC')}} AND timestamp < {{{end}:DateTime64(3, 'UTC')}}"
+        )
+        bucket = "toStartOfHour(timestamp)"
+    else:
+        params[start], params[end] = summary_days(span)
+        window = f"date BETWEEN {{{start}:Date}} AND {{{end}:Date}}"
+        bucket = "date"
+    feed_columns = ", ".join(f"{expression} AS {name}" for name, expression in raw.columns.items())
+    rows = (
+        f"SELECT {feed_columns}, {bucket} AS bucket FROM {raw.table} FINAL {raw.array_join} "
+        f"WHERE {scope_filter(scope)} AND {window}"
+    )
+    conditions = " AND ".join(c for c in (item.where, where) if c)
+    filtered = f" WHERE {conditions}" if conditions else ""
+    dims = [*item.dimensions, "bucket"]
+    measures = ", ".join(f"{m.aggregate_expression()} AS {m.name}" for m in item.measures)
+    if item.replacing_version:
+        shaped = f"SELECT {', '.join(dims)}, {measures} FROM ({rows}){filtered}"
+    else:
+        shaped = f"SELECT {', '.join(dims)}, {measures} FROM ({rows}){filtered} GROUP BY {', '.join(dims)}"
+    return f"(SELECT {columns} FROM ({shaped}))"
+
+
+def source(
+    item: Rollup,
+    span: Range,
+    scope: Scope,
+    params: dict[str, Any],
+    prefix: str = "c",
+    columns: str = "*",
+    where: str = "",
+) -> str:
+    """Rollup rows of ``item`` over ``span``: the rollup tables for day ranges, raw rows for the rest."""
+    if span.is_hourly:
+        return raw_source(item, span, scope, params, prefix, columns, where)
+    return rollup_source(item, span, scope, params, prefix, columns, where)
+
+
+def summary_days(span: Range) -> tuple[date, date]:
+    """Usage summaries are per day: an hourly range reads the UTC days it touches."""
+    return span.start.astimezone(UTC).date(), (span.end - timedelta(milliseconds=1)).astimezone(UTC).date()
+
+
 def point_expression(span: Range, params: dict[str, Any], prefix: str = "c") -> str:
     """SQL mapping a stored ``bucket`` to its series point (clipped to the range start)."""
-    assert span.first_day is not None
+    if span.first_day is None:
+        return "bucket"
     grain = series_grain(span.days)
     if grain is Grain.DAY:
         return "bucket"
@@ -74,3 +137,10 @@ def point_expression(span: Range, params: dict[str, Any], prefix: str = "c") -> 
 
 def as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def as_point(value: Any) -> date | datetime:
+    """A series point from the driver: a ``date``, or an hour as an aware UTC ``datetime``."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_date(value)

@@ -8,7 +8,7 @@ from typing import Any
 from query_api.formulas import share_pct
 from query_api.periods import Range
 from query_api.readers.common import Page, ch_time, stored_json, utc
-from query_api.rollup_sql import Scope, rollup_source
+from query_api.rollup_sql import Scope, source
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
@@ -78,10 +78,10 @@ async def activity_summary(store: QueryStore, scope: Scope, span: Range) -> dict
     the range), so its cost does not grow with the user's history.
     """
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_activities"), span, scope, params)
+    rows_of = source(rollup("user_activities"), span, scope, params)
     rows = await store.rows(
         "SELECT activity_type, activity_category, severity, sum(activities) "
-        f"FROM {source} GROUP BY activity_type, activity_category, severity",
+        f"FROM {rows_of} GROUP BY activity_type, activity_category, severity",
         params,
     )
     recent = await store.rows(

@@ -7,7 +7,7 @@ from typing import Any
 from query_api.formulas import ratio, share_pct
 from query_api.periods import Range
 from query_api.readers.usage import UsageTotals
-from query_api.rollup_sql import Scope, rollup_source
+from query_api.rollup_sql import Scope, source
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
@@ -18,8 +18,8 @@ TOP_PAGES = 5
 async def event_totals(store: QueryStore, scope: Scope, span: Range) -> tuple[int, int]:
     """(events, unique sessions) in the range; sessions are exact (merged ``uniqExact`` states)."""
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_events"), span, scope, params)
-    rows = await store.rows(f"SELECT sum(events), uniqExactMerge(sessions) FROM {source}", params)
+    rows_of = source(rollup("user_events"), span, scope, params)
+    rows = await store.rows(f"SELECT sum(events), uniqExactMerge(sessions) FROM {rows_of}", params)
     return int(rows[0][0] or 0), int(rows[0][1] or 0)
 
 
@@ -27,10 +27,10 @@ async def bounce_rate(store: QueryStore, scope: Scope, span: Range) -> tuple[flo
     """(bounce rate, sessions with a page view): sessions with exactly one page view in the range over
     sessions with at least one (0 without any)."""
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("session_pages"), span, scope, params)
+    rows_of = source(rollup("session_pages"), span, scope, params)
     rows = await store.rows(
         "SELECT countIf(views = 1), countIf(views >= 1) FROM "
-        f"(SELECT session_id, sum(page_views) AS views FROM {source} GROUP BY session_id)",
+        f"(SELECT session_id, sum(page_views) AS views FROM {rows_of} GROUP BY session_id)",
         params,
     )
     return round(ratio(int(rows[0][0]), int(rows[0][1])) or 0.0, 4), int(rows[0][1])
@@ -41,16 +41,16 @@ async def overview(
 ) -> dict[str, Any]:
     events, sessions = totals
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_events"), span, scope, params)
+    rows_of = source(rollup("user_events"), span, scope, params)
     top_events = await store.rows(
-        f"SELECT event_name, sum(events) AS n FROM {source} GROUP BY event_name "
+        f"SELECT event_name, sum(events) AS n FROM {rows_of} GROUP BY event_name "
         f"ORDER BY n DESC, event_name LIMIT {TOP_EVENTS}",
         params,
     )
     params = {}
-    source = rollup_source(rollup("page_views"), span, scope, params, where="page != ''")
+    rows_of = source(rollup("page_views"), span, scope, params, where="page != ''")
     top_pages = await store.rows(
-        f"SELECT page, sum(views) AS n, uniqExactMerge(sessions) FROM {source} GROUP BY page "
+        f"SELECT page, sum(views) AS n, uniqExactMerge(sessions) FROM {rows_of} GROUP BY page "
         f"ORDER BY n DESC, page LIMIT {TOP_PAGES}",
         params,
     )

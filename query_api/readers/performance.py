@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
-from query_api.periods import Range, series_grain, series_points
+from query_api.periods import Range, points
 from query_api.readers.common import Page, ch_time, stored_json, utc
-from query_api.rollup_sql import Scope, as_date, point_expression, rollup_source
+from query_api.rollup_sql import Scope, as_point, point_expression, source
 from query_api.store import QueryStore
 from schemas.rollups import QUANTILES, rollup
 
@@ -112,28 +112,28 @@ async def performance_overview(
     """Average load time, score, p75 vitals, slowest pages, per-point trend and detected issues."""
     item = rollup("user_performance")
     params: dict[str, Any] = {}
-    source = rollup_source(item, span, scope, params)
+    rows_of = source(item, span, scope, params)
     totals = await store.rows(
         "SELECT sum(samples), avgMerge(avg_page_load_time), "
         + ", ".join(p75(m) for m in (*SCORED, "first_input_delay"))
-        + f" FROM {source}",
+        + f" FROM {rows_of}",
         params,
     )
     params = {}
-    source = rollup_source(item, span, scope, params)
+    rows_of = source(item, span, scope, params)
     page_rows = await store.rows(
         "SELECT page, sum(samples), avgMerge(avg_page_load_time), "
         + ", ".join(p75(m) for m in ("page_load_time", *VITAL_THRESHOLDS))
-        + f" FROM {source} WHERE page != '' GROUP BY page",
+        + f" FROM {rows_of} WHERE page != '' GROUP BY page",
         params,
     )
     params = {}
-    source = rollup_source(item, span, scope, params)
+    rows_of = source(item, span, scope, params)
     point = point_expression(span, params)
     point_rows = await store.rows(
         f"SELECT {point} AS point, avgMerge(avg_page_load_time), "
         + ", ".join(p75(m) for m in SCORED)
-        + f" FROM {source} GROUP BY point ORDER BY point",
+        + f" FROM {rows_of} GROUP BY point ORDER BY point",
         params,
     )
     samples = int(totals[0][0] or 0)
@@ -172,19 +172,17 @@ async def performance_overview(
 
 def _trend_points(span: Range, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """One point per series point of the range; points without samples carry ``None``."""
-    assert span.first_day is not None and span.last_day is not None
     measured = {
-        as_date(r[0]): (round(float(r[1]), 2), performance_score(dict(zip(SCORED, r[2:], strict=True))))
+        as_point(r[0]): (round(float(r[1]), 2), performance_score(dict(zip(SCORED, r[2:], strict=True))))
         for r in rows
     }
-    points = series_points(span.first_day, span.last_day, series_grain(span.days))
     return [
         {
-            "date": day,
-            "average_load_time": measured.get(day, (None, None))[0],
-            "performance_score": measured.get(day, (None, None))[1],
+            "date": point,
+            "average_load_time": measured.get(point, (None, None))[0],
+            "performance_score": measured.get(point, (None, None))[1],
         }
-        for day in points
+        for point in points(span)
     ]
 
 
@@ -248,7 +246,7 @@ async def _affected_users(
     if not pages:
         return {}
     params: dict[str, Any] = {"pages": sorted(pages)}
-    source = rollup_source(
+    rows_of = source(
         rollup("user_performance"),
         span,
         Scope(scope.tenant_id, None),
@@ -259,7 +257,7 @@ async def _affected_users(
     rows = await store.rows(
         "SELECT page, user_id, "
         + ", ".join(p75(m) for m in metrics)
-        + f" FROM {source} GROUP BY page, user_id",
+        + f" FROM {rows_of} GROUP BY page, user_id",
         params,
     )
     counts: dict[tuple[str, str], int] = {}
@@ -272,8 +270,8 @@ async def _affected_users(
 
 async def error_events(store: QueryStore, scope: Scope, span: Range) -> int:
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_events"), span, scope, params, where="event_type = 'error_event'")
-    rows = await store.rows(f"SELECT sum(events) FROM {source}", params)
+    rows_of = source(rollup("user_events"), span, scope, params, where="event_type = 'error_event'")
+    rows = await store.rows(f"SELECT sum(events) FROM {rows_of}", params)
     return int(rows[0][0] or 0)
 
 

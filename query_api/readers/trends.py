@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from query_api.formulas import change_percentage, trend_of
-from query_api.periods import ParameterError, Range, series_grain, series_points
-from query_api.rollup_sql import Scope, as_date, point_expression, rollup_source
+from query_api.periods import ParameterError, Range, points
+from query_api.rollup_sql import Scope, as_point, point_expression, source
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
@@ -56,24 +56,22 @@ def _value(raw: Any, metric: TrendMetric) -> float:
 
 async def metric_value(store: QueryStore, scope: Scope, span: Range, metric: TrendMetric) -> float:
     params: dict[str, Any] = {}
-    source = rollup_source(rollup(metric.rollup), span, scope, params, where=metric.where)
-    rows = await store.rows(f"SELECT {metric.expression} FROM {source}", params)
+    rows_of = source(rollup(metric.rollup), span, scope, params, where=metric.where)
+    rows = await store.rows(f"SELECT {metric.expression} FROM {rows_of}", params)
     return _value(rows[0][0], metric)
 
 
 async def metric_series(
     store: QueryStore, scope: Scope, span: Range, metric: TrendMetric
 ) -> list[dict[str, Any]]:
-    assert span.first_day is not None and span.last_day is not None
     params: dict[str, Any] = {}
-    source = rollup_source(rollup(metric.rollup), span, scope, params, where=metric.where)
+    rows_of = source(rollup(metric.rollup), span, scope, params, where=metric.where)
     point = point_expression(span, params)
     rows = await store.rows(
-        f"SELECT {point} AS point, {metric.expression} FROM {source} GROUP BY point", params
+        f"SELECT {point} AS point, {metric.expression} FROM {rows_of} GROUP BY point", params
     )
-    values = {as_date(r[0]): _value(r[1], metric) for r in rows}
-    points = series_points(span.first_day, span.last_day, series_grain(span.days))
-    return [{"date": day, "value": values.get(day, 0.0)} for day in points]
+    values = {as_point(r[0]): _value(r[1], metric) for r in rows}
+    return [{"date": day, "value": values.get(day, 0.0)} for day in points(span)]
 
 
 async def trend(store: QueryStore, scope: Scope, span: Range, previous: Range, name: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ duration over sessions. Segments and adoption are defined in ``docs/metrics.md``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from query_api.formulas import ratio, user_segment
-from query_api.periods import ParameterError, Range, series_grain, series_points
+from query_api.periods import ParameterError, Range, points
 from query_api.readers.common import Page, stored_json
-from query_api.rollup_sql import Scope, as_date, point_expression, rollup_source
+from query_api.rollup_sql import Scope, as_date, as_point, point_expression, source, summary_days
 from query_api.store import QueryStore
 from schemas.rollups import Grain, rollup
 
@@ -113,8 +114,8 @@ def _totals(row: Any) -> UsageTotals:
 
 async def usage_totals(store: QueryStore, scope: Scope, span: Range) -> UsageTotals:
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_usage"), span, scope, params)
-    rows = await store.rows(f"SELECT {_SUMS} FROM {source}", params)
+    rows_of = source(rollup("user_usage"), span, scope, params)
+    rows = await store.rows(f"SELECT {_SUMS} FROM {rows_of}", params)
     return _totals(rows[0])
 
 
@@ -125,22 +126,29 @@ def check_metric(metric: str) -> str:
 
 
 async def usage_series(store: QueryStore, scope: Scope, span: Range, metric: str) -> list[dict[str, Any]]:
-    """``metric`` per series point; points without a summary are zero."""
-    assert span.first_day is not None and span.last_day is not None
+    """``metric`` per series point; points without a summary are zero. Summaries are daily, so an hourly
+    range's series has a point per day it touches."""
     params: dict[str, Any] = {}
-    source = rollup_source(rollup("user_usage"), span, scope, params)
+    rows_of = source(rollup("user_usage"), span, scope, params)
     point = point_expression(span, params)
-    rows = await store.rows(f"SELECT {point} AS point, {_SUMS} FROM {source} GROUP BY point", params)
-    values = {as_date(r[0]): _totals(r[1:]).value(metric) for r in rows}
-    grain = series_grain(span.days)
-    return [
-        {"date": day, "value": values.get(day, 0.0)}
-        for day in series_points(span.first_day, span.last_day, grain)
-    ]
+    rows = await store.rows(f"SELECT {point} AS point, {_SUMS} FROM {rows_of} GROUP BY point", params)
+    values = {as_point(r[0]): _totals(r[1:]).value(metric) for r in rows}
+    keys = _days_between(*summary_days(span)) if span.is_hourly else points(span)
+    return [{"date": day, "value": values.get(day, 0.0)} for day in keys]
+
+
+def _days_between(first: date, last: date) -> list[date | datetime]:
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
 async def active_days(store: QueryStore, scope: Scope, span: Range) -> int:
-    """Days with at least one event (always from the daily rollup: coarser grains lose the day)."""
+    """Days with at least one event (always from the daily rollup: coarser grains lose the day). An hourly
+    range counts as one day, active when it holds an event."""
+    if span.is_hourly:
+        params: dict[str, Any] = {}
+        rows_of = source(rollup("user_events"), span, scope, params)
+        rows = await store.rows(f"SELECT sum(events) > 0 FROM {rows_of}", params)
+        return int(rows[0][0] or 0)
     rows = await store.rows(
         f"SELECT uniqExact(bucket) FROM {rollup('user_events').table(Grain.DAY)} "
         "WHERE tenant_id = {tenant:String} AND user_id = {user:String} "
@@ -164,25 +172,25 @@ async def usage_overview(
 ) -> tuple[dict[str, Any], int]:
     """Daily active users, session frequency, feature adoption, most used features and the user's segment;
     and how many features the tenant used in the range."""
-    assert span.last_day is not None
+    last_day = span.last_day or span.end.astimezone(UTC).date()
     days = await active_days(store, scope, span)
     first = await first_seen(store, scope)
     item = rollup("feature_usage")
     params: dict[str, Any] = {}
     mine = await store.rows(
         "SELECT feature_name, sum(usage_count) FROM "
-        f"{rollup_source(item, span, scope, params)} GROUP BY feature_name",
+        f"{source(item, span, scope, params)} GROUP BY feature_name",
         params,
     )
     params = {}
     tenant_wide = await store.rows(
         "SELECT feature_name, uniqExact(user_id) FROM "
-        f"{rollup_source(item, span, Scope(scope.tenant_id, None), params)} GROUP BY feature_name",
+        f"{source(item, span, Scope(scope.tenant_id, None), params)} GROUP BY feature_name",
         params,
     )
     users_of = {r[0]: int(r[1]) for r in tenant_wide}
     ranked = sorted(((r[0], int(r[1])) for r in mine), key=lambda f: (-f[1], f[0]))[:MOST_USED_FEATURES]
-    since_first = None if first is None else (span.last_day - first).days
+    since_first = None if first is None else (last_day - first).days
     segment = user_segment(days, span.days, since_first)
     return {
         "daily_active_users": round(days / span.days, 2),
