@@ -97,7 +97,7 @@ def raw_source(
     dims = [*item.dimensions, "bucket"]
     measures = ", ".join(f"{m.aggregate_expression()} AS {m.name}" for m in item.measures)
     if item.replacing_version:
-        shaped = f"SELECT {', '.join(dims)}, {measures} FROM ({rows}){filtered}"
+        shaped = f"SELECT {', '.join(dims)}, {measures}, {item.replacing_version} FROM ({rows}){filtered}"
     else:
         shaped = f"SELECT {', '.join(dims)}, {measures} FROM ({rows}){filtered} GROUP BY {', '.join(dims)}"
     return f"(SELECT {columns} FROM ({shaped}))"

@@ -20,12 +20,12 @@ from clickhouse_connect.driver.client import Client
 
 from query_api.metrics import QueryMetrics
 
-_TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)
 _statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("statements", default=None)
 
 
 def tables_of(sql: str) -> set[str]:
-    """Tables a statement reads (``FROM`` / ``JOIN`` targets that are not subqueries)."""
+    """Tables a statement reads (``FROM`` / ``JOIN`` targets that are neither subqueries nor functions)."""
     return set(_TABLE.findall(sql))
 
 

@@ -3,6 +3,7 @@ series. ``GET /analytics/trends/{user_id}`` and the dashboard's ``trends`` block
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,10 @@ def parse_metrics(value: str | None) -> list[str]:
 
 
 def _value(raw: Any, metric: TrendMetric) -> float:
+    """A merged value; an average over no rows (NaN in ClickHouse) is 0, like every empty measure."""
     number = float(raw or 0)
+    if math.isnan(number):
+        return 0.0
     return round(number, metric.digits) if metric.digits else number
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from query_api.formulas import ratio, user_segment
@@ -89,10 +90,19 @@ class UsageTotals:
 
     def value(self, metric: str) -> float:
         if metric == "engagement_score":
-            return round(ratio(self.engagement_sum, self.days) or 0.0, 2)
+            return mean_of_cents(self.engagement_sum, self.days)
         if metric == "average_session_duration":
             return round(ratio(self.total_session_duration, self.session_count) or 0.0, 2)
         return float(getattr(self, metric))
+
+
+def mean_of_cents(total: float, count: int) -> float:
+    """Mean of values with two decimals (scores are stored as ``Decimal(5, 2)``), rounded half up: the
+    float sum is first snapped back to whole cents so the result does not depend on summation order."""
+    if count == 0:
+        return 0.0
+    cents = Decimal(round(total * 100)) / 100
+    return float((cents / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 _SUMS = (
@@ -167,6 +177,16 @@ async def first_seen(store: QueryStore, scope: Scope) -> Any:
     return as_date(rows[0][0]) if rows[0][1] else None
 
 
+def _current_features(span: Range, scope: Scope, params: dict[str, Any]) -> str:
+    """Feature rows of the winning summary of each user-day only: a corrected summary that drops a
+    feature must not leave the old version's row behind (it has no newer row to replace it)."""
+    features = source(rollup("feature_usage"), span, scope, params, prefix="f")
+    summaries = source(
+        rollup("user_usage"), span, scope, params, prefix="s", columns="user_id, date, received_at"
+    )
+    return f"(SELECT * FROM {features} WHERE (user_id, date, received_at) IN ({summaries}))"
+
+
 async def usage_overview(
     store: QueryStore, scope: Scope, span: Range, sessions: int
 ) -> tuple[dict[str, Any], int]:
@@ -175,18 +195,15 @@ async def usage_overview(
     last_day = span.last_day or span.end.astimezone(UTC).date()
     days = await active_days(store, scope, span)
     first = await first_seen(store, scope)
-    item = rollup("feature_usage")
     params: dict[str, Any] = {}
+    features = _current_features(span, scope, params)
     mine = await store.rows(
-        "SELECT feature_name, sum(usage_count) FROM "
-        f"{source(item, span, scope, params)} GROUP BY feature_name",
-        params,
+        f"SELECT feature_name, sum(usage_count) FROM {features} GROUP BY feature_name", params
     )
     params = {}
+    features = _current_features(span, Scope(scope.tenant_id, None), params)
     tenant_wide = await store.rows(
-        "SELECT feature_name, uniqExact(user_id) FROM "
-        f"{source(item, span, Scope(scope.tenant_id, None), params)} GROUP BY feature_name",
-        params,
+        f"SELECT feature_name, uniqExact(user_id) FROM {features} GROUP BY feature_name", params
     )
     users_of = {r[0]: int(r[1]) for r in tenant_wide}
     ranked = sorted(((r[0], int(r[1])) for r in mine), key=lambda f: (-f[1], f[0]))[:MOST_USED_FEATURES]

@@ -1,0 +1,85 @@
+"""The formulas of docs/metrics.md."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from query_api.cache import ResultCache
+from query_api.formulas import (
+    SCORE_CURVES,
+    change_percentage,
+    log_normal_score,
+    performance_score,
+    trend_of,
+    user_segment,
+    vital_rating,
+)
+from query_api.metrics import QueryMetrics
+
+
+def test_lighthouse_curve_control_points() -> None:
+    lcp = SCORE_CURVES["largest_contentful_paint"]
+    assert log_normal_score(lcp.p10, lcp) == pytest.approx(0.9, abs=1e-9)
+    assert log_normal_score(lcp.median, lcp) == pytest.approx(0.5, abs=1e-9)
+    assert log_normal_score(0, lcp) == 1.0
+    assert log_normal_score(60_000, lcp) < 0.01
+    scores = [log_normal_score(v, lcp) for v in range(0, 20_000, 250)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_performance_score_weights_and_missing_metrics() -> None:
+    at_p10 = {name: curve.p10 for name, curve in SCORE_CURVES.items()}
+    at_median = {name: curve.median for name, curve in SCORE_CURVES.items()}
+    assert performance_score(at_p10) == 90
+    assert performance_score(at_median) == 50
+    # TBT weighs most (0.30 of 0.90): a perfect TBT alone lifts a median page to 50 + 50*0.3/0.9
+    assert performance_score({**at_median, "total_blocking_time": 0}) == round(50 + 50 * 0.30 / 0.90)
+    assert performance_score({"largest_contentful_paint": 1000}) is None
+
+
+def test_ratings_trends_and_changes() -> None:
+    assert vital_rating("largest_contentful_paint", 2500) == "good"
+    assert vital_rating("largest_contentful_paint", 2501) == "needs-improvement"
+    assert vital_rating("cumulative_layout_shift", 0.26) == "poor"
+    assert vital_rating("first_input_delay", None) is None
+    assert change_percentage(25, 20) == 25.0 and change_percentage(5, 0) is None
+    assert trend_of(105, 100) == "stable" and trend_of(106, 100) == "up" and trend_of(94, 100) == "down"
+    assert trend_of(3, 0) == "up" and trend_of(0, 0) == "stable"
+
+
+def test_user_segments() -> None:
+    assert user_segment(0, 30, 100) is None
+    assert user_segment(3, 30, 5) == "new_user"
+    assert user_segment(15, 30, 100) == "power_user"
+    assert user_segment(6, 30, 100) == "regular_user"
+    assert user_segment(5, 30, 100) == "casual_user"
+
+
+async def test_cache_single_flight_and_expiry() -> None:
+    metrics = QueryMetrics()
+    cache = ResultCache(metrics, max_entries=2, ttl_s=60)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return calls
+
+    results = await asyncio.gather(*(cache.get_or_compute("k", compute) for _ in range(5)))
+    assert results == [1] * 5 and calls == 1
+    assert await cache.get_or_compute("k", compute) == 1
+    await cache.get_or_compute("a", compute)
+    await cache.get_or_compute("b", compute)  # bounded: "k" is evicted
+    assert await cache.get_or_compute("k", compute) == 4
+    hits = metrics.cache.labels("hit")._value.get()
+    assert hits == 5
+
+    async def failing() -> int:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await cache.get_or_compute("f", failing)
+    assert await cache.get_or_compute("f", compute) == 5  # a failure is not cached
