@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 from query_api.formulas import share_pct
+from query_api.grouped import Grouped
 from query_api.periods import Range
 from query_api.readers.common import Page, ch_time, stored_json, utc
-from query_api.rollup_sql import Scope, source
+from query_api.readers.trends import TREND_METRICS, rollup_trends
+from query_api.rollup_sql import Scope
 from query_api.store import QueryStore
-from schemas.rollups import rollup
 
 COLUMNS = (
     "toString(id), user_id, session_id, toString(activity_type), toString(activity_category), description, "
@@ -71,20 +73,23 @@ def _activity(r: Any) -> dict[str, Any]:
     }
 
 
-async def activity_summary(store: QueryStore, scope: Scope, span: Range) -> dict[str, Any]:
-    """Totals by type, category and severity from the activities rollup, and the latest few activities.
+BREAKDOWN = ("activity_type", "activity_category", "severity")
 
-    The latest activities are the one raw read: bounded (``LIMIT 5`` on the table's own sort order within
-    the range), so its cost does not grow with the user's history.
-    """
-    params: dict[str, Any] = {}
-    rows_of = source(rollup("user_activities"), span, scope, params)
-    rows = await store.rows(
-        "SELECT activity_type, activity_category, severity, sum(activities) "
-        f"FROM {rows_of} GROUP BY activity_type, activity_category, severity",
-        params,
+
+async def activity_rows(
+    store: QueryStore, scope: Scope, span: Range, previous: Range
+) -> tuple[dict[str, Any], Grouped]:
+    """The activities trend and, from the same statement, the counts by type, category and severity."""
+    found, result = await rollup_trends(
+        store, scope, span, previous, [TREND_METRICS["activities"]], BREAKDOWN, (), {"breakdown": BREAKDOWN}
     )
-    recent = await store.rows(
+    return found[0], result
+
+
+async def recent_activities(store: QueryStore, scope: Scope, span: Range) -> list[dict[str, Any]]:
+    """The latest activities of the range: the one raw read of the dashboard, bounded (``LIMIT 5`` in the
+    table's own sort order within the range), so its cost does not grow with the user's history."""
+    rows = await store.rows(
         "SELECT toString(id), description, timestamp, toString(severity), toString(activity_type) "
         "FROM activity_logs WHERE tenant_id = {tenant:String} AND user_id = {user:String} "
         "AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')} "
@@ -97,23 +102,30 @@ async def activity_summary(store: QueryStore, scope: Scope, span: Range) -> dict
             "recent": RECENT_ACTIVITIES,
         },
     )
+    return [
+        {"id": r[0], "description": r[1], "timestamp": utc(r[2]), "severity": r[3], "activity_type": r[4]}
+        for r in rows
+    ]
+
+
+def summary_from(result: Grouped, recent: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [(*keys, values[0]) for keys, values in result.sets["breakdown"]]
     total = sum(int(r[3]) for r in rows)
     return {
         "total_activities": total,
         "activity_breakdown": breakdown(rows, 0, total),
         "category_breakdown": breakdown(rows, 1, total),
         "severity_breakdown": breakdown(rows, 2, total),
-        "recent_activities": [
-            {
-                "id": r[0],
-                "description": r[1],
-                "timestamp": utc(r[2]),
-                "severity": r[3],
-                "activity_type": r[4],
-            }
-            for r in recent
-        ],
+        "recent_activities": recent,
     }
+
+
+async def activity_summary(store: QueryStore, scope: Scope, span: Range, previous: Range) -> dict[str, Any]:
+    """``GET /analytics/activities/{user_id}/summary``."""
+    (_, result), recent = await asyncio.gather(
+        activity_rows(store, scope, span, previous), recent_activities(store, scope, span)
+    )
+    return summary_from(result, recent)
 
 
 def breakdown(rows: Any, column: int, total: int) -> list[dict[str, Any]]:

@@ -15,14 +15,6 @@ TOP_EVENTS = 5
 TOP_PAGES = 5
 
 
-async def event_totals(store: QueryStore, scope: Scope, span: Range) -> tuple[int, int]:
-    """(events, unique sessions) in the range; sessions are exact (merged ``uniqExact`` states)."""
-    params: dict[str, Any] = {}
-    rows_of = source(rollup("user_events"), span, scope, params)
-    rows = await store.rows(f"SELECT sum(events), uniqExactMerge(sessions) FROM {rows_of}", params)
-    return int(rows[0][0] or 0), int(rows[0][1] or 0)
-
-
 async def bounce_rate(store: QueryStore, scope: Scope, span: Range) -> tuple[float, int]:
     """(bounce rate, sessions with a page view): sessions with exactly one page view in the range over
     sessions with at least one (0 without any)."""
@@ -36,24 +28,15 @@ async def bounce_rate(store: QueryStore, scope: Scope, span: Range) -> tuple[flo
     return round(ratio(int(rows[0][0]), int(rows[0][1])) or 0.0, 4), int(rows[0][1])
 
 
-async def overview(
-    store: QueryStore, scope: Scope, span: Range, totals: tuple[int, int], usage: UsageTotals, bounce: float
+def overview_block(
+    events: int,
+    sessions: int,
+    usage: UsageTotals,
+    bounce: float,
+    tops: tuple[list[tuple[str, int]], list[tuple[str, int, int]]],
 ) -> dict[str, Any]:
-    events, sessions = totals
-    params: dict[str, Any] = {}
-    rows_of = source(rollup("user_events"), span, scope, params)
-    top_events = await store.rows(
-        f"SELECT event_name, sum(events) AS n FROM {rows_of} GROUP BY event_name "
-        f"ORDER BY n DESC, event_name LIMIT {TOP_EVENTS}",
-        params,
-    )
-    params = {}
-    rows_of = source(rollup("page_views"), span, scope, params, where="page != ''")
-    top_pages = await store.rows(
-        f"SELECT page, sum(views) AS n, uniqExactMerge(sessions) FROM {rows_of} GROUP BY page "
-        f"ORDER BY n DESC, page LIMIT {TOP_PAGES}",
-        params,
-    )
+    """The overview block; ``tops`` are (event name, count) and (page, views, sessions), largest first."""
+    top_events, top_pages = tops[0][:TOP_EVENTS], tops[1][:TOP_PAGES]
     return {
         "total_events": events,
         "unique_sessions": sessions,

@@ -6,14 +6,17 @@ scored with Lighthouse's curves (:mod:`query_api.formulas`). Issue rules are in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
+from query_api.grouped import Grouped
 from query_api.periods import Range, points
 from query_api.readers.common import Page, ch_time, stored_json, utc
-from query_api.rollup_sql import Scope, as_point, point_expression, source
+from query_api.readers.trends import TREND_METRICS, rollup_trends
+from query_api.rollup_sql import Scope, as_point, source
 from query_api.store import QueryStore
 from schemas.rollups import QUANTILES, rollup
 
@@ -27,6 +30,15 @@ ERROR_SPIKE_MIN = 5
 ERROR_SPIKE_FACTOR = 2.0
 """Error events against the previous period: ≥ 5 and ≥ 2× is a ``warning`` spike, ≥ 5× an ``error``."""
 ERROR_SPIKE_SEVERE_FACTOR = 5
+OVERVIEW_METRICS = (
+    "page_load_time",
+    "first_contentful_paint",
+    "largest_contentful_paint",
+    "total_blocking_time",
+    "cumulative_layout_shift",
+    "first_input_delay",
+    "time_to_first_byte",
+)
 SCORED = (
     "first_contentful_paint",
     "largest_contentful_paint",
@@ -106,45 +118,55 @@ class PageStats:
     p75: dict[str, float]
 
 
+PERFORMANCE_COLUMNS = ("page", "samples", *(f"q_{m}" for m in OVERVIEW_METRICS))
+PERFORMANCE_EXPRESSIONS = ("sum(samples)", *(p75(m) for m in OVERVIEW_METRICS))
+
+
+async def performance_rows(
+    store: QueryStore, scope: Scope, span: Range, previous: Range
+) -> tuple[dict[str, Any], Grouped]:
+    """The average-load-time trend and, from the same statement, what the overview is built from."""
+    found, result = await rollup_trends(
+        store,
+        scope,
+        span,
+        previous,
+        [TREND_METRICS["average_load_time"]],
+        PERFORMANCE_COLUMNS,
+        PERFORMANCE_EXPRESSIONS,
+        {"pages": ("page",)},
+    )
+    return found[0], result
+
+
 async def performance_overview(
     store: QueryStore, scope: Scope, span: Range, previous: Range
 ) -> dict[str, Any]:
-    """Average load time, score, p75 vitals, slowest pages, per-point trend and detected issues."""
-    item = rollup("user_performance")
-    params: dict[str, Any] = {}
-    rows_of = source(item, span, scope, params)
-    totals = await store.rows(
-        "SELECT sum(samples), avgMerge(avg_page_load_time), "
-        + ", ".join(p75(m) for m in (*SCORED, "first_input_delay"))
-        + f" FROM {rows_of}",
-        params,
+    """``GET /analytics/performance/{user_id}/overview``."""
+    (_, result), errors = await asyncio.gather(
+        performance_rows(store, scope, span, previous), error_events(store, scope, span, previous)
     )
-    params = {}
-    rows_of = source(item, span, scope, params)
-    page_rows = await store.rows(
-        "SELECT page, sum(samples), avgMerge(avg_page_load_time), "
-        + ", ".join(p75(m) for m in ("page_load_time", *VITAL_THRESHOLDS))
-        + f" FROM {rows_of} WHERE page != '' GROUP BY page",
-        params,
-    )
-    params = {}
-    rows_of = source(item, span, scope, params)
-    point = point_expression(span, params)
-    point_rows = await store.rows(
-        f"SELECT {point} AS point, avgMerge(avg_page_load_time), "
-        + ", ".join(p75(m) for m in SCORED)
-        + f" FROM {rows_of} GROUP BY point ORDER BY point",
-        params,
-    )
-    samples = int(totals[0][0] or 0)
-    vitals = dict(zip((*SCORED, "first_input_delay"), totals[0][2:], strict=True)) if samples else {}
+    return await overview_from(store, scope, span, result, errors)
+
+
+async def overview_from(
+    store: QueryStore, scope: Scope, span: Range, result: Grouped, errors: tuple[int, int]
+) -> dict[str, Any]:
+    """Average load time, score, p75 vitals, slowest pages, per-point trend and detected issues, from the
+    rows of :func:`performance_rows` (values: mean load time, samples, then p75 of each metric)."""
+    totals = result.totals.get(True)
+    samples = int(totals[1] or 0) if totals else 0
+    vitals = dict(zip(OVERVIEW_METRICS, totals[2:], strict=True)) if totals and samples else {}
     pages = [
-        PageStats(
-            r[0], int(r[1]), float(r[2]), dict(zip(("page_load_time", *VITAL_THRESHOLDS), r[3:], strict=True))
-        )
-        for r in page_rows
+        PageStats(keys[0], int(v[1]), float(v[0]), dict(zip(OVERVIEW_METRICS, v[2:], strict=True)))
+        for keys, v in result.sets["pages"]
+        if keys[0] != ""
     ]
-    issues = await _issues(store, scope, span, previous, pages)
+    point_rows = [
+        (keys[0], v[0], *(v[2 + OVERVIEW_METRICS.index(m)] for m in SCORED))
+        for keys, v in result.sets["series"]
+    ]
+    issues = await _issues(store, scope, span, pages, errors)
     slowest = sorted(pages, key=lambda p: (-p.average_load_time, p.page))[:SLOWEST_PAGES]
     core = {
         "lcp": _num(vitals.get("largest_contentful_paint")),
@@ -152,7 +174,7 @@ async def performance_overview(
         "cls": _num(vitals.get("cumulative_layout_shift"), 3),
     }
     return {
-        "average_load_time": round(float(totals[0][1]), 2) if samples else 0.0,
+        "average_load_time": round(float(totals[0]), 2) if totals and samples else 0.0,
         "performance_score": performance_score(vitals) if samples else None,
         "core_web_vitals": core,
         "core_web_vitals_ratings": {
@@ -205,7 +227,7 @@ PAGE_RULES: tuple[tuple[str, str, float, str], ...] = (
 
 
 async def _issues(
-    store: QueryStore, scope: Scope, span: Range, previous: Range, pages: list[PageStats]
+    store: QueryStore, scope: Scope, span: Range, pages: list[PageStats], errors: tuple[int, int]
 ) -> list[dict[str, Any]]:
     found: list[tuple[str, PageStats, str, float]] = []
     for page in pages:
@@ -232,7 +254,7 @@ async def _issues(
                 "affected_users": affected.get((page.page, metric), 0),
             }
         )
-    spike = await _error_spike(store, scope, span, previous)
+    spike = error_spike(scope, *errors)
     if spike is not None:
         issues.append(spike)
     order = {"error": 0, "warning": 1}
@@ -268,17 +290,23 @@ async def _affected_users(
     return counts
 
 
-async def error_events(store: QueryStore, scope: Scope, span: Range) -> int:
+async def error_events(store: QueryStore, scope: Scope, span: Range, previous: Range) -> tuple[int, int]:
+    """Error events in the range and in the previous one, in one statement."""
     params: dict[str, Any] = {}
-    rows_of = source(rollup("user_events"), span, scope, params, where="event_type = 'error_event'")
-    rows = await store.rows(f"SELECT sum(events) FROM {rows_of}", params)
-    return int(rows[0][0] or 0)
+    item = rollup("user_events")
+    where = "event_type = 'error_event'"
+    current = source(item, span, scope, params, prefix="c", columns="events, 1 AS is_current", where=where)
+    before = source(item, previous, scope, params, prefix="p", columns="events, 0 AS is_current", where=where)
+    rows = await store.rows(
+        "SELECT sumIf(events, is_current = 1), sumIf(events, is_current = 0) "
+        f"FROM (SELECT * FROM {current} UNION ALL SELECT * FROM {before})",
+        params,
+    )
+    return int(rows[0][0] or 0), int(rows[0][1] or 0)
 
 
-async def _error_spike(
-    store: QueryStore, scope: Scope, span: Range, previous: Range
-) -> dict[str, Any] | None:
-    current, before = await error_events(store, scope, span), await error_events(store, scope, previous)
+def error_spike(scope: Scope, current: int, before: int) -> dict[str, Any] | None:
+    """The error-spike issue, if error events of the period against the previous one make one."""
     if current < ERROR_SPIKE_MIN or current < ERROR_SPIKE_FACTOR * before:
         return None
     severity = "error" if current >= ERROR_SPIKE_SEVERE_FACTOR * max(before, 1) else "warning"

@@ -3,37 +3,48 @@ series. ``GET /analytics/trends/{user_id}`` and the dashboard's ``trends`` block
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from query_api.formulas import change_percentage, trend_of
+from query_api.grouped import POINT, Grouped, grouped
 from query_api.periods import ParameterError, Range, points
-from query_api.rollup_sql import Scope, as_point, point_expression, source
+from query_api.rollup_sql import Scope, as_point
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
 
 @dataclass(frozen=True)
 class TrendMetric:
-    """A trend metric: which rollup, which merge expression, and an optional row condition."""
+    """A trend metric: which rollup, which merge expression over its rows, which columns it reads."""
 
     name: str
     rollup: str
     expression: str
-    where: str = ""
+    columns: tuple[str, ...]
     digits: int = 0
 
 
 TREND_METRICS: dict[str, TrendMetric] = {
     m.name: m
     for m in (
-        TrendMetric("events", "user_events", "sum(events)"),
-        TrendMetric("sessions", "user_events", "uniqExactMerge(sessions)"),
-        TrendMetric("page_views", "page_views", "sum(views)"),
-        TrendMetric("errors", "user_events", "sum(events)", "event_type = 'error_event'"),
-        TrendMetric("activities", "user_activities", "sum(activities)"),
-        TrendMetric("average_load_time", "user_performance", "avgMerge(avg_page_load_time)", digits=2),
+        TrendMetric("events", "user_events", "sum(events)", ("events",)),
+        TrendMetric("sessions", "user_events", "uniqExactMerge(sessions)", ("sessions",)),
+        TrendMetric("page_views", "page_views", "sum(views)", ("views",)),
+        TrendMetric(
+            "errors", "user_events", "sumIf(events, event_type = 'error_event')", ("events", "event_type")
+        ),
+        TrendMetric("activities", "user_activities", "sum(activities)", ("activities",)),
+        TrendMetric(
+            "average_load_time",
+            "user_performance",
+            "avgMerge(avg_page_load_time)",
+            ("avg_page_load_time",),
+            digits=2,
+        ),
     )
 }
 """Per-point values of ``sessions`` count the sessions seen in that point; the period value counts each
@@ -47,52 +58,77 @@ def parse_metrics(value: str | None) -> list[str]:
     unknown = [name for name in names if name not in TREND_METRICS]
     if unknown or not names:
         raise ParameterError("metrics", f"unknown metrics {unknown}; any of: {', '.join(TREND_METRICS)}")
-    return names
+    return list(dict.fromkeys(names))
 
 
-def _value(raw: Any, metric: TrendMetric) -> float:
+def value_of(raw: Any, digits: int = 0) -> float:
     """A merged value; an average over no rows (NaN in ClickHouse) is 0, like every empty measure."""
     number = float(raw or 0)
     if math.isnan(number):
         return 0.0
-    return round(number, metric.digits) if metric.digits else number
+    return round(number, digits) if digits else number
 
 
-async def metric_value(store: QueryStore, scope: Scope, span: Range, metric: TrendMetric) -> float:
-    params: dict[str, Any] = {}
-    rows_of = source(rollup(metric.rollup), span, scope, params, where=metric.where)
-    rows = await store.rows(f"SELECT {metric.expression} FROM {rows_of}", params)
-    return _value(rows[0][0], metric)
-
-
-async def metric_series(
-    store: QueryStore, scope: Scope, span: Range, metric: TrendMetric
-) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {}
-    rows_of = source(rollup(metric.rollup), span, scope, params, where=metric.where)
-    point = point_expression(span, params)
-    rows = await store.rows(
-        f"SELECT {point} AS point, {metric.expression} FROM {rows_of} GROUP BY point", params
+async def rollup_trends(
+    store: QueryStore,
+    scope: Scope,
+    span: Range,
+    previous: Range,
+    metrics: Sequence[TrendMetric],
+    columns: Sequence[str] = (),
+    expressions: Sequence[str] = (),
+    sets: dict[str, tuple[str, ...]] | None = None,
+) -> tuple[list[dict[str, Any]], Grouped]:
+    """The trends of ``metrics`` (all of one rollup) in one statement, plus whatever else the caller needs
+    from that rollup: more ``expressions`` (after the metrics' own) over more grouping ``sets``."""
+    item = rollup(metrics[0].rollup)
+    result = await grouped(
+        store,
+        item,
+        scope,
+        span,
+        previous,
+        [*(c for m in metrics for c in m.columns), *columns],
+        [*(m.expression for m in metrics), *expressions],
+        {"series": (POINT,), **(sets or {})},
     )
-    values = {as_point(r[0]): _value(r[1], metric) for r in rows}
-    return [{"date": day, "value": values.get(day, 0.0)} for day in points(span)]
+    series = {as_point(keys[0]): values for keys, values in result.sets["series"]}
+    found = []
+    for index, metric in enumerate(metrics):
+        now = value_of(result.total(True, index), metric.digits)
+        then = value_of(result.total(False, index), metric.digits)
+        found.append(
+            {
+                "metric": metric.name,
+                "current_value": now,
+                "previous_value": then,
+                "change_percentage": change_percentage(now, then),
+                "trend": trend_of(now, then),
+                "time_series": [
+                    {
+                        "date": day,
+                        "value": value_of(series[day][index], metric.digits) if day in series else 0.0,
+                    }
+                    for day in points(span)
+                ],
+            }
+        )
+    return found, result
 
 
-async def trend(store: QueryStore, scope: Scope, span: Range, previous: Range, name: str) -> dict[str, Any]:
-    metric = TREND_METRICS[name]
-    current = await metric_value(store, scope, span, metric)
-    before = await metric_value(store, scope, previous, metric)
-    return {
-        "metric": name,
-        "current_value": current,
-        "previous_value": before,
-        "change_percentage": change_percentage(current, before),
-        "trend": trend_of(current, before),
-        "time_series": await metric_series(store, scope, span, metric),
-    }
+def by_rollup(names: Sequence[str]) -> dict[str, list[TrendMetric]]:
+    groups: dict[str, list[TrendMetric]] = {}
+    for name in names:
+        groups.setdefault(TREND_METRICS[name].rollup, []).append(TREND_METRICS[name])
+    return groups
 
 
 async def trends(
     store: QueryStore, scope: Scope, span: Range, previous: Range, names: list[str]
 ) -> list[dict[str, Any]]:
-    return [await trend(store, scope, span, previous, name) for name in names]
+    """The trends of ``names`` in that order; one statement per rollup involved, run concurrently."""
+    groups = await asyncio.gather(
+        *(rollup_trends(store, scope, span, previous, metrics) for metrics in by_rollup(names).values())
+    )
+    found = {trend["metric"]: trend for group, _ in groups for trend in group}
+    return [found[name] for name in names]

@@ -7,6 +7,7 @@ duration over sessions. Segments and adoption are defined in ``docs/metrics.md``
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -151,30 +152,21 @@ def _days_between(first: date, last: date) -> list[date | datetime]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
-async def active_days(store: QueryStore, scope: Scope, span: Range) -> int:
-    """Days with at least one event (always from the daily rollup: coarser grains lose the day). An hourly
-    range counts as one day, active when it holds an event."""
-    if span.is_hourly:
-        params: dict[str, Any] = {}
-        rows_of = source(rollup("user_events"), span, scope, params)
-        rows = await store.rows(f"SELECT sum(events) > 0 FROM {rows_of}", params)
-        return int(rows[0][0] or 0)
+async def active_days_and_first_seen(
+    store: QueryStore, scope: Scope, span: Range
+) -> tuple[int | None, date | None]:
+    """(days with at least one event in the range, the user's first active day ever), in one statement on
+    the daily rollup (coarser grains lose the day); ``None`` days for an hourly range (see
+    :func:`usage_block`)."""
+    first, last = (span.first_day, span.last_day) if not span.is_hourly else (date.min, date.min)
     rows = await store.rows(
-        f"SELECT uniqExact(bucket) FROM {rollup('user_events').table(Grain.DAY)} "
-        "WHERE tenant_id = {tenant:String} AND user_id = {user:String} "
-        "AND bucket BETWEEN {first:Date} AND {last:Date}",
-        {"tenant": scope.tenant_id, "user": scope.user_id, "first": span.first_day, "last": span.last_day},
-    )
-    return int(rows[0][0])
-
-
-async def first_seen(store: QueryStore, scope: Scope) -> Any:
-    rows = await store.rows(
-        f"SELECT min(bucket), count() FROM {rollup('user_events').table(Grain.DAY)} "
+        "SELECT uniqExactIf(bucket, bucket BETWEEN {first:Date} AND {last:Date}), min(bucket), count() "
+        f"FROM {rollup('user_events').table(Grain.DAY)} "
         "WHERE tenant_id = {tenant:String} AND user_id = {user:String}",
-        {"tenant": scope.tenant_id, "user": scope.user_id},
+        {"tenant": scope.tenant_id, "user": scope.user_id, "first": first, "last": last},
     )
-    return as_date(rows[0][0]) if rows[0][1] else None
+    seen = as_date(rows[0][1]) if rows[0][2] else None
+    return (None if span.is_hourly else int(rows[0][0])), seen
 
 
 def _current_features(span: Range, scope: Scope, params: dict[str, Any]) -> str:
@@ -187,35 +179,48 @@ def _current_features(span: Range, scope: Scope, params: dict[str, Any]) -> str:
     return f"(SELECT * FROM {features} WHERE (user_id, date, received_at) IN ({summaries}))"
 
 
-async def usage_overview(
-    store: QueryStore, scope: Scope, span: Range, sessions: int
-) -> tuple[dict[str, Any], int]:
-    """Daily active users, session frequency, feature adoption, most used features and the user's segment;
-    and how many features the tenant used in the range."""
-    last_day = span.last_day or span.end.astimezone(UTC).date()
-    days = await active_days(store, scope, span)
-    first = await first_seen(store, scope)
-    params: dict[str, Any] = {}
-    features = _current_features(span, scope, params)
-    mine = await store.rows(
-        f"SELECT feature_name, sum(usage_count) FROM {features} GROUP BY feature_name", params
-    )
-    params = {}
+@dataclass(frozen=True)
+class UsageFacts:
+    """What the dashboard's usage block is computed from."""
+
+    active_days: int | None
+    """``None`` for an hourly range: it counts as one day, active when it holds an event."""
+    first_seen: date | None
+    feature_counts: dict[str, int]
+    """The user's usage count per feature in the range."""
+    feature_users: dict[str, int]
+    """Users of the tenant per feature in the range."""
+
+
+async def usage_facts(store: QueryStore, scope: Scope, span: Range) -> UsageFacts:
+    """Active days, first active day, and feature usage of the user and of the tenant."""
+    params: dict[str, Any] = {"me": scope.user_id}
     features = _current_features(span, Scope(scope.tenant_id, None), params)
-    tenant_wide = await store.rows(
-        f"SELECT feature_name, uniqExact(user_id) FROM {features} GROUP BY feature_name", params
+    (days, first), rows = await asyncio.gather(
+        active_days_and_first_seen(store, scope, span),
+        store.rows(
+            "SELECT feature_name, uniqExact(user_id), countIf(user_id = {me:String}), "
+            f"sumIf(usage_count, user_id = {{me:String}}) FROM {features} GROUP BY feature_name",
+            params,
+        ),
     )
-    users_of = {r[0]: int(r[1]) for r in tenant_wide}
-    ranked = sorted(((r[0], int(r[1])) for r in mine), key=lambda f: (-f[1], f[0]))[:MOST_USED_FEATURES]
-    since_first = None if first is None else (last_day - first).days
+    return UsageFacts(days, first, {r[0]: int(r[3]) for r in rows if r[2]}, {r[0]: int(r[1]) for r in rows})
+
+
+def usage_block(facts: UsageFacts, span: Range, events: int, sessions: int) -> dict[str, Any]:
+    """Daily active users, session frequency, feature adoption, most used features and the user's segment."""
+    days = facts.active_days if facts.active_days is not None else (1 if events else 0)
+    last_day = span.last_day or span.end.astimezone(UTC).date()
+    ranked = sorted(facts.feature_counts.items(), key=lambda f: (-f[1], f[0]))[:MOST_USED_FEATURES]
+    since_first = None if facts.first_seen is None else (last_day - facts.first_seen).days
     segment = user_segment(days, span.days, since_first)
     return {
         "daily_active_users": round(days / span.days, 2),
         "session_frequency": round(ratio(sessions, days) or 0.0, 2),
-        "feature_adoption_rate": round(ratio(len(mine), len(users_of)) or 0.0, 4),
+        "feature_adoption_rate": round(ratio(len(facts.feature_counts), len(facts.feature_users)) or 0.0, 4),
         "most_used_features": [
-            {"feature_name": name, "usage_count": count, "users": users_of.get(name, 0)}
+            {"feature_name": name, "usage_count": count, "users": facts.feature_users.get(name, 0)}
             for name, count in ranked
         ],
         "user_segments": [] if segment is None else [{"segment": segment, "users": 1, "percentage": 100.0}],
-    }, len(users_of)
+    }

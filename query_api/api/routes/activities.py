@@ -78,7 +78,8 @@ async def get_activity_summary(
     period = period_for(settings, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
-        ("activity_summary", scope, period.current), lambda: activity_summary(store, scope, period.current)
+        ("activity_summary", scope, period.current),
+        lambda: activity_summary(store, scope, period.current, period.previous),
     )
     cache_control(response, cache)
     return envelope(request, data)
