@@ -9,17 +9,25 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 
 from ingest_gateway.middleware import RequestContextMiddleware
-from query_api.api.routes import activities, dashboard, events, health, performance, usage
+from query_api.api.routes import activities, config, dashboard, events, health, performance, usage
 from query_api.cache import ResultCache
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore
+from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, error
 from schemas.http_errors import install_error_handlers
 from schemas.storage import open_client
 
-RESOURCE_ROUTERS = (events.router, performance.router, usage.router, activities.router, dashboard.router)
+RESOURCE_ROUTERS = (
+    events.router,
+    performance.router,
+    usage.router,
+    activities.router,
+    dashboard.router,
+    config.router,
+)
 
 
 def utc_now() -> datetime:
@@ -45,6 +53,7 @@ def attach_query_api(
     app.state.query_metrics = metrics
     app.state.query_cache = ResultCache(metrics, settings.query_cache_entries, settings.query_cache_ttl_s)
     app.state.query_clock = clock
+    app.state.query_tenants = TenantDirectory(store, settings)
     for router in RESOURCE_ROUTERS:
         app.include_router(router)
 

@@ -273,3 +273,38 @@ class Dashboard(_Model):
     trends: list[Trend]
     insights: list[Insight]
     last_updated: datetime
+
+
+class TrackingPublic(_Model):
+    enabled: bool
+    tracked_streams: list[str]
+
+
+class RetentionPublic(_Model):
+    raw_days: int
+    daily_rollup_days: int
+    weekly_monthly_rollup_days: int
+
+
+class TenantSettingsPublic(_Model):
+    time_zone: str
+    ip_handling: str
+    retention: RetentionPublic
+
+
+class RebuildPublic(_Model):
+    id: str
+    reason: str
+    status: str
+    first_day: date
+    last_day: date
+    requested_at: datetime
+    detail: str
+
+
+class ConfigPublic(_Model):
+    user_id: str
+    tenant_id: str
+    tracking: TrackingPublic
+    tenant: TenantSettingsPublic
+    rollup_rebuilds: list[RebuildPublic]

@@ -14,13 +14,14 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
 from query_api.metrics import QueryMetrics
 
 _TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)
+T = TypeVar("T")
 _statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("statements", default=None)
 
 
@@ -75,6 +76,21 @@ class QueryStore:
             return result.result_rows
         finally:
             self._metrics.clickhouse_latency.observe(time.perf_counter() - started)
+            if healthy:
+                self._pool().put_nowait(client)
+            else:
+                self._all.remove(client)
+                await asyncio.to_thread(_close_quietly, client)
+
+    async def execute(self, call: Callable[[Client], T]) -> T:
+        """Run ``call(client)`` (reads and writes of small settings tables) with a pooled client."""
+        client = await self._acquire()
+        healthy = False
+        try:
+            result = await asyncio.to_thread(call, client)
+            healthy = True
+            return result
+        finally:
             if healthy:
                 self._pool().put_nowait(client)
             else:

@@ -54,14 +54,22 @@ class CommonSettings(BaseSettings):
 
 
 class ZoneLookup:
-    """tenant → ZoneInfo, with the default for tenants that have no zone configured."""
+    """tenant → ZoneInfo: a zone stored through the config API, else the configured one, else the default."""
 
     def __init__(self, default: str, per_tenant: dict[str, str]) -> None:
         self._default = _zone(default)
         self._per_tenant = {tenant: _zone(zone) for tenant, zone in per_tenant.items()}
+        self._stored: dict[str, ZoneInfo] = {}
 
     def __call__(self, tenant_id: str) -> ZoneInfo:
+        stored = self._stored.get(tenant_id)
+        if stored is not None:
+            return stored
         return self._per_tenant.get(tenant_id, self._default)
+
+    def use_stored(self, zones: dict[str, str]) -> None:
+        """Replace the stored zones (``tenant_settings``), e.g. after a periodic refresh."""
+        self._stored = {tenant: _zone(zone) for tenant, zone in zones.items()}
 
 
 @cache

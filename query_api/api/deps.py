@@ -15,6 +15,7 @@ from query_api.periods import Period, resolve
 from query_api.rollup_sql import Scope
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore
+from query_api.tenants import TenantDirectory
 from schemas.envelope import success
 
 USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,36}$"
@@ -48,6 +49,11 @@ def get_clock(request: Request) -> Callable[[], datetime]:
     return clock
 
 
+def get_tenants(request: Request) -> TenantDirectory:
+    tenants: TenantDirectory = request.app.state.query_tenants
+    return tenants
+
+
 def get_caller(settings: Annotated[QuerySettings, Depends(get_settings)]) -> Caller:
     return Caller(settings.default_tenant)
 
@@ -57,6 +63,7 @@ StoreDep = Annotated[QueryStore, Depends(get_store)]
 CacheDep = Annotated[ResultCache, Depends(get_cache)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+TenantsDep = Annotated[TenantDirectory, Depends(get_tenants)]
 UserId = Annotated[str, Path(description="the user's id (1–36 characters)", pattern=USER_ID_PATTERN)]
 
 
@@ -64,15 +71,16 @@ def user_scope(caller: Caller, user_id: str) -> Scope:
     return Scope(caller.tenant_id, user_id)
 
 
-def period_for(
-    settings: QuerySettings,
+async def period_for(
+    tenants: TenantDirectory,
     caller: Caller,
     clock: Callable[[], datetime],
     time_period: str,
     start_date: str | None,
     end_date: str | None,
 ) -> Period:
-    zone = settings.zone_lookup()(caller.tenant_id)
+    """The period in the caller's tenant zone (the zone its rollups are bucketed in)."""
+    zone = await tenants.zone(caller.tenant_id)
     return resolve(time_period, clock(), zone, start_date, end_date)
 
 

@@ -76,9 +76,10 @@ def point_key(value: str) -> date | datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
 
 
-async def load(url: str, database: str, data: oracle.Dataset) -> None:
+async def load(url: str, database: str, data: oracle.Dataset, zones: ZoneLookup | None = None) -> None:
+    """Through the processing steps: decode → raw and feed rows (buckets in ``zones``) → inserts."""
     storage = Storage(lambda: open_client(url, database))
-    zones = ZoneLookup("UTC", {oracle.TENANT: oracle.ZONE_NAME})
+    zones = zones or ZoneLookup("UTC", {oracle.TENANT: oracle.ZONE_NAME})
     streams = {
         Stream.EVENTS: data.events,
         Stream.PERFORMANCE: data.performance,

@@ -10,8 +10,8 @@ from query_api.api.deps import (
     CacheDep,
     CallerDep,
     ClockDep,
-    SettingsDep,
     StoreDep,
+    TenantsDep,
     UserId,
     cache_control,
     envelope,
@@ -32,7 +32,7 @@ async def get_activities(
     user_id: UserId,
     store: StoreDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     activity_type: ActivityType | None = None,
     activity_category: ActivityCategory | None = None,
     severity: Severity | None = None,
@@ -43,7 +43,7 @@ async def get_activities(
 ) -> dict[str, Any]:
     """A user's activity log, newest first, filtered and paginated."""
     paging = page_of(page, limit)
-    zone = settings.zone_lookup()(caller.tenant_id)
+    zone = await tenants.zone(caller.tenant_id)
     filters = {
         "activity_type": activity_type.value if activity_type else None,
         "activity_category": activity_category.value if activity_category else None,
@@ -68,14 +68,14 @@ async def get_activity_summary(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: str = "last_7_days",
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> dict[str, Any]:
     """Activities in the period by type, category and severity, and the latest five."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
         ("activity_summary", scope, period.current),

@@ -10,8 +10,8 @@ from query_api.api.deps import (
     CacheDep,
     CallerDep,
     ClockDep,
-    SettingsDep,
     StoreDep,
+    TenantsDep,
     UserId,
     cache_control,
     envelope,
@@ -33,14 +33,14 @@ async def get_dashboard(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: str = "last_7_days",
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> dict[str, Any]:
     """Overview, performance, usage, activity, trends and insights of a user for the period."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
         ("dashboard", scope, period.current), lambda: dashboard(store, scope, period, clock())
@@ -57,14 +57,14 @@ async def get_insights(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: str = "last_7_days",
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> dict[str, Any]:
     """Insights for the period, highest priority first (the dashboard's ``insights`` block)."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
         ("dashboard", scope, period.current), lambda: dashboard(store, scope, period, clock())
@@ -81,7 +81,7 @@ async def get_trends(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     metrics: Annotated[
         str | None, Query(description=f"comma-separated; any of: {', '.join(TREND_METRICS)}")
@@ -92,7 +92,7 @@ async def get_trends(
 ) -> dict[str, Any]:
     """Several metrics over the period against the preceding period of equal length, with series."""
     names = parse_metrics(metrics)
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
         ("trends", scope, tuple(names), period.current),

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from query_api.api.deps import CallerDep, SettingsDep, StoreDep, envelope
+from query_api.api.deps import CallerDep, StoreDep, TenantsDep, envelope
 from query_api.models import AnalyticsEventPublic, PagedEnvelope
 from query_api.readers.common import page_of, time_bound
 from query_api.readers.events import list_events
@@ -20,7 +20,7 @@ async def get_events(
     request: Request,
     store: StoreDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     user_id: Annotated[str | None, Query(max_length=36)] = None,
     event_type: EventType | None = None,
     event_category: EventCategory | None = None,
@@ -31,7 +31,7 @@ async def get_events(
 ) -> dict[str, Any]:
     """Analytics events, newest first, filtered and paginated."""
     paging = page_of(page, limit)
-    zone = settings.zone_lookup()(caller.tenant_id)
+    zone = await tenants.zone(caller.tenant_id)
     events, total = await list_events(
         store,
         caller.tenant_id,

@@ -10,8 +10,8 @@ from query_api.api.deps import (
     CacheDep,
     CallerDep,
     ClockDep,
-    SettingsDep,
     StoreDep,
+    TenantsDep,
     UserId,
     cache_control,
     envelope,
@@ -32,7 +32,7 @@ async def get_performance(
     user_id: UserId,
     store: StoreDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: PeriodQuery = "last_24_hours",
     start_date: str | None = None,
@@ -41,7 +41,7 @@ async def get_performance(
     limit: int = 100,
 ) -> dict[str, Any]:
     """A user's performance samples (web vitals) in the period, newest first."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     paging = page_of(page, limit)
     rows, total = await list_performance(store, user_scope(caller, user_id), period.current, paging)
     return envelope(request, rows, pagination=paging.pagination(total))
@@ -55,14 +55,14 @@ async def get_performance_overview(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: PeriodQuery = "last_7_days",
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> dict[str, Any]:
     """Average load time, performance score, p75 core web vitals, slowest pages, trend and issues."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
     data = await cache.get_or_compute(
         ("performance_overview", scope, period.current),

@@ -10,8 +10,8 @@ from query_api.api.deps import (
     CacheDep,
     CallerDep,
     ClockDep,
-    SettingsDep,
     StoreDep,
+    TenantsDep,
     UserId,
     cache_control,
     envelope,
@@ -32,7 +32,7 @@ async def get_usage(
     user_id: UserId,
     store: StoreDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     time_period: str = "last_30_days",
     start_date: str | None = None,
@@ -41,7 +41,7 @@ async def get_usage(
     limit: int = 100,
 ) -> dict[str, Any]:
     """A user's daily usage summaries in the period (the latest post per day), newest day first."""
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     paging = page_of(page, limit)
     rows, total = await list_usage(store, user_scope(caller, user_id), period.current, paging)
     return envelope(request, rows, pagination=paging.pagination(total))
@@ -55,7 +55,7 @@ async def get_usage_trends(
     store: StoreDep,
     cache: CacheDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    tenants: TenantsDep,
     clock: ClockDep,
     metric: Annotated[str, Query(description=f"one of: {', '.join(USAGE_METRICS)}")],
     time_period: str = "last_30_days",
@@ -64,7 +64,7 @@ async def get_usage_trends(
 ) -> dict[str, Any]:
     """One usage metric over the period, against the preceding period of equal length."""
     check_metric(metric)
-    period = period_for(settings, caller, clock, time_period, start_date, end_date)
+    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
     scope = user_scope(caller, user_id)
 
     async def compute() -> dict[str, Any]:
