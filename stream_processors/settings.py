@@ -16,6 +16,8 @@ class WorkerSettings(CommonSettings):
     """Faust's local data directory (it keeps no state we rely on: offsets live in Kafka)."""
     worker_retry_max_s: float = 30.0
     """Cap of the exponential backoff while ClickHouse is unavailable."""
+    worker_zone_refresh_s: float = 30.0
+    """How often rollup workers re-read tenant time zones saved through the config API."""
 
 
 __all__ = ["WorkerSettings", "ZoneLookup"]

@@ -19,6 +19,8 @@ from query_api.settings import QuerySettings
 from schemas.migrate import migrate
 from schemas.settings import ZoneLookup
 from stream_processors.rebuild_jobs import run_pending_rebuilds
+from stream_processors.storage import Storage
+from stream_processors.zones import refresh_stored_zones
 from tests.conftest import ClickHouseTarget
 from tests.integration.test_query_api import load
 from tests.query_oracle import Dataset, iso
@@ -125,6 +127,12 @@ async def test_time_zone_change_schedules_a_rebuild_that_rebuckets(
         ("pending", "2027-03-07", "2027-03-10")
     ]
     assert "UTC -> Asia/Tokyo" in jobs[0]["reason"]
+
+    worker_zones = ZoneLookup("UTC", {})  # what a rollup worker buckets new events with
+    storage = Storage(clickhouse.client)
+    await refresh_stored_zones(storage, worker_zones)
+    storage.close()
+    assert worker_zones("default") == TOKYO and worker_zones("other") == ZoneInfo("UTC")
 
     client = clickhouse.client()
     outcomes = run_pending_rebuilds(client, ZoneLookup("UTC", {}))
