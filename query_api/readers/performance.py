@@ -208,6 +208,10 @@ def _trend_points(span: Range, rows: Sequence[Sequence[Any]]) -> list[dict[str, 
     ]
 
 
+def _shown(metric: str, value: float) -> str:
+    return f"{value:.3f}" if metric == "cumulative_layout_shift" else f"{value:.0f} ms"
+
+
 def _num(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
@@ -247,7 +251,7 @@ async def _issues(
                 "type": kind,
                 "severity": severity,
                 "page": page.page,
-                "description": f"{page.page} {wording}: p75 {metric} {value:.0f} above {threshold:g}",
+                "description": f"{page.page} {wording}: p75 {_shown(metric, value)} above {threshold:g}",
                 "metric": metric,
                 "value": round(value, 3),
                 "threshold": threshold,

@@ -83,3 +83,34 @@ async def test_cache_single_flight_and_expiry() -> None:
     with pytest.raises(RuntimeError):
         await cache.get_or_compute("f", failing)
     assert await cache.get_or_compute("f", compute) == 5  # a failure is not cached
+
+
+def test_every_read_endpoint_documents_an_example_that_fits_its_response_model() -> None:
+    from fastapi.routing import APIRoute
+    from pydantic import TypeAdapter
+
+    from query_api.main import RESOURCE_ROUTERS, create_app
+
+    schema = create_app().openapi()
+    routes = {
+        (route.path, method.lower()): route
+        for router in RESOURCE_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    documented = 0
+    for path, methods in schema["paths"].items():
+        if not path.startswith("/analytics/"):
+            continue
+        for method, operation in methods.items():
+            assert operation["responses"]["200"]["content"]["application/json"]["example"]
+            # FastAPI drops nulls from examples when rendering OpenAPI: validate the stored example itself
+            route = routes[(path, method)]
+            documented_200 = route.responses[200]["content"]["application/json"]["example"]
+            model = route.response_model
+            example = documented_200
+            TypeAdapter(model).validate_python(example)
+            assert operation.get("summary") and operation.get("description"), (method, path)
+            documented += 1
+    assert documented == 12

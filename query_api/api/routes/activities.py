@@ -18,6 +18,7 @@ from query_api.api.deps import (
     period_for,
     user_scope,
 )
+from query_api.examples import example_response
 from query_api.models import ActivityLogPublic, ActivitySummary, Envelope, PagedEnvelope
 from query_api.readers.activities import activity_summary, list_activities
 from query_api.readers.common import page_of, time_bound
@@ -26,7 +27,11 @@ from schemas.enums import ActivityCategory, ActivityType, Severity
 router = APIRouter(prefix="/analytics/activities", tags=["activities"])
 
 
-@router.get("/{user_id}", response_model=PagedEnvelope[list[ActivityLogPublic]])
+@router.get(
+    "/{user_id}",
+    response_model=PagedEnvelope[list[ActivityLogPublic]],
+    responses=example_response("activities"),
+)
 async def get_activities(
     request: Request,
     user_id: UserId,
@@ -60,7 +65,11 @@ async def get_activities(
     return envelope(request, rows, pagination=paging.pagination(total))
 
 
-@router.get("/{user_id}/summary", response_model=Envelope[ActivitySummary])
+@router.get(
+    "/{user_id}/summary",
+    response_model=Envelope[ActivitySummary],
+    responses=example_response("activity_summary"),
+)
 async def get_activity_summary(
     request: Request,
     response: Response,

@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request
 
 from query_api.api.deps import CallerDep, SettingsDep, StoreDep, TenantsDep, UserId, envelope
+from query_api.examples import example_response
 from query_api.models import ConfigPublic, Envelope
 from schemas.tenant_config import (
     ConfigUpdate,
@@ -43,7 +44,7 @@ def _config(client: Client, tenant_id: str, user_id: str, defaults: TenantSettin
     }
 
 
-@router.get("/{user_id}", response_model=Envelope[ConfigPublic])
+@router.get("/{user_id}", response_model=Envelope[ConfigPublic], responses=example_response("config"))
 async def get_config(
     request: Request, user_id: UserId, store: StoreDep, caller: CallerDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -53,7 +54,7 @@ async def get_config(
     return envelope(request, data)
 
 
-@router.put("/{user_id}", response_model=Envelope[ConfigPublic])
+@router.put("/{user_id}", response_model=Envelope[ConfigPublic], responses=example_response("config"))
 async def put_config(
     request: Request,
     user_id: UserId,

@@ -18,6 +18,7 @@ from query_api.api.deps import (
     period_for,
     user_scope,
 )
+from query_api.examples import example_response
 from query_api.models import Dashboard, Envelope, Insight, Trend
 from query_api.readers.dashboard import dashboard
 from query_api.readers.trends import TREND_METRICS, parse_metrics, trends
@@ -25,7 +26,9 @@ from query_api.readers.trends import TREND_METRICS, parse_metrics, trends
 router = APIRouter(prefix="/analytics", tags=["dashboard"])
 
 
-@router.get("/dashboard/{user_id}", response_model=Envelope[Dashboard])
+@router.get(
+    "/dashboard/{user_id}", response_model=Envelope[Dashboard], responses=example_response("dashboard")
+)
 async def get_dashboard(
     request: Request,
     response: Response,
@@ -49,7 +52,9 @@ async def get_dashboard(
     return envelope(request, data)
 
 
-@router.get("/insights/{user_id}", response_model=Envelope[list[Insight]])
+@router.get(
+    "/insights/{user_id}", response_model=Envelope[list[Insight]], responses=example_response("insights")
+)
 async def get_insights(
     request: Request,
     response: Response,
@@ -73,7 +78,7 @@ async def get_insights(
     return envelope(request, data["insights"])
 
 
-@router.get("/trends/{user_id}", response_model=Envelope[list[Trend]])
+@router.get("/trends/{user_id}", response_model=Envelope[list[Trend]], responses=example_response("trends"))
 async def get_trends(
     request: Request,
     response: Response,

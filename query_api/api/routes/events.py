@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from query_api.api.deps import CallerDep, StoreDep, TenantsDep, envelope
+from query_api.examples import example_response
 from query_api.models import AnalyticsEventPublic, PagedEnvelope
 from query_api.readers.common import page_of, time_bound
 from query_api.readers.events import list_events
@@ -15,7 +16,9 @@ from schemas.enums import EventCategory, EventType
 router = APIRouter(prefix="/analytics", tags=["events"])
 
 
-@router.get("/events", response_model=PagedEnvelope[list[AnalyticsEventPublic]])
+@router.get(
+    "/events", response_model=PagedEnvelope[list[AnalyticsEventPublic]], responses=example_response("events")
+)
 async def get_events(
     request: Request,
     store: StoreDep,

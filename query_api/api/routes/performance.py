@@ -18,6 +18,7 @@ from query_api.api.deps import (
     period_for,
     user_scope,
 )
+from query_api.examples import example_response
 from query_api.models import Envelope, PagedEnvelope, PerformanceMetricPublic, PerformanceOverview
 from query_api.readers.common import page_of
 from query_api.readers.performance import list_performance, performance_overview
@@ -26,7 +27,11 @@ router = APIRouter(prefix="/analytics/performance", tags=["performance"])
 PeriodQuery = Annotated[str, Query(description="time period; `custom` needs start_date and end_date")]
 
 
-@router.get("/{user_id}", response_model=PagedEnvelope[list[PerformanceMetricPublic]])
+@router.get(
+    "/{user_id}",
+    response_model=PagedEnvelope[list[PerformanceMetricPublic]],
+    responses=example_response("performance"),
+)
 async def get_performance(
     request: Request,
     user_id: UserId,
@@ -47,7 +52,11 @@ async def get_performance(
     return envelope(request, rows, pagination=paging.pagination(total))
 
 
-@router.get("/{user_id}/overview", response_model=Envelope[PerformanceOverview])
+@router.get(
+    "/{user_id}/overview",
+    response_model=Envelope[PerformanceOverview],
+    responses=example_response("performance_overview"),
+)
 async def get_performance_overview(
     request: Request,
     response: Response,

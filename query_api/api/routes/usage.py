@@ -18,6 +18,7 @@ from query_api.api.deps import (
     period_for,
     user_scope,
 )
+from query_api.examples import example_response
 from query_api.formulas import change_percentage, trend_of
 from query_api.models import Envelope, PagedEnvelope, UsageMetricPublic, UsageTrend
 from query_api.readers.common import page_of
@@ -26,7 +27,9 @@ from query_api.readers.usage import USAGE_METRICS, check_metric, list_usage, usa
 router = APIRouter(prefix="/analytics/usage", tags=["usage"])
 
 
-@router.get("/{user_id}", response_model=PagedEnvelope[list[UsageMetricPublic]])
+@router.get(
+    "/{user_id}", response_model=PagedEnvelope[list[UsageMetricPublic]], responses=example_response("usage")
+)
 async def get_usage(
     request: Request,
     user_id: UserId,
@@ -47,7 +50,9 @@ async def get_usage(
     return envelope(request, rows, pagination=paging.pagination(total))
 
 
-@router.get("/{user_id}/trends", response_model=Envelope[UsageTrend])
+@router.get(
+    "/{user_id}/trends", response_model=Envelope[UsageTrend], responses=example_response("usage_trends")
+)
 async def get_usage_trends(
     request: Request,
     response: Response,
