@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from query_api.periods import Range
-from query_api.rollup_sql import Scope, point_expression, source
+from query_api.rollup_sql import Scope, point_expression, rollup_source, source
 from query_api.store import QueryStore
 from schemas.rollups import Rollup
 
@@ -53,15 +53,31 @@ async def grouped(
     params: dict[str, Any] = {}
     stored = list(dict.fromkeys(["bucket", *columns, *(d for d in dims if d != POINT)]))
     selected = ", ".join(stored)
-    current = source(
-        item, span, scope, params, prefix="c", columns=f"{selected}, 1 AS is_current", where=where
-    )
-    union = f"SELECT * FROM {current}"
-    if previous is not None:
-        before = source(
-            item, previous, scope, params, prefix="p", columns=f"{selected}, 0 AS is_current", where=where
+    if previous is not None and not span.is_hourly:
+        # both periods in one pass over each table: a stored bucket of the current period starts on or
+        # after its first day, every bucket of the previous period before it
+        params["c_first_day"] = span.first_day
+        both = rollup_source(
+            item,
+            span,
+            scope,
+            params,
+            "b",
+            f"{selected}, bucket >= {{c_first_day:Date}} AS is_current",
+            where,
+            previous,
         )
-        union += f" UNION ALL SELECT * FROM {before}"
+        union = f"SELECT * FROM {both}"
+    else:
+        current = source(
+            item, span, scope, params, prefix="c", columns=f"{selected}, 1 AS is_current", where=where
+        )
+        union = f"SELECT * FROM {current}"
+        if previous is not None:
+            before = source(
+                item, previous, scope, params, prefix="p", columns=f"{selected}, 0 AS is_current", where=where
+            )
+            union += f" UNION ALL SELECT * FROM {before}"
     dim_select = [
         f"{point_expression(span, params, prefix='c')} AS {POINT}" if d == POINT else d for d in dims
     ]

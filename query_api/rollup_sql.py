@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from query_api.periods import Range, plan, series_grain
+from query_api.periods import Range, plan, plan_adjacent, series_grain
 from query_api.raw_feeds import raw_feed
 from query_api.readers.common import ch_time
 from schemas.rollups import Grain, Rollup
@@ -46,14 +46,17 @@ def rollup_source(
     prefix: str = "c",
     columns: str = "*",
     where: str = "",
+    before: Range | None = None,
 ) -> str:
-    """A parenthesised ``UNION ALL`` of ``item``'s rows for ``span``; adds its bound values to ``params``."""
+    """A parenthesised ``UNION ALL`` of ``item``'s rows for ``span`` (and ``before``, the range just before
+    it, in the same pass); adds its bound values to ``params``."""
     assert span.first_day is not None and span.last_day is not None, "day ranges only"
     params.update(scope_params(scope))
     final = " FINAL" if item.replacing_version else ""
     extra = f" AND {where}" if where else ""
     parts = []
-    for index, segment in enumerate(plan(span.first_day, span.last_day)):
+    segments = plan(span.first_day, span.last_day) if before is None else plan_adjacent(before, span)
+    for index, segment in enumerate(segments):
         first, last = f"{prefix}{index}_first", f"{prefix}{index}_last"
         params[first], params[last] = segment.first, segment.last
         parts.append(

@@ -53,10 +53,14 @@ COLUMNS = (
 )
 
 
-def p75(metric: str) -> str:
-    """The p75 of ``metric`` merged from the rollup's t-digest states (the declaration's own merge)."""
+def p75(metric: str, condition: str = "") -> str:
+    """The p75 of ``metric`` merged from the rollup's t-digest states (the declaration's own merge); with a
+    ``condition``, only rows meeting it are merged (the ``-If`` combinator skips the others' digests)."""
     measure = next(m for m in rollup("user_performance").measures if m.name == f"q_{metric}")
-    return f"{measure.merge_expression()}[{P75}]"
+    merge = measure.merge_expression()
+    if condition:
+        merge = merge.replace("Merge(", "MergeIf(", 1)[:-1] + f", {condition})"
+    return f"{merge}[{P75}]"
 
 
 async def list_performance(
@@ -119,7 +123,8 @@ class PageStats:
 
 
 PERFORMANCE_COLUMNS = ("page", "samples", *(f"q_{m}" for m in OVERVIEW_METRICS))
-PERFORMANCE_EXPRESSIONS = ("sum(samples)", *(p75(m) for m in OVERVIEW_METRICS))
+PERFORMANCE_EXPRESSIONS = ("sum(samples)", *(p75(m, "is_current = 1") for m in OVERVIEW_METRICS))
+"""Percentiles of the current period only: the previous period needs just its mean load time."""
 
 
 async def performance_rows(
