@@ -1,13 +1,21 @@
 """``analytics dev``: the whole product in one process on the embedded store.
 
 The gateway app with the in-process bus (:class:`stream_processors.embedded.EmbeddedSink`) instead of
-Kafka, and the query API's routes mounted beside it, on one port.
+Kafka, and the query API's routes mounted beside it, on one port. With ``demo_url`` an empty store is
+filled with demo traffic posted to that URL (the process's own) once it serves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from ingest_gateway.loadgen.demo import fill_if_empty
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
 from schemas.migrate import migrate
@@ -16,8 +24,35 @@ from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
 
+COMMITS_IN_FLIGHT = 2
+"""Group commits written at once; the next group forms while they are."""
+WRITERS_PER_COMMIT = 3
+"""Engine connections writing the tables of one commit concurrently (a commit touches at most 9)."""
 
-def create_dev_app(gateway: GatewaySettings | None = None, worker: WorkerSettings | None = None) -> FastAPI:
+
+def _with_demo_fill(app: FastAPI, storage: Storage, base_url: str) -> None:
+    """Run the demo fill beside the app's own lifespan; cancel it if the server stops first."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with inner(application):
+            task = asyncio.create_task(fill_if_empty(storage, base_url), name="demo-fill")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
+
+
+def create_dev_app(
+    gateway: GatewaySettings | None = None,
+    worker: WorkerSettings | None = None,
+    demo_url: str | None = None,
+) -> FastAPI:
     """Migrate the store, then build the one-process app (call from the process that will serve it)."""
     gateway = gateway or GatewaySettings()
     worker = worker or WorkerSettings()
@@ -26,10 +61,20 @@ def create_dev_app(gateway: GatewaySettings | None = None, worker: WorkerSetting
         migrate(client)
     finally:
         client.close()
-    storage = Storage(
-        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.worker_retry_max_s
+
+    def open_writer() -> Client:
+        writer = open_client(worker.clickhouse_url, worker.clickhouse_database)
+        # the views of a feed table write their parts in parallel instead of one after the other
+        writer.set_client_setting("parallel_view_processing", 1)
+        return writer
+
+    writers = COMMITS_IN_FLIGHT * WRITERS_PER_COMMIT
+    storages = [Storage(open_writer, worker.worker_retry_max_s) for _ in range(writers)]
+    sink = EmbeddedSink(
+        worker, storages, timeout_s=gateway.gateway_produce_timeout_s, in_flight=COMMITS_IN_FLIGHT
     )
-    sink = EmbeddedSink(worker, storage, timeout_s=gateway.gateway_produce_timeout_s)
     app = create_app(gateway, sink)
     app.title = "Event analytics (embedded)"
+    if demo_url is not None:
+        _with_demo_fill(app, storages[0], demo_url)
     return app

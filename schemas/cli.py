@@ -120,14 +120,21 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
     settings = GatewaySettings()
     host, port = args.host or settings.gateway_host, args.port or settings.gateway_port
-    app = create_dev_app(settings)
     base = f"http://{host}:{port}"
+    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    app = create_dev_app(settings, demo_url=f"http://{loopback}:{port}" if args.demo else None)
     print(f"event analytics (embedded, {settings.clickhouse_url}) on {base}")
     print(f"  ingest   POST {base}/analytics/events   (and /events/batch, /performance, /usage, /activities)")
     print(f"  docs     {base}/docs")
     print(f"  metrics  {base}/metrics")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
     return 0
+
+
+def _cmd_loadgen(args: argparse.Namespace) -> int:
+    from ingest_gateway.loadgen.command import main as loadgen
+
+    return loadgen(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--tenant", help="only this tenant (default: every tenant with raw data)")
     rebuild.set_defaults(handler=_cmd_rebuild)
 
+    from ingest_gateway.loadgen.options import add_arguments as loadgen_arguments
+
+    loadgen = commands.add_parser(
+        "loadgen", help="post realistic synthetic traffic of every stream to a gateway"
+    )
+    loadgen_arguments(loadgen)
+    loadgen.set_defaults(handler=_cmd_loadgen)
+
     for name, handler, help_text in (
         ("dev", _cmd_dev, "the whole product in one process on the embedded store (no Kafka)"),
         ("gateway", _cmd_gateway, "serve the ingestion gateway (HTTP → Kafka)"),
@@ -172,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
         service.add_argument("--host", help="bind address (overrides the service's *_HOST setting)")
         service.add_argument("--port", type=int, help="port (overrides the service's *_PORT setting)")
         service.set_defaults(handler=handler)
+        if name == "dev":
+            service.add_argument(
+                "--demo", action="store_true", help="fill an empty store with 6 weeks of demo traffic"
+            )
         if name == "gateway":
             service.add_argument(
                 "--workers", type=int, help="worker processes (overrides ANALYTICS_GATEWAY_WORKERS)"

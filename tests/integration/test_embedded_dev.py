@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +39,9 @@ class Dev:
         self.env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": self.url, "ANALYTICS_LOG_LEVEL": "WARNING"}
         self.cwd = folder
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *options: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "schemas.cli", "dev", "--port", str(self.port)],
+            [sys.executable, "-m", "schemas.cli", "dev", "--port", str(self.port), *options],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,
@@ -123,3 +124,49 @@ async def test_sigkill_right_after_acknowledgements_loses_nothing_and_data_survi
     assert set(ids[Stream.EVENTS]) | set(more[Stream.EVENTS]) <= stored["events"]
     rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events_daily"})
     assert rollup["events"] == [[len(ids[Stream.EVENTS]) + len(more[Stream.EVENTS])]]
+
+
+def wait_for_line(process: subprocess.Popen[bytes], needle: str, timeout_s: float) -> str:
+    """The first output line of ``process`` containing ``needle``; the rest of its output keeps draining."""
+    assert process.stdout is not None
+    stream = process.stdout
+    found = threading.Event()
+    seen: list[str] = []
+
+    def read() -> None:
+        for raw in iter(stream.readline, b""):
+            seen.append(raw.decode(errors="replace"))
+            if needle in seen[-1]:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout_s), f"no line with {needle!r} within {timeout_s} s:\n{''.join(seen)[-3000:]}"
+    return next(line for line in seen if needle in line)
+
+
+def test_demo_fills_an_empty_store_once_and_a_restart_adds_nothing(dev: Dev) -> None:
+    process = dev.start("--demo")
+    try:
+        ready = wait_for_line(process, "demo data ready", timeout_s=150)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    tables = ("analytics_events", "performance_metrics", "usage_metrics", "activity_logs")
+    queries = {table: f"SELECT count() FROM {table}" for table in tables}
+    queries["span"] = "SELECT dateDiff('day', min(timestamp), max(timestamp)) FROM analytics_events"
+    queries["users"] = "SELECT uniqExact(user_id), countIf(user_id = 'demo_user_1') FROM analytics_events"
+    first = dev.query(queries)
+    counts = {table: first[table][0][0] for table in tables}
+    assert sum(counts.values()) >= 20_000 and all(counts.values()), counts
+    assert f"{sum(counts.values()):,} events" in ready  # what it printed is what was stored
+    assert first["span"][0][0] >= 35  # about six weeks of history
+    assert first["users"][0][0] >= 30 and first["users"][0][1] > 0
+
+    process = dev.start("--demo")
+    try:
+        wait_for_line(process, "no demo data added", timeout_s=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    again = dev.query({table: f"SELECT count() FROM {table}" for table in tables})
+    assert {table: again[table][0][0] for table in tables} == counts

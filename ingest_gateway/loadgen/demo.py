@@ -1,0 +1,85 @@
+"""Demo data for ``analytics dev --demo``: six weeks of traffic, sent once, through the real intake.
+
+The load generator runs as a subprocess (its own core, the same HTTP path as any client) against the
+server's own port once it answers. A store that already holds events is left alone, so a restart adds
+nothing; an interrupted fill is not resumed (delete the store directory to start over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+
+import httpx
+
+from stream_processors.storage import Storage
+
+DEMO_USERS = 40
+DEMO_EVENTS = 30_000
+DEMO_DAYS = 42
+DEMO_USER_PREFIX = "demo_user_"
+
+
+def loadgen_command(base_url: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "schemas.cli",
+        "loadgen",
+        f"--url={base_url}",
+        f"--users={DEMO_USERS}",
+        f"--events={DEMO_EVENTS}",
+        f"--history={DEMO_DAYS}",
+        f"--user-prefix={DEMO_USER_PREFIX}",
+        "--seed=42",
+        "--concurrency=32",
+        "--json",
+    ]
+
+
+async def _wait_until_serving(base_url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not answer at {base_url} within {timeout_s:g} s")
+            await asyncio.sleep(0.2)
+
+
+async def fill_if_empty(storage: Storage, base_url: str) -> None:
+    """Post the demo traffic to ``base_url`` unless the store holds events already."""
+    existing = int((await storage.query("SELECT count() FROM analytics_events"))[0][0])
+    if existing:
+        print(f"demo: the store already holds {existing:,} events; no demo data added", flush=True)
+        return
+    await _wait_until_serving(base_url)
+    print(
+        f"demo: posting {DEMO_DAYS} days of traffic of {DEMO_USERS} users "
+        f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) to {base_url} ...",
+        flush=True,
+    )
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(*loadgen_command(base_url), stdout=asyncio.subprocess.PIPE)
+    try:
+        output, _ = await process.communicate()
+    except asyncio.CancelledError:  # the server is stopping: do not leave the load generator behind
+        process.kill()
+        await process.wait()
+        raise
+    lines = output.decode().strip().splitlines()
+    if process.returncode != 0 or not lines:
+        print(f"demo: the load generator failed (exit {process.returncode}); see above", flush=True)
+        return
+    summary = json.loads(lines[-1])
+    streams = ", ".join(f"{name} {counts['accepted']:,}" for name, counts in summary["streams"].items())
+    print(
+        f"demo data ready: {summary['accepted']:,} events ({streams}) over {DEMO_DAYS} days "
+        f"in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )

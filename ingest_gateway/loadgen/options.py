@@ -1,0 +1,87 @@
+"""The options of a load run and the command-line arguments that set them (no heavy imports here)."""
+
+from __future__ import annotations
+
+import argparse
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.topics import Stream
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    url: str = "http://127.0.0.1:8000"
+    rate: float = 0.0
+    """Target events/s over all streams; 0 sends as fast as the gateway answers."""
+    duration_s: float | None = 10.0
+    events: int | None = None
+    """Stop after this many items (over all streams); with it, ``duration_s`` may be None."""
+    users: int = 100
+    concurrency: int = 8
+    batch: int = 100
+    gzip: bool = False
+    seed: int = 0
+    history_days: float = 0.0
+    streams: frozenset[Stream] = field(default_factory=lambda: frozenset(Stream))
+    user_prefix: str = "user_"
+    max_errors: int = 100
+    progress: bool = True
+    now: datetime | None = None
+
+
+DEFAULT_DURATION_S = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="gateway base URL")
+    parser.add_argument("--rate", type=float, default=0.0, help="target events/s; 0 = as fast as possible")
+    parser.add_argument("--duration", type=float, help=f"seconds to run (default {DEFAULT_DURATION_S:g})")
+    parser.add_argument("--events", type=int, help="stop after this many events (over all streams)")
+    parser.add_argument("--users", type=int, default=100, help="size of the user population")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--batch", type=int, default=100, help="events per /analytics/events/batch request")
+    parser.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=False, help="gzip bodies")
+    parser.add_argument("--seed", type=int, help="reproduce the traffic of a seed (default: random)")
+    parser.add_argument("--history", type=float, default=0.0, metavar="DAYS", help="backdate over DAYS days")
+    parser.add_argument(
+        "--streams",
+        default=",".join(s.value for s in Stream),
+        help="streams to send, comma-separated (default: all)",
+    )
+    parser.add_argument("--user-prefix", default="user_", help="user ids are <prefix><n>, n from 1")
+    parser.add_argument("--max-errors", type=int, default=100, help="stop after more failed requests")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+
+
+def options_from(args: argparse.Namespace) -> LoadOptions:
+    names = [name.strip() for name in args.streams.split(",") if name.strip()]
+    known = {stream.value for stream in Stream}
+    if not names or not set(names) <= known:
+        raise SystemExit(f"--streams: a comma-separated subset of {', '.join(sorted(known))}")
+    streams = frozenset(Stream(name) for name in names)
+    if args.batch < 1 or args.concurrency < 1 or args.users < 1:
+        raise SystemExit("--batch, --concurrency and --users must be at least 1")
+    duration = args.duration
+    if duration is None and args.events is None:
+        duration = DEFAULT_DURATION_S
+    return LoadOptions(
+        url=args.url,
+        rate=args.rate,
+        duration_s=duration,
+        events=args.events,
+        users=args.users,
+        concurrency=args.concurrency,
+        batch=args.batch,
+        gzip=args.gzip,
+        seed=args.seed if args.seed is not None else random.randrange(2**31),
+        history_days=args.history,
+        streams=streams,
+        user_prefix=args.user_prefix,
+        max_errors=args.max_errors,
+        progress=args.progress,
+    )

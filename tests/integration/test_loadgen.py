@@ -1,0 +1,81 @@
+"""``analytics loadgen`` against ``analytics dev``: what it reports accepted is exactly what is stored, and
+it fails loudly when the gateway is missing or answers errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.test_embedded_dev import Dev
+
+pytestmark = pytest.mark.clickhouse
+TABLES = {
+    "events": "analytics_events",
+    "performance": "performance_metrics",
+    "usage": "usage_metrics",
+    "activities": "activity_logs",
+}
+
+
+def loadgen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "schemas.cli", "loadgen", "--no-progress", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_stored_counts_per_stream_equal_what_loadgen_reports_accepted(tmp_path: Path) -> None:
+    dev = Dev(tmp_path)
+    process = dev.start()
+    try:
+        done = loadgen(
+            f"--url=http://127.0.0.1:{dev.port}",
+            "--duration=4",
+            "--users=25",
+            "--history=21",
+            "--concurrency=16",
+            "--batch=50",
+            "--gzip",
+            "--seed=5",
+        )
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+
+        # a wrong path prefix: the server answers 404 to every post, which must fail the run
+        wrong = loadgen(f"--url=http://127.0.0.1:{dev.port}/nope", "--events=300", "--max-errors=3")
+        assert wrong.returncode == 1, wrong.stdout
+        assert json.loads(wrong.stdout.strip().splitlines()[-1])["errors"] > 0
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+    assert summary["ok"] and summary["errors"] == 0 and summary["rejected"] == 0
+    accepted = {name: counts["accepted"] for name, counts in summary["streams"].items()}
+    assert all(accepted.values()), accepted  # every stream was exercised
+    assert summary["accepted"] == sum(accepted.values()) == summary["sent"]
+    queries = {name: f"SELECT count() FROM {table}" for name, table in TABLES.items()}
+    queries["days"] = (
+        "SELECT uniqExact(toDate(timestamp)), dateDiff('day', min(timestamp), max(timestamp)) "
+        "FROM analytics_events"
+    )
+    queries["rollup"] = "SELECT sum(events) FROM rollup_user_events_daily"
+    stored = dev.query(queries)
+    assert {name: stored[name][0][0] for name in TABLES} == accepted
+    assert stored["rollup"] == [[accepted["events"]]]
+    days, span = stored["days"][0]
+    assert days >= 8 and span >= 14, (days, span)  # backdated over three weeks, not stamped "now"
+
+
+def test_an_unreachable_gateway_fails_at_once() -> None:
+    done = loadgen(f"--url=http://127.0.0.1:{free_port()}", "--duration=5")
+    assert done.returncode == 2
+    assert "no gateway answers" in done.stderr
