@@ -21,6 +21,7 @@ from stream_processors.kafka_reader import KafkaRangeReader
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
+from stream_processors.tracking import TrackingFilter
 from stream_processors.zones import refresh_stored_zones
 
 
@@ -50,9 +51,10 @@ def build_app(
     intents = IntentLog(storage)
     reader = KafkaRangeReader(settings.kafka_bootstrap)
     zones = settings.zone_lookup()
+    tracking = TrackingFilter()
     handlers: dict[Stream, ExactlyOncePartitions] = {}
     for stream, spec in registry(settings.topic_prefix).items():
-        writer = BatchWriter(stream, group, app_id, storage, intents, dead_letters, zones)
+        writer = BatchWriter(stream, group, app_id, storage, intents, dead_letters, zones, tracking)
         handler = ExactlyOncePartitions(writer, intents, reader)
         handlers[stream] = handler
         topic = app.topic(spec.name, value_serializer="raw", key_serializer="raw")
@@ -68,13 +70,13 @@ def build_app(
 
     app.on_partitions_revoked.connect(_forget)
 
-    if group is AgentGroup.ROLLUPS:  # only rollups bucket by zone
+    async def refresh_tenant_state() -> None:
+        """Zones and tracking preferences saved through the config API."""
+        await refresh_stored_zones(storage, zones)
+        await tracking.refresh(storage)
 
-        async def refresh_zones() -> None:
-            await refresh_stored_zones(storage, zones)
-
-        app.task(refresh_zones)
-        app.timer(interval=settings.worker_zone_refresh_s, name="refresh_zones")(refresh_zones)
+    app.task(refresh_tenant_state)
+    app.timer(interval=settings.worker_zone_refresh_s, name="refresh_tenant_state")(refresh_tenant_state)
 
     return app, handlers
 

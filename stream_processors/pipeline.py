@@ -25,6 +25,7 @@ from schemas.topics import Stream
 from stream_processors.dead_letters import DeadLetter, DeadLetterSink
 from stream_processors.intents import Intent, IntentLog
 from stream_processors.storage import Storage
+from stream_processors.tracking import TrackingFilter
 from stream_processors.transforms import TableBatch, ZoneFor, feed_rows, raw_rows
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class BatchWriter:
         intents: IntentLog,
         dead_letters: DeadLetterSink,
         zone_for: ZoneFor,
+        tracking: TrackingFilter | None = None,
     ) -> None:
         self.stream = stream
         self.group = group
@@ -115,8 +117,10 @@ class BatchWriter:
         self._intents = intents
         self._dead_letters = dead_letters
         self._zone_for = zone_for
+        self._tracking = tracking or TrackingFilter()
         self.events_written = 0
         self.dead_lettered = 0
+        self.untracked = 0
 
     def tables(self, events: Sequence[Any]) -> list[TableBatch]:
         if self.group is AgentGroup.RAW:
@@ -131,7 +135,9 @@ class BatchWriter:
         if not deliveries:
             return
         intent = intent or self.intent_for(deliveries)
-        events, letters = decode(self.stream, deliveries)
+        decoded, letters = decode(self.stream, deliveries)
+        events = self._tracking.keep(self.stream, decoded)
+        self.untracked += len(decoded) - len(events)
         tables = self.tables(events)
         await self._intents.record(intent)
         for table in tables:

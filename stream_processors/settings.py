@@ -17,7 +17,7 @@ class WorkerSettings(CommonSettings):
     worker_retry_max_s: float = 30.0
     """Cap of the exponential backoff while ClickHouse is unavailable."""
     worker_zone_refresh_s: float = 30.0
-    """How often rollup workers re-read tenant time zones saved through the config API."""
+    """How often workers re-read tenant time zones and tracking preferences saved through the config API."""
 
 
 __all__ = ["WorkerSettings", "ZoneLookup"]
