@@ -6,11 +6,6 @@ in ClickHouse, so an acknowledged event never lives only in memory. Concurrent r
 shared inserts (group commit): one committer task drains everything queued, writes it, then wakes every
 waiting request. A full queue, or no commit within the produce timeout (store unavailable), raises
 :class:`SinkUnavailable`, which the gateway answers with 503 and ``Retry-After``.
-
-An insert's cost is mostly fixed (a part in every materialized view's table) and spent largely waiting
-inside the engine, so the sink keeps several inserts going: up to ``in_flight`` commits at once (the next
-group forms while earlier ones are written), each on a *lane* of its own :class:`Storage` objects (engine
-connections), over which the tables of that commit are written concurrently.
 """
 
 from __future__ import annotations
@@ -42,20 +37,10 @@ class _Pending:
 
 class EmbeddedSink:
     def __init__(
-        self,
-        settings: WorkerSettings,
-        storages: Sequence[Storage],
-        timeout_s: float = 10.0,
-        max_queue: int = 10_000,
-        in_flight: int = 1,
+        self, settings: WorkerSettings, storage: Storage, timeout_s: float = 10.0, max_queue: int = 10_000
     ) -> None:
-        if not 1 <= in_flight <= len(storages):
-            raise ValueError("in_flight must be between 1 and the number of storages")
         self._settings = settings
-        self._storages = list(storages)
-        self._lanes: asyncio.Queue[list[Storage]] = asyncio.Queue()
-        for lane in range(in_flight):
-            self._lanes.put_nowait(self._storages[lane::in_flight])
+        self._storage = storage
         self._timeout_s = timeout_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
         self._streams = {spec.name: stream for stream, spec in registry(settings.topic_prefix).items()}
@@ -74,8 +59,7 @@ class EmbeddedSink:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
-        for storage in self._storages:
-            storage.close()
+        self._storage.close()
 
     async def ready(self) -> bool:
         return self._committer is not None and not self._committer.done()
@@ -100,36 +84,25 @@ class EmbeddedSink:
             raise SinkUnavailable("the embedded store did not confirm in time") from exc
 
     async def _commit_forever(self) -> None:
-        """Form a group once a lane is free (so groups grow while every lane is busy), commit it aside."""
-        settling: set[asyncio.Task[None]] = set()
         while True:
             group = [await self._queue.get()]
-            lane = await self._lanes.get()
             while not self._queue.empty() and len(group) < 5_000:
                 group.append(self._queue.get_nowait())
-            task = asyncio.create_task(self._settle(group, lane))
-            settling.add(task)
-            task.add_done_callback(settling.discard)
-
-    async def _settle(self, group: list[_Pending], lane: list[Storage]) -> None:
-        """Commit ``group``, then answer each waiter and give the lane back."""
-        try:
-            await self._commit(group, lane)
-        except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
-            log.exception("embedded commit failed")
-            for item in group:
-                if not item.done.done():
-                    item.done.set_exception(SinkUnavailable(str(exc)))
-        else:
-            for item in group:
-                if not item.done.done():
-                    item.done.set_result(None)
-        finally:
-            self._lanes.put_nowait(lane)
+            try:
+                await self._commit(group)
+            except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
+                log.exception("embedded commit failed")
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_exception(SinkUnavailable(str(exc)))
+            else:
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_result(None)
             for _ in group:
                 self._queue.task_done()
 
-    async def _commit(self, group: list[_Pending], lane: list[Storage]) -> None:
+    async def _commit(self, group: list[_Pending]) -> None:
         commit = uuid.uuid4().hex
         by_stream: dict[Stream, list[Delivery]] = {}
         for item in group:
@@ -137,7 +110,6 @@ class EmbeddedSink:
             deliveries.extend(
                 Delivery(item.topic, 0, len(deliveries) + i, v) for i, v in enumerate(item.values)
             )
-        tables: list[TableBatch] = []
         for stream, deliveries in by_stream.items():
             events, letters = decode(stream, deliveries)
             for letter in letters:
@@ -146,11 +118,7 @@ class EmbeddedSink:
                     letter.step,
                     letter.error,
                 )
-            tables.extend([*raw_rows(stream, events), *feed_rows(stream, events, self._zones)])
-        await asyncio.gather(
-            *(
-                lane[index % len(lane)].insert(table, f"embedded/{commit}/{table.table}")
-                for index, table in enumerate(tables)
-            )
-        )
+            tables: list[TableBatch] = [*raw_rows(stream, events), *feed_rows(stream, events, self._zones)]
+            for table in tables:
+                await self._storage.insert(table, f"embedded/{commit}/{table.table}")
         self.commits += 1

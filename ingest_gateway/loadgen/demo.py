@@ -1,8 +1,10 @@
 """Demo data for ``analytics dev --demo``: six weeks of traffic, sent once, through the real intake.
 
 The load generator runs as a subprocess (its own core, the same HTTP path as any client) against the
-server's own port once it answers. A store that already holds events is left alone, so a restart adds
-nothing; an interrupted fill is not resumed (delete the store directory to start over).
+server's own port once it answers, one stream after the other over the same seeded sessions: a commit of
+one stream writes a few tables, a commit mixing all four writes 25, so phases fill about three times
+faster than mixed traffic. A store that already holds events is left alone, so a restart adds nothing;
+an interrupted fill is not resumed (delete the store directory to start over).
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ import contextlib
 import json
 import sys
 import time
+from typing import Any
 
 import httpx
 
+from schemas.topics import Stream
 from stream_processors.storage import Storage
 
 DEMO_USERS = 40
-DEMO_EVENTS = 30_000
+DEMO_SESSIONS = 2_400
+"""About 30,000 items: 25,000 events, 2,700 web-vitals reports, 1,100 usage summaries, 700 activities."""
 DEMO_DAYS = 42
 DEMO_USER_PREFIX = "demo_user_"
 
 
-def loadgen_command(base_url: str) -> list[str]:
+def loadgen_command(base_url: str, stream: Stream) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -31,7 +36,8 @@ def loadgen_command(base_url: str) -> list[str]:
         "loadgen",
         f"--url={base_url}",
         f"--users={DEMO_USERS}",
-        f"--events={DEMO_EVENTS}",
+        f"--sessions={DEMO_SESSIONS}",
+        f"--streams={stream.value}",
         f"--history={DEMO_DAYS}",
         f"--user-prefix={DEMO_USER_PREFIX}",
         "--seed=42",
@@ -65,7 +71,24 @@ async def fill_if_empty(storage: Storage, base_url: str) -> None:
         flush=True,
     )
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(*loadgen_command(base_url), stdout=asyncio.subprocess.PIPE)
+    accepted: dict[str, int] = {}
+    for stream in Stream:
+        summary = await _run_loadgen(loadgen_command(base_url, stream))
+        if summary is None:
+            print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
+            return
+        accepted[stream.value] = summary["accepted"]
+    streams = ", ".join(f"{name} {count:,}" for name, count in accepted.items())
+    print(
+        f"demo data ready: {sum(accepted.values()):,} events ({streams}) over {DEMO_DAYS} days "
+        f"in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+
+
+async def _run_loadgen(command: list[str]) -> dict[str, Any] | None:
+    """The JSON summary of one load generator run, or None when it failed."""
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     try:
         output, _ = await process.communicate()
     except asyncio.CancelledError:  # the server is stopping: do not leave the load generator behind
@@ -74,12 +97,6 @@ async def fill_if_empty(storage: Storage, base_url: str) -> None:
         raise
     lines = output.decode().strip().splitlines()
     if process.returncode != 0 or not lines:
-        print(f"demo: the load generator failed (exit {process.returncode}); see above", flush=True)
-        return
-    summary = json.loads(lines[-1])
-    streams = ", ".join(f"{name} {counts['accepted']:,}" for name, counts in summary["streams"].items())
-    print(
-        f"demo data ready: {summary['accepted']:,} events ({streams}) over {DEMO_DAYS} days "
-        f"in {time.monotonic() - started:.1f} s",
-        flush=True,
-    )
+        return None
+    summary: dict[str, Any] = json.loads(lines[-1])
+    return summary

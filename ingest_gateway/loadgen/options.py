@@ -18,6 +18,8 @@ class LoadOptions:
     duration_s: float | None = 10.0
     events: int | None = None
     """Stop after this many items (over all streams); with it, ``duration_s`` may be None."""
+    sessions: int | None = None
+    """Stop after the items of this many sessions (the same sessions for any ``streams``)."""
     users: int = 100
     concurrency: int = 8
     batch: int = 100
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="target events/s; 0 = as fast as possible")
     parser.add_argument("--duration", type=float, help=f"seconds to run (default {DEFAULT_DURATION_S:g})")
     parser.add_argument("--events", type=int, help="stop after this many events (over all streams)")
+    parser.add_argument("--sessions", type=int, help="stop after this many user sessions")
     parser.add_argument("--users", type=int, default=100, help="size of the user population")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--batch", type=int, default=100, help="events per /analytics/events/batch request")
@@ -67,13 +70,14 @@ def options_from(args: argparse.Namespace) -> LoadOptions:
     if args.batch < 1 or args.concurrency < 1 or args.users < 1:
         raise SystemExit("--batch, --concurrency and --users must be at least 1")
     duration = args.duration
-    if duration is None and args.events is None:
+    if duration is None and args.events is None and args.sessions is None:
         duration = DEFAULT_DURATION_S
     return LoadOptions(
         url=args.url,
         rate=args.rate,
         duration_s=duration,
         events=args.events,
+        sessions=args.sessions,
         users=args.users,
         concurrency=args.concurrency,
         batch=args.batch,

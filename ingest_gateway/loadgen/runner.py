@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ingest_gateway.loadgen.options import LoadOptions
 from ingest_gateway.loadgen.requests import Request, pack
 from ingest_gateway.loadgen.stats import Tally
-from ingest_gateway.loadgen.traffic import TrafficModel
+from ingest_gateway.loadgen.traffic import Item, TrafficModel
 
 
 class GatewayUnreachable(Exception):
@@ -36,7 +36,11 @@ def _requests(options: LoadOptions) -> Iterator[Request]:
         streams=options.streams,
         user_prefix=options.user_prefix,
     )
-    items = model.items() if options.events is None else itertools.islice(model.items(), options.events)
+    items: Iterator[Item] = model.items()
+    if options.sessions is not None:
+        items = itertools.chain.from_iterable(model.session() for _ in range(options.sessions))
+    if options.events is not None:
+        items = itertools.islice(items, options.events)
     return pack(items, options.batch, options.gzip)
 
 

@@ -36,6 +36,8 @@ _HOURLY = (
     0.9, 0.95, 1.0, 0.95, 0.85, 0.7, 0.55, 0.5, 0.45, 0.35, 0.22, 0.12,
 )  # fmt: skip
 _WEEKEND = 0.55
+VITALS_SAMPLE = 0.2
+"""Share of page views that report web vitals (real-user monitoring samples page loads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,18 @@ class TrafficModel:
                 return start
 
     def session(self) -> list[Item]:
-        """Every item of one session, in time order."""
+        """Every item of one session of the selected streams, in time order.
+
+        Every stream is drawn and only the selected ones are kept, so the same seed gives the same
+        sessions whatever ``streams`` is: runs for different streams describe one population.
+        """
+        items = self._all_streams_session()
+        if len(self._streams) == len(Stream):
+            return items
+        return [item for item in items if item.stream in self._streams]
+
+    def _all_streams_session(self) -> list[Item]:
         rng = self._rng
-        streams = self._streams
         user_index = self._user_draw.draw(rng)
         user = self.users[user_index]
         start = self._session_start(user)
@@ -159,39 +170,36 @@ class TrafficModel:
             if start is not None
             else datetime.fromtimestamp(self._now, UTC).date().isoformat()
         )
-        if Stream.USAGE in streams and (user_index, day) not in self._usage_sent:
+        if (user_index, day) not in self._usage_sent:
             self._usage_sent.add((user_index, day))
             items.append(Item(Stream.USAGE, self._usage(user, day, start)))
-        want_events = Stream.EVENTS in streams
-        if want_events and rng.random() < 0.3:
+        if rng.random() < 0.3:
             items.append(self._event(user, session_id, catalog.LOGIN, {"method": "password"}, at()))
         page = catalog.LANDING_PAGES[min(int(rng.expovariate(0.9)), len(catalog.LANDING_PAGES) - 1)]
         referrer = "https://www.google.com/" if rng.random() < 0.4 else ""
         for _ in range(1 + min(int(rng.expovariate(1 / 5.0)), 60)):
             when = at()
-            if want_events:
-                properties = {"page": page, "referrer": referrer}
-                items.append(self._event(user, session_id, catalog.PAGE_VIEW, properties, when))
-            if Stream.PERFORMANCE in streams and rng.random() < 0.35:
+            properties = {"page": page, "referrer": referrer}
+            items.append(self._event(user, session_id, catalog.PAGE_VIEW, properties, when))
+            if rng.random() < VITALS_SAMPLE:
                 vitals = self._performance(user, session_id, page, when)
                 items.append(Item(Stream.PERFORMANCE, vitals))
-                if want_events and vitals["page_load_time"] > 6_000:
+                if vitals["page_load_time"] > 6_000:
                     load = {"page": page, "page_load_time": vitals["page_load_time"]}
                     items.append(self._event(user, session_id, catalog.SLOW_PAGE, load, when))
-            if want_events:
-                choices = catalog.SECTION_INTERACTIONS[catalog.section_of(page)]
-                for _ in range(min(int(rng.expovariate(1 / 1.3)), 12)):
-                    interaction = choices[min(int(rng.expovariate(1.2)), len(choices) - 1)]
-                    properties = {"page": page, "element": f"{interaction.event_name}_{rng.randrange(8)}"}
-                    items.append(self._event(user, session_id, interaction, properties, at()))
-                if rng.random() < 0.01:
-                    error = {"page": page, "message": "TypeError: cannot read properties of undefined"}
-                    items.append(self._event(user, session_id, catalog.CLIENT_ERROR, error, at()))
-            if Stream.ACTIVITIES in streams and rng.random() < 0.05:
+            choices = catalog.SECTION_INTERACTIONS[catalog.section_of(page)]
+            for _ in range(min(int(rng.expovariate(1 / 1.3)), 12)):
+                interaction = choices[min(int(rng.expovariate(1.2)), len(choices) - 1)]
+                properties = {"page": page, "element": f"{interaction.event_name}_{rng.randrange(8)}"}
+                items.append(self._event(user, session_id, interaction, properties, at()))
+            if rng.random() < 0.01:
+                error = {"page": page, "message": "TypeError: cannot read properties of undefined"}
+                items.append(self._event(user, session_id, catalog.CLIENT_ERROR, error, at()))
+            if rng.random() < 0.05:
                 items.append(Item(Stream.ACTIVITIES, self._activity(user, session_id, page, at())))
             referrer = page
             page = self.pages[self._page_draw.draw(rng)]
-        if want_events and rng.random() < 0.15:
+        if rng.random() < 0.15:
             items.append(self._event(user, session_id, catalog.LOGOUT, {}, at()))
         return items
 
