@@ -1,6 +1,6 @@
 """``make bench-embedded``: ``analytics dev`` (gateway + in-process bus + chDB in one process) under
-batches of 100 from a separate load process; afterwards the stored raw rows are counted. Results go to
-``bench/results/embedded-<UTC time>.json``.
+``analytics loadgen`` (events only, batches of 100, a separate process); afterwards the stored raw rows are
+counted and must cover every acknowledged event. Results go to ``bench/results/embedded-<UTC time>.json``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,29 @@ COUNT_SCRIPT = (
 )
 
 
+def loadgen_command(port: int, duration: float, concurrency: int, users: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "schemas.cli",
+        "loadgen",
+        f"--url=http://127.0.0.1:{port}",
+        "--streams=events",
+        "--batch=100",
+        f"--duration={duration}",
+        f"--concurrency={concurrency}",
+        f"--users={users}",
+        "--seed=7",
+        "--no-progress",
+        "--json",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--users", type=int, default=5000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = f"chdb://{folder}/ch"
@@ -38,33 +57,40 @@ def main() -> int:
         try:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
             load = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.http_load",
-                    "--url",
-                    f"http://127.0.0.1:{port}/analytics/events/batch",
-                    "--duration",
-                    str(args.duration),
-                    "--concurrency",
-                    str(args.concurrency),
-                    "--batch",
-                    "100",
-                ],
+                loadgen_command(port, args.duration, args.concurrency, args.users),
                 capture_output=True,
                 text=True,
-                check=True,
+                env=env,
+                check=False,
             )
         finally:
             server.terminate()
             server.wait(timeout=120)
+        if load.returncode != 0:
+            print(load.stdout, load.stderr, sep="\n", file=sys.stderr)
+            return 1
         stored = int(
             subprocess.run(
                 [sys.executable, "-c", COUNT_SCRIPT, url], capture_output=True, text=True, check=True, env=env
             ).stdout.strip()
         )
-    result = json.loads(load.stdout.strip().splitlines()[-1])
-    result["events_stored"] = stored
+    summary = json.loads(load.stdout.strip().splitlines()[-1])
+    result = {
+        "load": "analytics loadgen --streams events --batch 100",
+        "duration_s": summary["duration_s"],
+        "requests": summary["requests"],
+        "events_accepted": summary["accepted"],
+        "events_per_s": summary["events_per_s"],
+        "requests_per_s": summary["requests_per_s"],
+        "latency_ms": summary["latency_ms"],
+        "statuses": summary["statuses"],
+        "errors": summary["errors"],
+        "concurrency": args.concurrency,
+        "batch_size": 100,
+        "users": args.users,
+        "gzip": False,
+        "events_stored": stored,
+    }
     save_result("embedded", result)
     if stored < result["events_accepted"]:
         print(f"LOST EVENTS: {result['events_accepted']} acknowledged, {stored} stored", file=sys.stderr)
