@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: the whole product in one process on the embedded ClickHouse (chdb://./var/clickhouse), on PORT (8000)
+## run: the whole product in one process on the embedded ClickHouse (chdb://./var/clickhouse), on PORT (8000);
+## DEMO=1 fills an empty store with six weeks of demo traffic first
 run: $(STAMP)
-	$(BIN)/analytics dev --port $(PORT)
+	$(BIN)/analytics dev --port $(PORT)$(if $(filter 1,$(DEMO)), --demo)
 
 ## test: install, start the local Kafka broker when possible, run the whole suite, stop what was started
 test: $(STAMP)
@@ -52,7 +53,7 @@ bench-worker: $(STAMP)
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
 
-## bench-embedded: batches of 100 from a separate load process against `analytics dev` (chDB, no Kafka)
+## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka)
 bench-embedded: $(STAMP)
 	$(BIN)/python -m bench.embedded_bench --duration $(or $(DURATION),30)
 
