@@ -50,6 +50,15 @@ def test_stored_counts_per_stream_equal_what_loadgen_reports_accepted(tmp_path: 
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout.strip().splitlines()[-1])
 
+        # paced: 1,500 events/s for 2 s is 30 batches of 100, spread over the 2 s
+        paced_run = loadgen(
+            f"--url=http://127.0.0.1:{dev.port}", "--streams=events", "--rate=1500", "--duration=2"
+        )
+        assert paced_run.returncode == 0, paced_run.stderr
+        paced = json.loads(paced_run.stdout.strip().splitlines()[-1])
+        assert paced["accepted"] == paced["sent"] == 3_000
+        assert paced["duration_s"] >= 1.9
+
         # a wrong path prefix: the server answers 404 to every post, which must fail the run
         wrong = loadgen(f"--url=http://127.0.0.1:{dev.port}/nope", "--events=300", "--max-errors=3")
         assert wrong.returncode == 1, wrong.stdout
@@ -69,6 +78,7 @@ def test_stored_counts_per_stream_equal_what_loadgen_reports_accepted(tmp_path: 
     )
     queries["rollup"] = "SELECT sum(events) FROM rollup_user_events_daily"
     stored = dev.query(queries)
+    accepted["events"] += paced["accepted"]
     assert {name: stored[name][0][0] for name in TABLES} == accepted
     assert stored["rollup"] == [[accepted["events"]]]
     days, span = stored["days"][0]
