@@ -18,9 +18,14 @@ from fastapi import FastAPI
 from ingest_gateway.loadgen.demo import fill_if_empty
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
+from query_api.main import attach_query_api
+from query_api.metrics import QueryMetrics
+from query_api.settings import QuerySettings
+from schemas.http_errors import install_error_handlers
 from schemas.migrate import migrate
 from schemas.storage import open_client
 from stream_processors.embedded import EmbeddedSink
+from stream_processors.maintenance import maintain
 from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
 
@@ -39,6 +44,37 @@ def _with_demo_fill(app: FastAPI, storage: Storage, base_url: str) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    app.router.lifespan_context = lifespan
+
+
+def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) -> None:
+    """Mount the query API's routes (metrics on the gateway's registry, so one ``/metrics`` shows both),
+    and run the background upkeep (zones, tracking preferences, scheduled rebuilds) beside the app."""
+    query_settings = QuerySettings()
+    store = attach_query_api(app, query_settings, QueryMetrics(registry=app.state.metrics.registry))
+    # bodies posted to the gateway routes answer 422 on schema errors, query parameters 400 (each
+    # service's own rule)
+    install_error_handlers(app, validation_status=lambda request: 422 if request.method == "POST" else 400)
+    upkeep = Storage(
+        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.worker_retry_max_s
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with inner(application):
+            task = asyncio.create_task(
+                maintain(upkeep, sink.zones, sink.tracking, worker.worker_zone_refresh_s), name="upkeep"
+            )
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await store.close()
+                upkeep.close()
 
     app.router.lifespan_context = lifespan
 
@@ -67,6 +103,7 @@ def create_dev_app(
     sink = EmbeddedSink(worker, storage, timeout_s=gateway.gateway_produce_timeout_s)
     app = create_app(gateway, sink)
     app.title = "Event analytics (embedded)"
+    _with_query_api(app, worker, sink)
     if demo_url is not None:
         _with_demo_fill(app, storage, demo_url)
     return app

@@ -92,17 +92,30 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     from datetime import date
 
     from schemas.storage import open_client
+    from schemas.tenant_config import stored_time_zones
     from stream_processors.rebuild import rebuild_rollups
+    from stream_processors.rebuild_jobs import run_pending_rebuilds
     from stream_processors.settings import WorkerSettings
 
     settings = WorkerSettings()
     client = open_client(settings.clickhouse_url, settings.clickhouse_database)
     try:
+        if args.pending:
+            outcomes = run_pending_rebuilds(client, settings.zone_lookup(), show_progress=True)
+            for outcome in outcomes:
+                print(f"{outcome.status.value} {outcome.id} ({outcome.tenant_id}, {outcome.events} raw rows)")
+            print(f"{len(outcomes)} scheduled rebuild(s) run")
+            return 1 if any(o.status.value == "failed" for o in outcomes) else 0
+        if not (args.start and args.end):
+            print("rebuild-rollups: --from and --to are required (or --pending)", file=sys.stderr)
+            return 2
+        zones = settings.zone_lookup()
+        zones.use_stored(stored_time_zones(client))  # zones saved through the config API win
         report = rebuild_rollups(
             client,
             date.fromisoformat(args.start),
             date.fromisoformat(args.end),
-            settings.zone_lookup(),
+            zones,
             tenant=args.tenant,
             show_progress=True,
         )
@@ -125,6 +138,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     app = create_dev_app(settings, demo_url=f"http://{loopback}:{port}" if args.demo else None)
     print(f"event analytics (embedded, {settings.clickhouse_url}) on {base}")
     print(f"  ingest   POST {base}/analytics/events   (and /events/batch, /performance, /usage, /activities)")
+    print(f"  read     GET  {base}/analytics/dashboard/<user_id>   (and /events, /trends, /insights, ...)")
     print(f"  docs     {base}/docs")
     print(f"  metrics  {base}/metrics")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
@@ -165,8 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser(
         "rebuild-rollups", help="recompute rollups of a date range from the raw tables"
     )
-    rebuild.add_argument("--from", dest="start", required=True, help="first day (YYYY-MM-DD), tenant-local")
-    rebuild.add_argument("--to", dest="end", required=True, help="last day (YYYY-MM-DD), tenant-local")
+    rebuild.add_argument("--from", dest="start", help="first day (YYYY-MM-DD), tenant-local")
+    rebuild.add_argument("--to", dest="end", help="last day (YYYY-MM-DD), tenant-local")
+    rebuild.add_argument(
+        "--pending", action="store_true", help="run the rebuilds scheduled by time-zone changes instead"
+    )
     rebuild.add_argument("--tenant", help="only this tenant (default: every tenant with raw data)")
     rebuild.set_defaults(handler=_cmd_rebuild)
 

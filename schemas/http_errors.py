@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -41,10 +42,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def install_error_handlers(app: FastAPI, validation_status: int = 422) -> None:
+def install_error_handlers(app: FastAPI, validation_status: int | Callable[[Request], int] = 422) -> None:
     """Every error leaves in the seed's envelope; nothing leaks a stack trace. Request validation
     failures answer ``validation_status`` (the gateway: 422 for bodies; the query API: 400 for
-    parameters)."""
+    parameters; ``analytics dev``, serving both: decided per request)."""
+    status_of = validation_status if callable(validation_status) else (lambda _: validation_status)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> EnvelopeResponse:
@@ -53,13 +55,13 @@ def install_error_handlers(app: FastAPI, validation_status: int = 422) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def request_validation(_: Request, exc: RequestValidationError) -> EnvelopeResponse:
+    async def request_validation(request: Request, exc: RequestValidationError) -> EnvelopeResponse:
         details = [
             {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]
         return EnvelopeResponse(
-            error(ErrorCode.VALIDATION_ERROR, "invalid request", details), status_code=validation_status
+            error(ErrorCode.VALIDATION_ERROR, "invalid request", details), status_code=status_of(request)
         )
 
     @app.exception_handler(StarletteHTTPException)

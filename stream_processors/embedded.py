@@ -22,6 +22,7 @@ from schemas.topics import Stream, registry
 from stream_processors.pipeline import Delivery, decode
 from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
+from stream_processors.tracking import TrackingFilter
 from stream_processors.transforms import TableBatch, feed_rows, raw_rows
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class EmbeddedSink:
         self._timeout_s = timeout_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
         self._streams = {spec.name: stream for stream, spec in registry(settings.topic_prefix).items()}
-        self._zones = settings.zone_lookup()
+        self.zones = settings.zone_lookup()
+        self.tracking = TrackingFilter()
         self._committer: asyncio.Task[None] | None = None
         self.commits = 0
 
@@ -111,14 +113,15 @@ class EmbeddedSink:
                 Delivery(item.topic, 0, len(deliveries) + i, v) for i, v in enumerate(item.values)
             )
         for stream, deliveries in by_stream.items():
-            events, letters = decode(stream, deliveries)
+            decoded, letters = decode(stream, deliveries)
+            events = self.tracking.keep(stream, decoded)
             for letter in letters:
                 log.error(
                     "embedded: dropping an event the gateway accepted but %s refused: %s",
                     letter.step,
                     letter.error,
                 )
-            tables: list[TableBatch] = [*raw_rows(stream, events), *feed_rows(stream, events, self._zones)]
+            tables: list[TableBatch] = [*raw_rows(stream, events), *feed_rows(stream, events, self.zones)]
             for table in tables:
                 await self._storage.insert(table, f"embedded/{commit}/{table.table}")
         self.commits += 1
