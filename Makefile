@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker bench-embedded
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker bench-embedded bench-query
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -39,7 +39,7 @@ migrate: $(STAMP)
 	$(BIN)/analytics migrate
 
 ## bench: every benchmark; results in bench/results/
-bench: bench-gateway bench-worker bench-embedded
+bench: bench-gateway bench-worker bench-embedded bench-query
 
 ## bench-gateway: batches of 100 from a separate load process against the gateway and the local broker, 30 s
 bench-gateway: $(STAMP)
@@ -56,6 +56,10 @@ bench-worker: $(STAMP)
 ## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka)
 bench-embedded: $(STAMP)
 	$(BIN)/python -m bench.embedded_bench --duration $(or $(DURATION),30)
+
+## bench-query: fill chDB through the processing steps (1 M, then 5 M events), serve analytics query, measure endpoints
+bench-query: $(STAMP)
+	$(BIN)/python -m bench.query_bench --sizes $(or $(SIZES),1000000,5000000) --concurrency $(or $(CONCURRENCY),4)
 
 kafka-up:
 	@deploy/local/kafka.sh up
