@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Annotated
 from uuid import UUID
@@ -40,7 +41,10 @@ MAX_DURATION_S = 7 * 24 * 60 * 60
 MAX_COUNT = 10_000_000
 
 
+@lru_cache(maxsize=65_536)
 def _check_ip(value: str) -> str:
+    """Parsing is the costly part of validating an event and a user's address repeats, so valid ones are
+    remembered (invalid ones raise each time and are not cached)."""
     ip_address(value)  # raises ValueError with a clear message
     return value
 
