@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
@@ -30,20 +31,27 @@ from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
 
 
-def _with_demo_fill(app: FastAPI, storage: Storage, base_url: str) -> None:
-    """Run the demo fill beside the app's own lifespan; cancel it if the server stops first."""
+def _beside(
+    app: FastAPI,
+    start: Callable[[], Coroutine[Any, Any, object]],
+    name: str,
+    close: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run ``start()`` as a task beside the app's own lifespan; cancel it (then ``close()``) on shutdown."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with inner(application):
-            task = asyncio.create_task(fill_if_empty(storage, base_url), name="demo-fill")
+            task = asyncio.create_task(start(), name=name)
             try:
                 yield
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                if close is not None:
+                    await close()
 
     app.router.lifespan_context = lifespan
 
@@ -59,24 +67,17 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
     upkeep = Storage(
         lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.worker_retry_max_s
     )
-    inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with inner(application):
-            task = asyncio.create_task(
-                maintain(upkeep, sink.zones, sink.tracking, worker.worker_zone_refresh_s), name="upkeep"
-            )
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await store.close()
-                upkeep.close()
+    async def close() -> None:
+        await store.close()
+        upkeep.close()
 
-    app.router.lifespan_context = lifespan
+    _beside(
+        app,
+        lambda: maintain(upkeep, sink.zones, sink.tracking, worker.worker_zone_refresh_s),
+        "upkeep",
+        close,
+    )
 
 
 def create_dev_app(
@@ -104,6 +105,6 @@ def create_dev_app(
     app = create_app(gateway, sink)
     app.title = "Event analytics (embedded)"
     _with_query_api(app, worker, sink)
-    if demo_url is not None:
-        _with_demo_fill(app, storage, demo_url)
+    if demo_url is not None:  # fill an empty store once the server answers; stop it if the server stops
+        _beside(app, lambda: fill_if_empty(storage, demo_url), "demo-fill")
     return app

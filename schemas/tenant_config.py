@@ -170,6 +170,8 @@ def save_preferences(client: Client, tenant_id: str, user_id: str, value: Tracki
     )
 
 
+# ---- rollup rebuilds ----------------------------------------------------------------------------------
+
 REBUILD_COLUMNS = (
     "tenant_id",
     "id",
@@ -181,8 +183,6 @@ REBUILD_COLUMNS = (
     "requested_at",
     "updated_at",
 )
-
-# ---- rollup rebuilds ----------------------------------------------------------------------------------
 
 
 def raw_day_range(client: Client, tenant_id: str, zone: str) -> tuple[date, date] | None:
@@ -200,15 +200,26 @@ def raw_day_range(client: Client, tenant_id: str, zone: str) -> tuple[date, date
     return (first, last) if count else None
 
 
+def _write_rebuild(client: Client, job: dict[str, Any]) -> None:
+    """A job's new state: a row that replaces the older ones of the same id (latest ``updated_at``)."""
+    client.insert("rollup_rebuilds", [[job[c] for c in REBUILD_COLUMNS]], column_names=list(REBUILD_COLUMNS))
+
+
 def schedule_rebuild(client: Client, tenant_id: str, first: date, last: date, reason: str) -> str:
-    job = str(uuid.uuid4())
     now = _now()
-    client.insert(
-        "rollup_rebuilds",
-        [[tenant_id, job, reason, first, last, RebuildStatus.PENDING.value, "", now, now]],
-        column_names=list(REBUILD_COLUMNS),
-    )  # fmt: skip
-    return job
+    job = {
+        "tenant_id": tenant_id,
+        "id": str(uuid.uuid4()),
+        "reason": reason,
+        "first_day": first,
+        "last_day": last,
+        "status": RebuildStatus.PENDING.value,
+        "detail": "",
+        "requested_at": now,
+        "updated_at": now,
+    }
+    _write_rebuild(client, job)
+    return str(job["id"])
 
 
 def rebuilds(
@@ -228,28 +239,8 @@ def rebuilds(
         f"requested_at, updated_at FROM rollup_rebuilds FINAL {where} ORDER BY requested_at DESC LIMIT 100",
         parameters=params,
     ).result_rows
-    keys = (
-        "tenant_id",
-        "id",
-        "reason",
-        "first_day",
-        "last_day",
-        "status",
-        "detail",
-        "requested_at",
-        "updated_at",
-    )
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [dict(zip(REBUILD_COLUMNS, row, strict=True)) for row in rows]
 
 
 def mark_rebuild(client: Client, job: dict[str, Any], status: RebuildStatus, detail: str = "") -> None:
-    client.insert(
-        "rollup_rebuilds",
-        [
-            [
-                job["tenant_id"], job["id"], job["reason"], job["first_day"], job["last_day"], status.value,
-                detail, job["requested_at"], _now(),
-            ]
-        ],
-        column_names=list(REBUILD_COLUMNS),
-    )  # fmt: skip
+    _write_rebuild(client, {**job, "status": status.value, "detail": detail, "updated_at": _now()})

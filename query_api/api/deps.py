@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from query_api.cache import ResultCache
 from query_api.periods import Period, resolve
@@ -92,6 +92,54 @@ def envelope(request: Request, data: Any, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def cache_control(response: Response, cache: ResultCache) -> None:
-    """Dashboard-class answers may be reused by the client for as long as the server reuses them."""
-    response.headers["Cache-Control"] = f"private, max-age={int(cache.ttl_s)}"
+def period_param(default: str) -> Callable[..., Awaitable[Period]]:
+    """A dependency resolving ``time_period`` (default ``default``), ``start_date`` and ``end_date``."""
+
+    async def period(
+        tenants: TenantsDep,
+        caller: CallerDep,
+        clock: ClockDep,
+        time_period: Annotated[
+            str,
+            Query(
+                description="last_24_hours, last_7_days, last_30_days, last_90_days, this_week, "
+                "this_month, last_month, this_year or custom"
+            ),
+        ] = default,
+        start_date: Annotated[str | None, Query(description="custom: first day (YYYY-MM-DD)")] = None,
+        end_date: Annotated[str | None, Query(description="custom: last day (YYYY-MM-DD), inclusive")] = None,
+    ) -> Period:
+        return await period_for(tenants, caller, clock, time_period, start_date, end_date)
+
+    return period
+
+
+Last24Hours = Annotated[Period, Depends(period_param("last_24_hours"))]
+Last7Days = Annotated[Period, Depends(period_param("last_7_days"))]
+Last30Days = Annotated[Period, Depends(period_param("last_30_days"))]
+
+
+@dataclass(frozen=True)
+class UserRead:
+    """What a read of one user's data needs: the scope (caller's tenant, the path's user), the store, the
+    result cache and the clock."""
+
+    scope: Scope
+    store: QueryStore
+    cache: ResultCache
+    clock: Callable[[], datetime]
+    response: Response
+
+    async def cached(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[Any]]) -> Any:
+        """A dashboard-class result, reused for the cache's TTL; the client may reuse it as long."""
+        self.response.headers["Cache-Control"] = f"private, max-age={int(self.cache.ttl_s)}"
+        return await self.cache.get_or_compute((*key, self.scope), compute)
+
+
+def get_user_read(
+    user_id: UserId, store: StoreDep, cache: CacheDep, caller: CallerDep, clock: ClockDep, response: Response
+) -> UserRead:
+    return UserRead(user_scope(caller, user_id), store, cache, clock, response)
+
+
+UserReadDep = Annotated[UserRead, Depends(get_user_read)]

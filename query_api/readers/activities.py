@@ -9,7 +9,7 @@ from typing import Any
 from query_api.formulas import share_pct
 from query_api.grouped import Grouped
 from query_api.periods import Range
-from query_api.readers.common import Page, ch_time, stored_json, utc
+from query_api.readers.common import Page, ch_time, page_of_rows, stored_json, time_conditions, utc
 from query_api.readers.trends import TREND_METRICS, rollup_trends
 from query_api.rollup_sql import Scope
 from query_api.store import QueryStore
@@ -31,30 +31,14 @@ async def list_activities(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a user's activities (filters: ``activity_type``, ``activity_category``, ``severity``)."""
     conditions = ["tenant_id = {tenant:String}", "user_id = {user:String}"]
-    params: dict[str, Any] = {
-        "tenant": scope.tenant_id,
-        "user": scope.user_id,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    params: dict[str, Any] = {"tenant": scope.tenant_id, "user": scope.user_id}
     for column, value in filters.items():
         if value is not None:
             conditions.append(f"{column} = {{{column}:String}}")
             params[column] = value
-    if start is not None:
-        conditions.append("timestamp >= {start:DateTime64(3, 'UTC')}")
-        params["start"] = ch_time(start)
-    if end is not None:
-        conditions.append("timestamp < {end:DateTime64(3, 'UTC')}")
-        params["end"] = ch_time(end)
-    where = " AND ".join(conditions)
-    rows = await store.rows(
-        f"SELECT {COLUMNS} FROM activity_logs FINAL WHERE {where} "
-        "ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-        params,
-    )
-    total = await store.rows(f"SELECT count() FROM activity_logs FINAL WHERE {where}", params)
-    return [_activity(r) for r in rows], int(total[0][0])
+    conditions += time_conditions(start, end, params)
+    rows, total = await page_of_rows(store, "activity_logs", COLUMNS, conditions, params, page)
+    return [_activity(r) for r in rows], total
 
 
 def _activity(r: Any) -> dict[str, Any]:

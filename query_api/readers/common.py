@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from query_api.periods import ParameterError
+from query_api.store import QueryStore
 
 MAX_PAGE_SIZE = 1000
 
@@ -79,3 +81,36 @@ def time_bound(parameter: str, value: str | None, zone: ZoneInfo, end: bool) -> 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
+
+
+def time_conditions(start: datetime | None, end: datetime | None, params: dict[str, Any]) -> list[str]:
+    """``timestamp`` bounds ``[start, end)`` as conditions, their values added to ``params``."""
+    conditions = []
+    if start is not None:
+        conditions.append("timestamp >= {start:DateTime64(3, 'UTC')}")
+        params["start"] = ch_time(start)
+    if end is not None:
+        conditions.append("timestamp < {end:DateTime64(3, 'UTC')}")
+        params["end"] = ch_time(end)
+    return conditions
+
+
+async def page_of_rows(
+    store: QueryStore,
+    table: str,
+    columns: str,
+    conditions: list[str],
+    params: dict[str, Any],
+    page: Page,
+    order: str = "timestamp DESC, id DESC",
+) -> tuple[Sequence[Sequence[Any]], int]:
+    """One page of a raw table's rows (``FINAL``: a redelivered row shows once) and the total matching."""
+    where = " AND ".join(conditions)
+    params = {**params, "limit": page.limit, "offset": page.offset}
+    rows = await store.rows(
+        f"SELECT {columns} FROM {table} FINAL WHERE {where} "
+        f"ORDER BY {order} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
+        params,
+    )
+    total = await store.rows(f"SELECT count() FROM {table} FINAL WHERE {where}", params)
+    return rows, int(total[0][0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from query_api.readers.common import Page, ch_time, stored_json, utc
+from query_api.readers.common import Page, page_of_rows, stored_json, time_conditions, utc
 from query_api.store import QueryStore
 
 COLUMNS = (
@@ -26,7 +26,7 @@ async def list_events(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of events and the total matching, newest first (``FINAL``: a redelivered event shows once)."""
     conditions = ["tenant_id = {tenant:String}"]
-    params: dict[str, Any] = {"tenant": tenant_id, "limit": page.limit, "offset": page.offset}
+    params: dict[str, Any] = {"tenant": tenant_id}
     for column, value in (
         ("user_id", user_id),
         ("event_type", event_type),
@@ -35,19 +35,8 @@ async def list_events(
         if value is not None:
             conditions.append(f"{column} = {{{column}:String}}")
             params[column] = value
-    if start is not None:
-        conditions.append("timestamp >= {start:DateTime64(3, 'UTC')}")
-        params["start"] = ch_time(start)
-    if end is not None:
-        conditions.append("timestamp < {end:DateTime64(3, 'UTC')}")
-        params["end"] = ch_time(end)
-    where = " AND ".join(conditions)
-    rows = await store.rows(
-        f"SELECT {COLUMNS} FROM analytics_events FINAL WHERE {where} "
-        "ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-        params,
-    )
-    total = await store.rows(f"SELECT count() FROM analytics_events FINAL WHERE {where}", params)
+    conditions += time_conditions(start, end, params)
+    rows, total = await page_of_rows(store, "analytics_events", COLUMNS, conditions, params, page)
     events = [
         {
             "id": r[0],
@@ -63,4 +52,4 @@ async def list_events(
         }
         for r in rows
     ]
-    return events, int(total[0][0])
+    return events, total

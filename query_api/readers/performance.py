@@ -14,7 +14,7 @@ from typing import Any
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
 from query_api.grouped import Grouped
 from query_api.periods import Range, points
-from query_api.readers.common import Page, ch_time, stored_json, utc
+from query_api.readers.common import Page, page_of_rows, stored_json, time_conditions, utc
 from query_api.readers.trends import TREND_METRICS, rollup_trends
 from query_api.rollup_sql import Scope, as_point, source
 from query_api.store import QueryStore
@@ -67,24 +67,10 @@ async def list_performance(
     store: QueryStore, scope: Scope, span: Range, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a user's raw performance samples in the range, newest first."""
-    where = (
-        "tenant_id = {tenant:String} AND user_id = {user:String} "
-        "AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
-    )
-    params: dict[str, Any] = {
-        "tenant": scope.tenant_id,
-        "user": scope.user_id,
-        "start": ch_time(span.start),
-        "end": ch_time(span.end),
-        "limit": page.limit,
-        "offset": page.offset,
-    }
-    rows = await store.rows(
-        f"SELECT {COLUMNS} FROM performance_metrics FINAL WHERE {where} "
-        "ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-        params,
-    )
-    total = await store.rows(f"SELECT count() FROM performance_metrics FINAL WHERE {where}", params)
+    params: dict[str, Any] = {"tenant": scope.tenant_id, "user": scope.user_id}
+    conditions = ["tenant_id = {tenant:String}", "user_id = {user:String}"]
+    conditions += time_conditions(span.start, span.end, params)
+    rows, total = await page_of_rows(store, "performance_metrics", COLUMNS, conditions, params, page)
     names = (
         "page_load_time",
         "time_to_first_byte",
@@ -111,7 +97,7 @@ async def list_performance(
             custom_metrics=stored_json(r[15]),
         )
         samples.append(sample)
-    return samples, int(total[0][0])
+    return samples, total
 
 
 @dataclass(frozen=True)

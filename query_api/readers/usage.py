@@ -15,7 +15,7 @@ from typing import Any
 
 from query_api.formulas import ratio, user_segment
 from query_api.periods import ParameterError, Range, points
-from query_api.readers.common import Page, stored_json
+from query_api.readers.common import Page, page_of_rows, stored_json
 from query_api.rollup_sql import Scope, as_date, as_point, point_expression, source, summary_days
 from query_api.store import QueryStore
 from schemas.rollups import Grain, rollup
@@ -41,25 +41,16 @@ async def list_usage(
     store: QueryStore, scope: Scope, span: Range, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """A user's daily summaries in the range (latest post per day), newest day first."""
-    assert span.first_day is not None and span.last_day is not None
-    where = (
-        "tenant_id = {tenant:String} AND user_id = {user:String} "
-        "AND date BETWEEN {first:Date} AND {last:Date}"
+    conditions = [
+        "tenant_id = {tenant:String}",
+        "user_id = {user:String}",
+        "date BETWEEN {first:Date} AND {last:Date}",
+    ]
+    first, last = summary_days(span) if span.is_hourly else (span.first_day, span.last_day)
+    params = {"tenant": scope.tenant_id, "user": scope.user_id, "first": first, "last": last}
+    rows, total = await page_of_rows(
+        store, "usage_metrics", COLUMNS, conditions, params, page, order="date DESC"
     )
-    params: dict[str, Any] = {
-        "tenant": scope.tenant_id,
-        "user": scope.user_id,
-        "first": span.first_day,
-        "last": span.last_day,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
-    rows = await store.rows(
-        f"SELECT {COLUMNS} FROM usage_metrics FINAL WHERE {where} "
-        "ORDER BY date DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-        params,
-    )
-    total = await store.rows(f"SELECT count() FROM usage_metrics FINAL WHERE {where}", params)
     return [
         {
             "id": r[0],
@@ -77,7 +68,7 @@ async def list_usage(
             "user_flow": stored_json(r[12], []),
         }
         for r in rows
-    ], int(total[0][0])
+    ], total
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,11 @@ async def test_listings_filter_paginate_and_read_raw_rows(
         p["id"] for p in oracle.mine(dataset.performance) if week.holds(p)
     )
 
+    recent_usage = await get(api, f"/analytics/usage/{oracle.MAIN}?time_period=last_24_hours")
+    day_span, _ = spans("last_24_hours")
+    assert sorted(u["date"] for u in recent_usage) == sorted(
+        u["date"] for u in oracle.usage_in(dataset, day_span)
+    )
     usage = await get(api, f"/analytics/usage/{oracle.MAIN}?time_period=last_30_days&limit=1000")
     latest = oracle.usage_in(dataset, span)
     assert sorted((u["date"], u["session_count"]) for u in usage) == sorted(

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 
-from query_api.api.deps import (
-    CacheDep,
-    CallerDep,
-    ClockDep,
-    StoreDep,
-    TenantsDep,
-    UserId,
-    cache_control,
-    envelope,
-    period_for,
-    user_scope,
-)
+from query_api.api.deps import Last7Days, TenantsDep, UserReadDep, envelope
 from query_api.examples import example_response
 from query_api.models import ActivityLogPublic, ActivitySummary, Envelope, PagedEnvelope
 from query_api.readers.activities import activity_summary, list_activities
@@ -34,9 +23,7 @@ router = APIRouter(prefix="/analytics/activities", tags=["activities"])
 )
 async def get_activities(
     request: Request,
-    user_id: UserId,
-    store: StoreDep,
-    caller: CallerDep,
+    read: UserReadDep,
     tenants: TenantsDep,
     activity_type: ActivityType | None = None,
     activity_category: ActivityCategory | None = None,
@@ -48,15 +35,15 @@ async def get_activities(
 ) -> dict[str, Any]:
     """A user's activity log, newest first, filtered and paginated."""
     paging = page_of(page, limit)
-    zone = await tenants.zone(caller.tenant_id)
+    zone = await tenants.zone(read.scope.tenant_id)
     filters = {
         "activity_type": activity_type.value if activity_type else None,
         "activity_category": activity_category.value if activity_category else None,
         "severity": severity.value if severity else None,
     }
     rows, total = await list_activities(
-        store,
-        user_scope(caller, user_id),
+        read.store,
+        read.scope,
         paging,
         filters,
         time_bound("start_date", start_date, zone, end=False),
@@ -70,25 +57,10 @@ async def get_activities(
     response_model=Envelope[ActivitySummary],
     responses=example_response("activity_summary"),
 )
-async def get_activity_summary(
-    request: Request,
-    response: Response,
-    user_id: UserId,
-    store: StoreDep,
-    cache: CacheDep,
-    caller: CallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    time_period: str = "last_7_days",
-    start_date: str | None = None,
-    end_date: str | None = None,
-) -> dict[str, Any]:
+async def get_activity_summary(request: Request, read: UserReadDep, period: Last7Days) -> dict[str, Any]:
     """Activities in the period by type, category and severity, and the latest five."""
-    period = await period_for(tenants, caller, clock, time_period, start_date, end_date)
-    scope = user_scope(caller, user_id)
-    data = await cache.get_or_compute(
-        ("activity_summary", scope, period.current),
-        lambda: activity_summary(store, scope, period.current, period.previous),
+    data = await read.cached(
+        ("activity_summary", period.current),
+        lambda: activity_summary(read.store, read.scope, period.current, period.previous),
     )
-    cache_control(response, cache)
     return envelope(request, data)
