@@ -14,3 +14,6 @@ class QuerySettings(CommonSettings):
     """How long a dashboard-class result is reused (0 disables the cache)."""
     query_cache_entries: int = 2048
     """Most results kept in the cache at once."""
+    query_tenant_cache_ttl_s: float = 60.0
+    """How long tenant-wide aggregates (feature users, users affected by a page issue) are shared by every
+    dashboard of the tenant before they are computed again."""

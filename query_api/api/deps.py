@@ -44,6 +44,11 @@ def get_cache(request: Request) -> ResultCache:
     return cache
 
 
+def get_shared(request: Request) -> ResultCache:
+    shared: ResultCache = request.app.state.query_shared
+    return shared
+
+
 def get_clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.query_clock
     return clock
@@ -61,6 +66,7 @@ def get_caller(settings: Annotated[QuerySettings, Depends(get_settings)]) -> Cal
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
 StoreDep = Annotated[QueryStore, Depends(get_store)]
 CacheDep = Annotated[ResultCache, Depends(get_cache)]
+SharedDep = Annotated[ResultCache, Depends(get_shared)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 TenantsDep = Annotated[TenantDirectory, Depends(get_tenants)]
@@ -127,6 +133,8 @@ class UserRead:
     scope: Scope
     store: QueryStore
     cache: ResultCache
+    shared: ResultCache
+    """Tenant-wide aggregates, kept longer and shared by every user of the tenant."""
     clock: Callable[[], datetime]
     response: Response
 
@@ -137,9 +145,15 @@ class UserRead:
 
 
 def get_user_read(
-    user_id: UserId, store: StoreDep, cache: CacheDep, caller: CallerDep, clock: ClockDep, response: Response
+    user_id: UserId,
+    store: StoreDep,
+    cache: CacheDep,
+    shared: SharedDep,
+    caller: CallerDep,
+    clock: ClockDep,
+    response: Response,
 ) -> UserRead:
-    return UserRead(user_scope(caller, user_id), store, cache, clock, response)
+    return UserRead(user_scope(caller, user_id), store, cache, shared, clock, response)
 
 
 UserReadDep = Annotated[UserRead, Depends(get_user_read)]

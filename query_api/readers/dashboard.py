@@ -11,6 +11,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from query_api.cache import ResultCache
 from query_api.periods import Period
 from query_api.readers.activities import activity_rows, recent_activities, summary_from
 from query_api.readers.insights import InsightInputs, insights
@@ -25,7 +26,9 @@ EVENT_TRENDS = [TREND_METRICS[name] for name in ("events", "sessions", "errors")
 TREND_ORDER = ("events", "sessions", "page_views", "errors", "activities", "average_load_time")
 
 
-async def dashboard(store: QueryStore, scope: Scope, period: Period, now: datetime) -> dict[str, Any]:
+async def dashboard(
+    store: QueryStore, scope: Scope, period: Period, now: datetime, shared: ResultCache
+) -> dict[str, Any]:
     span, previous = period.current, period.previous
     async with asyncio.TaskGroup() as group:
         events = group.create_task(
@@ -49,7 +52,7 @@ async def dashboard(store: QueryStore, scope: Scope, period: Period, now: dateti
         performance = group.create_task(performance_rows(store, scope, span, previous))
         usage_sums = group.create_task(usage_totals(store, scope, span))
         bounce = group.create_task(bounce_rate(store, scope, span))
-        facts = group.create_task(usage_facts(store, scope, span))
+        facts = group.create_task(usage_facts(store, scope, span, shared))
         recent = group.create_task(recent_activities(store, scope, span))
     event_trends, event_rows = events.result()
     page_trends, page_rows = pages.result()
@@ -59,7 +62,7 @@ async def dashboard(store: QueryStore, scope: Scope, period: Period, now: dateti
     total_events = int(by_metric["events"]["current_value"])
     sessions = int(by_metric["sessions"]["current_value"])
     errors = (int(by_metric["errors"]["current_value"]), int(by_metric["errors"]["previous_value"]))
-    performance_block = await overview_from(store, scope, span, performance_result, errors)
+    performance_block = await overview_from(store, scope, span, performance_result, errors, shared)
     usage = usage_block(facts.result(), span, total_events, sessions)
     rate, page_view_sessions = bounce.result()
     top_events = sorted(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from query_api.cache import ResultCache
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
 from query_api.grouped import Grouped
 from query_api.periods import Range, points
@@ -131,17 +133,22 @@ async def performance_rows(
 
 
 async def performance_overview(
-    store: QueryStore, scope: Scope, span: Range, previous: Range
+    store: QueryStore, scope: Scope, span: Range, previous: Range, shared: ResultCache
 ) -> dict[str, Any]:
     """``GET /analytics/performance/{user_id}/overview``."""
     (_, result), errors = await asyncio.gather(
         performance_rows(store, scope, span, previous), error_events(store, scope, span, previous)
     )
-    return await overview_from(store, scope, span, result, errors)
+    return await overview_from(store, scope, span, result, errors, shared)
 
 
 async def overview_from(
-    store: QueryStore, scope: Scope, span: Range, result: Grouped, errors: tuple[int, int]
+    store: QueryStore,
+    scope: Scope,
+    span: Range,
+    result: Grouped,
+    errors: tuple[int, int],
+    shared: ResultCache,
 ) -> dict[str, Any]:
     """Average load time, score, p75 vitals, slowest pages, per-point trend and detected issues, from the
     rows of :func:`performance_rows` (values: mean load time, samples, then p75 of each metric)."""
@@ -157,7 +164,7 @@ async def overview_from(
         (keys[0], v[0], *(v[2 + OVERVIEW_METRICS.index(m)] for m in SCORED))
         for keys, v in result.sets["series"]
     ]
-    issues = await _issues(store, scope, span, pages, errors)
+    issues = await _issues(store, scope, span, pages, errors, shared)
     slowest = sorted(pages, key=lambda p: (-p.average_load_time, p.page))[:SLOWEST_PAGES]
     core = {
         "lcp": _num(vitals.get("largest_contentful_paint")),
@@ -222,7 +229,12 @@ PAGE_RULES: tuple[tuple[str, str, float, str], ...] = (
 
 
 async def _issues(
-    store: QueryStore, scope: Scope, span: Range, pages: list[PageStats], errors: tuple[int, int]
+    store: QueryStore,
+    scope: Scope,
+    span: Range,
+    pages: list[PageStats],
+    errors: tuple[int, int],
+    shared: ResultCache,
 ) -> list[dict[str, Any]]:
     found: list[tuple[str, PageStats, str, float]] = []
     for page in pages:
@@ -231,7 +243,21 @@ async def _issues(
         for kind, metric, threshold, _ in PAGE_RULES:
             if page.p75[metric] > threshold:
                 found.append((kind, page, metric, threshold))
-    affected = await _affected_users(store, scope, span, {f[1].page for f in found})
+    flagged = sorted({f[1].page for f in found})
+    counts = await asyncio.gather(
+        *(
+            shared.get_or_compute(
+                ("affected_users", scope.tenant_id, span.start, span.end, page),
+                partial(_affected_users, store, scope.tenant_id, span, page),
+            )
+            for page in flagged
+        )
+    )
+    affected = {
+        (page, metric): n
+        for page, by_metric in zip(flagged, counts, strict=True)
+        for metric, n in by_metric.items()
+    }
     issues: list[dict[str, Any]] = []
     for kind, page, metric, threshold in found:
         value = page.p75[metric]
@@ -256,32 +282,22 @@ async def _issues(
     return sorted(issues, key=lambda i: (order.get(i["severity"], 2), i["type"], i["page"] or ""))
 
 
-async def _affected_users(
-    store: QueryStore, scope: Scope, span: Range, pages: set[str]
-) -> dict[tuple[str, str], int]:
-    """Per (page, metric): users of the tenant whose own p75 on that page is beyond the rule's threshold."""
-    if not pages:
-        return {}
-    params: dict[str, Any] = {"pages": sorted(pages)}
+async def _affected_users(store: QueryStore, tenant_id: str, span: Range, page: str) -> dict[str, int]:
+    """Per metric: users of the tenant whose own p75 on ``page`` is beyond the rule's threshold. Tenant-wide,
+    so it is shared by every dashboard of the tenant for a while (``query_tenant_cache_ttl_s``)."""
+    params: dict[str, Any] = {"page": page}
     rows_of = source(
-        rollup("user_performance"),
-        span,
-        Scope(scope.tenant_id, None),
-        params,
-        where="page IN {pages:Array(String)}",
+        rollup("user_performance"), span, Scope(tenant_id, None), params, where="page = {page:String}"
     )
     metrics = [rule[1] for rule in PAGE_RULES]
     rows = await store.rows(
-        "SELECT page, user_id, "
-        + ", ".join(p75(m) for m in metrics)
-        + f" FROM {rows_of} GROUP BY page, user_id",
-        params,
+        "SELECT user_id, " + ", ".join(p75(m) for m in metrics) + f" FROM {rows_of} GROUP BY user_id", params
     )
-    counts: dict[tuple[str, str], int] = {}
+    counts = dict.fromkeys(metrics, 0)
     for row in rows:
-        for (_, metric, threshold, _), value in zip(PAGE_RULES, row[2:], strict=True):
+        for (_, metric, threshold, _), value in zip(PAGE_RULES, row[1:], strict=True):
             if value > threshold:
-                counts[(row[0], metric)] = counts.get((row[0], metric), 0) + 1
+                counts[metric] += 1
     return counts
 
 

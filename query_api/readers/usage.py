@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from query_api.cache import ResultCache
 from query_api.formulas import ratio, user_segment
 from query_api.periods import ParameterError, Range, points
 from query_api.readers.common import Page, page_of_rows, stored_json
@@ -183,19 +184,30 @@ class UsageFacts:
     """Users of the tenant per feature in the range."""
 
 
-async def usage_facts(store: QueryStore, scope: Scope, span: Range) -> UsageFacts:
-    """Active days, first active day, and feature usage of the user and of the tenant."""
-    params: dict[str, Any] = {"me": scope.user_id}
-    features = _current_features(span, Scope(scope.tenant_id, None), params)
-    (days, first), rows = await asyncio.gather(
+async def usage_facts(store: QueryStore, scope: Scope, span: Range, shared: ResultCache) -> UsageFacts:
+    """Active days, first active day, the user's feature usage, and the tenant's users per feature (shared
+    by every dashboard of the tenant for a while: it reads every user's rows)."""
+    params: dict[str, Any] = {}
+    mine = _current_features(span, scope, params)
+    (days, first), rows, tenant_wide = await asyncio.gather(
         active_days_and_first_seen(store, scope, span),
-        store.rows(
-            "SELECT feature_name, uniqExact(user_id), countIf(user_id = {me:String}), "
-            f"sumIf(usage_count, user_id = {{me:String}}) FROM {features} GROUP BY feature_name",
-            params,
+        store.rows(f"SELECT feature_name, sum(usage_count) FROM {mine} GROUP BY feature_name", params),
+        shared.get_or_compute(
+            ("feature_users", scope.tenant_id, span.start, span.end),
+            lambda: feature_users(store, scope.tenant_id, span),
         ),
     )
-    return UsageFacts(days, first, {r[0]: int(r[3]) for r in rows if r[2]}, {r[0]: int(r[1]) for r in rows})
+    return UsageFacts(days, first, {r[0]: int(r[1]) for r in rows}, tenant_wide)
+
+
+async def feature_users(store: QueryStore, tenant_id: str, span: Range) -> dict[str, int]:
+    """Users of the tenant per feature in the range."""
+    params: dict[str, Any] = {}
+    features = _current_features(span, Scope(tenant_id, None), params)
+    rows = await store.rows(
+        f"SELECT feature_name, uniqExact(user_id) FROM {features} GROUP BY feature_name", params
+    )
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def usage_block(facts: UsageFacts, span: Range, events: int, sessions: int) -> dict[str, Any]:

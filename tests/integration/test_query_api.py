@@ -416,3 +416,17 @@ async def test_unknown_user_gets_zeros_and_bad_parameters_get_400(
         "query_api_clickhouse_seconds_count" in metrics
         and 'route="/analytics/dashboard/{user_id}"' in metrics
     )
+
+
+async def test_tenant_wide_aggregates_are_shared_by_the_tenants_dashboards(api: httpx.AsyncClient) -> None:
+    """Feature users and users affected by a page issue read every user's rows: computed once per tenant
+    and range, then reused by the next user's dashboard (the per-user answers are not cached here)."""
+    period = "custom&start_date=2026-10-01&end_date=2026-10-31"
+    with recording_statements() as first:
+        await get(api, f"/analytics/dashboard/{oracle.MAIN}?time_period={period}")
+    with recording_statements() as second:
+        await get(api, f"/analytics/dashboard/{oracle.PEERS[0]}?time_period={period}")
+    tenant_wide = [s for s in first if "uniqExact(user_id)" in s or "GROUP BY user_id" in s]
+    assert tenant_wide, "the first dashboard computes the tenant-wide aggregates"
+    assert not [s for s in second if "uniqExact(user_id)" in s or "GROUP BY user_id" in s]
+    assert len(second) < len(first)

@@ -24,7 +24,8 @@ MetricsQuery = Annotated[
 async def get_dashboard(request: Request, read: UserReadDep, period: Last7Days) -> dict[str, Any]:
     """Overview, performance, usage, activity, trends and insights of a user for the period."""
     data = await read.cached(
-        ("dashboard", period.current), lambda: dashboard(read.store, read.scope, period, read.clock())
+        ("dashboard", period.current),
+        lambda: dashboard(read.store, read.scope, period, read.clock(), read.shared),
     )
     return envelope(request, data)
 
@@ -35,7 +36,8 @@ async def get_dashboard(request: Request, read: UserReadDep, period: Last7Days) 
 async def get_insights(request: Request, read: UserReadDep, period: Last7Days) -> dict[str, Any]:
     """Insights for the period, highest priority first (the dashboard's ``insights`` block)."""
     data = await read.cached(
-        ("dashboard", period.current), lambda: dashboard(read.store, read.scope, period, read.clock())
+        ("dashboard", period.current),
+        lambda: dashboard(read.store, read.scope, period, read.clock(), read.shared),
     )
     return envelope(request, data["insights"])
 

@@ -38,6 +38,6 @@ async def get_performance_overview(request: Request, read: UserReadDep, period: 
     """Average load time, performance score, p75 core web vitals, slowest pages, trend and issues."""
     data = await read.cached(
         ("performance_overview", period.current),
-        lambda: performance_overview(read.store, read.scope, period.current, period.previous),
+        lambda: performance_overview(read.store, read.scope, period.current, period.previous, read.shared),
     )
     return envelope(request, data)
