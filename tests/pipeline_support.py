@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,9 @@ class InMemoryLog:
             index += size
             by_partition: dict[int, list[dict[str, Any]]] = {}
             for event in chunk:
-                by_partition.setdefault(hash(event["user_id"]) % len(self.partitions), []).append(event)
+                # a stable hash (not hash(), which changes per process): the same log in every run
+                partition = zlib.crc32(event["user_id"].encode()) % len(self.partitions)
+                by_partition.setdefault(partition, []).append(event)
             for partition, group in by_partition.items():
                 self.append_raw(partition, encode_batch(group))
 
