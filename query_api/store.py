@@ -48,6 +48,7 @@ class QueryStore:
         self._pool_size = pool_size
         self._idle: asyncio.Queue[Client] | None = None
         self._all: list[Client] = []
+        self._opening = 0
 
     def _pool(self) -> asyncio.Queue[Client]:
         if self._idle is None:
@@ -55,9 +56,14 @@ class QueryStore:
         return self._idle
 
     async def _acquire(self) -> Client:
+        """An idle client, a new one while the pool is below its size, else wait for one to come back."""
         idle = self._pool()
-        if idle.empty() and len(self._all) < self._pool_size:
-            client = await asyncio.to_thread(self._open_client)
+        if idle.empty() and len(self._all) + self._opening < self._pool_size:
+            self._opening += 1  # counted before the await, so a burst cannot open more than the pool size
+            try:
+                client = await asyncio.to_thread(self._open_client)
+            finally:
+                self._opening -= 1
             self._all.append(client)
             return client
         return await idle.get()

@@ -114,3 +114,31 @@ def test_every_read_endpoint_documents_an_example_that_fits_its_response_model()
             assert operation.get("summary") and operation.get("description"), (method, path)
             documented += 1
     assert documented == 12
+
+
+async def test_store_never_opens_more_clients_than_its_pool() -> None:
+    from typing import Any
+
+    from query_api.store import QueryStore
+
+    opened: list[int] = []
+
+    class FakeClient:
+        def query(self, sql: str, parameters: Any = None) -> Any:
+            import time as _time
+
+            _time.sleep(0.01)
+            return type("Result", (), {"result_rows": [(1,)]})()
+
+        def close(self) -> None:
+            pass
+
+    def open_client() -> Any:
+        opened.append(1)
+        return FakeClient()
+
+    store = QueryStore(open_client, QueryMetrics(), pool_size=3)
+    results = await asyncio.gather(*(store.rows("SELECT 1") for _ in range(20)))
+    assert all(r == [(1,)] for r in results)
+    assert len(opened) == 3
+    await store.close()
