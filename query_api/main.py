@@ -14,7 +14,7 @@ from query_api.cache import ResultCache
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
-from query_api.store import QueryStore
+from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, error
 from schemas.http_errors import install_error_handlers
@@ -64,6 +64,14 @@ def attach_query_api(
     async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
         return EnvelopeResponse(
             error(ErrorCode.VALIDATION_ERROR, str(exc), {"parameter": exc.parameter}), status_code=400
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_: Request, exc: StoreUnavailable) -> EnvelopeResponse:
+        return EnvelopeResponse(
+            error(ErrorCode.SERVICE_UNAVAILABLE, "ClickHouse is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": str(settings.query_retry_after_s)},
         )
 
     return store

@@ -17,3 +17,5 @@ class QuerySettings(CommonSettings):
     query_tenant_cache_ttl_s: float = 60.0
     """How long tenant-wide aggregates (feature users, users affected by a page issue) are shared by every
     dashboard of the tenant before they are computed again."""
+    query_retry_after_s: int = 5
+    """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
 from query_api.metrics import QueryMetrics
 
@@ -39,6 +40,10 @@ def recording_statements() -> Iterator[list[str]]:
         yield recorded
     finally:
         _statements.reset(token)
+
+
+class StoreUnavailable(Exception):
+    """ClickHouse cannot be reached (connection refused, timed out): the API answers 503, not 500."""
 
 
 class QueryStore:
@@ -69,33 +74,30 @@ class QueryStore:
         return await idle.get()
 
     async def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
-        """Run one read statement; a failing client is replaced rather than reused."""
+        """Run one read statement, timed into the ClickHouse latency histogram."""
         recorded = _statements.get()
         if recorded is not None:
             recorded.append(sql)
-        client = await self._acquire()
         started = time.perf_counter()
-        healthy = False
         try:
-            result = await asyncio.to_thread(client.query, sql, parameters=parameters)
-            healthy = True
-            return result.result_rows
+            return await self.execute(lambda client: client.query(sql, parameters=parameters).result_rows)
         finally:
             self._metrics.clickhouse_latency.observe(time.perf_counter() - started)
-            if healthy:
-                self._pool().put_nowait(client)
-            else:
-                self._all.remove(client)
-                await asyncio.to_thread(_close_quietly, client)
 
     async def execute(self, call: Callable[[Client], T]) -> T:
-        """Run ``call(client)`` (reads and writes of small settings tables) with a pooled client."""
-        client = await self._acquire()
+        """Run ``call(client)`` with a pooled client; a failing client is replaced rather than reused, and
+        an unreachable ClickHouse raises :class:`StoreUnavailable`."""
+        try:
+            client = await self._acquire()
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
         healthy = False
         try:
             result = await asyncio.to_thread(call, client)
             healthy = True
             return result
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
         finally:
             if healthy:
                 self._pool().put_nowait(client)
