@@ -162,6 +162,17 @@ def load_preferences(client: Client, tenant_id: str, user_id: str) -> TrackingPr
     return TrackingPreferences(enabled=bool(enabled), tracked_streams=[Stream(s) for s in streams])
 
 
+def restricted_preferences(client: Client) -> list[tuple[str, str, bool, list[str]]]:
+    """(tenant, user, tracking enabled, tracked streams) of every user who opted out or tracks fewer
+    streams than all: the only ones a worker needs to know."""
+    rows = client.query(
+        "SELECT tenant_id, user_id, tracking_enabled, tracked_streams FROM user_preferences FINAL "
+        "WHERE NOT tracking_enabled OR length(tracked_streams) < {streams:UInt8}",
+        parameters={"streams": len(Stream)},
+    ).result_rows
+    return [(str(t), str(u), bool(e), list(streams)) for t, u, e, streams in rows]
+
+
 def save_preferences(client: Client, tenant_id: str, user_id: str, value: TrackingPreferences) -> None:
     client.insert(
         "user_preferences",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.tenant_config import restricted_preferences
 from schemas.topics import Stream
 from stream_processors.storage import Storage
 
@@ -41,10 +42,4 @@ class TrackingFilter:
         self._untracked = snapshot
 
     async def refresh(self, storage: Storage) -> None:
-        self.use(
-            await storage.query(
-                "SELECT tenant_id, user_id, tracking_enabled, tracked_streams FROM user_preferences FINAL "
-                "WHERE NOT tracking_enabled OR length(tracked_streams) < {streams:UInt8}",
-                {"streams": len(Stream)},
-            )
-        )
+        self.use(await storage.run(restricted_preferences, "read tracking preferences"))

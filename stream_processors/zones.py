@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 
 from schemas.settings import ZoneLookup
+from schemas.tenant_config import stored_time_zones
 from stream_processors.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
 async def refresh_stored_zones(storage: Storage, zones: ZoneLookup) -> None:
-    rows = await storage.query("SELECT tenant_id, time_zone FROM tenant_settings FINAL")
-    zones.use_stored({str(tenant): str(zone) for tenant, zone in rows})
-    log.debug("tenant zones refreshed: %d stored", len(rows))
+    stored = await storage.run(stored_time_zones, "read tenant time zones")
+    zones.use_stored(stored)
+    log.debug("tenant zones refreshed: %d stored", len(stored))

@@ -14,7 +14,7 @@ from typing import Any
 
 from query_api.cache import ResultCache
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
-from query_api.grouped import Grouped
+from query_api.grouped import Grouped, grouped
 from query_api.periods import Range, points
 from query_api.readers.common import Page, page_of_rows, stored_json, time_conditions, utc
 from query_api.readers.trends import TREND_METRICS, rollup_trends
@@ -302,18 +302,12 @@ async def _affected_users(store: QueryStore, tenant_id: str, span: Range, page: 
 
 
 async def error_events(store: QueryStore, scope: Scope, span: Range, previous: Range) -> tuple[int, int]:
-    """Error events in the range and in the previous one, in one statement."""
-    params: dict[str, Any] = {}
-    item = rollup("user_events")
-    where = "event_type = 'error_event'"
-    current = source(item, span, scope, params, prefix="c", columns="events, 1 AS is_current", where=where)
-    before = source(item, previous, scope, params, prefix="p", columns="events, 0 AS is_current", where=where)
-    rows = await store.rows(
-        "SELECT sumIf(events, is_current = 1), sumIf(events, is_current = 0) "
-        f"FROM (SELECT * FROM {current} UNION ALL SELECT * FROM {before})",
-        params,
+    """Error events in the range and in the previous one: the ``errors`` trend metric's totals, one pass."""
+    metric = TREND_METRICS["errors"]
+    result = await grouped(
+        store, rollup(metric.rollup), scope, span, previous, metric.columns, [metric.expression]
     )
-    return int(rows[0][0] or 0), int(rows[0][1] or 0)
+    return int(result.total(True, 0) or 0), int(result.total(False, 0) or 0)
 
 
 def error_spike(scope: Scope, current: int, before: int) -> dict[str, Any] | None:
