@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,11 @@ from stream_processors.transforms import TableBatch, feed_rows, raw_rows
 
 log = logging.getLogger(__name__)
 
+MAX_GROUP = 5_000
+"""Requests per commit at most."""
+TARGET_WINDOW = 8
+"""Commits whose largest group is the size the next commit waits for."""
+
 
 @dataclass
 class _Pending:
@@ -38,9 +44,14 @@ class _Pending:
 
 class EmbeddedSink:
     def __init__(
-        self, settings: WorkerSettings, storage: Storage, timeout_s: float = 10.0, max_queue: int = 10_000
+        self,
+        settings: WorkerSettings,
+        storage: Storage,
+        timeout_s: float = 10.0,
+        max_queue: int = 10_000,
     ) -> None:
         self._settings = settings
+        self._gather_wait_s = settings.embedded_gather_wait_s
         self._storage = storage
         self._timeout_s = timeout_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
@@ -48,6 +59,7 @@ class EmbeddedSink:
         self.zones = settings.zone_lookup()
         self.tracking = TrackingFilter()
         self._committer: asyncio.Task[None] | None = None
+        self._recent_sizes: deque[int] = deque(maxlen=TARGET_WINDOW)
         self.commits = 0
 
     async def start(self) -> None:
@@ -85,11 +97,35 @@ class EmbeddedSink:
         except TimeoutError as exc:
             raise SinkUnavailable("the embedded store did not confirm in time") from exc
 
+    async def _gather(self) -> list[_Pending]:
+        """The next commit group: everything queued and, when that is fewer requests than recent commits
+        held, whatever else arrives within ``embedded_gather_wait_s``.
+
+        A commit costs mostly the same whatever its size (a part per table and view), so committing the
+        two requests that happen to be queued while fourteen others are still being parsed costs almost
+        what all sixteen would; without the wait, steady load splits into such small/large pairs. The
+        target is the largest of the last :data:`TARGET_WINDOW` groups, so it follows the load down.
+        """
+        group = [await self._queue.get()]
+        target = min(max(self._recent_sizes, default=1), MAX_GROUP)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._gather_wait_s
+        while len(group) < MAX_GROUP:
+            while not self._queue.empty() and len(group) < MAX_GROUP:
+                group.append(self._queue.get_nowait())
+            remaining = deadline - loop.time()
+            if len(group) >= target or remaining <= 0:
+                break
+            try:
+                group.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        self._recent_sizes.append(len(group))
+        return group
+
     async def _commit_forever(self) -> None:
         while True:
-            group = [await self._queue.get()]
-            while not self._queue.empty() and len(group) < 5_000:
-                group.append(self._queue.get_nowait())
+            group = await self._gather()
             try:
                 await self._commit(group)
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure

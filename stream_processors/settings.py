@@ -18,6 +18,11 @@ class WorkerSettings(CommonSettings):
     """Cap of the exponential backoff while ClickHouse is unavailable."""
     worker_zone_refresh_s: float = 30.0
     """How often workers re-read tenant time zones and tracking preferences saved through the config API."""
+    embedded_gather_wait_s: float = 0.1
+    """``analytics dev``: how long a commit may wait for as many requests as recent commits held.
+
+    Only waited while fewer are queued, so a lone client never waits; 0 commits whatever is queued.
+    """
 
 
 __all__ = ["WorkerSettings", "ZoneLookup"]
