@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import secrets
 import socket
 import time
 import urllib.request
@@ -12,7 +13,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from schemas.security.tokens import mint_token
+
 RESULTS = Path(__file__).resolve().parent / "results"
+_SECRET = secrets.token_urlsafe(48)
+"""This run's HS256 secret: the services under test verify the benchmark's tokens with it."""
+
+
+def bench_token(roles: tuple[str, ...] = ("service",), tenant: str = "default") -> str:
+    return mint_token(_SECRET, "bench", tenant, roles, ttl_s=24 * 3600)
+
+
+def auth_env() -> dict[str, str]:
+    """Environment of services and load processes: the run's secret, a service token for load
+    generators, and no rate limits (a benchmark measures capacity, not the limits)."""
+    return {
+        "ANALYTICS_AUTH_JWT_SECRET": _SECRET,
+        "ANALYTICS_LOADGEN_TOKEN": bench_token(),
+        "ANALYTICS_RATE_LIMITS_ENABLED": "false",
+    }
+
+
+def auth_headers() -> dict[str, str]:
+    """Headers of a load process started with :func:`auth_env` (reads the token it was given)."""
+    return {"authorization": f"Bearer {os.environ.get('ANALYTICS_LOADGEN_TOKEN') or bench_token()}"}
 
 
 def free_port() -> int:

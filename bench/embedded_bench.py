@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench.common import free_port, save_result, wait_ready
+from bench.common import auth_env, free_port, save_result, wait_ready
 
 COUNT_SCRIPT = (
     "import sys; from schemas.storage import open_client; c = open_client(sys.argv[1], 'analytics'); "
@@ -47,7 +47,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         url = f"chdb://{folder}/ch"
         port = free_port()
-        env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": url, "ANALYTICS_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": url, "ANALYTICS_LOG_LEVEL": "WARNING", **auth_env()}
         server = subprocess.Popen(
             [sys.executable, "-m", "schemas.cli", "dev", "--port", str(port)],
             env=env,

@@ -17,7 +17,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import free_port, save_result, wait_ready
+from bench.common import auth_env, free_port, save_result, wait_ready
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
@@ -69,6 +69,7 @@ def main() -> int:
         "ANALYTICS_KAFKA_BOOTSTRAP": bootstrap,
         "ANALYTICS_TOPIC_PREFIX": prefix,
         "ANALYTICS_LOG_LEVEL": "WARNING",
+        **auth_env(),
     }
     server = subprocess.Popen(
         [

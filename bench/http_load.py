@@ -17,6 +17,8 @@ import uuid
 import httpx
 import orjson
 
+from bench.common import auth_headers
+
 PAGES = [f"/page/{i}" for i in range(200)]
 
 
@@ -48,7 +50,7 @@ def build_batches(count: int, size: int, compress: bool, seed: int = 7) -> list[
 
 async def run(url: str, duration: float, concurrency: int, batch: int, compress: bool) -> dict[str, object]:
     bodies = build_batches(64, batch, compress)
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **auth_headers()}
     if compress:
         headers["content-encoding"] = "gzip"
     latencies: list[float] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import free_port, save_result, wait_ready
+from bench.common import auth_env, auth_headers, free_port, save_result, wait_ready
 
 ENDPOINTS = {
     "dashboard": "/analytics/dashboard/{user}?time_period=last_7_days",
@@ -40,7 +40,7 @@ async def measure(base: str, path: str, users: int, duration: float, concurrency
     latencies: list[float] = []
     errors = 0
     rng = random.Random(3)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers()) as client:
         stop_at = time.perf_counter() + duration
 
         async def worker() -> None:
@@ -72,6 +72,7 @@ def serve_and_measure(url: str, folder: str, args: argparse.Namespace) -> dict[s
         "ANALYTICS_CLICKHOUSE_URL": url,
         "ANALYTICS_QUERY_CACHE_TTL_S": "0",
         "ANALYTICS_LOG_LEVEL": "WARNING",
+        **auth_env(),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "schemas.cli", "query", "--port", str(port)],

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from ingest_gateway.loadgen.demo import fill_if_empty
 from ingest_gateway.main import create_app
@@ -24,7 +26,9 @@ from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
 from schemas.http_errors import install_error_handlers
 from schemas.migrate import migrate
-from schemas.storage import open_client
+from schemas.security.api_keys import ApiKeyDirectory
+from schemas.security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
+from schemas.storage import open_client, parse_url
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.maintenance import maintain
 from stream_processors.settings import WorkerSettings
@@ -59,7 +63,9 @@ def _beside(
 def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) -> None:
     """Mount the query API's routes (metrics on the gateway's registry, so one ``/metrics`` shows both),
     and run the background upkeep (zones, tracking preferences, scheduled rebuilds) beside the app."""
-    query_settings = QuerySettings()
+    query_settings = QuerySettings(
+        clickhouse_url=worker.clickhouse_url, clickhouse_database=worker.clickhouse_database
+    )
     store = attach_query_api(app, query_settings, QueryMetrics(registry=app.state.metrics.registry))
     # bodies posted to the gateway routes answer 422 on schema errors, query parameters 400 (each
     # service's own rule)
@@ -102,9 +108,37 @@ def create_dev_app(
 
     storage = Storage(open_writer, worker.worker_retry_max_s)
     sink = EmbeddedSink(worker, storage, timeout_s=gateway.gateway_produce_timeout_s)
-    app = create_app(gateway, sink)
+    auth = dev_auth(worker.clickhouse_url)
+    keys = ApiKeyDirectory(
+        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database),
+        refresh_s=gateway.gateway_api_key_refresh_s,
+    )
+    app = create_app(gateway, sink, auth.verifier(), keys)
     app.title = "Event analytics (embedded)"
     _with_query_api(app, worker, sink)
+    secret = auth.auth_jwt_secret.get_secret_value() if auth.auth_jwt_secret else None
+    if secret is not None:  # a token to try the API with (printed by `analytics dev`)
+        app.state.dev_token = mint_token(
+            secret, "dev-admin", worker.default_tenant, ["admin"], ttl_s=DEV_TOKEN_TTL_S
+        )
     if demo_url is not None:  # fill an empty store once the server answers; stop it if the server stops
-        _beside(app, lambda: fill_if_empty(storage, demo_url), "demo-fill")
+        if secret is None:
+            raise AuthConfigError("--demo signs its traffic with an HS256 secret; a key or JWKS is set")
+        demo_token = mint_token(secret, "demo-loader", worker.default_tenant, ["service"], ttl_s=3600)
+        _beside(app, lambda: fill_if_empty(storage, demo_url, demo_token), "demo-fill")
     return app
+
+
+DEV_TOKEN_TTL_S = 30 * 24 * 3600
+
+
+def dev_auth(clickhouse_url: str) -> AuthSettings:
+    """The configured ``ANALYTICS_AUTH_*`` settings, or — when none is set — a local HS256 secret kept
+    beside the embedded store (``dev-auth-secret``), so ``make run`` works without an identity provider
+    while every request still carries a token."""
+    auth = AuthSettings()
+    if auth.configured():
+        return auth
+    target = parse_url(clickhouse_url)
+    folder = Path(target.location).parent if target.is_embedded else Path("var")
+    return AuthSettings(auth_jwt_secret=SecretStr(dev_secret(folder)))

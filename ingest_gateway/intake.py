@@ -49,9 +49,11 @@ def error_details(error: ValidationError, index: int | None = None) -> list[dict
     return details
 
 
-def idempotent_id(tenant_id: str, key: str, index: int) -> uuid.UUID:
-    """The id of item ``index`` of a request carrying ``Idempotency-Key: key``: the same on every retry."""
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant_id}\x1f{key}\x1f{index}")
+def idempotent_id(tenant_id: str, key: str, index: int, user_id: str | None = None) -> uuid.UUID:
+    """The id of item ``index`` of a request carrying ``Idempotency-Key: key``: the same on every retry.
+    Keys of end users (``user_id``) are their own: two users choosing the same key get different ids."""
+    scope = tenant_id if user_id is None else f"{tenant_id}\x1e{user_id}"
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{key}\x1f{index}")
 
 
 class Intake:
@@ -73,17 +75,31 @@ class Intake:
         except ValidationError as exc:
             return error_details(exc, index)
 
-    async def accept_one(self, stream: Stream, body: Any, tenant_id: str, idempotency_key: str | None) -> str:
-        """Validate and publish one item; return its event id. Raises ``ApiError`` (422, 503)."""
+    async def accept_one(
+        self,
+        stream: Stream,
+        body: Any,
+        tenant_id: str,
+        idempotency_key: str | None,
+        user_id: str | None = None,
+    ) -> str:
+        """Validate and publish one item; return its event id. Raises ``ApiError`` (422, 503).
+
+        ``tenant_id`` (and ``user_id`` for end users) come from the credential and replace the body's."""
         outcome = self._validate(stream, body, None)
         if isinstance(outcome, list):
             self._metrics.events_rejected.labels(stream.value, outcome[0]["type"]).inc()
             raise validation_error("the event is invalid", details=outcome)
-        result = await self._publish(stream, [outcome], [0], tenant_id, idempotency_key)
+        result = await self._publish(stream, [outcome], [0], tenant_id, idempotency_key, user_id)
         return result[0]
 
     async def accept_batch(
-        self, stream: Stream, body: Any, tenant_id: str, idempotency_key: str | None
+        self,
+        stream: Stream,
+        body: Any,
+        tenant_id: str,
+        idempotency_key: str | None,
+        user_id: str | None = None,
     ) -> IntakeResult:
         """Validate items one by one, publish the valid ones; report the others. Raises ``ApiError``."""
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
@@ -119,7 +135,7 @@ class Intake:
                 positions.append(index)
         if not valid:
             raise validation_error("every event of the batch is invalid", details=rejected)
-        ids = await self._publish(stream, valid, positions, tenant_id, idempotency_key)
+        ids = await self._publish(stream, valid, positions, tenant_id, idempotency_key, user_id)
         return IntakeResult(ids, rejected)
 
     async def _publish(
@@ -129,6 +145,7 @@ class Intake:
         positions: Sequence[int],
         tenant_id: str,
         idempotency_key: str | None,
+        user_id: str | None = None,
     ) -> list[str]:
         received_at = datetime.now(UTC)
         received_at_text = format_time(received_at)
@@ -139,8 +156,12 @@ class Intake:
             partitions = await self._sink.partitions(topic)
             groups: dict[int, tuple[list[bytes], list[dict[str, Any]]]] = {}
             for payload, position in zip(payloads, positions, strict=True):
-                fixed_id = idempotent_id(tenant_id, idempotency_key, position) if idempotency_key else None
+                fixed_id = (
+                    idempotent_id(tenant_id, idempotency_key, position, user_id) if idempotency_key else None
+                )
                 message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text)
+                if user_id is not None:
+                    message["user_id"] = user_id
                 ids.append(message["id"])
                 key = message_key(tenant_id, message["user_id"])
                 keys, events = groups.setdefault(partition_of(key, partitions), ([], []))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,22 +18,45 @@ from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, KafkaEventSink
 from schemas.envelope import EnvelopeResponse
 from schemas.http_errors import install_error_handlers
+from schemas.security.api_keys import ApiKeyDirectory
+from schemas.security.tokens import AuthSettings, TokenVerifier
+from schemas.storage import open_client, parse_url
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings | None = None, sink: EventSink | None = None) -> FastAPI:
-    """Build the gateway. ``sink`` defaults to Kafka; the embedded mode passes its in-process bus."""
+def create_app(
+    settings: GatewaySettings | None = None,
+    sink: EventSink | None = None,
+    verifier: TokenVerifier | None = None,
+    api_keys: ApiKeyDirectory | None = None,
+) -> FastAPI:
+    """Build the gateway. ``sink`` defaults to Kafka; the embedded mode passes its in-process bus.
+    ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures (refusing to build without one).
+    ``api_keys`` defaults to the keys in a ClickHouse *server* (``analytics api-keys``); an embedded
+    ``chdb://`` store belongs to one process, so there ``analytics dev`` passes its own directory."""
     settings = settings or GatewaySettings()
+    verifier = verifier or AuthSettings().verifier()
+    if api_keys is None and not parse_url(settings.clickhouse_url).is_embedded:
+        url, database = settings.clickhouse_url, settings.clickhouse_database
+        api_keys = ApiKeyDirectory(
+            lambda: open_client(url, database), refresh_s=settings.gateway_api_key_refresh_s
+        )
     sink = sink or KafkaEventSink(settings)
     metrics = GatewayMetrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sink.start()
+        refresher = asyncio.create_task(api_keys.run(), name="api-keys") if api_keys is not None else None
         try:
             yield
         finally:
+            if refresher is not None and api_keys is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+                await api_keys.close()
             await sink.stop()  # graceful: uvicorn stopped accepting; flush what was produced
 
     app = FastAPI(
@@ -41,6 +66,8 @@ def create_app(settings: GatewaySettings | None = None, sink: EventSink | None =
         default_response_class=EnvelopeResponse,
     )
     app.state.settings = settings
+    app.state.auth_verifier = verifier
+    app.state.api_keys = api_keys
     app.state.sink = sink
     app.state.metrics = metrics
     app.state.intake = Intake(settings, sink, metrics)

@@ -20,6 +20,8 @@ class GatewaySettings(CommonSettings):
     """How long a request waits for the brokers' acknowledgements before answering 503."""
     gateway_retry_after_s: int = 5
     """``Retry-After`` sent with 503 answers."""
+    gateway_api_key_refresh_s: float = 5.0
+    """How often each gateway process re-reads ingestion API keys: a revoked key stops within this."""
     kafka_linger_ms: int = 5
     kafka_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     kafka_max_batch_bytes: int = 512 * 1024

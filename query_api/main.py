@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from ingest_gateway.middleware import RequestContextMiddleware
 from query_api.api.routes import activities, config, dashboard, events, health, performance, usage
@@ -18,6 +18,8 @@ from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, error
 from schemas.http_errors import install_error_handlers
+from schemas.security.http import authenticate
+from schemas.security.tokens import AuthSettings, TokenVerifier
 from schemas.storage import open_client
 
 RESOURCE_ROUTERS = (
@@ -57,8 +59,8 @@ def attach_query_api(
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
-    for router in RESOURCE_ROUTERS:
-        app.include_router(router)
+    for router in RESOURCE_ROUTERS:  # every read needs a credential; health and metrics do not
+        app.include_router(router, dependencies=[Depends(authenticate)])
 
     @app.exception_handler(ParameterError)
     async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
@@ -81,8 +83,11 @@ def create_app(
     settings: QuerySettings | None = None,
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
+    verifier: TokenVerifier | None = None,
 ) -> FastAPI:
+    """The query API on its own; ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures."""
     settings = settings or QuerySettings()
+    verifier = verifier or AuthSettings().verifier()
     metrics = QueryMetrics()
 
     @asynccontextmanager
@@ -98,6 +103,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=EnvelopeResponse,
     )
+    app.state.auth_verifier = verifier
     attached = attach_query_api(app, settings, metrics, store, clock)
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)

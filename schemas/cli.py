@@ -141,7 +141,28 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     print(f"  read     GET  {base}/analytics/dashboard/<user_id>   (and /events, /trends, /insights, ...)")
     print(f"  docs     {base}/docs")
     print(f"  metrics  {base}/metrics")
+    token = getattr(app.state, "dev_token", None)
+    if token is not None:
+        print(f"  token    an admin of tenant {settings.default_tenant} for 30 days (more: analytics token):")
+        print(f"           export TOKEN={token}")
+        print(f'           curl -H "Authorization: Bearer $TOKEN" {base}/analytics/dashboard/demo_user_1')
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from ingest_gateway.embedded_app import dev_auth
+    from schemas.security.tokens import mint_token
+
+    settings = CommonSettings()
+    auth = dev_auth(settings.clickhouse_url)
+    if auth.auth_jwt_secret is None:
+        print("token: only HS256 tokens can be minted here; your identity provider issues the others")
+        return 2
+    tenant = args.tenant or settings.default_tenant
+    roles = [role.strip() for role in args.role.split(",") if role.strip()]
+    token = mint_token(auth.auth_jwt_secret.get_secret_value(), args.sub, tenant, roles, ttl_s=args.ttl)
+    print(token)
     return 0
 
 
@@ -186,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--tenant", help="only this tenant (default: every tenant with raw data)")
     rebuild.set_defaults(handler=_cmd_rebuild)
+
+    token = commands.add_parser(
+        "token",
+        help="mint an HS256 token with ANALYTICS_AUTH_JWT_SECRET (or analytics dev's local secret)",
+    )
+    token.add_argument("--sub", default="dev-admin", help="subject: the user id for end-user roles")
+    token.add_argument("--tenant", help="tenant (default: ANALYTICS_DEFAULT_TENANT)")
+    token.add_argument(
+        "--role", default="admin", help="comma-separated roles: admin, service, user, student, teacher"
+    )
+    token.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
+    token.set_defaults(handler=_cmd_token)
+
+    from schemas.security.api_keys import add_cli as api_keys_cli
+
+    api_keys_cli(commands)
 
     from ingest_gateway.loadgen.options import add_arguments as loadgen_arguments
 

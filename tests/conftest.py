@@ -23,6 +23,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.storage import open_client
+from tests.auth import TEST_SECRET
+
+# Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
+os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
+for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
+    os.environ.pop(_other, None)
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "local" / "kafka.sh"

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from ingest_gateway.body import parse_json, read_body
 from ingest_gateway.intake import Intake
 from ingest_gateway.settings import GatewaySettings
+from schemas.security.http import PrincipalDep, ingest_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +19,10 @@ class RequestContext:
     request_id: str
     started: float
     tenant_id: str
+    """From the credential, never from the body."""
     idempotency_key: str | None
+    user_id: str | None = None
+    """End users' events are stamped with their own id (see ``schemas.security.http.ingest_user``)."""
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -34,15 +38,20 @@ def get_intake(request: Request) -> Intake:
     return intake
 
 
-def get_context(
-    request: Request, settings: Annotated[GatewaySettings, Depends(get_settings)]
-) -> RequestContext:
+async def may_ingest(principal: PrincipalDep) -> None:
+    """Router-level: the credential is checked (401, 403) before the body is read."""
+    ingest_user(principal)
+
+
+def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     key = request.headers.get("idempotency-key")
+    user_id = ingest_user(principal)
     return RequestContext(
         request_id=request.state.request_id,
         started=request.state.started,
-        tenant_id=settings.default_tenant,
+        tenant_id=principal.tenant_id,
         idempotency_key=key[:200] if key else None,
+        user_id=user_id,
     )
 
 

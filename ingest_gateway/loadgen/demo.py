@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from typing import Any
 
 import httpx
 
+from ingest_gateway.loadgen.options import TOKEN_ENV
 from schemas.topics import Stream
 from stream_processors.storage import Storage
 
@@ -58,8 +60,8 @@ async def _wait_until_serving(base_url: str, timeout_s: float = 60.0) -> None:
             await asyncio.sleep(0.2)
 
 
-async def fill_if_empty(storage: Storage, base_url: str) -> None:
-    """Post the demo traffic to ``base_url`` unless the store holds events already."""
+async def fill_if_empty(storage: Storage, base_url: str, token: str) -> None:
+    """Post the demo traffic to ``base_url`` (as ``token``'s principal) unless the store holds events."""
     existing = int((await storage.query("SELECT count() FROM analytics_events"))[0][0])
     if existing:
         print(f"demo: the store already holds {existing:,} events; no demo data added", flush=True)
@@ -73,7 +75,7 @@ async def fill_if_empty(storage: Storage, base_url: str) -> None:
     started = time.monotonic()
     accepted: dict[str, int] = {}
     for stream in Stream:
-        summary = await _run_loadgen(loadgen_command(base_url, stream))
+        summary = await _run_loadgen(loadgen_command(base_url, stream), token)
         if summary is None:
             print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
             return
@@ -86,9 +88,10 @@ async def fill_if_empty(storage: Storage, base_url: str) -> None:
     )
 
 
-async def _run_loadgen(command: list[str]) -> dict[str, Any] | None:
+async def _run_loadgen(command: list[str], token: str) -> dict[str, Any] | None:
     """The JSON summary of one load generator run, or None when it failed."""
-    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    env = {**os.environ, TOKEN_ENV: token}
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, env=env)
     try:
         output, _ = await process.communicate()
     except asyncio.CancelledError:  # the server is stopping: do not leave the load generator behind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,9 +32,23 @@ class LoadOptions:
     max_errors: int = 100
     progress: bool = True
     now: datetime | None = None
+    token: str | None = field(default=None, repr=False)
+    """Bearer token sent with every request."""
+    api_key: str | None = field(default=None, repr=False)
+    """Ingestion API key (``X-API-Key``) sent with every request."""
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        return headers
 
 
 DEFAULT_DURATION_S = 10.0
+TOKEN_ENV = "ANALYTICS_LOADGEN_TOKEN"
+API_KEY_ENV = "ANALYTICS_LOADGEN_API_KEY"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"bearer token (default: ${TOKEN_ENV}; prefer the variable, arguments show in ps)",
+    )
+    parser.add_argument(
+        "--api-key", default=os.environ.get(API_KEY_ENV), help=f"ingestion API key (default: ${API_KEY_ENV})"
+    )
 
 
 def options_from(args: argparse.Namespace) -> LoadOptions:
@@ -88,4 +111,6 @@ def options_from(args: argparse.Namespace) -> LoadOptions:
         user_prefix=args.user_prefix,
         max_errors=args.max_errors,
         progress=args.progress,
+        token=args.token,
+        api_key=args.api_key,
     )

@@ -126,7 +126,9 @@ async def run(options: LoadOptions) -> dict[str, Any]:
     """Run the load and return its summary (see :meth:`Tally.summary`, plus ``ok``)."""
     limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
     base = options.url.rstrip("/")
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30.0, headers=options.auth_headers()
+    ) as client:
         try:
             await client.get("/healthz", timeout=5.0)
         except httpx.HTTPError as exc:

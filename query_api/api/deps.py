@@ -17,6 +17,9 @@ from query_api.settings import QuerySettings
 from query_api.store import QueryStore
 from query_api.tenants import TenantDirectory
 from schemas.envelope import success
+from schemas.security.http import PrincipalDep, require
+from schemas.security.policy import Action
+from schemas.security.principal import Principal
 
 USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,36}$"
 """What ingestion accepts as ``user_id`` (1–36 characters, no control characters)."""
@@ -24,9 +27,18 @@ USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,36}$"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asks: the tenant every statement is constrained to (from credentials once "Security" lands)."""
+    """Who asks, from the verified credential: every statement is constrained to its tenant, and every
+    per-user read goes through :func:`user_scope`, which applies the role rules."""
 
-    tenant_id: str
+    principal: Principal
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    def may(self, action: Action, user_id: str | None = None) -> None:
+        """Raise 403 unless the role rules allow ``action`` on ``user_id``'s data."""
+        require(self.principal, action, user_id)
 
 
 def get_settings(request: Request) -> QuerySettings:
@@ -59,8 +71,8 @@ def get_tenants(request: Request) -> TenantDirectory:
     return tenants
 
 
-def get_caller(settings: Annotated[QuerySettings, Depends(get_settings)]) -> Caller:
-    return Caller(settings.default_tenant)
+def get_caller(principal: PrincipalDep) -> Caller:
+    return Caller(principal)
 
 
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
@@ -74,6 +86,8 @@ UserId = Annotated[str, Path(description="the user's id (1–36 characters)", pa
 
 
 def user_scope(caller: Caller, user_id: str) -> Scope:
+    """The scope of a read of ``user_id``'s data: the caller's tenant, if the caller may read that user."""
+    caller.may(Action.READ_USER, user_id)
     return Scope(caller.tenant_id, user_id)
 
 

@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from schemas.topics import Stream
+from tests.auth import bearer
 from tests.chdb_query import query_in_subprocess
 from tests.conftest import free_port
 from tests.examples import all_examples, example
@@ -69,7 +70,7 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
 
 async def post_everything(port: int) -> dict[Stream, list[str]]:
     ids: dict[Stream, list[str]] = {stream: [] for stream in Stream}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=bearer()) as client:
         for stream, _, body in all_examples("valid"):
             response = await client.post(ROUTES[stream], json=body)
             assert response.status_code == 200, response.text

@@ -13,13 +13,14 @@ import httpx
 import pytest
 
 from schemas.topics import Stream
+from tests.auth import bearer
 from tests.integration.test_embedded_dev import Dev, post_everything
 
 pytestmark = pytest.mark.clickhouse
 
 
 def _get(dev: Dev, path: str) -> Any:
-    response = httpx.get(f"http://127.0.0.1:{dev.port}{path}", timeout=30)
+    response = httpx.get(f"http://127.0.0.1:{dev.port}{path}", timeout=30, headers=bearer())
     assert response.status_code == 200, (path, response.text)
     body = response.json()
     assert body["success"] is True
@@ -42,9 +43,13 @@ async def test_posted_events_are_read_back_through_the_query_routes_across_a_res
         assert dashboard["overview"]["total_events"] == len(mine)
         week = _get(dev, f"/analytics/dashboard/{user}?time_period=last_7_days")["data"]
         assert week["overview"]["total_events"] >= len(mine)
-        bad = httpx.get(f"http://127.0.0.1:{dev.port}/analytics/dashboard/{user}?time_period=soon")
+        bad = httpx.get(
+            f"http://127.0.0.1:{dev.port}/analytics/dashboard/{user}?time_period=soon", headers=bearer()
+        )
         assert bad.status_code == 400 and bad.json()["error"]["details"] == {"parameter": "time_period"}
-        malformed = httpx.post(f"http://127.0.0.1:{dev.port}/analytics/events", json={"user_id": 5})
+        malformed = httpx.post(
+            f"http://127.0.0.1:{dev.port}/analytics/events", json={"user_id": 5}, headers=bearer()
+        )
         assert malformed.status_code == 422  # the gateway's rule for bodies stays
     finally:
         process.send_signal(signal.SIGTERM)
@@ -58,6 +63,7 @@ async def test_posted_events_are_read_back_through_the_query_routes_across_a_res
             f"http://127.0.0.1:{dev.port}/analytics/config/{user}",
             json={"tenant": {"time_zone": "Pacific/Auckland"}},
             timeout=30,
+            headers=bearer(),
         ).json()["data"]
         assert saved["rollup_rebuilds"][0]["status"] == "pending"
         deadline = time.monotonic() + 60

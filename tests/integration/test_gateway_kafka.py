@@ -24,6 +24,7 @@ from ingest_gateway.settings import GatewaySettings
 from schemas.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
+from tests.auth import bearer
 from tests.conftest import own_broker
 from tests.examples import all_examples, example
 
@@ -45,7 +46,7 @@ async def gateway(bootstrap: str, prefix: str, **overrides: Any) -> AsyncIterato
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+        httpx.AsyncClient(transport=transport, base_url="http://gw", headers=bearer()) as client,
     ):
         deadline = time.monotonic() + 30
         while (await client.get("/readyz")).status_code != 200:

@@ -15,6 +15,7 @@ import pytest
 
 from schemas.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
+from tests.auth import bearer
 from tests.conftest import free_port
 from tests.examples import example
 from tests.integration.test_gateway_kafka import read_topic
@@ -41,7 +42,9 @@ async def test_sigterm_flushes_and_every_acknowledged_event_is_in_the_topic(kafk
     base = example(Stream.EVENTS, "valid_minimal_page_view.json")
     acknowledged: list[str] = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=30, headers=bearer()
+        ) as client:
             deadline = time.monotonic() + 30
             while True:
                 try:

@@ -4,12 +4,14 @@ it fails loudly when the gateway is missing or answers errors."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.auth import token
 from tests.conftest import free_port
 from tests.integration.test_embedded_dev import Dev
 
@@ -28,7 +30,7 @@ def loadgen(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env={**(env or os.environ), "ANALYTICS_LOADGEN_TOKEN": token(roles=("service",))},
         check=False,
     )
 

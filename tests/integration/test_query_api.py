@@ -28,6 +28,7 @@ from stream_processors.pipeline import Delivery, decode
 from stream_processors.storage import Storage
 from stream_processors.transforms import feed_rows, raw_rows
 from tests import query_oracle as oracle
+from tests.auth import bearer
 from tests.conftest import require_marker, unavailable
 
 pytestmark = pytest.mark.clickhouse
@@ -135,7 +136,9 @@ async def api(
         query_cache_ttl_s=0,
     )
     app = create_app(settings, clock=lambda: oracle.NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://query", headers=bearer()
+    ) as client:
         yield client
     await app.state.query_store.close()
 

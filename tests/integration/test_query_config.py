@@ -21,6 +21,7 @@ from schemas.settings import ZoneLookup
 from stream_processors.rebuild_jobs import run_pending_rebuilds
 from stream_processors.storage import Storage
 from stream_processors.zones import refresh_stored_zones
+from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
 from tests.integration.test_query_api import load
 from tests.query_oracle import Dataset, iso
@@ -39,7 +40,9 @@ async def api(clickhouse: ClickHouseTarget) -> AsyncIterator[httpx.AsyncClient]:
         clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, query_cache_ttl_s=0
     )
     app = create_app(settings, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://query", headers=bearer()
+    ) as http:
         yield http
     await app.state.query_store.close()
 

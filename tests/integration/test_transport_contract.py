@@ -16,6 +16,7 @@ import pytest
 from schemas.kafka_admin import ensure_topics
 from schemas.topics import registry
 from tests import rollup_oracle as oracle
+from tests.auth import bearer
 from tests.integration.test_embedded_dev import Dev
 from tests.integration.test_gateway_kafka import gateway
 from tests.integration.test_worker_kafka import (
@@ -92,7 +93,9 @@ async def test_both_transports_store_the_same_oracle_equal_results(
         dev.env["ANALYTICS_CLICKHOUSE_URL"] = dev.url
         process = dev.start()
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{dev.port}", timeout=60) as client:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{dev.port}", timeout=60, headers=bearer()
+            ) as client:
                 await post_all(client, bodies)
         finally:
             stop(process)

@@ -19,6 +19,7 @@ from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import Record, SinkUnavailable
 from schemas.messages import unpack_batch
 from schemas.topics import Stream
+from tests.auth import bearer
 from tests.examples import example
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
@@ -64,7 +65,9 @@ async def client(sink: RecordingSink) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, sink)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway", headers=bearer()
+        ) as http:
             yield http
 
 

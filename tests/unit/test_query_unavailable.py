@@ -8,13 +8,16 @@ import httpx
 
 from query_api.main import create_app
 from query_api.settings import QuerySettings
+from tests.auth import bearer
 from tests.conftest import free_port
 
 
 async def test_unreachable_clickhouse_answers_503_in_the_envelope() -> None:
     settings = QuerySettings(clickhouse_url=f"http://127.0.0.1:{free_port()}", query_cache_ttl_s=0)
     app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://query", headers=bearer()
+    ) as client:
         started = time.monotonic()
         response = await client.get("/analytics/dashboard/u1")
         assert time.monotonic() - started < 30

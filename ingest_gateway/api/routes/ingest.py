@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from ingest_gateway.api.deps import ContextDep, IntakeDep, JsonBody, RequestContext
+from ingest_gateway.api.deps import ContextDep, IntakeDep, JsonBody, RequestContext, may_ingest
 from schemas.envelope import EnvelopeResponse, success
 from schemas.payloads import (
     ActivityLogCreate,
@@ -19,10 +19,12 @@ from schemas.payloads import (
 )
 from schemas.topics import Stream
 
-router = APIRouter(prefix="/analytics", tags=["ingestion"])
+router = APIRouter(prefix="/analytics", tags=["ingestion"], dependencies=[Depends(may_ingest)])
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "malformed JSON or gzip (VALIDATION_ERROR)"},
+    401: {"description": "no valid bearer token or API key (UNAUTHORIZED)"},
+    403: {"description": "the credential may not post events (FORBIDDEN)"},
     413: {"description": "body or batch too large (PAYLOAD_TOO_LARGE)"},
     415: {"description": "unsupported Content-Encoding"},
     422: {"description": "schema errors, every failing field listed (VALIDATION_ERROR)"},
@@ -50,7 +52,9 @@ def _single(context: RequestContext, event_id: str) -> EnvelopeResponse:
 async def _accept_one(
     stream: Stream, body: Any, intake: IntakeDep, context: RequestContext
 ) -> EnvelopeResponse:
-    event_id = await intake.accept_one(stream, body, context.tenant_id, context.idempotency_key)
+    event_id = await intake.accept_one(
+        stream, body, context.tenant_id, context.idempotency_key, context.user_id
+    )
     return _single(context, event_id)
 
 
@@ -63,7 +67,9 @@ async def track_event(body: JsonBody, intake: IntakeDep, context: ContextDep) ->
 @router.post("/events/batch", responses=ERROR_RESPONSES, openapi_extra=body_schema(AnalyticsEventBatchCreate))
 async def track_events_batch(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
     """Track up to 1,000 events; valid ones are accepted, invalid ones reported by index."""
-    result = await intake.accept_batch(Stream.EVENTS, body, context.tenant_id, context.idempotency_key)
+    result = await intake.accept_batch(
+        Stream.EVENTS, body, context.tenant_id, context.idempotency_key, context.user_id
+    )
     data = {
         "processed_count": len(result.accepted_ids),
         "failed_count": len({entry["index"] for entry in result.rejected}),

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from query_api.api.deps import CallerDep, SettingsDep, StoreDep, TenantsDep, UserId, envelope
 from query_api.examples import example_response
 from query_api.models import ConfigPublic, Envelope
+from schemas.security.policy import Action
 from schemas.tenant_config import (
     ConfigUpdate,
     TenantSettings,
@@ -49,6 +50,7 @@ async def get_config(
     request: Request, user_id: UserId, store: StoreDep, caller: CallerDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The user's tracking preferences, the tenant's settings and its recent rollup rebuilds."""
+    caller.may(Action.READ_USER, user_id)
     defaults = default_tenant_settings(settings, caller.tenant_id)
     data = await store.execute(lambda client: _config(client, caller.tenant_id, user_id, defaults))
     return envelope(request, data)
@@ -64,7 +66,12 @@ async def put_config(
     settings: SettingsDep,
     tenants: TenantsDep,
 ) -> dict[str, Any]:
-    """Change tracking preferences and/or tenant settings; a new time zone schedules a rollup rebuild."""
+    """Change tracking preferences and/or tenant settings (admins); a new time zone schedules a rebuild."""
+    caller.may(Action.READ_USER, user_id)
+    if update.tracking is not None:
+        caller.may(Action.WRITE_USER_CONFIG, user_id)
+    if update.tenant is not None:
+        caller.may(Action.WRITE_TENANT_SETTINGS)
     tenant_id = caller.tenant_id
     defaults = default_tenant_settings(settings, tenant_id)
 

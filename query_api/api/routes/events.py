@@ -12,6 +12,7 @@ from query_api.models import AnalyticsEventPublic, PagedEnvelope
 from query_api.readers.common import page_of, time_bound
 from query_api.readers.events import list_events
 from schemas.enums import EventCategory, EventType
+from schemas.security.policy import Action
 
 router = APIRouter(prefix="/analytics", tags=["events"])
 
@@ -34,6 +35,9 @@ async def get_events(
 ) -> dict[str, Any]:
     """Analytics events, newest first, filtered and paginated."""
     paging = page_of(page, limit)
+    if user_id is None and not caller.principal.privileged:
+        user_id = caller.principal.subject  # end users list their own events
+    caller.may(Action.READ_USER if user_id is not None else Action.READ_TENANT, user_id)
     zone = await tenants.zone(caller.tenant_id)
     events, total = await list_events(
         store,

@@ -1,0 +1,290 @@
+"""Authentication, role rules and tenant isolation over every route of the product, on the embedded app
+(gateway and query API on one port, storing into ClickHouse): the routes are enumerated from the OpenAPI
+schema, so a route added later is covered without touching this file."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from ingest_gateway.embedded_app import create_dev_app
+from ingest_gateway.settings import GatewaySettings
+from schemas.security.api_keys import create_key, revoke_key
+from schemas.topics import Stream
+from stream_processors.settings import WorkerSettings
+from tests.auth import bearer
+from tests.conftest import ClickHouseTarget
+from tests.examples import example
+
+pytestmark = pytest.mark.clickhouse
+
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+ACME, GLOBEX = "acme", "globex"
+SECRET_MARK = "acmesecret"
+"""Every value tenant ``acme`` sends carries this mark; no answer to another tenant may contain it."""
+
+
+@dataclass(frozen=True)
+class Key:
+    key_id: str
+    tenant_id: str
+
+
+class Keys:
+    """Stands in for the API-key directory: one valid ingestion key of tenant acme."""
+
+    async def authenticate(self, presented: str) -> Key | None:
+        return Key("k1", ACME) if presented == "ak_k1_good" else None
+
+
+@dataclass
+class Product:
+    app: FastAPI
+    http: httpx.AsyncClient
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, path) of every documented route."""
+        paths: dict[str, dict[str, Any]] = self.app.openapi()["paths"]
+        return sorted((method.upper(), path) for path, ops in paths.items() for method in ops)
+
+
+@pytest_asyncio.fixture
+async def product(clickhouse: ClickHouseTarget) -> AsyncIterator[Product]:
+    worker = WorkerSettings(
+        clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, embedded_gather_wait_s=0
+    )
+    app = create_dev_app(GatewaySettings(), worker)
+    app.state.api_keys = Keys()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product") as http,
+    ):
+        await _send_acme_data(http)
+        yield Product(app, http)
+
+
+async def _send_acme_data(http: httpx.AsyncClient) -> None:
+    service = bearer("acme-backend", ACME, ["service"])
+    event = example(Stream.EVENTS, "valid_seed_button_click.json")
+    for user in ("alice", "bob"):
+        marked = {
+            **event,
+            "user_id": user,
+            "id": str(uuid.uuid4()),
+            "event_name": f"{SECRET_MARK}_click",
+            "properties": {"page": f"/{SECRET_MARK}/pricing"},
+        }
+        page_view = {**marked, "id": str(uuid.uuid4()), "event_name": "page_view"}
+        response = await http.post(
+            "/analytics/events/batch", json={"events": [marked, page_view]}, headers=service
+        )
+        assert response.status_code == 200, response.text
+        vitals = {**example(Stream.PERFORMANCE, "valid_with_page.json"), "user_id": user}
+        vitals["page"] = f"/{SECRET_MARK}/pricing"
+        assert (await http.post("/analytics/performance", json=vitals, headers=service)).status_code == 200
+        activity = {**example(Stream.ACTIVITIES, "valid_critical_error.json"), "user_id": user}
+        activity["activity_type"] = activity.get("activity_type", "error")
+        activity["description"] = f"{SECRET_MARK} failure"
+        assert (await http.post("/analytics/activities", json=activity, headers=service)).status_code == 200
+
+
+def _url(path: str, user: str) -> str:
+    filled = path.replace("{user_id}", user)
+    assert "{" not in filled, f"a path parameter this test does not know: {path}"
+    return filled
+
+
+def _body(method: str, path: str, user: str) -> dict[str, Any] | None:
+    if method == "PUT":
+        return {"tracking": {"enabled": True}}
+    if method == "POST":
+        stream = {
+            "/analytics/events": Stream.EVENTS,
+            "/analytics/events/batch": Stream.EVENTS,
+            "/analytics/performance": Stream.PERFORMANCE,
+            "/analytics/usage": Stream.USAGE,
+            "/analytics/activities": Stream.ACTIVITIES,
+        }[path]
+        item = {**example(stream, sorted_valid(stream)), "user_id": user}
+        item.pop("id", None)
+        return {"events": [item]} if path.endswith("/batch") else item
+    return None
+
+
+def sorted_valid(stream: Stream) -> str:
+    from tests.examples import examples
+
+    return examples(stream, "valid")[0][0]
+
+
+REQUIRED_QUERY = {"metric": "session_count"}
+"""Values of required query parameters (a route with another one fails here until it is added)."""
+
+
+def _query(product: Product, method: str, path: str) -> dict[str, str]:
+    operation = product.app.openapi()["paths"][path][method.lower()]
+    names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and p.get("required")]
+    return {name: REQUIRED_QUERY[name] for name in names}
+
+
+async def _call(
+    product: Product, method: str, path: str, user: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await product.http.request(
+        method,
+        _url(path, user),
+        params=_query(product, method, path),
+        json=_body(method, path, user),
+        headers=headers,
+    )
+
+
+async def test_every_route_but_health_and_docs_requires_a_credential(product: Product) -> None:
+    routes = product.routes()
+    assert len([r for r in routes if r[1] not in PUBLIC]) >= 17
+    for method, path in routes:
+        if path in PUBLIC:
+            continue
+        for headers, reason in (
+            ({}, "authentication required"),
+            ({"authorization": "Bearer nonsense"}, "invalid token"),
+            ({"authorization": "Basic dXNlcjpwYXNz"}, "expected 'Authorization: Bearer <token>'"),
+            ({"x-api-key": "ak_k1_wrong"}, "unknown or revoked API key"),
+        ):
+            response = await _call(product, method, path, "alice", headers)
+            assert response.status_code == 401, (method, path, response.text)
+            error = response.json()["error"]
+            assert (error["code"], error["message"]) == ("UNAUTHORIZED", reason), (method, path)
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    for path in ("/healthz", "/metrics", "/openapi.json"):
+        assert (await product.http.get(path)).status_code == 200
+
+
+def _expected(method: str, path: str, roles: tuple[str, ...], own: bool, api_key: bool) -> int:
+    """The status the role rules promise (200 or 403) for one route."""
+    if api_key:
+        return 200 if method == "POST" else 403
+    privileged = bool({"admin", "service"} & set(roles))
+    if method == "POST":
+        return 200 if roles else 403
+    if path == "/analytics/events":  # end users get their own listing; the user_id filter is "other"
+        return 200 if privileged or (roles and own) else 403
+    if method == "PUT":
+        return 200 if "admin" in roles or (roles and own and not privileged) else 403
+    return 200 if privileged or (roles and own) else 403
+
+
+ROLE_CASES = [
+    (("admin",), True),
+    (("admin",), False),
+    (("service",), False),
+    (("user",), True),
+    (("user",), False),
+    (("student",), False),
+    (("teacher",), True),
+    ((), True),
+]
+
+
+@pytest.mark.parametrize(("roles", "own"), ROLE_CASES)
+async def test_role_rules_on_every_route(product: Product, roles: tuple[str, ...], own: bool) -> None:
+    headers = bearer("alice", ACME, roles)
+    target = "alice" if own else "bob"
+    for method, path in product.routes():
+        if path in PUBLIC:
+            continue
+        response = await _call(product, method, path, target, headers)
+        if path == "/analytics/events" and method == "GET":
+            response = await product.http.get(path, params={"user_id": target}, headers=headers)
+        expected = _expected(method, path, roles, own, api_key=False)
+        assert response.status_code == expected, (roles, own, method, path, response.text)
+        if expected == 403:
+            assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+async def test_an_ingestion_key_writes_but_never_reads(product: Product) -> None:
+    headers = {"x-api-key": "ak_k1_good"}
+    for method, path in product.routes():
+        if path in PUBLIC:
+            continue
+        response = await _call(product, method, path, "alice", headers)
+        assert response.status_code == _expected(method, path, (), True, api_key=True), (method, path)
+
+
+async def test_end_users_events_are_stamped_with_their_own_id(product: Product) -> None:
+    alice = bearer("alice", ACME, ["user"])
+    event = {
+        **example(Stream.EVENTS, "valid_minimal_page_view.json"),
+        "user_id": "bob",
+        "session_id": "s-stamp",
+    }
+    event.pop("id", None)
+    sent = await product.http.post("/analytics/events", json=event, headers=alice)
+    assert sent.status_code == 200
+    admin = bearer("root", ACME, ["admin"])
+    for user, count in (("alice", 1), ("bob", 0)):
+        listing = await product.http.get("/analytics/events", params={"user_id": user}, headers=admin)
+        sessions = [e["session_id"] for e in listing.json()["data"]]
+        assert sessions.count("s-stamp") == count, (user, sessions)
+
+
+async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> None:
+    acme_admin = bearer("root", ACME, ["admin"])
+    globex_admin = bearer("root", GLOBEX, ["admin"])
+    reads = [(m, p) for m, p in product.routes() if m == "GET" and p not in PUBLIC]
+    seen_by_acme = 0
+    for _, path in reads:
+        for user in ("alice", "bob"):
+            theirs = await _call(product, "GET", path, user, globex_admin)
+            assert theirs.status_code == 200, (path, theirs.text)
+            assert SECRET_MARK not in theirs.text, (path, user)
+            numbers = [
+                float(n)
+                for n in re.findall(r'"(?:total_events|count|total|views)":\s*([0-9.]+)', theirs.text)
+            ]
+            assert all(n == 0 for n in numbers), (path, numbers)
+            ours = await _call(product, "GET", path, user, acme_admin)
+            seen_by_acme += SECRET_MARK in ours.text
+    assert seen_by_acme >= 4  # the data is there: acme's own reads show it
+    # globex changing "alice"'s preferences changes its own alice, not acme's
+    opted_out = {"tracking": {"enabled": False}}
+    assert (
+        await product.http.put("/analytics/config/alice", json=opted_out, headers=globex_admin)
+    ).status_code == 200
+    acme_view = (await product.http.get("/analytics/config/alice", headers=acme_admin)).json()["data"]
+    assert acme_view["tracking"]["enabled"] is True
+
+
+async def test_an_api_key_from_the_cli_store_stamps_its_tenant_and_stops_when_revoked(
+    clickhouse: ClickHouseTarget,
+) -> None:
+    worker = WorkerSettings(
+        clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, embedded_gather_wait_s=0
+    )
+    app = create_dev_app(GatewaySettings(gateway_api_key_refresh_s=0.2), worker)
+    admin = clickhouse.client()
+    info, plaintext = create_key(admin, ACME, "backend")
+    event = {**example(Stream.EVENTS, "valid_minimal_page_view.json"), "session_id": "s-key"}
+    event.pop("id", None)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://product") as http:
+            sent = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
+            assert sent.status_code == 200, sent.text
+            listing = await http.get("/analytics/events", headers=bearer("root", ACME, ["admin"]))
+            assert [e["session_id"] for e in listing.json()["data"]] == ["s-key"]
+            assert revoke_key(admin, info.key_id)
+            await asyncio.sleep(1.0)  # five refresh intervals
+            refused = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
+            assert refused.status_code == 401
+            assert refused.json()["error"]["message"] == "unknown or revoked API key"
+    admin.close()

@@ -1,0 +1,143 @@
+"""JWT verification: what is accepted, and the exact 401 reason for what is not."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import SecretStr
+
+from schemas.security.principal import Role
+from schemas.security.tokens import AuthConfigError, AuthError, AuthSettings, mint_token
+from tests.auth import TEST_SECRET, token
+
+
+def auth(**chosen: object) -> AuthSettings:
+    """Settings with only ``chosen`` key sources (the test session's environment sets a secret)."""
+    sources: dict[str, object] = {"auth_jwt_secret": None, "auth_jwt_public_key": None, "auth_jwks_url": None}
+    return AuthSettings(**{**sources, **chosen})  # type: ignore[arg-type]
+
+
+HS = auth(auth_jwt_secret=SecretStr(TEST_SECRET))
+
+
+def claims(**extra: object) -> dict[str, object]:
+    now = int(time.time())
+    base: dict[str, object] = {"sub": "u1", "tenant_id": "acme", "roles": ["user"], "exp": now + 60}
+    base.update(extra)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+async def verify(settings: AuthSettings, raw: str) -> object:
+    return await settings.verifier().verify(raw)
+
+
+async def test_a_valid_token_gives_its_principal() -> None:
+    principal = await HS.verifier().verify(token("u1", "acme", ["user", "service", "astronaut"]))
+    assert (principal.subject, principal.tenant_id) == ("u1", "acme")
+    assert principal.roles == frozenset({Role.USER, Role.SERVICE})  # unknown roles are ignored
+    assert principal.privileged and not principal.api_key
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (claims(exp=int(time.time()) - 120), "token expired"),
+        (claims(nbf=int(time.time()) + 600), "token not valid yet (nbf)"),
+        (claims(tenant_id=None), "token lacks the 'tenant_id' claim"),
+        (claims(exp=None), "token lacks the 'exp' claim"),
+        (claims(sub=None), "token lacks the 'sub' claim"),
+        (claims(sub="x" * 37), "'sub' must be a string of 1-36 characters"),
+        (claims(roles={"admin": True}), "'roles' must be a list of strings"),
+    ],
+)
+async def test_refused_tokens_say_why(payload: dict[str, object], reason: str) -> None:
+    raw = jwt.encode(payload, TEST_SECRET, algorithm="HS256")
+    with pytest.raises(AuthError) as refused:
+        await HS.verifier().verify(raw)
+    assert str(refused.value) == reason
+
+
+async def test_a_token_expired_within_the_leeway_still_passes() -> None:
+    raw = jwt.encode(claims(exp=int(time.time()) - 5), TEST_SECRET, algorithm="HS256")
+    assert (await HS.verifier().verify(raw)).subject == "u1"
+
+
+@pytest.mark.parametrize("raw", ["", "not-a-jwt", "a.b.c"])
+async def test_garbage_is_an_invalid_token(raw: str) -> None:
+    with pytest.raises(AuthError, match="^invalid token$"):
+        await HS.verifier().verify(raw)
+
+
+async def test_another_secret_is_an_invalid_token() -> None:
+    raw = mint_token("another-secret-of-at-least-32-bytes-long!", "u1", "acme", ["admin"])
+    with pytest.raises(AuthError, match="^invalid token$"):
+        await HS.verifier().verify(raw)
+
+
+async def test_audience_and_issuer_are_required_when_configured() -> None:
+    strict = AuthSettings(
+        auth_jwt_secret=SecretStr(TEST_SECRET), auth_jwt_audience="api", auth_jwt_issuer="idp"
+    )
+    good = jwt.encode(claims(aud="api", iss="idp"), TEST_SECRET, algorithm="HS256")
+    assert (await strict.verifier().verify(good)).tenant_id == "acme"
+    for payload, reason in (
+        (claims(iss="idp"), "token lacks the 'aud' claim"),
+        (claims(aud="other", iss="idp"), "token is for another audience"),
+        (claims(aud="api", iss="evil"), "token is from another issuer"),
+    ):
+        with pytest.raises(AuthError) as refused:
+            await strict.verifier().verify(jwt.encode(payload, TEST_SECRET, algorithm="HS256"))
+        assert str(refused.value) == reason
+
+
+def _pem(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+async def test_rs256_and_es256_with_a_public_key(tmp_path: Path) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    pem_file = tmp_path / "rsa.pem"
+    pem_file.write_text(_pem(rsa_key))
+    by_path = auth(auth_jwt_public_key=str(pem_file))
+    assert (await verify(by_path, jwt.encode(claims(), rsa_key, algorithm="RS256"))) is not None
+    inline = auth(auth_jwt_public_key=_pem(ec_key))
+    principal = await inline.verifier().verify(jwt.encode(claims(), ec_key, algorithm="ES256"))
+    assert principal.subject == "u1"
+
+
+async def test_a_token_signed_with_the_public_key_as_hmac_secret_is_refused() -> None:
+    """Algorithm confusion: with a public key configured, HS256 is not among the accepted algorithms."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = _pem(rsa_key)
+    forged = jwt.api_jws.PyJWS().encode(
+        jwt.utils.force_bytes('{"sub":"u1","tenant_id":"acme","exp":9999999999}'),
+        b"x" * 32,
+        algorithm="HS256",
+    )
+    with pytest.raises(AuthError, match="^invalid token$"):
+        await auth(auth_jwt_public_key=pem).verifier().verify(forged)
+    with pytest.raises(AuthConfigError, match="do not fit"):
+        auth(auth_jwt_public_key=pem, auth_jwt_algorithms=["HS256"]).verifier()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (auth(), r"exactly one .* \(0 set\)"),
+        (auth(auth_jwt_secret=SecretStr(TEST_SECRET), auth_jwks_url="https://idp/jwks"), r"\(2 set\)"),
+        (auth(auth_jwt_secret=SecretStr("short")), "at least 32 bytes"),
+    ],
+)
+def test_a_service_refuses_to_start_without_a_sound_key(settings: AuthSettings, message: str) -> None:
+    with pytest.raises(AuthConfigError, match=message):
+        settings.verifier()
