@@ -19,6 +19,7 @@ from ingest_gateway.sink import EventSink, KafkaEventSink
 from schemas.envelope import EnvelopeResponse
 from schemas.http_errors import install_error_handlers
 from schemas.security.api_keys import ApiKeyDirectory
+from schemas.security.rate_limit import RateLimiter, RateLimitSettings
 from schemas.security.tokens import AuthSettings, TokenVerifier
 from schemas.storage import open_client, parse_url
 
@@ -30,6 +31,7 @@ def create_app(
     sink: EventSink | None = None,
     verifier: TokenVerifier | None = None,
     api_keys: ApiKeyDirectory | None = None,
+    limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """Build the gateway. ``sink`` defaults to Kafka; the embedded mode passes its in-process bus.
     ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures (refusing to build without one).
@@ -37,6 +39,10 @@ def create_app(
     ``chdb://`` store belongs to one process, so there ``analytics dev`` passes its own directory."""
     settings = settings or GatewaySettings()
     verifier = verifier or AuthSettings().verifier()
+    if limiter is None:
+        limits = RateLimitSettings()
+        limits.check_batch_fits(settings.gateway_max_batch_events)
+        limiter = limits.gateway_limiter()
     if api_keys is None and not parse_url(settings.clickhouse_url).is_embedded:
         url, database = settings.clickhouse_url, settings.clickhouse_database
         api_keys = ApiKeyDirectory(
@@ -68,6 +74,7 @@ def create_app(
     app.state.settings = settings
     app.state.auth_verifier = verifier
     app.state.api_keys = api_keys
+    app.state.gateway_limiter = limiter
     app.state.sink = sink
     app.state.metrics = metrics
     app.state.intake = Intake(settings, sink, metrics)

@@ -18,7 +18,8 @@ from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, error
 from schemas.http_errors import install_error_handlers
-from schemas.security.http import authenticate
+from schemas.security.http import PrincipalDep, authenticate
+from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
 from schemas.security.tokens import AuthSettings, TokenVerifier
 from schemas.storage import open_client
 
@@ -36,12 +37,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def within_query_rate(request: Request, principal: PrincipalDep) -> None:
+    """Every read counts against its credential's and tenant's request rates (429 when over)."""
+    limiter: RateLimiter = request.app.state.query_limiter
+    raise_if_limited(limiter.check(principal.credential, principal.tenant_id))
+
+
 def attach_query_api(
     app: FastAPI,
     settings: QuerySettings,
     metrics: QueryMetrics,
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
+    limiter: RateLimiter | None = None,
 ) -> QueryStore:
     """Mount the read endpoints on ``app`` (their own app, or ``analytics dev``'s) and return the store
     the caller closes on shutdown."""
@@ -59,8 +67,9 @@ def attach_query_api(
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
+    app.state.query_limiter = limiter or RateLimitSettings().query_limiter()
     for router in RESOURCE_ROUTERS:  # every read needs a credential; health and metrics do not
-        app.include_router(router, dependencies=[Depends(authenticate)])
+        app.include_router(router, dependencies=[Depends(authenticate), Depends(within_query_rate)])
 
     @app.exception_handler(ParameterError)
     async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
@@ -84,6 +93,7 @@ def create_app(
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
     verifier: TokenVerifier | None = None,
+    limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The query API on its own; ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures."""
     settings = settings or QuerySettings()
@@ -104,7 +114,7 @@ def create_app(
         default_response_class=EnvelopeResponse,
     )
     app.state.auth_verifier = verifier
-    attached = attach_query_api(app, settings, metrics, store, clock)
+    attached = attach_query_api(app, settings, metrics, store, clock, limiter)
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

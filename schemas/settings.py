@@ -29,7 +29,8 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = "analytics."
     """Prefix of every topic name, so several deployments can share one Kafka cluster."""
     default_tenant: str = "default"
-    """Tenant stamped on events until credentials carry one (the "Security" issue)."""
+    """Tenant of the tokens ``analytics dev`` prints and ``analytics token`` mints by default (requests
+    take their tenant from their credential)."""
     log_level: str = "INFO"
     tenant_timezone: str = "UTC"
     """IANA zone that rollup buckets use for tenants without one of their own."""

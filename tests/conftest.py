@@ -27,6 +27,8 @@ from tests.auth import TEST_SECRET
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
 os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
+# Rate limits are tested with their own limiters (tests/unit/test_rate_limit*.py); elsewhere they are off.
+os.environ["ANALYTICS_RATE_LIMITS_ENABLED"] = "false"
 for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
     os.environ.pop(_other, None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from ingest_gateway.body import parse_json, read_body
 from ingest_gateway.intake import Intake
 from ingest_gateway.settings import GatewaySettings
 from schemas.security.http import PrincipalDep, ingest_user
+from schemas.security.principal import Principal
+from schemas.security.rate_limit import RateLimiter, raise_if_limited
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,8 @@ class RequestContext:
     idempotency_key: str | None
     user_id: str | None = None
     """End users' events are stamped with their own id (see ``schemas.security.http.ingest_user``)."""
+    charge_events: Callable[[int], None] = lambda _: None
+    """Charge the body's events to the event rate limits (raises 429)."""
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -38,9 +43,21 @@ def get_intake(request: Request) -> Intake:
     return intake
 
 
-async def may_ingest(principal: PrincipalDep) -> None:
-    """Router-level: the credential is checked (401, 403) before the body is read."""
+async def may_ingest(request: Request, principal: PrincipalDep) -> None:
+    """Router-level: the credential (401, 403) and its request rate (429) are checked before the body is
+    read."""
     ingest_user(principal)
+    limiter: RateLimiter = request.app.state.gateway_limiter
+    raise_if_limited(limiter.check(principal.credential, principal.tenant_id))
+
+
+def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], None]:
+    """Charges a parsed body's events to the credential's and tenant's event rates (429 when over)."""
+
+    def charge(events: int) -> None:
+        raise_if_limited(limiter.check(principal.credential, principal.tenant_id, events=events, requests=0))
+
+    return charge
 
 
 def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
@@ -52,6 +69,7 @@ def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
         tenant_id=principal.tenant_id,
         idempotency_key=key[:200] if key else None,
         user_id=user_id,
+        charge_events=events_quota(request.app.state.gateway_limiter, principal),
     )
 
 

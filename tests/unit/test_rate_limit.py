@@ -39,7 +39,8 @@ def drained(rate: Rate, clock: FakeClock, key: str = "k") -> TokenBuckets:
 
 
 def settings(**values: object) -> RateLimitSettings:
-    return RateLimitSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    """Limits on unless a test says otherwise (the test session turns them off in the environment)."""
+    return RateLimitSettings(_env_file=None, **{"rate_limits_enabled": True, **values})  # type: ignore[call-arg]
 
 
 def test_a_full_burst_passes_at_once_then_the_next_request_waits() -> None:
@@ -261,7 +262,7 @@ def test_query_limiter_and_switching_limits_off() -> None:
 def test_settings_come_from_the_environment_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANALYTICS_GATEWAY_TENANT_EVENTS_PER_S", "5000")
     monkeypatch.setenv("ANALYTICS_RATE_LIMITS_ENABLED", "false")
-    loaded = settings()
+    loaded = RateLimitSettings(_env_file=None)  # type: ignore[call-arg]
     assert (loaded.gateway_tenant_events_per_s, loaded.rate_limits_enabled) == (5000.0, False)
     monkeypatch.delenv("ANALYTICS_RATE_LIMITS_ENABLED")
     defaults = RateLimitSettings.model_fields

@@ -27,6 +27,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "the credential may not post events (FORBIDDEN)"},
     413: {"description": "body or batch too large (PAYLOAD_TOO_LARGE)"},
     415: {"description": "unsupported Content-Encoding"},
+    429: {"description": "over the credential's or tenant's rate (RATE_LIMITED, Retry-After)"},
     422: {"description": "schema errors, every failing field listed (VALIDATION_ERROR)"},
     503: {"description": "Kafka unavailable; nothing accepted (SERVICE_UNAVAILABLE, Retry-After)"},
 }
@@ -52,6 +53,7 @@ def _single(context: RequestContext, event_id: str) -> EnvelopeResponse:
 async def _accept_one(
     stream: Stream, body: Any, intake: IntakeDep, context: RequestContext
 ) -> EnvelopeResponse:
+    context.charge_events(1)
     event_id = await intake.accept_one(
         stream, body, context.tenant_id, context.idempotency_key, context.user_id
     )
@@ -67,6 +69,8 @@ async def track_event(body: JsonBody, intake: IntakeDep, context: ContextDep) ->
 @router.post("/events/batch", responses=ERROR_RESPONSES, openapi_extra=body_schema(AnalyticsEventBatchCreate))
 async def track_events_batch(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
     """Track up to 1,000 events; valid ones are accepted, invalid ones reported by index."""
+    items = body.get("events") if isinstance(body, dict) else None
+    context.charge_events(len(items) if isinstance(items, list) else 1)
     result = await intake.accept_batch(
         Stream.EVENTS, body, context.tenant_id, context.idempotency_key, context.user_id
     )
