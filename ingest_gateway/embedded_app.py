@@ -75,6 +75,7 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
     )
 
     async def close() -> None:
+        await app.state.audit.stop()
         await store.close()
         upkeep.close()
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI, Request
 
 from ingest_gateway.middleware import RequestContextMiddleware
-from query_api.api.routes import activities, config, dashboard, events, health, performance, usage
+from query_api.api.routes import activities, audit, config, dashboard, events, health, performance, usage
 from query_api.cache import ResultCache
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
@@ -18,12 +18,14 @@ from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, error
 from schemas.http_errors import install_error_handlers
+from schemas.security.audit import AuditLog
 from schemas.security.http import PrincipalDep, authenticate
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
 from schemas.security.tokens import AuthSettings, TokenVerifier
 from schemas.storage import open_client
 
 RESOURCE_ROUTERS = (
+    audit.router,
     events.router,
     performance.router,
     usage.router,
@@ -68,6 +70,7 @@ def attach_query_api(
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
     app.state.query_limiter = limiter or RateLimitSettings().query_limiter()
+    app.state.audit = AuditLog(store.execute)
     for router in RESOURCE_ROUTERS:  # every read needs a credential; health and metrics do not
         app.include_router(router, dependencies=[Depends(authenticate), Depends(within_query_rate)])
 
@@ -105,6 +108,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.audit.stop()
             await attached.close()
 
     app = FastAPI(

@@ -47,6 +47,18 @@ class PagedEnvelope(Envelope[T], Generic[T]):
 # ---- listings (raw rows) -------------------------------------------------------------------------------
 
 
+class AuditEntryPublic(_Model):
+    at: str
+    actor: str
+    actor_roles: list[str]
+    action: str
+    target_user: str
+    resource: str
+    request_id: str
+    outcome: str
+    detail: str
+
+
 class AnalyticsEventPublic(_Model):
     id: str
     user_id: str

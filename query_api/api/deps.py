@@ -17,8 +17,9 @@ from query_api.settings import QuerySettings
 from query_api.store import QueryStore
 from query_api.tenants import TenantDirectory
 from schemas.envelope import success
-from schemas.security.http import PrincipalDep, require
-from schemas.security.policy import Action
+from schemas.security.audit import AuditEntry, AuditLog, Outcome
+from schemas.security.http import PrincipalDep, forbidden
+from schemas.security.policy import Action, decide
 from schemas.security.principal import Principal
 
 USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,36}$"
@@ -31,14 +32,30 @@ class Caller:
     per-user read goes through :func:`user_scope`, which applies the role rules."""
 
     principal: Principal
+    request_id: str = ""
+    resource: str = ""
+    audit: AuditLog | None = None
 
     @property
     def tenant_id(self) -> str:
         return self.principal.tenant_id
 
     def may(self, action: Action, user_id: str | None = None) -> None:
-        """Raise 403 unless the role rules allow ``action`` on ``user_id``'s data."""
-        require(self.principal, action, user_id)
+        """Raise 403 unless the role rules allow ``action`` on ``user_id``'s data. Reads of other users'
+        data (and tenant-wide reads) and every refusal are written to the audit log."""
+        decision = decide(self.principal, action, user_id)
+        if self.audit is not None and (
+            decision.other_user or action is Action.READ_TENANT or not decision.allowed
+        ):
+            outcome = Outcome.ALLOWED if decision.allowed else Outcome.DENIED
+            detail = "" if decision.allowed else decision.reason
+            self.audit.record(
+                AuditEntry.of(
+                    self.principal, action.value, user_id, self.resource, self.request_id, outcome, detail
+                )
+            )
+        if not decision.allowed:
+            raise forbidden(decision)
 
 
 def get_settings(request: Request) -> QuerySettings:
@@ -71,8 +88,9 @@ def get_tenants(request: Request) -> TenantDirectory:
     return tenants
 
 
-def get_caller(principal: PrincipalDep) -> Caller:
-    return Caller(principal)
+def get_caller(request: Request, principal: PrincipalDep) -> Caller:
+    audit: AuditLog | None = getattr(request.app.state, "audit", None)
+    return Caller(principal, getattr(request.state, "request_id", ""), request.url.path, audit)
 
 
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]

@@ -174,6 +174,8 @@ def _expected(method: str, path: str, roles: tuple[str, ...], own: bool, api_key
     if api_key:
         return 200 if method == "POST" else 403
     privileged = bool({"admin", "service"} & set(roles))
+    if path == "/analytics/audit":
+        return 200 if "admin" in roles else 403
     if method == "POST":
         return 200 if roles else 403
     if path == "/analytics/events":  # end users get their own listing; the user_id filter is "other"
@@ -238,8 +240,8 @@ async def test_end_users_events_are_stamped_with_their_own_id(product: Product) 
 
 
 async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> None:
-    acme_admin = bearer("root", ACME, ["admin"])
-    globex_admin = bearer("root", GLOBEX, ["admin"])
+    acme_admin = bearer("acme-root", ACME, ["admin"])
+    globex_admin = bearer("globex-root", GLOBEX, ["admin"])
     reads = [(m, p) for m, p in product.routes() if m == "GET" and p not in PUBLIC]
     seen_by_acme = 0
     for _, path in reads:
@@ -247,6 +249,9 @@ async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> No
             theirs = await _call(product, "GET", path, user, globex_admin)
             assert theirs.status_code == 200, (path, theirs.text)
             assert SECRET_MARK not in theirs.text, (path, user)
+            assert "acme-" not in theirs.text, (path, user)  # not even acme's audit entries
+            if path == "/analytics/audit":
+                continue
             numbers = [
                 float(n)
                 for n in re.findall(r'"(?:total_events|count|total|views)":\s*([0-9.]+)', theirs.text)
@@ -288,3 +293,26 @@ async def test_an_api_key_from_the_cli_store_stamps_its_tenant_and_stops_when_re
             assert refused.status_code == 401
             assert refused.json()["error"]["message"] == "unknown or revoked API key"
     admin.close()
+
+
+async def test_reads_of_other_users_and_refusals_are_audited_for_admins(product: Product) -> None:
+    support = bearer("support-7", ACME, ["admin"])
+    alice = bearer("alice", ACME, ["user"])
+    assert (await product.http.get("/analytics/dashboard/bob", headers=support)).status_code == 200
+    assert (await product.http.get("/analytics/dashboard/alice", headers=alice)).status_code == 200  # own
+    denied = await product.http.get("/analytics/performance/bob", headers=alice)
+    assert denied.status_code == 403
+    assert (await product.http.get("/analytics/audit", headers=alice)).status_code == 403
+    log = await product.http.get("/analytics/audit", params={"limit": 100}, headers=support)
+    assert log.status_code == 200, log.text
+    entries = log.json()["data"]
+    mine = [(e["actor"], e["action"], e["target_user"], e["resource"], e["outcome"]) for e in entries]
+    assert ("support-7", "read_user", "bob", "/analytics/dashboard/bob", "allowed") in mine
+    assert ("alice", "read_user", "bob", "/analytics/performance/bob", "denied") in mine
+    assert ("alice", "read_audit", "", "/analytics/audit", "denied") in mine
+    assert not any(e["actor"] == "alice" and e["target_user"] == "alice" for e in entries)  # own reads
+    refused = next(e for e in entries if e["resource"] == "/analytics/performance/bob")
+    assert refused["detail"] == "this role may only access its own data"
+    assert refused["request_id"] == denied.headers["x-request-id"]
+    only_bob = await product.http.get("/analytics/audit", params={"user_id": "bob"}, headers=support)
+    assert {e["target_user"] for e in only_bob.json()["data"]} == {"bob"}
