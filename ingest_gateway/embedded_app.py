@@ -20,12 +20,14 @@ from pydantic import SecretStr
 
 from ingest_gateway.loadgen.demo import fill_if_empty
 from ingest_gateway.main import create_app
+from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import attach_query_api
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
 from schemas.http_errors import install_error_handlers
 from schemas.migrate import migrate
+from schemas.privacy import PrivacySettings
 from schemas.security.api_keys import ApiKeyDirectory
 from schemas.security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
 from schemas.storage import open_client, parse_url
@@ -114,7 +116,10 @@ def create_dev_app(
         lambda: open_client(worker.clickhouse_url, worker.clickhouse_database),
         refresh_s=gateway.gateway_api_key_refresh_s,
     )
-    app = create_app(gateway, sink, auth.verifier(), keys)
+    privacy = TenantPrivacyDirectory.from_settings(
+        PrivacySettings(), lambda: open_client(worker.clickhouse_url, worker.clickhouse_database)
+    )
+    app = create_app(gateway, sink, auth.verifier(), keys, privacy=privacy)
     app.title = "Event analytics (embedded)"
     _with_query_api(app, worker, sink)
     secret = auth.auth_jwt_secret.get_secret_value() if auth.auth_jwt_secret else None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ingest_gateway.errors import too_large, unavailable, validation_error
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.partitioner import partition_of
+from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, Record, SinkUnavailable
 from ingest_gateway.stamping import stamp
@@ -57,8 +58,17 @@ def idempotent_id(tenant_id: str, key: str, index: int, user_id: str | None = No
 
 
 class Intake:
-    def __init__(self, settings: GatewaySettings, sink: EventSink, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        sink: EventSink,
+        metrics: GatewayMetrics,
+        privacy: TenantPrivacyDirectory | None = None,
+    ) -> None:
+        """``privacy``: each tenant's IP and user-agent handling, applied before events leave the gateway
+        (``None``: addresses and user agents are kept as sent, the default of a tenant's settings)."""
         self._settings = settings
+        self._privacy = privacy
         self._sink = sink
         self._metrics = metrics
         self._topics = {stream: spec.name for stream, spec in registry(settings.topic_prefix).items()}
@@ -150,6 +160,7 @@ class Intake:
         received_at = datetime.now(UTC)
         received_at_text = format_time(received_at)
         topic = self._topics[stream]
+        policy = self._privacy.policy_for(tenant_id, received_at.date()) if self._privacy else None
         ids: list[str] = []
         started = time.perf_counter()
         try:
@@ -159,7 +170,7 @@ class Intake:
                 fixed_id = (
                     idempotent_id(tenant_id, idempotency_key, position, user_id) if idempotency_key else None
                 )
-                message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text)
+                message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text, privacy=policy)
                 if user_id is not None:
                     message["user_id"] = user_id
                 ids.append(message["id"])

@@ -14,10 +14,12 @@ from ingest_gateway.api.routes import health, ingest
 from ingest_gateway.intake import Intake
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.middleware import RequestContextMiddleware
+from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, KafkaEventSink
 from schemas.envelope import EnvelopeResponse
 from schemas.http_errors import install_error_handlers
+from schemas.privacy import PrivacySettings
 from schemas.security.api_keys import ApiKeyDirectory
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings
 from schemas.security.tokens import AuthSettings, TokenVerifier
@@ -32,6 +34,7 @@ def create_app(
     verifier: TokenVerifier | None = None,
     api_keys: ApiKeyDirectory | None = None,
     limiter: RateLimiter | None = None,
+    privacy: TenantPrivacyDirectory | None = None,
 ) -> FastAPI:
     """Build the gateway. ``sink`` defaults to Kafka; the embedded mode passes its in-process bus.
     ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures (refusing to build without one).
@@ -43,11 +46,16 @@ def create_app(
         limits = RateLimitSettings()
         limits.check_batch_fits(settings.gateway_max_batch_events)
         limiter = limits.gateway_limiter()
-    if api_keys is None and not parse_url(settings.clickhouse_url).is_embedded:
+    if not parse_url(settings.clickhouse_url).is_embedded:  # keys and tenant settings of the server
         url, database = settings.clickhouse_url, settings.clickhouse_database
-        api_keys = ApiKeyDirectory(
-            lambda: open_client(url, database), refresh_s=settings.gateway_api_key_refresh_s
-        )
+        if api_keys is None:
+            api_keys = ApiKeyDirectory(
+                lambda: open_client(url, database), refresh_s=settings.gateway_api_key_refresh_s
+            )
+        if privacy is None:
+            privacy = TenantPrivacyDirectory.from_settings(
+                PrivacySettings(), lambda: open_client(url, database)
+            )
     sink = sink or KafkaEventSink(settings)
     metrics = GatewayMetrics()
 
@@ -55,6 +63,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sink.start()
         refresher = asyncio.create_task(api_keys.run(), name="api-keys") if api_keys is not None else None
+        if privacy is not None:
+            await privacy.start()
         try:
             yield
         finally:
@@ -63,6 +73,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await refresher
                 await api_keys.close()
+            if privacy is not None:
+                await privacy.close()
             await sink.stop()  # graceful: uvicorn stopped accepting; flush what was produced
 
     app = FastAPI(
@@ -77,7 +89,8 @@ def create_app(
     app.state.gateway_limiter = limiter
     app.state.sink = sink
     app.state.metrics = metrics
-    app.state.intake = Intake(settings, sink, metrics)
+    app.state.intake = Intake(settings, sink, metrics, privacy)
+    app.state.privacy = privacy
     app.include_router(ingest.router)
     app.include_router(health.router)
     install_error_handlers(app)

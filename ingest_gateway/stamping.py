@@ -1,6 +1,8 @@
 """Server stamping: event id, ``received_at``, event time corrected for clock skew, future times clamped.
 
-Pure functions of (payload, tenant, receive time): no I/O, so they are tested exhaustively without a broker.
+Pure functions of (payload, tenant, receive time[, privacy policy]): no I/O, so they are tested exhaustively
+without a broker. The privacy policy (:mod:`schemas.privacy`) is applied here, before the message exists
+anywhere but in this process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from uuid_utils.compat import uuid7
 
 from schemas.messages import format_time
 from schemas.payloads import UsageMetricCreate
+from schemas.privacy import PrivacyPolicy
 from schemas.topics import SCHEMA_VERSION
 
 MAX_FUTURE = timedelta(days=1)
@@ -47,10 +50,15 @@ def stamp(
     received_at: datetime,
     event_id: UUID | None = None,
     received_at_text: str | None = None,
+    *,
+    privacy: PrivacyPolicy | None = None,
 ) -> dict[str, Any]:
     """The Kafka message of one validated payload: its fields plus the server's.
 
     ``received_at_text`` is ``format_time(received_at)``, passed in when stamping a whole batch at once.
+    ``privacy``: the tenant's policy for the day of ``received_at``: IP handling, the user agent parsed into
+    ``browser``/``browser_version``/``os``/``os_version``/``device`` and perhaps dropped. ``None`` leaves
+    the payload's fields as they are.
     """
     message: dict[str, Any] = payload.model_dump(mode="json")
     message["id"] = str(payload.id or event_id or new_event_id())
@@ -65,4 +73,6 @@ def stamp(
         when, clamped = event_time(received_at, payload.timestamp, payload.sent_at)
         message["timestamp"] = message["received_at"] if when is received_at else format_time(when)
     message["time_clamped"] = clamped
+    if privacy is not None:
+        privacy.apply(message)
     return message

@@ -301,6 +301,7 @@ class RetentionPublic(_Model):
 class TenantSettingsPublic(_Model):
     time_zone: str
     ip_handling: str
+    user_agent_handling: str
     retention: RetentionPublic
 
 

@@ -8,12 +8,17 @@ The message key is that key when every event of the message has it, else ``tenan
 
 The ``*Message`` models validate one event on the consumer side; :func:`encode_batch` is the producer
 side and :func:`decode_batch` the consumer side.
+
+Privacy handling at the gateway (:mod:`schemas.privacy`) may change an event's ``ip_address`` (truncated,
+a keyed hash ``h:<32 hex>``, or none) and ``user_agent`` (none), and adds the browser, OS and device parsed
+from the user agent. Those fields are optional (additive, so ``schema_version`` stays 1: messages written
+before them still decode) and flat, like the raw table's columns.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
@@ -22,12 +27,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.payloads import (
     ActivityLogCreate,
     AnalyticsEventCreate,
+    IPAddress,
     PerformanceMetricCreate,
     UsageMetricCreate,
 )
 from schemas.topics import SCHEMA_VERSION, Stream
 
 SCHEMA_VERSION_HEADER = "schema_version"
+HASHED_IP_PREFIX = "h:"
+HASHED_IP_HEX_DIGITS = 32
+HashedIPAddress = Annotated[str, Field(pattern=rf"^{HASHED_IP_PREFIX}[0-9a-f]{{{HASHED_IP_HEX_DIGITS}}}$")]
+"""The gateway's keyed hash of an address (``ip_handling: hash``, :func:`schemas.privacy.hash_ip`)."""
+ClientField = Annotated[str, Field(max_length=64)]
 
 
 class _ServerFields(BaseModel):
@@ -49,6 +60,13 @@ class _TimedServerFields(_ServerFields):
 class AnalyticsEventMessage(_TimedServerFields, AnalyticsEventCreate):
     id: UUID
     timestamp: AwareDatetime
+    ip_address: HashedIPAddress | IPAddress | None = None
+    browser: ClientField | None = None
+    """Parsed from the user agent by the gateway (``schemas.privacy.ClientInfo``); absent: not parsed."""
+    browser_version: ClientField | None = None
+    os: ClientField | None = None
+    os_version: ClientField | None = None
+    device: ClientField | None = None
 
 
 class PerformanceMetricMessage(_TimedServerFields, PerformanceMetricCreate):

@@ -2,7 +2,8 @@
 stored in ClickHouse (migration 0007) so every process — gateway, workers, query API — reads the same.
 
 A tenant without a stored row gets the deployment's defaults (``ANALYTICS_TENANT_TIMEZONE(S)``, IP
-handling ``store``, the retention defaults below). A time-zone change moves every rollup bucket of the
+handling ``store``, user agents kept, the retention defaults below). IP and user-agent handling are applied
+by the gateway (:mod:`schemas.privacy`). A time-zone change moves every rollup bucket of the
 tenant, so saving one schedules a rebuild of the tenant's rollups (:func:`schedule_rebuild`), which
 ``analytics rebuild-rollups --pending`` (and ``analytics dev`` in the background) carries out.
 """
@@ -31,6 +32,13 @@ class IpHandling(StrEnum):
     TRUNCATE = "truncate"
     HASH = "hash"
     DROP = "drop"
+
+
+class UserAgentHandling(StrEnum):
+    KEEP = "keep"
+    """Store the raw user agent besides its parsed browser, OS and device."""
+    DROP = "drop"
+    """Store only the parsed fields."""
 
 
 class RebuildStatus(StrEnum):
@@ -71,6 +79,8 @@ class TenantSettings(BaseModel):
     time_zone: TimeZoneName = "UTC"
     """IANA zone of the tenant's day, week and month buckets."""
     ip_handling: IpHandling = IpHandling.STORE
+    user_agent_handling: UserAgentHandling = UserAgentHandling.KEEP
+    """``drop``: keep only the parsed browser/OS/device (a deployment may drop every tenant's)."""
     retention: Retention = Retention()
 
 
@@ -104,16 +114,18 @@ def _now() -> datetime:
 
 def load_tenant_settings(client: Client, tenant_id: str, defaults: TenantSettings) -> TenantSettings:
     rows = client.query(
-        "SELECT time_zone, toString(ip_handling), raw_retention_days, daily_rollup_retention_days, "
-        "coarse_rollup_retention_days FROM tenant_settings FINAL WHERE tenant_id = {tenant:String}",
+        "SELECT time_zone, toString(ip_handling), toString(user_agent_handling), raw_retention_days, "
+        "daily_rollup_retention_days, coarse_rollup_retention_days FROM tenant_settings FINAL "
+        "WHERE tenant_id = {tenant:String}",
         parameters={"tenant": tenant_id},
     ).result_rows
     if not rows:
         return defaults
-    zone, ip, raw, daily, coarse = rows[0]
+    zone, ip, ua, raw, daily, coarse = rows[0]
     return TenantSettings(
         time_zone=zone,
         ip_handling=IpHandling(ip),
+        user_agent_handling=UserAgentHandling(ua),
         retention=Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse),
     )
 
@@ -124,6 +136,14 @@ def stored_time_zones(client: Client) -> dict[str, str]:
     return {str(tenant): str(zone) for tenant, zone in rows}
 
 
+def stored_privacy(client: Client) -> dict[str, tuple[IpHandling, UserAgentHandling]]:
+    """Every tenant's stored (IP handling, user-agent handling); tenants without a row use the defaults."""
+    rows = client.query(
+        "SELECT tenant_id, toString(ip_handling), toString(user_agent_handling) FROM tenant_settings FINAL"
+    ).result_rows
+    return {str(tenant): (IpHandling(ip), UserAgentHandling(ua)) for tenant, ip, ua in rows}
+
+
 def save_tenant_settings(client: Client, tenant_id: str, value: TenantSettings) -> None:
     client.insert(
         "tenant_settings",
@@ -132,6 +152,7 @@ def save_tenant_settings(client: Client, tenant_id: str, value: TenantSettings) 
                 tenant_id,
                 value.time_zone,
                 value.ip_handling,
+                value.user_agent_handling,
                 value.retention.raw_days,
                 value.retention.daily_rollup_days,
                 value.retention.weekly_monthly_rollup_days,
@@ -142,6 +163,7 @@ def save_tenant_settings(client: Client, tenant_id: str, value: TenantSettings) 
             "tenant_id",
             "time_zone",
             "ip_handling",
+            "user_agent_handling",
             "raw_retention_days",
             "daily_rollup_retention_days",
             "coarse_rollup_retention_days",

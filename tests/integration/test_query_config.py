@@ -56,6 +56,7 @@ async def test_preferences_and_settings_round_trip_and_are_validated(api: httpx.
     assert fresh["tenant"] == {
         "time_zone": "UTC",
         "ip_handling": "store",
+        "user_agent_handling": "keep",
         "retention": {"raw_days": 395, "daily_rollup_days": 760, "weekly_monthly_rollup_days": 1826},
     }
     changed = await api.put(
