@@ -23,6 +23,7 @@ from schemas.privacy import PrivacySettings
 from schemas.security.api_keys import ApiKeyDirectory
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings
 from schemas.security.tokens import AuthSettings, TokenVerifier
+from schemas.security.web import install_web_security
 from schemas.storage import open_client, parse_url
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    install_web_security(app, settings.gateway_max_body_bytes)  # gzip bodies are also capped inflated
     return app
 
 

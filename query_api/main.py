@@ -22,6 +22,7 @@ from schemas.security.audit import AuditLog
 from schemas.security.http import PrincipalDep, authenticate
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
 from schemas.security.tokens import AuthSettings, TokenVerifier
+from schemas.security.web import install_web_security
 from schemas.storage import open_client
 
 RESOURCE_ROUTERS = (
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    install_web_security(app, settings.query_max_body_bytes)
     return app
 
 

@@ -19,3 +19,5 @@ class QuerySettings(CommonSettings):
     dashboard of the tenant before they are computed again."""
     query_retry_after_s: int = 5
     """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""
+    query_max_body_bytes: int = 64 * 1024
+    """Largest request body (configuration updates are a few hundred bytes); more → 413."""

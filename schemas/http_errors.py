@@ -19,6 +19,7 @@ _HTTP_CODES = {
     405: ErrorCode.METHOD_NOT_ALLOWED,
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
     429: ErrorCode.RATE_LIMITED,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -45,18 +46,18 @@ async def test_a_valid_token_gives_its_principal() -> None:
 
 @pytest.mark.parametrize(
     ("payload", "reason"),
-    [
-        (claims(exp=int(time.time()) - 120), "token expired"),
-        (claims(nbf=int(time.time()) + 600), "token not valid yet (nbf)"),
-        (claims(tenant_id=None), "token lacks the 'tenant_id' claim"),
-        (claims(exp=None), "token lacks the 'exp' claim"),
-        (claims(sub=None), "token lacks the 'sub' claim"),
-        (claims(sub="x" * 37), "'sub' must be a string of 1-36 characters"),
-        (claims(roles={"admin": True}), "'roles' must be a list of strings"),
+    [  # built when the test runs: tokens made at collection time would expire in a long session
+        (lambda: claims(exp=int(time.time()) - 120), "token expired"),
+        (lambda: claims(nbf=int(time.time()) + 600), "token not valid yet (nbf)"),
+        (lambda: claims(tenant_id=None), "token lacks the 'tenant_id' claim"),
+        (lambda: claims(exp=None), "token lacks the 'exp' claim"),
+        (lambda: claims(sub=None), "token lacks the 'sub' claim"),
+        (lambda: claims(sub="x" * 37), "'sub' must be a string of 1-36 characters"),
+        (lambda: claims(roles={"admin": True}), "'roles' must be a list of strings"),
     ],
 )
-async def test_refused_tokens_say_why(payload: dict[str, object], reason: str) -> None:
-    raw = jwt.encode(payload, TEST_SECRET, algorithm="HS256")
+async def test_refused_tokens_say_why(payload: Callable[[], dict[str, object]], reason: str) -> None:
+    raw = jwt.encode(payload(), TEST_SECRET, algorithm="HS256")
     with pytest.raises(AuthError) as refused:
         await HS.verifier().verify(raw)
     assert str(refused.value) == reason
