@@ -65,7 +65,9 @@ class PrivacySettings(BaseSettings):
     """``ANALYTICS_PRIVACY_*``: the deployment's part of privacy handling (the tenants' is in
     ``tenant_settings``)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     privacy_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
     """Key of the daily IP-hash salts; the same on every gateway process. Unset: random per process."""

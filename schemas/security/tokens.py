@@ -40,7 +40,9 @@ class AuthConfigError(Exception):
 
 
 class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     auth_jwt_secret: SecretStr | None = None
     """HS256/384/512 shared secret (at least 32 bytes)."""
