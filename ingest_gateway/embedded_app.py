@@ -31,6 +31,7 @@ from schemas.privacy import PrivacySettings
 from schemas.security.api_keys import ApiKeyDirectory
 from schemas.security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
 from schemas.storage import open_client, parse_url
+from schemas.tenant_config import default_tenant_settings
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.maintenance import maintain
 from stream_processors.settings import WorkerSettings
@@ -83,7 +84,13 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
 
     _beside(
         app,
-        lambda: maintain(upkeep, sink.zones, sink.tracking, worker.worker_zone_refresh_s),
+        lambda: maintain(
+            upkeep,
+            sink.zones,
+            sink.tracking,
+            worker.worker_zone_refresh_s,
+            retention=lambda tenant: default_tenant_settings(worker, tenant),
+        ),
         "upkeep",
         close,
     )

@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI, Request
 
 from ingest_gateway.middleware import RequestContextMiddleware
-from query_api.api.routes import activities, audit, config, dashboard, events, health, performance, usage
+from query_api.api.routes import (
+    activities,
+    audit,
+    config,
+    dashboard,
+    events,
+    health,
+    performance,
+    privacy,
+    usage,
+)
 from query_api.cache import ResultCache
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
@@ -33,6 +43,7 @@ RESOURCE_ROUTERS = (
     activities.router,
     dashboard.router,
     config.router,
+    privacy.router,
 )
 
 

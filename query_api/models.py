@@ -321,3 +321,31 @@ class ConfigPublic(_Model):
     tracking: TrackingPublic
     tenant: TenantSettingsPublic
     rollup_rebuilds: list[RebuildPublic]
+
+
+# ---- privacy (GDPR export and deletion) ----------------------------------------------------------------
+
+
+class UserExportPublic(_Model):
+    """Everything held about one user: every raw table, every column, as stored."""
+
+    user_id: str
+    tenant_id: str
+    exported_at: str
+    tables: dict[str, list[dict[str, Any]]]
+
+
+class PrivacyJobPublic(_Model):
+    """A GDPR deletion: requested, running, done (with what it deleted) or failed (with the reason)."""
+
+    job_id: str
+    kind: Literal["delete"]
+    user_id: str
+    status: Literal["pending", "running", "done", "failed"]
+    requested_by: str
+    requested_at: str
+    updated_at: str
+    raw_rows_deleted: int
+    rollup_rows_deleted: int
+    detail: str
+    status_url: str

@@ -224,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     api_keys_cli(commands)
 
+    from stream_processors.retention import add_cli as retention_cli
+
+    retention_cli(commands)
+
+    from stream_processors.erasure import add_cli as privacy_cli
+
+    privacy_cli(commands)
+
     from ingest_gateway.loadgen.options import add_arguments as loadgen_arguments
 
     loadgen = commands.add_parser(

@@ -329,6 +329,9 @@ class ApiKeyDirectory:
             task = self._start_early_refresh()
             if task is not None:
                 await asyncio.shield(task)
+            elif self._lock.locked():  # a refresh is reading now (e.g. the first one): its snapshot decides
+                async with self._lock:
+                    pass
         entry = self._entries.get(parsed.key_id)
         if entry is None or not secret_matches(parsed.secret, entry.secret_hash):
             return None

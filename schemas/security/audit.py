@@ -117,6 +117,7 @@ class AuditLog:
         self._buffer: deque[AuditEntry] = deque(maxlen=max_buffer)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # the writer task and a reader's flush must not take the same entries
         self.dropped = 0
 
     def record(self, entry: AuditEntry) -> None:
@@ -141,6 +142,10 @@ class AuditLog:
 
     async def flush(self) -> int:
         """Write buffered entries; returns how many were written (0 when the write failed: kept)."""
+        async with self._flushing:
+            return await self._flush_locked()
+
+    async def _flush_locked(self) -> int:
         written = 0
         while self._buffer:
             batch = [self._buffer[i] for i in range(min(len(self._buffer), self._max_batch))]

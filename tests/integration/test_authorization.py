@@ -98,7 +98,8 @@ async def _send_acme_data(http: httpx.AsyncClient) -> None:
 
 
 def _url(path: str, user: str) -> str:
-    filled = path.replace("{user_id}", user)
+    unknown_job = "00000000-0000-4000-8000-000000000000"  # a privacy job id no tenant has
+    filled = path.replace("{user_id}", user).replace("{job_id}", unknown_job)
     assert "{" not in filled, f"a path parameter this test does not know: {path}"
     return filled
 
@@ -170,10 +171,15 @@ async def test_every_route_but_health_and_docs_requires_a_credential(product: Pr
 
 
 def _expected(method: str, path: str, roles: tuple[str, ...], own: bool, api_key: bool) -> int:
-    """The status the role rules promise (200 or 403) for one route."""
+    """The status the role rules promise (200 or 403; 202 for an accepted deletion, 404 for the unknown
+    privacy job of ``_url``) for one route."""
     if api_key:
         return 200 if method == "POST" else 403
     privileged = bool({"admin", "service"} & set(roles))
+    if path.startswith("/analytics/privacy/"):  # GDPR export and deletion: admins and services only
+        if not privileged:
+            return 403
+        return 202 if method == "DELETE" else 404 if "{job_id}" in path else 200
     if path == "/analytics/audit":
         return 200 if "admin" in roles else 403
     if method == "POST":
@@ -247,7 +253,7 @@ async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> No
     for _, path in reads:
         for user in ("alice", "bob"):
             theirs = await _call(product, "GET", path, user, globex_admin)
-            assert theirs.status_code == 200, (path, theirs.text)
+            assert theirs.status_code == (404 if "{job_id}" in path else 200), (path, theirs.text)
             assert SECRET_MARK not in theirs.text, (path, user)
             assert "acme-" not in theirs.text, (path, user)  # not even acme's audit entries
             if path == "/analytics/audit":

@@ -4,6 +4,8 @@ time-zone change schedules a rollup rebuild that, once run, re-buckets the tenan
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -150,3 +152,31 @@ async def test_time_zone_change_schedules_a_rebuild_that_rebuckets(
         assert await dashboard_events(api, day) == count, day
     status = (await api.get("/analytics/config/u1")).json()["data"]["rollup_rebuilds"]
     assert status[0]["status"] == "done" and status[0]["detail"] == f"{len(data.events)} raw rows"
+
+
+async def test_a_shorter_retention_deletes_the_tenants_older_rows_at_once(
+    api: httpx.AsyncClient, clickhouse: ClickHouseTarget
+) -> None:
+    old, recent = Dataset(), _events()
+    for row in recent.events[:3]:  # the same events, 200 days before now
+        old.events.append(
+            {**row, "id": str(uuid.uuid4()), "timestamp": iso(datetime.now(UTC) - timedelta(days=200))}
+        )
+    await load(clickhouse.url, clickhouse.database, old, ZoneLookup("UTC", {}))
+    admin = clickhouse.client()
+
+    def stored() -> int:
+        return int(
+            admin.query("SELECT count() FROM analytics_events WHERE tenant_id = 'default'").result_rows[0][0]
+        )
+
+    assert stored() == 3
+    kept = await api.put("/analytics/config/u1", json={"tenant": {"retention": {"raw_days": 365}}})
+    assert kept.status_code == 200 and stored() == 3
+    shorter = await api.put("/analytics/config/u1", json={"tenant": {"retention": {"raw_days": 90}}})
+    assert shorter.json()["data"]["tenant"]["retention"]["raw_days"] == 90
+    deadline = time.monotonic() + 60
+    while stored():  # a lightweight delete queued by the settings change
+        assert time.monotonic() < deadline, "old rows still stored a minute after the change"
+        await asyncio.sleep(0.5)
+    admin.close()

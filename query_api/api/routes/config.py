@@ -6,7 +6,7 @@ time zone schedules a rebuild of the tenant's rollups over every day with raw da
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -28,6 +28,7 @@ from schemas.tenant_config import (
     save_tenant_settings,
     schedule_rebuild,
 )
+from stream_processors.retention import enforce_retention
 
 router = APIRouter(prefix="/analytics/config", tags=["config"])
 
@@ -87,6 +88,9 @@ async def put_config(
                     first, last = days[0] - timedelta(days=1), days[1] + timedelta(days=1)
                     reason = f"time zone {before.time_zone} -> {update.tenant.time_zone}"
                     schedule_rebuild(client, tenant_id, first, last, reason)
+            if update.tenant.retention != before.retention:  # a shorter retention applies now
+                saved = update.tenant
+                enforce_retention(client, datetime.now(UTC), lambda _: saved, tenant=tenant_id, wait=False)
         return _config(client, tenant_id, user_id, defaults)
 
     data = await store.execute(apply)

@@ -1,0 +1,575 @@
+"""Per-tenant data retention: delete what is older than each tenant's own retention (``tenant_settings``,
+changed through ``PUT /analytics/config``; defaults 13 months raw, 25 months daily rollups, 5 years
+weekly/monthly rollups).
+
+Two mechanisms, because a ClickHouse table TTL cannot depend on the tenant (see ``docs/retention.md``):
+
+- a **table TTL backstop** (migration 0012) at the longest retention a tenant may set, so storage stays
+  bounded even if nothing else ever runs;
+- this **job**, which removes each tenant's expired rows: a whole partition is dropped when its entire time
+  range is past the retention of every tenant (cheap, metadata only), the rest by lightweight ``DELETE``
+  (rows vanish from queries when its mutation is done, from disk when merges rewrite their parts).
+
+Expired means: raw rows whose event time is more than ``raw_days`` before now (``usage_metrics``: whose
+``date`` is before the tenant's local today minus ``raw_days``); rollup rows whose *whole bucket* ended
+before the tenant's local today minus the grain's retention (a week or month is kept until its last day
+expires, so a rollup never loses days still within the retention).
+
+Entry points: :func:`enforce_retention` (synchronous clickhouse-connect client; what ``analytics retention``
+and the Kubernetes CronJob run), :func:`run_retention` (async, through a worker :class:`Storage`, for the
+``analytics dev`` upkeep loop) and :func:`add_cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from annotated_types import Le
+from clickhouse_connect.driver.client import Client
+from pydantic import ValidationError
+
+from schemas.rollups import ROLLUPS, Grain
+from schemas.tenant_config import Retention, TenantSettings
+
+if TYPE_CHECKING:
+    from stream_processors.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DefaultsFor = Callable[[str], TenantSettings]
+"""tenant → settings of a tenant without a stored row (``schemas.tenant_config.default_tenant_settings``)."""
+
+
+class Tier(StrEnum):
+    """Which of a tenant's retention settings governs a table."""
+
+    RAW = "raw_days"
+    DAILY = "daily_rollup_days"
+    COARSE = "weekly_monthly_rollup_days"
+
+
+def max_retention_days(tier: Tier) -> int:
+    """The longest retention a tenant may set for ``tier``: the ``le`` bound validated in ``Retention``.
+    The backstop TTLs are derived from it, so raising that bound needs a new TTL migration (a unit test
+    compares the migrations with :meth:`RetainedTable.backstop_ttl`)."""
+    bounds = [m.le for m in Retention.model_fields[tier.value].metadata if isinstance(m, Le)]
+    if len(bounds) != 1 or not isinstance(bounds[0], int):
+        raise RuntimeError(f"Retention.{tier.value} must declare exactly one integer upper bound (le=...)")
+    return bounds[0]
+
+
+@dataclass(frozen=True)
+class RetainedTable:
+    """A table whose rows expire: its time column, the governing retention and how it is partitioned."""
+
+    name: str
+    column: str
+    tier: Tier
+    is_datetime: bool
+    """``DateTime64`` event time (compared as an instant) or ``Date`` (compared as the tenant's local day)."""
+    grain: Grain | None = None
+    """Rollups: ``column`` is the bucket start of this grain."""
+    partition_by_year: bool = False
+    """``toYear(column)`` partitions; else ``toYYYYMM(column)``."""
+
+    @property
+    def partition_key(self) -> str:
+        return f"toYear({self.column})" if self.partition_by_year else f"toYYYYMM({self.column})"
+
+    @property
+    def backstop_grace_days(self) -> int:
+        """Days the backstop waits beyond the longest retention so it never removes a row the job would keep
+        for a tenant at that maximum: one day for event times (``toDateTime`` drops the
+        milliseconds), two for dates (a tenant's local day runs up to 14 h ahead of or behind UTC), plus the
+        bucket's length for weekly and monthly rollups (kept until their last day expires)."""
+        if self.is_datetime:
+            return 1
+        return 2 + {None: 0, Grain.DAY: 0, Grain.WEEK: 7, Grain.MONTH: 31}[self.grain]
+
+    def backstop_ttl(self) -> str:
+        """The table's TTL expression (as written in the migration)."""
+        days = max_retention_days(self.tier) + self.backstop_grace_days
+        moment = f"toDateTime({self.column})" if self.is_datetime else self.column
+        return f"{moment} + INTERVAL {days} DAY"
+
+
+RAW_RETAINED = (
+    RetainedTable("analytics_events", "timestamp", Tier.RAW, is_datetime=True),
+    RetainedTable("performance_metrics", "timestamp", Tier.RAW, is_datetime=True),
+    RetainedTable("usage_metrics", "date", Tier.RAW, is_datetime=False),
+    RetainedTable("activity_logs", "timestamp", Tier.RAW, is_datetime=True),
+)
+ROLLUP_RETAINED = tuple(
+    RetainedTable(
+        rollup.table(grain),
+        "bucket",
+        Tier.DAILY if grain is Grain.DAY else Tier.COARSE,
+        is_datetime=False,
+        grain=grain,
+        partition_by_year=grain is not Grain.DAY,
+    )
+    for rollup in ROLLUPS
+    for grain in rollup.grains
+)
+RETAINED_TABLES: tuple[RetainedTable, ...] = RAW_RETAINED + ROLLUP_RETAINED
+
+
+def backstop_statements() -> list[str]:
+    """The TTL statements of migration 0012, one per retained table."""
+    return [f"ALTER TABLE {t.name} MODIFY TTL {t.backstop_ttl()}" for t in RETAINED_TABLES]
+
+
+# ---- cutoffs (pure) -----------------------------------------------------------------------------------
+
+Bound = datetime | date
+"""Rows whose time column is *before* the bound are expired (a ``datetime`` for event times, else a date)."""
+
+
+def local_cutoff_day(now: datetime, zone: ZoneInfo, days: int) -> date:
+    """The first local day (in ``zone``) still within a retention of ``days`` days."""
+    return now.astimezone(zone).date() - timedelta(days=days)
+
+
+def bucket_bound(cutoff_day: date, grain: Grain) -> date:
+    """Buckets starting before the returned day ended before ``cutoff_day``: a day is expired when it is
+    before the cutoff, a week (Monday start) when its Sunday is, a month when its last day is."""
+    if grain is Grain.DAY:
+        return cutoff_day
+    if grain is Grain.WEEK:
+        return cutoff_day - timedelta(days=6)
+    return cutoff_day.replace(day=1)
+
+
+def table_bound(table: RetainedTable, settings: TenantSettings, now: datetime) -> Bound:
+    """The bound of ``table`` for a tenant with ``settings`` at ``now`` (an aware datetime)."""
+    days = int(getattr(settings.retention, table.tier.value))
+    if table.is_datetime:
+        return now.astimezone(UTC) - timedelta(days=days)
+    cutoff = local_cutoff_day(now, ZoneInfo(settings.time_zone), days)
+    return cutoff if table.grain is None else bucket_bound(cutoff, table.grain)
+
+
+_PARTITION_ID = re.compile(r"^[0-9A-Za-z_-]+$")
+
+
+def partition_range(table: RetainedTable, partition: str) -> tuple[Bound, Bound]:
+    """``[start, end)`` of a partition's values (``partition`` is its key value: ``YYYYMM`` or ``YYYY``)."""
+    value = int(partition)
+    if table.partition_by_year:
+        start, end = date(value, 1, 1), date(value + 1, 1, 1)
+    else:
+        year, month = divmod(value, 100)
+        start = date(year, month, 1)
+        end = date(year + month // 12, month % 12 + 1, 1)
+    if table.is_datetime:
+        return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(
+            end.year, end.month, end.day, tzinfo=UTC
+        )
+    return start, end
+
+
+# ---- the report ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableRetention:
+    """What the job removed from one table (or would remove, in a dry run). Row counts are stored rows,
+    counted just before removing them (not-yet-merged duplicates of a key count separately)."""
+
+    table: str
+    partitions_dropped: list[str] = field(default_factory=list)
+    rows_in_dropped_partitions: dict[str, int] = field(default_factory=dict)
+    """tenant → rows"""
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    """tenant → rows removed by ``DELETE``"""
+
+    @property
+    def removed(self) -> dict[str, int]:
+        """tenant → every row removed, by partition drop or by ``DELETE``."""
+        total = dict(self.rows_in_dropped_partitions)
+        for tenant, rows in self.rows_deleted.items():
+            total[tenant] = total.get(tenant, 0) + rows
+        return total
+
+
+@dataclass
+class RetentionReport:
+    now: datetime
+    dry_run: bool
+    tenant: str | None
+    """Only this tenant's rows were considered (a run right after its settings changed)."""
+    tables: dict[str, TableRetention] = field(default_factory=dict)
+    skipped_tenants: dict[str, str] = field(default_factory=dict)
+    """tenant → why its stored settings were not applied (it keeps everything; the backstop still holds)."""
+    seconds: float = 0.0
+
+    @property
+    def deleting(self) -> list[str]:
+        """Tables with rows removed by ``DELETE`` (asynchronous mutations)."""
+        return [name for name, t in self.tables.items() if t.rows_deleted and not self.dry_run]
+
+    def removed(self) -> dict[str, dict[str, int]]:
+        """table → tenant → rows removed, for tables that lost any."""
+        return {name: t.removed for name, t in self.tables.items() if t.removed}
+
+    @property
+    def total_rows(self) -> int:
+        return sum(sum(rows.values()) for rows in self.removed().values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "tenant": self.tenant,
+            "total_rows": self.total_rows,
+            "seconds": round(self.seconds, 3),
+            "tables": {
+                name: {
+                    "partitions_dropped": t.partitions_dropped,
+                    "rows_in_dropped_partitions": t.rows_in_dropped_partitions,
+                    "rows_deleted": t.rows_deleted,
+                }
+                for name, t in self.tables.items()
+                if t.removed or t.partitions_dropped
+            },
+            "skipped_tenants": self.skipped_tenants,
+        }
+
+
+# ---- the job ------------------------------------------------------------------------------------------
+
+
+def stored_tenant_settings(client: Client) -> tuple[dict[str, TenantSettings], dict[str, str]]:
+    """Every stored tenant's zone and retention (latest row), and the tenants whose row fails validation
+    with the reason (the job leaves their data alone rather than guess)."""
+    rows = client.query(
+        "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
+        "coarse_rollup_retention_days FROM tenant_settings FINAL"
+    ).result_rows
+    stored: dict[str, TenantSettings] = {}
+    invalid: dict[str, str] = {}
+    for tenant, zone, raw, daily, coarse in rows:
+        try:
+            retention = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
+            stored[str(tenant)] = TenantSettings(time_zone=zone, retention=retention)
+        except ValidationError as exc:
+            invalid[str(tenant)] = f"invalid stored settings: {exc.errors()[0]['msg']}"
+    return stored, invalid
+
+
+def _expired_condition(table: RetainedTable) -> str:
+    """Per row: the time column before its tenant's bound (``{tenants}``/``{bounds}`` parameters); a tenant
+    missing from the list (one that appeared after the listing) gets a bound that expires nothing."""
+    if table.is_datetime:
+        bound = (
+            "fromUnixTimestamp64Milli(transform(toString(tenant_id), {tenants:Array(String)}, "
+            "{bounds:Array(Int64)}, toInt64(0)), 'UTC')"
+        )
+    else:
+        bound = "transform(toString(tenant_id), {tenants:Array(String)}, {bounds:Array(Date)}, toDate(0))"
+    return f"{table.column} < {bound}"
+
+
+def _bound_parameter(table: RetainedTable, bound: Bound) -> int | date:
+    if table.is_datetime:
+        assert isinstance(bound, datetime)
+        return int(bound.timestamp() * 1000)
+    return bound
+
+
+def _partitions(client: Client, table: RetainedTable) -> tuple[dict[str, str], bool]:
+    """partition id → key value of the table's active parts, and whether the partition key is the one
+    :func:`partition_range` understands (else no partition is dropped and every one is scanned)."""
+    rows = client.query(
+        "SELECT DISTINCT partition_id, partition FROM system.parts "
+        "WHERE database = currentDatabase() AND table = {t:String} AND active",
+        parameters={"t": table.name},
+    ).result_rows
+    key = client.query(
+        "SELECT partition_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        parameters={"t": table.name},
+    ).result_rows
+    known = bool(key) and str(key[0][0]) == table.partition_key
+    return {str(pid): str(value) for pid, value in rows}, known
+
+
+def _counts(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, int]:
+    return {str(tenant): int(rows) for tenant, rows in client.query(sql, parameters=parameters).result_rows}
+
+
+def _enforce_table(
+    client: Client,
+    table: RetainedTable,
+    now: datetime,
+    settings_for: Callable[[str], TenantSettings | None],
+    stored_tenants: Iterable[str],
+    only_tenant: str | None,
+    dry_run: bool,
+) -> TableRetention:
+    outcome = TableRetention(table.name)
+    partitions, known_key = _partitions(client, table)
+    if not partitions:
+        return outcome
+    if only_tenant is not None:
+        tenants = {only_tenant}
+    else:
+        in_table = client.query(f"SELECT DISTINCT toString(tenant_id) FROM {table.name}").result_rows
+        tenants = {str(row[0]) for row in in_table} | set(stored_tenants)
+    settings = {tenant: settings_for(tenant) for tenant in sorted(tenants)}
+    bounds = {t: table_bound(table, s, now) for t, s in settings.items() if s is not None}
+    if not bounds:
+        return outcome
+    # A partition is dropped when every value it can hold is expired for every tenant that may have rows
+    # in it (any tenant in the table or with stored settings; one whose settings were skipped keeps all).
+    droppable: list[str] = []
+    if known_key and only_tenant is None and len(bounds) == len(settings):
+        earliest = min(bounds.values())  # all datetimes or all dates, by the table's kind
+        droppable = sorted(p for p, v in partitions.items() if partition_range(table, v)[1] <= earliest)
+    latest = max(bounds.values())
+    scanned = sorted(
+        p
+        for p, v in partitions.items()
+        if p not in droppable and (not known_key or partition_range(table, v)[0] < latest)
+    )
+    if droppable:
+        outcome.partitions_dropped = droppable
+        outcome.rows_in_dropped_partitions = _counts(
+            client,
+            f"SELECT toString(tenant_id), count() FROM {table.name} "
+            "WHERE _partition_id IN {parts:Array(String)} GROUP BY tenant_id",
+            {"parts": droppable},
+        )
+    if scanned:
+        params: dict[str, Any] = {
+            "parts": scanned,
+            "tenants": list(bounds),
+            "bounds": [_bound_parameter(table, b) for b in bounds.values()],
+        }
+        where = (
+            "_partition_id IN {parts:Array(String)} AND tenant_id IN {tenants:Array(String)} "
+            f"AND {_expired_condition(table)}"
+        )
+        outcome.rows_deleted = _counts(
+            client,
+            f"SELECT toString(tenant_id), count() FROM {table.name} WHERE {where} GROUP BY tenant_id",
+            params,
+        )
+    if dry_run:
+        return outcome
+    for partition in droppable:
+        if not _PARTITION_ID.match(partition):
+            raise ValueError(f"unexpected partition id {partition!r} of {table.name}")
+        client.command(f"ALTER TABLE {table.name} DROP PARTITION ID '{partition}'")
+    if outcome.rows_deleted:
+        params["tenants"] = [t for t in bounds if outcome.rows_deleted.get(t)]
+        params["bounds"] = [_bound_parameter(table, bounds[t]) for t in params["tenants"]]
+        # Asynchronous: on chDB a lightweight delete waits ~1-5 s for the mutation scheduler whatever its
+        # size, so every table's delete is queued first and :func:`wait_for_deletes` waits for them together.
+        client.command(
+            f"DELETE FROM {table.name} WHERE {where}",
+            parameters=params,
+            settings={"lightweight_deletes_sync": 0},
+        )
+    return outcome
+
+
+def enforce_retention(
+    client: Client,
+    now: datetime,
+    defaults: DefaultsFor,
+    *,
+    tenant: str | None = None,
+    dry_run: bool = False,
+    wait: bool = True,
+    tables: Iterable[RetainedTable] = RETAINED_TABLES,
+) -> RetentionReport:
+    """Remove every row past its tenant's retention at ``now`` (aware) from the raw and rollup tables, or
+    with ``dry_run`` only count them. ``tenant``: only that tenant's rows (e.g. right after its settings
+    changed; no partition is dropped then). Partitions are dropped at once; row deletes are queued and, with
+    ``wait``, waited for (:func:`wait_for_deletes`), else they finish in the background within seconds.
+    Safe to run again at any time and beside ingestion (a late row landing in a dropped partition is
+    expired for every known tenant)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    started = time.perf_counter()
+    report = RetentionReport(now=now, dry_run=dry_run, tenant=tenant)
+    stored, invalid = stored_tenant_settings(client)
+    report.skipped_tenants = {t: why for t, why in invalid.items() if tenant in (None, t)}
+
+    def settings_for(name: str) -> TenantSettings | None:
+        if name in invalid:
+            return None
+        return stored.get(name) or defaults(name)
+
+    for table in tables:
+        outcome = _enforce_table(client, table, now, settings_for, [*stored, *invalid], tenant, dry_run)
+        report.tables[table.name] = outcome
+        if outcome.removed:
+            log.info(
+                "retention %s%s: dropped partitions %s, rows %s",
+                table.name,
+                " (dry run)" if dry_run else "",
+                outcome.partitions_dropped or "none",
+                outcome.removed,
+            )
+    if wait and report.deleting:
+        wait_for_deletes(client, report.deleting)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def pending_deletes(client: Client, tables: Iterable[str]) -> dict[str, str]:
+    """Tables with unfinished mutations (our deletes, or anyone's), each with its latest failure ('' if
+    none): the rows of a queued delete stay visible until its mutation is done."""
+    rows = client.query(
+        "SELECT table, argMax(latest_fail_reason, create_time) FROM system.mutations "
+        "WHERE database = currentDatabase() AND table IN {tables:Array(String)} AND NOT is_done "
+        "GROUP BY table",
+        parameters={"tables": list(tables)},
+    ).result_rows
+    return {str(table): str(reason) for table, reason in rows}
+
+
+def wait_for_deletes(
+    client: Client, tables: Iterable[str], timeout_s: float = 600.0, poll_s: float = 0.2
+) -> None:
+    """Block until the tables have no unfinished mutation; ``TimeoutError`` (with any failure reasons) after
+    ``timeout_s`` — ClickHouse keeps retrying a failing mutation, so the job does not."""
+    names = list(tables)
+    deadline = time.monotonic() + timeout_s
+    while pending := pending_deletes(client, names):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"retention deletes still running after {timeout_s:.0f}s: {pending}")
+        time.sleep(poll_s)
+
+
+async def run_retention(
+    storage: Storage,
+    defaults: DefaultsFor,
+    *,
+    tenant: str | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    timeout_s: float = 600.0,
+) -> RetentionReport:
+    """:func:`enforce_retention` through a worker :class:`Storage` (off the event loop, retried until it
+    succeeds), for ``analytics dev``'s upkeep loop. The storage's client is held only while counting,
+    dropping and queueing (well under a second per million rows scanned on chDB); the wait for the queued
+    deletes polls in separate short calls, so ingestion is not blocked meanwhile. Returns when the deletes
+    are done, or after ``timeout_s`` with them still running in the background (logged)."""
+    at = now or _now()
+    report = await storage.run(
+        lambda client: enforce_retention(client, at, defaults, tenant=tenant, dry_run=dry_run, wait=False),
+        "retention",
+    )
+    deadline = time.monotonic() + timeout_s
+    tables = report.deleting
+    while tables:
+        pending = await storage.run(lambda client: pending_deletes(client, tables), "retention deletes")
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            log.warning("retention deletes still running after %.0fs: %s", timeout_s, pending)
+            break
+        await asyncio.sleep(0.5)
+    return report
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- the CLI ------------------------------------------------------------------------------------------
+
+
+def _print_report(report: RetentionReport) -> None:
+    verb = "would remove" if report.dry_run else "removed"
+    for name, outcome in report.tables.items():
+        if outcome.partitions_dropped:
+            action = "would drop" if report.dry_run else "dropped"
+            print(f"{name}: {action} partitions {', '.join(outcome.partitions_dropped)}")
+        for tenant_id, rows in sorted(outcome.removed.items()):
+            print(f"{name}: {verb} {rows} rows of tenant {tenant_id}")
+    for tenant_id, why in report.skipped_tenants.items():
+        print(f"tenant {tenant_id} skipped: {why}", file=sys.stderr)
+    print(f"{verb} {report.total_rows} rows in {report.seconds:.1f}s")
+
+
+def _cmd_retention(args: argparse.Namespace) -> int:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from schemas.settings import CommonSettings
+    from schemas.storage import StorageConfigError, open_client
+    from schemas.tenant_config import default_tenant_settings
+
+    settings = CommonSettings()
+    dry_run = args.dry_run or not args.apply
+    embedded = settings.clickhouse_url.startswith("chdb://")
+    try:
+        client = open_client(settings.clickhouse_url, settings.clickhouse_database)
+    except (StorageConfigError, ClickHouseError, OSError) as exc:
+        hint = " (is `analytics dev` running on this store? it enforces retention itself)" if embedded else ""
+        print(f"retention: cannot open ClickHouse at {settings.clickhouse_url}{hint}: {exc}", file=sys.stderr)
+        return 1
+    still_running = ""
+    try:
+        report = enforce_retention(
+            client,
+            _now(),
+            lambda tenant_id: default_tenant_settings(settings, tenant_id),
+            tenant=args.tenant,
+            dry_run=dry_run,
+            wait=False,
+        )
+        try:
+            wait_for_deletes(client, report.deleting, timeout_s=args.wait_s)
+        except TimeoutError as exc:  # the deletes go on in the background; the next run finds the rest
+            still_running = str(exc)
+    finally:
+        client.close()
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        _print_report(report)
+        if dry_run:
+            print("dry run: nothing deleted (pass --apply to delete)")
+    if still_running:
+        print(f"retention: {still_running}", file=sys.stderr)
+    return 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``analytics retention [--apply] [--dry-run] [--tenant T] [--json]``; sets ``handler``."""
+    parser = subparsers.add_parser(
+        "retention",
+        help="delete rows past each tenant's retention (raw tables and rollups)",
+        description=(
+            "Delete raw and rollup rows older than each tenant's retention (tenant settings, else the "
+            "defaults: raw 13 months, daily rollups 25 months, weekly/monthly 5 years). Without --apply, "
+            "only counts what would be deleted. An embedded chdb:// store belongs to one process: while "
+            "`analytics dev` runs, it enforces retention itself."
+        ),
+    )
+    parser.add_argument("--apply", action="store_true", help="delete (without it: a dry run)")
+    parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    parser.add_argument("--tenant", help="only this tenant (e.g. after its retention changed)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--wait-s",
+        type=float,
+        default=600.0,
+        help="wait this long for the row deletes to finish (default 600)",
+    )
+    parser.set_defaults(handler=_cmd_retention)

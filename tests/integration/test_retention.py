@@ -1,0 +1,394 @@
+"""Per-tenant retention on a real ClickHouse: two tenants with different retention, old and new rows in
+every raw table and in rollups of every grain; exactly each tenant's expired rows go, by partition drop or
+row delete; a dry run deletes nothing and counts the same; the TTL backstop is on every table.
+
+Raw rows are inserted directly (only the time column and the keys matter to retention). Rollup rows are
+inserted through the ``feed_events`` table, so the rollups' own materialized views — the path every worker
+insert takes — write the daily, weekly and monthly rows; the Python transform before the feed is tested
+elsewhere and plays no part in retention. Expected survivors come from an oracle written here from the
+definitions (a week or month expires when its last day is before the cutoff), not from the module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from schemas.migrate import migrate
+from schemas.rollups import date_buckets
+from schemas.tenant_config import Retention, TenantSettings, save_tenant_settings
+from stream_processors import retention
+from stream_processors.retention import RETAINED_TABLES, add_cli, enforce_retention, run_retention
+from stream_processors.storage import Storage
+from tests.conftest import ClickHouseTarget
+
+pytestmark = pytest.mark.clickhouse
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+BRIEF, KEEPER = "brief", "keeper"
+"""BRIEF stores short retention and lives in Auckland (already 16 June there); KEEPER has no stored row."""
+BRIEF_SETTINGS = TenantSettings(
+    time_zone="Pacific/Auckland",
+    retention=Retention(raw_days=30, daily_rollup_days=60, weekly_monthly_rollup_days=400),
+)
+RETENTION = {BRIEF: (30, 60, 400), KEEPER: (395, 760, 1826)}  # raw, daily, weekly/monthly
+LOCAL_TODAY = {BRIEF: date(2026, 6, 16), KEEPER: date(2026, 6, 15)}
+TIMESTAMP_TABLES = ("analytics_events", "performance_metrics", "activity_logs")
+FED_ROLLUPS = ("user_events", "page_views", "session_pages")  # the rollups fed by feed_events
+MINUTE = timedelta(minutes=1)
+RAW_AGES = [
+    timedelta(days=1),
+    timedelta(days=30) - MINUTE,
+    timedelta(days=30) + MINUTE,
+    timedelta(days=200),
+    timedelta(days=395) - MINUTE,
+    timedelta(days=395) + MINUTE,
+    timedelta(days=420),
+    timedelta(days=900),
+    timedelta(days=2000),
+]
+DAY_AGES = [0, 29, 30, 31, 59, 60, 61, 62, 100, 394, 395, 396, 397, 420, 759, 760, 761, 800, 1825, 1826]
+DAY_AGES += [1827, 1835, 1860, 1900, 2100]
+
+
+def defaults(tenant_id: str) -> TenantSettings:
+    return TenantSettings()  # UTC, 395 / 760 / 1826 days
+
+
+# ---- the oracle ---------------------------------------------------------------------------------------
+
+
+def raw_expired(tenant: str, when: datetime | date) -> bool:
+    days = RETENTION[tenant][0]
+    if isinstance(when, datetime):
+        return when < NOW - timedelta(days=days)
+    return when < LOCAL_TODAY[tenant] - timedelta(days=days)
+
+
+def last_day(table: str, bucket: date) -> date:
+    if table.endswith("_daily"):
+        return bucket
+    if table.endswith("_weekly"):
+        return bucket + timedelta(days=6)
+    return bucket.replace(day=calendar.monthrange(bucket.year, bucket.month)[1])
+
+
+def rollup_expired(table: str, tenant: str, bucket: date) -> bool:
+    days = RETENTION[tenant][1] if table.endswith("_daily") else RETENTION[tenant][2]
+    return last_day(table, bucket) < LOCAL_TODAY[tenant] - timedelta(days=days)
+
+
+def expired(table: str, tenant: str, value: Any) -> bool:
+    return rollup_expired(table, tenant, value) if table.startswith("rollup_") else raw_expired(tenant, value)
+
+
+def checked_tables() -> list[str]:
+    return [*TIMESTAMP_TABLES, "usage_metrics"] + [
+        f"rollup_{name}_{grain}" for name in FED_ROLLUPS for grain in ("daily", "weekly", "monthly")
+    ]
+
+
+def time_column(table: str) -> str:
+    return "bucket" if table.startswith("rollup_") else "date" if table == "usage_metrics" else "timestamp"
+
+
+def stored(client: Client, table: str) -> Counter[tuple[str, Any]]:
+    """(tenant, time value) → stored rows."""
+    rows = client.query(
+        f"SELECT toString(tenant_id), {time_column(table)}, count() FROM {table} GROUP BY 1, 2"
+    ).result_rows
+    return Counter({(t, v.replace(tzinfo=UTC) if isinstance(v, datetime) else v): n for t, v, n in rows})
+
+
+def snapshot(client: Client) -> dict[str, Counter[tuple[str, Any]]]:
+    return {table: stored(client, table) for table in checked_tables()}
+
+
+def expected_removed(before: dict[str, Counter[tuple[str, Any]]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for table, rows in before.items():
+        per_tenant: Counter[str] = Counter()
+        for (tenant, value), n in rows.items():
+            if expired(table, tenant, value):
+                per_tenant[tenant] += n
+        if per_tenant:
+            out[table] = dict(per_tenant)
+    return out
+
+
+def survivors(before: dict[str, Counter[tuple[str, Any]]]) -> dict[str, Counter[tuple[str, Any]]]:
+    return {
+        table: Counter({key: n for key, n in rows.items() if not expired(table, *key)})
+        for table, rows in before.items()
+    }
+
+
+# ---- data ---------------------------------------------------------------------------------------------
+
+
+def fill(client: Client) -> None:
+    """Both tenants: raw rows at RAW_AGES in every timestamp table, usage on DAY_AGES, and one feed row
+    per day of DAY_AGES (one insert per table, so no merge collapses rows between counting and asserting)."""
+    raw = [
+        [tenant, uuid.uuid4(), "u1", NOW - age, NOW - age] for tenant in (BRIEF, KEEPER) for age in RAW_AGES
+    ]
+    for table in TIMESTAMP_TABLES:
+        client.insert(table, raw, column_names=["tenant_id", "id", "user_id", "timestamp", "received_at"])
+    usage = [
+        [tenant, uuid.uuid4(), "u1", LOCAL_TODAY[tenant] - timedelta(days=age), NOW]
+        for tenant in (BRIEF, KEEPER)
+        for age in DAY_AGES
+    ]
+    client.insert("usage_metrics", usage, column_names=["tenant_id", "id", "user_id", "date", "received_at"])
+    feed = []
+    for tenant in (BRIEF, KEEPER):
+        for age in DAY_AGES:
+            day, week, month = date_buckets(LOCAL_TODAY[tenant] - timedelta(days=age))
+            feed.append(
+                [tenant, "u1", day, week, month, "user_action", "navigation", "page_view", "s1", "/", 1]
+            )
+    client.insert(
+        "feed_events",
+        feed,
+        column_names=[
+            "tenant_id",
+            "user_id",
+            "day",
+            "week",
+            "month",
+            "event_type",
+            "event_category",
+            "event_name",
+            "session_id",
+            "page",
+            "is_page_view",
+        ],
+    )
+
+
+@pytest.fixture
+def filled(clickhouse_client: Client) -> Client:
+    migrate(clickhouse_client)
+    save_tenant_settings(clickhouse_client, BRIEF, BRIEF_SETTINGS)
+    fill(clickhouse_client)
+    return clickhouse_client
+
+
+# ---- tests --------------------------------------------------------------------------------------------
+
+
+def test_the_oracle_dates_are_the_zones_local_days() -> None:
+    from zoneinfo import ZoneInfo
+
+    assert NOW.astimezone(ZoneInfo(BRIEF_SETTINGS.time_zone)).date() == LOCAL_TODAY[BRIEF]
+    assert NOW.date() == LOCAL_TODAY[KEEPER]
+    default = TenantSettings().retention
+    assert (default.raw_days, default.daily_rollup_days, default.weekly_monthly_rollup_days) == RETENTION[
+        KEEPER
+    ]
+
+
+def test_dry_run_counts_and_deletes_nothing_then_apply_removes_exactly_the_expired_rows(
+    filled: Client,
+) -> None:
+    before = snapshot(filled)
+    assert sum(sum(rows.values()) for rows in before.values()) == 2 * (
+        3 * len(RAW_AGES) + len(DAY_AGES)
+    ) + sum(sum(before[t].values()) for t in checked_tables() if t.startswith("rollup_"))
+    want = expected_removed(before)
+    assert want["analytics_events"] == {BRIEF: 7, KEEPER: 4}  # BRIEF: older than 30 days; KEEPER: 395
+    assert set(want) == set(checked_tables())
+
+    dry = enforce_retention(filled, NOW, defaults, dry_run=True)
+    assert dry.dry_run and dry.removed() == want
+    assert snapshot(filled) == before
+
+    report = enforce_retention(filled, NOW, defaults)
+    assert report.removed() == want
+    assert {name: t.partitions_dropped for name, t in report.tables.items()} == {
+        name: t.partitions_dropped for name, t in dry.tables.items()
+    }
+    assert snapshot(filled) == survivors(before)
+    assert not report.skipped_tenants
+
+
+def partition_of(table: str, value: datetime | date) -> str:
+    return f"{value:%Y}" if table.endswith(("_weekly", "_monthly")) else f"{value:%Y%m}"
+
+
+# Whole partitions go when every value they can hold is past every tenant's cutoff; KEEPER's are the earliest:
+# raw 2025-05-16 12:00 (months up to April 2025), daily rollups 2024-05-16 (up to April 2024), weekly and
+# monthly rollups 2021-06-14 (years up to 2020; weeks and months of 2021 end later).
+DROPPED = {
+    "analytics_events": ["202012", "202312", "202504"],
+    "usage_metrics": ["202009", "202104", "202105", "202106", "202404", "202405", "202504"],
+    "rollup_user_events_daily": ["202009", "202104", "202105", "202106", "202404"],
+    "rollup_user_events_weekly": ["2020"],
+    "rollup_user_events_monthly": ["2020"],
+}
+
+
+def test_whole_partitions_expired_for_every_tenant_are_dropped_and_the_rest_row_deleted(
+    filled: Client,
+) -> None:
+    before = snapshot(filled)
+    report = enforce_retention(filled, NOW, defaults)
+
+    assert report.tables["analytics_events"].rows_in_dropped_partitions == {BRIEF: 3, KEEPER: 3}
+    assert report.tables["analytics_events"].rows_deleted == {BRIEF: 4, KEEPER: 1}  # 30 d + 1 min .. 395 d
+    assert report.tables["rollup_user_events_monthly"].rows_deleted == {BRIEF: 6, KEEPER: 2}
+    for table in checked_tables():
+        base = table.replace("performance_metrics", "analytics_events").replace(
+            "activity_logs", "analytics_events"
+        )
+        dropped = DROPPED[base.replace("page_views", "user_events").replace("session_pages", "user_events")]
+        outcome = report.tables[table]
+        assert outcome.partitions_dropped == dropped, table
+        in_dropped: Counter[str] = Counter()
+        deleted: Counter[str] = Counter()
+        for (tenant, value), n in before[table].items():
+            if partition_of(table, value) in dropped:
+                in_dropped[tenant] += n
+            elif expired(table, tenant, value):
+                deleted[tenant] += n
+        assert outcome.rows_in_dropped_partitions == dict(in_dropped), table
+        assert outcome.rows_deleted == dict(deleted), table
+    assert snapshot(filled) == survivors(before)
+    again = enforce_retention(filled, NOW, defaults)
+    assert again.total_rows == 0 and all(not t.partitions_dropped for t in again.tables.values())
+
+
+async def test_the_async_entry_point_through_a_worker_storage(
+    filled: Client, clickhouse: ClickHouseTarget
+) -> None:
+    before = snapshot(filled)
+    storage = Storage(clickhouse.client)
+    try:
+        report = await run_retention(storage, defaults, now=NOW)
+    finally:
+        storage.close()
+    assert report.removed() == expected_removed(before)
+    assert snapshot(filled) == survivors(before)
+
+
+def test_a_run_for_one_tenant_after_its_settings_change_touches_only_that_tenant(filled: Client) -> None:
+    shorter = TenantSettings(
+        retention=Retention(raw_days=100, daily_rollup_days=100, weekly_monthly_rollup_days=500)
+    )
+    save_tenant_settings(filled, KEEPER, shorter)
+    before = snapshot(filled)
+
+    report = enforce_retention(filled, NOW, defaults, tenant=KEEPER)
+
+    assert all(not t.partitions_dropped for t in report.tables.values())
+    after = snapshot(filled)
+    for table in checked_tables():
+        gone = before[table] - after[table]
+        assert all(tenant == KEEPER for tenant, _ in gone), table
+        assert report.removed().get(table, {}).get(KEEPER, 0) == sum(gone.values())
+    events_left = sorted(v for t, v in after["analytics_events"] if t == KEEPER)
+    assert events_left == sorted(NOW - age for age in RAW_AGES if age < timedelta(days=100))
+    weekly_left = [v for t, v in after["rollup_user_events_weekly"] if t == KEEPER]
+    assert min(weekly_left) + timedelta(days=6) >= LOCAL_TODAY[KEEPER] - timedelta(days=500)
+    assert sorted(v for t, v in after["analytics_events"] if t == BRIEF) == sorted(
+        v for t, v in before["analytics_events"] if t == BRIEF
+    )
+
+
+def test_a_tenant_with_invalid_stored_settings_keeps_everything_and_blocks_partition_drops(
+    filled: Client,
+) -> None:
+    filled.command(
+        "INSERT INTO tenant_settings (tenant_id, time_zone, ip_handling, raw_retention_days, "
+        "daily_rollup_retention_days, coarse_rollup_retention_days, updated_at) "
+        "VALUES ('broken', 'UTC', 'store', 5, 5, 5, now64(3))"
+    )
+    filled.insert(
+        "analytics_events",
+        [["broken", uuid.uuid4(), "u1", NOW - timedelta(days=3000), NOW]],
+        column_names=["tenant_id", "id", "user_id", "timestamp", "received_at"],
+    )
+    report = enforce_retention(filled, NOW, defaults)
+    assert set(report.skipped_tenants) == {"broken"}
+    assert all(not t.partitions_dropped for t in report.tables.values())
+    assert ("broken", NOW - timedelta(days=3000)) in stored(filled, "analytics_events")
+    assert report.tables["analytics_events"].rows_deleted == {BRIEF: 7, KEEPER: 4}
+
+
+def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) -> None:
+    migrate(clickhouse_client)
+    engines = {
+        str(name): str(engine)
+        for name, engine in clickhouse_client.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()"
+        ).result_rows
+    }
+    expected = {
+        "analytics_events": "TTL toDateTime(timestamp) + toIntervalDay(3661)",
+        "performance_metrics": "TTL toDateTime(timestamp) + toIntervalDay(3661)",
+        "activity_logs": "TTL toDateTime(timestamp) + toIntervalDay(3661)",
+        "usage_metrics": "TTL date + toIntervalDay(3662)",
+    }
+    for table in RETAINED_TABLES:
+        if table.name.startswith("rollup_"):
+            days = {"daily": 3662, "weekly": 7329, "monthly": 7353}[table.name.rsplit("_", 1)[1]]
+            expected[table.name] = f"TTL bucket + toIntervalDay({days})"
+    assert len(expected) == 4 + 21
+    for name, ttl in expected.items():
+        assert ttl in engines[name], name
+    # The backstop removes what is past it even if the job never runs (now() is the real clock here).
+    real_now = datetime.now(UTC)
+    rows = [["t", uuid.uuid4(), "u1", real_now - timedelta(days=d), real_now] for d in (3000, 3700)]
+    clickhouse_client.insert(
+        "analytics_events", rows, column_names=["tenant_id", "id", "user_id", "timestamp", "received_at"]
+    )
+    clickhouse_client.command("OPTIMIZE TABLE analytics_events FINAL")
+    ages = [
+        (real_now - ts.replace(tzinfo=UTC)).days
+        for (ts,) in clickhouse_client.query("SELECT timestamp FROM analytics_events").result_rows
+    ]
+    assert ages == [3000]
+
+
+def test_cli_dry_run_by_default_and_apply(
+    filled: Client,
+    clickhouse: ClickHouseTarget,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_URL", clickhouse.url)
+    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_DATABASE", clickhouse.database)
+    monkeypatch.setattr(retention, "_now", lambda: NOW)
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers(dest="command", required=True))
+    before = snapshot(filled)
+    want = expected_removed(before)
+
+    def run(*argv: str) -> dict[str, Any]:
+        args = parser.parse_args(["retention", *argv, "--json"])
+        assert args.handler(args) == 0
+        out: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+        return out
+
+    def removed(out: dict[str, Any]) -> dict[str, dict[str, int]]:
+        totals: dict[str, dict[str, int]] = {}
+        for table, t in out["tables"].items():
+            counts = Counter(t["rows_in_dropped_partitions"]) + Counter(t["rows_deleted"])
+            totals[table] = dict(counts)
+        return {table: rows for table, rows in totals.items() if table in want}
+
+    for argv in ((), ("--dry-run",), ("--apply", "--dry-run")):
+        out = run(*argv)
+        assert out["dry_run"] is True and removed(out) == want, argv
+    assert snapshot(filled) == before
+    out = run("--apply")
+    assert out["dry_run"] is False and removed(out) == want
+    assert snapshot(filled) == survivors(before)
