@@ -142,3 +142,41 @@ async def test_a_token_signed_with_the_public_key_as_hmac_secret_is_refused() ->
 def test_a_service_refuses_to_start_without_a_sound_key(settings: AuthSettings, message: str) -> None:
     with pytest.raises(AuthConfigError, match=message):
         settings.verifier()
+
+
+async def test_a_jwks_url_verifies_tokens_by_their_key_id() -> None:
+    """An identity provider's key set, served over HTTP: the token's ``kid`` picks the key."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from jwt.algorithms import RSAAlgorithm
+
+    signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(signing.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None: ...
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        verifier = auth(auth_jwks_url=f"http://127.0.0.1:{server.server_port}/jwks").verifier()
+        good = jwt.encode(claims(), signing, algorithm="RS256", headers={"kid": "k1"})
+        assert (await verifier.verify(good)).tenant_id == "acme"
+        forged = jwt.encode(claims(), other, algorithm="RS256", headers={"kid": "k1"})
+        with pytest.raises(AuthError, match="^invalid token$"):
+            await verifier.verify(forged)
+        unknown = jwt.encode(claims(), signing, algorithm="RS256", headers={"kid": "k9"})
+        with pytest.raises(AuthError, match="^no signing key for this token"):
+            await verifier.verify(unknown)
+    finally:
+        server.shutdown()
