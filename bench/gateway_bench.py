@@ -108,11 +108,16 @@ def main() -> int:
             capture_output=True,
             text=True,
             check=True,
+            env=env,  # the load process sends the token minted for this run's secret
         )
     finally:
         server.terminate()
         server.wait(timeout=60)
     result = json.loads(load.stdout.strip().splitlines()[-1])
+    refused = {status: n for status, n in result.get("statuses", {}).items() if status != "200"}
+    if refused or not result["events_accepted"]:
+        print(f"the gateway refused requests: {refused}; no result written", file=sys.stderr)
+        return 1
     messages, in_topic = asyncio.run(events_in_topic(bootstrap, registry(prefix)[Stream.EVENTS].name))
     result.update(
         {
