@@ -57,6 +57,14 @@ def create_app(
             privacy = TenantPrivacyDirectory.from_settings(
                 PrivacySettings(), lambda: open_client(url, database)
             )
+    elif sink is None and privacy is None:
+        # a Kafka gateway on the embedded default has no shared store to read tenants' settings from
+        log.error(
+            "ANALYTICS_CLICKHOUSE_URL is the embedded %s: this gateway cannot read ingestion API keys or "
+            "tenants' IP and user-agent settings, so keys are refused and every tenant gets the deployment "
+            "defaults (IP addresses stored as sent). Point it at the ClickHouse server the workers write to.",
+            settings.clickhouse_url,
+        )
     sink = sink or KafkaEventSink(settings)
     metrics = GatewayMetrics()
 

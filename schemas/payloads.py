@@ -13,6 +13,7 @@ performance metrics (per-page performance rollups).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -49,7 +50,9 @@ def _check_ip(value: str) -> str:
     return value
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=36)]
+ID_CHARACTERS = re.compile(r"[^\x00-\x1f\x7f/]+")
+"""Ids are read back through URL paths (``/analytics/dashboard/{user_id}``): no '/' or control characters."""
+Identifier = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[^\x00-\x1f\x7f/]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 IPAddress = Annotated[str, Field(max_length=45), AfterValidator(_check_ip)]
 UserAgent = Annotated[str, Field(max_length=2048)]

@@ -78,7 +78,12 @@ class PrivacySettings(BaseSettings):
     """How often a gateway re-reads tenants' IP and user-agent handling from ``tenant_settings``."""
 
     def secret_bytes(self) -> bytes | None:
-        return self.privacy_secret.get_secret_value().encode() if self.privacy_secret is not None else None
+        if self.privacy_secret is None:
+            return None
+        secret = self.privacy_secret.get_secret_value()
+        if "REPLACE_ME" in secret:  # the shipped manifests' placeholder is public
+            raise ValueError("ANALYTICS_PRIVACY_SECRET is still the placeholder: set a random one")
+        return secret.encode()
 
 
 # ---- IP addresses --------------------------------------------------------------------------------------
@@ -222,6 +227,10 @@ def warm_up_user_agent_parser() -> None:
 # ---- per-request policy --------------------------------------------------------------------------------
 
 
+FREE_FORM_IP_KEYS = ("ip_address", "ip", "client_ip")
+FREE_FORM_AGENT_KEYS = ("user_agent",)
+
+
 @dataclass(frozen=True, slots=True)
 class PrivacyPolicy:
     """What the gateway does to one tenant's events of one day."""
@@ -249,6 +258,22 @@ class PrivacyPolicy:
             message.update(_client_fields(ua))
             if not self.keep_user_agent:
                 message["user_agent"] = None
+        for name in ("metadata", "details"):  # activities: the seed's own example logs the client there
+            fields = message.get(name)
+            if isinstance(fields, dict):
+                self._apply_to_free_form(fields)
+
+    def _apply_to_free_form(self, fields: dict[str, Any]) -> None:
+        """IPs and user agents under the known keys of a free-form object (other keys are the client's
+        responsibility, see docs/privacy.md)."""
+        for key in FREE_FORM_IP_KEYS:
+            value = fields.get(key)
+            if isinstance(value, str) and self.ip_handling != IpHandling.STORE:
+                fields[key] = apply_ip_handling(value, self.ip_handling, self.day_salt)
+        if not self.keep_user_agent:
+            for key in FREE_FORM_AGENT_KEYS:
+                if key in fields:
+                    fields[key] = None
 
 
 __all__ = [

@@ -22,8 +22,12 @@ from schemas.security.http import PrincipalDep, forbidden
 from schemas.security.policy import Action, decide
 from schemas.security.principal import Principal
 
-USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,36}$"
+USER_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,36}$"
 """What ingestion accepts as ``user_id`` (1–36 characters, no control characters)."""
+
+
+ALWAYS_AUDITED = frozenset({Action.READ_TENANT, Action.WRITE_TENANT_SETTINGS})
+"""Tenant-wide reads and settings changes (IP handling, retention: a shorter one deletes data at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,7 @@ class Caller:
         data (and tenant-wide reads) and every refusal are written to the audit log."""
         decision = decide(self.principal, action, user_id)
         if self.audit is not None and (
-            decision.other_user or action is Action.READ_TENANT or not decision.allowed
+            decision.other_user or action in ALWAYS_AUDITED or not decision.allowed
         ):
             outcome = Outcome.ALLOWED if decision.allowed else Outcome.DENIED
             detail = "" if decision.allowed else decision.reason

@@ -127,7 +127,8 @@ class AuditLog:
                 self._task = asyncio.get_running_loop().create_task(self._flush_forever(), name="audit-log")
         if len(self._buffer) == self._buffer.maxlen:
             self.dropped += 1
-            log.error("audit buffer full: dropping the oldest entry (%d dropped so far)", self.dropped)
+            if self.dropped == 1 or self.dropped % 1000 == 0:  # not a log line per request
+                log.error("audit buffer full: dropping the oldest entries (%d dropped so far)", self.dropped)
         self._buffer.append(entry)
         if len(self._buffer) >= self._max_batch:
             self._wake.set()
@@ -148,14 +149,14 @@ class AuditLog:
     async def _flush_locked(self) -> int:
         written = 0
         while self._buffer:
-            batch = [self._buffer[i] for i in range(min(len(self._buffer), self._max_batch))]
+            count = min(len(self._buffer), self._max_batch)
+            batch = [self._buffer.popleft() for _ in range(count)]  # new entries may arrive meanwhile
             try:
                 await self._execute(functools.partial(_insert, entries=batch))
             except Exception as exc:  # noqa: BLE001 - kept for the next flush
+                self._buffer.extendleft(reversed(batch))
                 log.warning("audit entries not written yet (%d buffered): %s", len(self._buffer), exc)
                 return written
-            for _ in batch:
-                self._buffer.popleft()
             written += len(batch)
         return written
 

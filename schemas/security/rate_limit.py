@@ -252,9 +252,10 @@ class RateLimitSettings(BaseSettings):
     """Buckets kept per limit (LRU); must exceed the credentials and tenants active at once."""
 
     gateway_credential_requests_per_s: float = Field(default=1_000.0, ge=0)
-    """Every browser of an app shares its ingestion key: 1,000 requests/s is ~10k clients sending every
-    10 s. A process answers ~200 requests/s of 100-event batches (``bench/results/gateway-*``, 2 workers:
-    399), so this bites only on floods of tiny requests."""
+    """A server-side sender relaying many clients under one credential: 1,000 requests/s is ~10k clients
+    sending every 10 s (browsers send their users' own tokens, never an ingestion key). A process answers
+    ~200 requests/s of 100-event batches (``bench/results/gateway-*``, 2 workers: 399), so this bites only
+    on floods of tiny requests."""
     gateway_credential_requests_burst: float = Field(default=2_000.0, ge=1)
     gateway_credential_events_per_s: float = Field(default=20_000.0, ge=0)
     """About one gateway process's measured throughput."""

@@ -20,6 +20,7 @@ import jwt
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.payloads import ID_CHARACTERS
 from schemas.security.principal import Principal, Role
 from schemas.settings import ENV_PREFIX
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 SYMMETRIC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+PLACEHOLDER = "REPLACE_ME"
+"""Marks the example secrets of deploy/; a service refuses to run with one."""
 MAX_SUBJECT_LENGTH = 36
 """A subject is a user id for end-user roles, and user ids are at most 36 characters."""
 
@@ -79,12 +82,18 @@ class TokenVerifier:
             secret = settings.auth_jwt_secret.get_secret_value()
             if len(secret.encode()) < 32:
                 raise AuthConfigError("ANALYTICS_AUTH_JWT_SECRET must be at least 32 bytes")
+            if PLACEHOLDER in secret:  # the shipped manifests' placeholder is public: anyone could sign
+                raise AuthConfigError("ANALYTICS_AUTH_JWT_SECRET is still the placeholder: set a random one")
             self._key = secret
             default: Iterable[str] = ("HS256",)
             allowed: tuple[str, ...] = SYMMETRIC
         else:
             if settings.auth_jwks_url:
-                self._jwks = jwt.PyJWKClient(settings.auth_jwks_url, cache_keys=True, lifespan=300)
+                # the key set is cached 5 min (a key the provider removes stops within that); no per-kid
+                # cache, which PyJWT never expires; a short timeout so an IdP outage cannot hold threads
+                self._jwks = jwt.PyJWKClient(
+                    settings.auth_jwks_url, cache_keys=False, cache_jwk_set=True, lifespan=300, timeout=5
+                )
                 self._key = None
             else:
                 pem = settings.auth_jwt_public_key or ""
@@ -144,8 +153,10 @@ def principal_of(claims: dict[str, Any]) -> Principal:
     subject, tenant, roles = claims.get("sub"), claims.get("tenant_id"), claims.get("roles", [])
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
         raise AuthError(f"'sub' must be a string of 1-{MAX_SUBJECT_LENGTH} characters")
-    if not isinstance(tenant, str) or not 0 < len(tenant) <= 64:
-        raise AuthError("'tenant_id' must be a string of 1-64 characters")
+    if not ID_CHARACTERS.fullmatch(subject):
+        raise AuthError("'sub' must not contain '/' or control characters")
+    if not isinstance(tenant, str) or not 0 < len(tenant) <= 64 or not ID_CHARACTERS.fullmatch(tenant):
+        raise AuthError("'tenant_id' must be 1-64 characters without '/' or control characters")
     if isinstance(roles, str):
         roles = roles.split()
     if not isinstance(roles, list):

@@ -117,8 +117,7 @@ def install_web_security(
                 "content-type",
                 "content-encoding",
                 "idempotency-key",
-                "x-api-key",
-                "x-request-id",
+                "x-request-id",  # no x-api-key: ingestion keys are for servers, browsers send user tokens
             ],
             expose_headers=[
                 "x-request-id",

@@ -320,5 +320,12 @@ async def test_reads_of_other_users_and_refusals_are_audited_for_admins(product:
     refused = next(e for e in entries if e["resource"] == "/analytics/performance/bob")
     assert refused["detail"] == "this role may only access its own data"
     assert refused["request_id"] == denied.headers["x-request-id"]
+    settings = {"tenant": {"ip_handling": "truncate"}}
+    assert (
+        await product.http.put("/analytics/config/support-7", json=settings, headers=support)
+    ).status_code == 200
+    log = await product.http.get("/analytics/audit", params={"actor": "support-7"}, headers=support)
+    actions = [(e["action"], e["outcome"]) for e in log.json()["data"]]
+    assert ("write_tenant_settings", "allowed") in actions
     only_bob = await product.http.get("/analytics/audit", params={"user_id": "bob"}, headers=support)
     assert {e["target_user"] for e in only_bob.json()["data"]} == {"bob"}

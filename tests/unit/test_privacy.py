@@ -30,6 +30,7 @@ from schemas.privacy import (
     apply_ip_handling,
     day_salt,
     parse_user_agent,
+    truncate_ip,
 )
 from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling
 from schemas.topics import Stream
@@ -232,12 +233,29 @@ def test_policy_leaves_events_without_address_or_user_agent_and_other_streams_al
     policy = PrivacyPolicy(IpHandling.HASH, SALT, keep_user_agent=False)
     bare = stamp(_event(user_agent=None, ip_address=None), "acme", RECEIVED, privacy=policy)
     assert bare == {**stamp(_event(user_agent=None, ip_address=None), "acme", RECEIVED), "id": bare["id"]}
-    for stream in (Stream.PERFORMANCE, Stream.USAGE, Stream.ACTIVITIES):
+    for stream in (Stream.PERFORMANCE, Stream.USAGE):
         for _, body in examples(stream, "valid"):
             payload = PAYLOAD_MODELS[stream].model_validate(
                 {**body, "id": "0190f5b8-6a7e-7c2d-8e1f-3a4b5c6d7e8f"}
             )
             assert stamp(payload, "acme", RECEIVED, privacy=policy) == stamp(payload, "acme", RECEIVED)
+
+
+def test_activities_free_form_client_fields_follow_the_policy() -> None:
+    """The seed's own activity example logs the client's address and user agent in ``metadata``."""
+    body = {**example(Stream.ACTIVITIES, "valid_seed_project_created.json"), "id": None}
+    payload = PAYLOAD_MODELS[Stream.ACTIVITIES].model_validate(body)
+    kept = stamp(payload, "acme", RECEIVED)
+    assert kept["metadata"]["ip_address"] and kept["metadata"]["user_agent"]
+    truncated = stamp(payload, "acme", RECEIVED, privacy=PrivacyPolicy(IpHandling.TRUNCATE, SALT, False))
+    assert truncated["metadata"]["ip_address"] == truncate_ip(kept["metadata"]["ip_address"])
+    assert truncated["metadata"]["user_agent"] is None
+    dropped = stamp(payload, "acme", RECEIVED, privacy=PrivacyPolicy(IpHandling.DROP, SALT, True))
+    assert dropped["metadata"]["ip_address"] is None
+    assert dropped["metadata"]["user_agent"] == kept["metadata"]["user_agent"]
+    assert {k: v for k, v in dropped["metadata"].items() if k != "ip_address"} == {
+        k: v for k, v in kept["metadata"].items() if k != "ip_address"
+    }
 
 
 def test_old_messages_without_client_fields_still_decode() -> None:

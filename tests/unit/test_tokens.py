@@ -180,3 +180,20 @@ async def test_a_jwks_url_verifies_tokens_by_their_key_id() -> None:
             await verifier.verify(unknown)
     finally:
         server.shutdown()
+
+
+def test_the_shipped_placeholder_secrets_are_refused() -> None:
+    placeholder = "REPLACE_ME_WITH_48_RANDOM_BYTES_BASE64_xxxxxxxxxxxxxxxxxxxxxx"  # deploy/k8s/secret.yaml
+    with pytest.raises(AuthConfigError, match="placeholder"):
+        auth(auth_jwt_secret=SecretStr(placeholder)).verifier()
+    from schemas.privacy import PrivacySettings
+
+    with pytest.raises(ValueError, match="placeholder"):
+        PrivacySettings(privacy_secret=SecretStr("REPLACE_ME_WITH_32_RANDOM_BYTES_xxxxxx")).secret_bytes()
+
+
+@pytest.mark.parametrize(("claim", "value"), [("sub", "a/b"), ("sub", "x\ny"), ("tenant_id", "t\x1fx")])
+async def test_ids_that_urls_cannot_carry_are_refused(claim: str, value: str) -> None:
+    raw = jwt.encode(claims(**{claim: value}), TEST_SECRET, algorithm="HS256")
+    with pytest.raises(AuthError, match="'/' or control characters"):
+        await HS.verifier().verify(raw)
