@@ -50,9 +50,19 @@ def _check_ip(value: str) -> str:
     return value
 
 
-ID_CHARACTERS = re.compile(r"[^\x00-\x1f\x7f/]+")
-"""Ids are read back through URL paths (``/analytics/dashboard/{user_id}``): no '/' or control characters."""
-Identifier = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[^\x00-\x1f\x7f/]+$")]
+ID_CLASS = r"[^\x00-\x1f\x7f/]"
+"""A character of a user, session or tenant id: ids are read back through URL paths
+(``/analytics/dashboard/{user_id}``), so no '/' and no control characters."""
+ID_CHARACTERS = re.compile(f"{ID_CLASS}+")
+MAX_TENANT_ID_LENGTH = 64
+Identifier = Annotated[str, Field(min_length=1, max_length=36, pattern=f"^{ID_CLASS}+$")]
+
+
+def is_tenant_id(value: str) -> bool:
+    """The one rule for tenant ids, whether they come from a token or an API key."""
+    return 0 < len(value) <= MAX_TENANT_ID_LENGTH and ID_CHARACTERS.fullmatch(value) is not None
+
+
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 IPAddress = Annotated[str, Field(max_length=45), AfterValidator(_check_ip)]
 UserAgent = Annotated[str, Field(max_length=2048)]

@@ -43,12 +43,13 @@ def get_intake(request: Request) -> Intake:
     return intake
 
 
-async def may_ingest(request: Request, principal: PrincipalDep) -> None:
+async def may_ingest(request: Request, principal: PrincipalDep) -> str | None:
     """Router-level: the credential (401, 403) and its request rate (429) are checked before the body is
-    read."""
-    ingest_user(principal)
+    read. Returns the user id the principal's events are stamped with (see ``ingest_user``)."""
+    user_id = ingest_user(principal)
     limiter: RateLimiter = request.app.state.gateway_limiter
     raise_if_limited(limiter.check(principal.credential, principal.tenant_id))
+    return user_id
 
 
 def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], None]:
@@ -60,9 +61,10 @@ def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], 
     return charge
 
 
-def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
+def get_context(
+    request: Request, principal: PrincipalDep, user_id: Annotated[str | None, Depends(may_ingest)]
+) -> RequestContext:
     key = request.headers.get("idempotency-key")
-    user_id = ingest_user(principal)
     return RequestContext(
         request_id=request.state.request_id,
         started=request.state.started,

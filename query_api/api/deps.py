@@ -17,12 +17,13 @@ from query_api.settings import QuerySettings
 from query_api.store import QueryStore
 from query_api.tenants import TenantDirectory
 from schemas.envelope import success
+from schemas.payloads import ID_CLASS
 from schemas.security.audit import AuditEntry, AuditLog, Outcome
 from schemas.security.http import PrincipalDep, forbidden
 from schemas.security.policy import Action, decide
 from schemas.security.principal import Principal
 
-USER_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,36}$"
+USER_ID_PATTERN = f"^{ID_CLASS}{{1,36}}$"
 """What ingestion accepts as ``user_id`` (1–36 characters, no control characters)."""
 
 

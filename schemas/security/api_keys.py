@@ -34,6 +34,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from schemas.migrate import migrate
+from schemas.payloads import MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.settings import CommonSettings
 from schemas.storage import StorageConfigError, open_client, parse_url
 
@@ -46,7 +47,6 @@ SECRET_BYTES = 32
 SECRET_LENGTH = 43
 """``len(secrets.token_urlsafe(32))``: 32 bytes in unpadded base64url."""
 KEY_LENGTH = len(KEY_PREFIX) + 1 + KEY_ID_LENGTH + 1 + SECRET_LENGTH
-MAX_TENANT_ID_LENGTH = 64
 """The bound bearer tokens put on ``tenant_id`` as well (``schemas.security.tokens``)."""
 MAX_NAME_LENGTH = 100
 DEFAULT_REFRESH_S = 5.0
@@ -110,11 +110,13 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 
 
 def validate_tenant_id(value: str) -> str:
-    """1-64 printable characters without whitespace (a tenant id ends up in partition keys and logs)."""
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_TENANT_ID_LENGTH:
-        raise ApiKeyError(f"tenant id must be 1-{MAX_TENANT_ID_LENGTH} characters")
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise ApiKeyError("tenant id must be printable characters without whitespace")
+    """The tenant-id rule of tokens (:func:`schemas.payloads.is_tenant_id`), so a key's tenant is one a token
+    can name; whitespace is refused too (a tenant id ends up in partition keys and logs)."""
+    if not isinstance(value, str) or not is_tenant_id(value) or any(c.isspace() for c in value):
+        raise ApiKeyError(
+            f"tenant id must be 1-{MAX_TENANT_ID_LENGTH} characters without '/', whitespace or "
+            "control characters"
+        )
     return value
 
 

@@ -20,7 +20,7 @@ import jwt
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.payloads import ID_CHARACTERS
+from schemas.payloads import ID_CHARACTERS, MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.security.principal import Principal, Role
 from schemas.settings import ENV_PREFIX
 
@@ -155,8 +155,10 @@ def principal_of(claims: dict[str, Any]) -> Principal:
         raise AuthError(f"'sub' must be a string of 1-{MAX_SUBJECT_LENGTH} characters")
     if not ID_CHARACTERS.fullmatch(subject):
         raise AuthError("'sub' must not contain '/' or control characters")
-    if not isinstance(tenant, str) or not 0 < len(tenant) <= 64 or not ID_CHARACTERS.fullmatch(tenant):
-        raise AuthError("'tenant_id' must be 1-64 characters without '/' or control characters")
+    if not isinstance(tenant, str) or not is_tenant_id(tenant):
+        raise AuthError(
+            f"'tenant_id' must be 1-{MAX_TENANT_ID_LENGTH} characters without '/' or control characters"
+        )
     if isinstance(roles, str):
         roles = roles.split()
     if not isinstance(roles, list):

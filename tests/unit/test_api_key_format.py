@@ -108,7 +108,7 @@ def test_valid_tenant_ids(tenant: str) -> None:
     assert validate_tenant_id(tenant) == tenant
 
 
-@pytest.mark.parametrize("tenant", ["", "t" * 65, "ac me", " acme", "acme\n", "a\x00b"])
+@pytest.mark.parametrize("tenant", ["", "t" * 65, "ac me", " acme", "acme\n", "a\x00b", "a/b"])
 def test_invalid_tenant_ids(tenant: str) -> None:
     with pytest.raises(ApiKeyError):
         validate_tenant_id(tenant)

@@ -1,7 +1,8 @@
 """``GET`` and ``PUT /analytics/config/{user_id}``: the user's tracking preferences and the tenant's settings.
 
-Until the "Security" issue lands every caller may change the tenant part; then it is admins only. A new
-time zone schedules a rebuild of the tenant's rollups over every day with raw data (``rollup_rebuilds``).
+Tracking preferences are the user's own (admins may change anyone's); tenant settings are admins' only. A
+new time zone schedules a rebuild of the tenant's rollups over every day with raw data (``rollup_rebuilds``),
+and a shorter retention deletes the tenant's older rows at once.
 """
 
 from __future__ import annotations
@@ -68,9 +69,8 @@ async def put_config(
     tenants: TenantsDep,
 ) -> dict[str, Any]:
     """Change tracking preferences and/or tenant settings (admins); a new time zone schedules a rebuild."""
-    caller.may(Action.READ_USER, user_id)
-    if update.tracking is not None:
-        caller.may(Action.WRITE_USER_CONFIG, user_id)
+    # the answer shows the user's configuration; whoever may change it may also read it
+    caller.may(Action.WRITE_USER_CONFIG if update.tracking is not None else Action.READ_USER, user_id)
     if update.tenant is not None:
         caller.may(Action.WRITE_TENANT_SETTINGS)
     tenant_id = caller.tenant_id
