@@ -46,10 +46,10 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from schemas.messages import HASHED_IP_HEX_DIGITS, HASHED_IP_PREFIX
-from schemas.settings import ENV_PREFIX
+from schemas.settings import ENV_CONFIG, PLACEHOLDER
 from schemas.tenant_config import IpHandling
 
 IPV4_PREFIX = 24
@@ -65,9 +65,7 @@ class PrivacySettings(BaseSettings):
     """``ANALYTICS_PRIVACY_*``: the deployment's part of privacy handling (the tenants' is in
     ``tenant_settings``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = ENV_CONFIG
 
     privacy_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
     """Key of the daily IP-hash salts; the same on every gateway process. Unset: random per process."""
@@ -81,7 +79,7 @@ class PrivacySettings(BaseSettings):
         if self.privacy_secret is None:
             return None
         secret = self.privacy_secret.get_secret_value()
-        if "REPLACE_ME" in secret:  # the shipped manifests' placeholder is public
+        if PLACEHOLDER in secret:  # the shipped manifests' placeholder is public
             raise ValueError("ANALYTICS_PRIVACY_SECRET is still the placeholder: set a random one")
         return secret.encode()
 

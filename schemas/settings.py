@@ -13,6 +13,11 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ANALYTICS_"
+ENV_CONFIG = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True)
+"""Of the settings classes added beside :class:`CommonSettings`: an empty variable counts as unset (deploy
+files pass optional secrets as ``${VAR:-}``)."""
+PLACEHOLDER = "REPLACE_ME"
+"""Marks the example secrets of ``deploy/``; a service refuses to run with one."""
 DEFAULT_CLICKHOUSE_URL = "chdb://./var/clickhouse"
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from schemas.envelope import ErrorCode
 from schemas.http_errors import ApiError
-from schemas.settings import ENV_PREFIX
+from schemas.settings import ENV_CONFIG
 
 Clock = Callable[[], float]
 
@@ -245,7 +245,7 @@ class RateLimitSettings(BaseSettings):
     tenant (e.g. web and back end) can each run at their full rate. A rate of 0 disables that limit.
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    model_config = ENV_CONFIG
 
     rate_limits_enabled: bool = True
     rate_limit_max_keys: int = Field(default=100_000, ge=1)

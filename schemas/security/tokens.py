@@ -18,18 +18,16 @@ from typing import Any
 
 import jwt
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from schemas.payloads import ID_CHARACTERS, MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.security.principal import Principal, Role
-from schemas.settings import ENV_PREFIX
+from schemas.settings import ENV_CONFIG, PLACEHOLDER
 
 log = logging.getLogger(__name__)
 
 SYMMETRIC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
-PLACEHOLDER = "REPLACE_ME"
-"""Marks the example secrets of deploy/; a service refuses to run with one."""
 MAX_SUBJECT_LENGTH = 36
 """A subject is a user id for end-user roles, and user ids are at most 36 characters."""
 
@@ -43,9 +41,7 @@ class AuthConfigError(Exception):
 
 
 class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = ENV_CONFIG
 
     auth_jwt_secret: SecretStr | None = None
     """HS256/384/512 shared secret (at least 32 bytes)."""

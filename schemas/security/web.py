@@ -9,7 +9,7 @@ The APIs answer JSON only, so the strictest content policy applies to them; the 
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.envelope import EnvelopeResponse, ErrorCode
 from schemas.envelope import error as error_body
 from schemas.http_errors import ApiError
-from schemas.settings import ENV_PREFIX
+from schemas.settings import ENV_CONFIG
 
 DOC_PATHS = ("/docs", "/redoc")
 API_HEADERS = {
@@ -30,7 +30,7 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 class WebSecuritySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    model_config = ENV_CONFIG
 
     cors_allow_origins: list[str] = []
     """Origins browsers may call the APIs from, e.g. ``["https://app.example.com"]``; empty: none."""
