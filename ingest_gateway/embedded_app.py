@@ -123,8 +123,13 @@ def create_dev_app(
         lambda: open_client(worker.clickhouse_url, worker.clickhouse_database),
         refresh_s=gateway.gateway_api_key_refresh_s,
     )
+    privacy_settings = PrivacySettings()
+    if privacy_settings.privacy_secret is None:  # a stable local key, like the token secret
+        privacy_settings = PrivacySettings(
+            privacy_secret=SecretStr(dev_secret(_dev_folder(worker.clickhouse_url), "dev-privacy-secret"))
+        )
     privacy = TenantPrivacyDirectory.from_settings(
-        PrivacySettings(), lambda: open_client(worker.clickhouse_url, worker.clickhouse_database)
+        privacy_settings, lambda: open_client(worker.clickhouse_url, worker.clickhouse_database)
     )
     app = create_app(gateway, sink, auth.verifier(), keys, privacy=privacy)
     app.title = "Event analytics (embedded)"
@@ -152,6 +157,10 @@ def dev_auth(clickhouse_url: str) -> AuthSettings:
     auth = AuthSettings()
     if auth.configured():
         return auth
+    return AuthSettings(auth_jwt_secret=SecretStr(dev_secret(_dev_folder(clickhouse_url))))
+
+
+def _dev_folder(clickhouse_url: str) -> Path:
+    """Where ``analytics dev`` keeps its local secrets: beside the embedded store."""
     target = parse_url(clickhouse_url)
-    folder = Path(target.location).parent if target.is_embedded else Path("var")
-    return AuthSettings(auth_jwt_secret=SecretStr(dev_secret(folder)))
+    return Path(target.location).parent if target.is_embedded else Path("var")

@@ -186,15 +186,15 @@ def mint_token(
     return jwt.encode(payload, secret, algorithm=algorithm)
 
 
-def dev_secret(folder: Path) -> str:
-    """``analytics dev``'s local secret: created once in ``folder`` (readable by its owner only) and reused,
-    so tokens printed at one start keep working after a restart."""
-    path = folder / "dev-auth-secret"
+def dev_secret(folder: Path, name: str = "dev-auth-secret") -> str:
+    """One of ``analytics dev``'s local secrets: created once in ``folder`` (readable by its owner only) and
+    reused, so tokens printed at one start (and IP hashes) stay valid after a restart."""
+    path = folder / name
     if path.exists():
         return path.read_text().strip()
     folder.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     path.touch(mode=0o600)
     path.write_text(secret)
-    log.info("generated a development JWT secret in %s", path)
+    log.info("generated a development secret in %s", path)
     return secret
