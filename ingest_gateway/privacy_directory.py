@@ -22,13 +22,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from datetime import date, datetime
 
 from clickhouse_connect.driver.client import Client
 
 from schemas.privacy import PrivacyPolicy, PrivacySettings, day_salt, warm_up_user_agent_parser
+from schemas.storage import ClientHolder
 from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling, stored_privacy
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ class TenantPrivacyDirectory:
             )
             secret = secrets.token_bytes(32)
         self._secret = secret
-        self._open_client = open_client
-        self._client: Client | None = None
-        self._client_lock = threading.Lock()  # a read still running in its thread when close() is called
+        self._reader = ClientHolder(open_client)
         self._refresh_s = refresh_s
         self._keep_user_agent = keep_user_agent
         self._snapshot: dict[str, Choice] = {}
@@ -131,24 +129,7 @@ class TenantPrivacyDirectory:
 
     def _read(self) -> dict[str, Choice]:
         """Blocking: one read of ``tenant_settings`` (run in a thread)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = self._open_client()
-            try:
-                return stored_privacy(self._client)
-            except Exception:
-                self._drop_client()
-                raise
-
-    def _close_client(self) -> None:
-        with self._client_lock:
-            self._drop_client()
-
-    def _drop_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # a broken client may fail to close; it is gone either way
-                client.close()
+        return self._reader.call(stored_privacy)
 
     async def refresh(self) -> bool:
         """Re-read the snapshot off the event loop; on failure keep the last one. Whether it succeeded."""
@@ -186,4 +167,4 @@ class TenantPrivacyDirectory:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.to_thread(self._close_client)
+        await asyncio.to_thread(self._reader.close)

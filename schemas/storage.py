@@ -8,10 +8,13 @@ never cares which one it got: the SQL is the same.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import clickhouse_connect
@@ -86,3 +89,37 @@ def _connect(target: StorageTarget, database: str | None, settings: dict[str, An
             interface="chdb", path=target.location, database=database, settings=settings or None
         )
     return clickhouse_connect.get_client(dsn=target.location, database=database, settings=settings or None)
+
+
+T = TypeVar("T")
+
+
+class ClientHolder:
+    """One lazily opened client for small periodic reads (snapshots of keys and settings): used by one
+    thread at a time, closed and forgotten after a failed call so the next call opens a fresh one."""
+
+    def __init__(self, open_client: Callable[[], Client]) -> None:
+        self._open_client = open_client
+        self._client: Client | None = None
+        self._lock = threading.Lock()  # a read may still run in its thread when close() is called
+
+    def call(self, read: Callable[[Client], T]) -> T:
+        """Blocking: ``read(client)``; run it in a thread from async code."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._open_client()
+            try:
+                return read(self._client)
+            except Exception:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # a broken client may fail to close; it is gone either way
+                client.close()

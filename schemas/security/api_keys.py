@@ -36,7 +36,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from schemas.migrate import migrate
 from schemas.payloads import MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.settings import CommonSettings
-from schemas.storage import StorageConfigError, open_client, parse_url
+from schemas.storage import ClientHolder, StorageConfigError, open_client, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -283,8 +283,7 @@ class ApiKeyDirectory:
         early_refresh_interval_s: float = EARLY_REFRESH_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client_factory = client_factory
-        self._client: Client | None = None
+        self._reader = ClientHolder(client_factory)
         self.refresh_s = refresh_s
         self._early_interval = early_refresh_interval_s
         self._clock = clock
@@ -370,16 +369,8 @@ class ApiKeyDirectory:
             return True
 
     def _load(self) -> dict[str, _Entry]:
-        """Runs in a worker thread; the lock keeps it the only user of the client."""
-        if self._client is None:
-            self._client = self._client_factory()
-        try:
-            return _active_entries(self._client)
-        except Exception:
-            client, self._client = self._client, None
-            with contextlib.suppress(Exception):
-                client.close()
-            raise
+        """Runs in a worker thread."""
+        return self._reader.call(_active_entries)
 
     async def run(self) -> None:
         """Refresh now and then every ``refresh_s`` until cancelled."""
@@ -394,9 +385,7 @@ class ApiKeyDirectory:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._early_task
         async with self._lock:
-            if self._client is not None:
-                client, self._client = self._client, None
-                await asyncio.to_thread(client.close)
+            await asyncio.to_thread(self._reader.close)
 
 
 # ---- analytics api-keys -------------------------------------------------------------------------------

@@ -128,8 +128,7 @@ async def test_an_unreachable_clickhouse_keeps_the_last_snapshot(
     directory = ApiKeyDirectory(factory, clock=Clock())
     try:
         assert await directory.refresh()
-        directory._client.close()  # type: ignore[union-attr]  # the next query fails; the client is remade
-        directory._client = None
+        directory._reader.close()  # the next read opens a client again, through the failing factory
         reachable = False
         assert not await directory.refresh()
         assert directory.lookup(plaintext) == ApiKeyIdentity(info.key_id, "acme", "backend")
