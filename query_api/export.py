@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
@@ -24,6 +24,7 @@ from uuid import UUID
 import orjson
 
 from query_api.store import QueryStore
+from schemas.times import stored_time_text
 from stream_processors.transforms import RAW_TABLES
 
 EXPORT_TABLES: tuple[str, ...] = tuple(RAW_TABLES.values())
@@ -99,8 +100,7 @@ async def table_chunks(
 def plain(value: Any) -> Any:
     """A stored value as JSON: times in ISO-8601 UTC (``Z``), UUIDs as text, decimals as numbers."""
     if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return stored_time_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID):

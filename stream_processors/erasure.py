@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +40,7 @@ from schemas.rollups import ROLLUPS, Rollup
 from schemas.security import audit
 from schemas.settings import ZoneLookup
 from schemas.tenant_config import stored_time_zones
+from schemas.times import as_utc, later_than, stored_now
 from schemas.topics import DAY_MS, DEAD_LETTER_RETENTION_MS, DEFAULT_RETENTION_MS, Stream
 from stream_processors.rebuild import rebuild_rollups
 from stream_processors.transforms import RAW_TABLES
@@ -106,22 +107,6 @@ _SELECT_SUPPRESSION = (
 )
 
 
-def _now() -> datetime:
-    """Now, to the millisecond the tables keep (a fresh job reads the same as a stored one)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _utc(moment: datetime) -> datetime:
-    """clickhouse-connect returns ``DateTime64(3, 'UTC')`` values naive (chDB) or aware (some servers)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _after(previous: datetime) -> datetime:
-    """Now, but strictly later than ``previous``: the next state of a row must win ``FINAL``."""
-    return max(_now(), _utc(previous) + timedelta(milliseconds=1))
-
-
 @dataclass(frozen=True)
 class PrivacyJob:
     tenant_id: str
@@ -145,8 +130,8 @@ class PrivacyJob:
             str(user),
             JobStatus(status),
             str(by),
-            _utc(requested),
-            _utc(updated),
+            as_utc(requested),
+            as_utc(updated),
             int(raw),
             int(rollups),
             str(detail),
@@ -180,12 +165,14 @@ class Suppression:
     until: datetime | None = None
 
     def drops(self, received_at: datetime) -> bool:
-        return self.until is None or _utc(received_at) <= self.until
+        return self.until is None or as_utc(received_at) <= self.until
 
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> Suppression:
         tenant, user, job_id, since, until = row
-        return cls(str(tenant), str(user), str(job_id), _utc(since), None if until is None else _utc(until))
+        return cls(
+            str(tenant), str(user), str(job_id), as_utc(since), None if until is None else as_utc(until)
+        )
 
 
 # ---- jobs and suppressions (synchronous clickhouse-connect calls; async callers run them in a thread) ----
@@ -251,7 +238,7 @@ def active_suppressions(client: Client) -> list[Suppression]:
     """The suppressions a writer must apply: open ones, and closed ones within :data:`SUPPRESSION_HORIZON`."""
     rows = client.query(
         f"{_SELECT_SUPPRESSION} WHERE until IS NULL OR until > {{horizon:DateTime64(3, 'UTC')}}",
-        parameters={"horizon": _now() - SUPPRESSION_HORIZON},
+        parameters={"horizon": stored_now() - SUPPRESSION_HORIZON},
     ).result_rows
     return [Suppression.of_row(row) for row in rows]
 
@@ -265,7 +252,7 @@ def schedule_deletion(
     unfinished = privacy_jobs(client, OPEN_STATUSES, tenant_id, user_id)
     if unfinished:
         return unfinished[0], False
-    now = _now()
+    now = stored_now()
     job = PrivacyJob(tenant_id, str(uuid.uuid4()), user_id, JobStatus.PENDING, requested_by, now, now)
     _write_job(client, job)
     _write_suppression(client, Suppression(tenant_id, user_id, job.id, now), now)
@@ -285,7 +272,7 @@ def _mark(
         job,
         status=status,
         detail=detail,
-        updated_at=_after(job.updated_at),
+        updated_at=later_than(job.updated_at),
         raw_rows=job.raw_rows if raw_rows is None else raw_rows,
         rollup_rows=job.rollup_rows if rollup_rows is None else rollup_rows,
     )
@@ -397,7 +384,7 @@ def older_than(seconds: float) -> Ready:
     """Distributed workers refresh suppressions every ``seconds`` at most: one this old is seen by all."""
 
     def ready(_: PrivacyJob, suppression: Suppression) -> bool:
-        return suppression.since <= _now() - timedelta(seconds=seconds)
+        return suppression.since <= stored_now() - timedelta(seconds=seconds)
 
     return ready
 
@@ -416,12 +403,12 @@ def run_pending_deletions(
     marked ``failed`` with the reason and the next one still runs."""
     outcomes = []
     for job in reversed(privacy_jobs(client, OPEN_STATUSES)):
-        if job.status is JobStatus.RUNNING and _now() - job.updated_at < stale_after:
+        if job.status is JobStatus.RUNNING and stored_now() - job.updated_at < stale_after:
             continue  # another runner's, alive
         suppression = user_suppression(client, job.tenant_id, job.user_id)
         if suppression is None or suppression.until is not None:
             # written first by schedule_deletion: a crash came between; writers must see it before we run
-            now = _now()
+            now = stored_now()
             _write_suppression(client, Suppression(job.tenant_id, job.user_id, job.id, now), now)
             continue
         if not ready(job, suppression):
@@ -447,8 +434,8 @@ def _run(
         _audit(client, job, audit.Outcome.FAILED)
         return JobOutcome(job.id, job.tenant_id, job.user_id, job.status, 0, 0)
     if suppression.job_id == job.id:  # else a newer request's suppression: its own job closes it
-        now = _now()
-        _write_suppression(client, replace(suppression, until=now + until_margin), _after(now))
+        now = stored_now()
+        _write_suppression(client, replace(suppression, until=now + until_margin), later_than(now))
     raw = report.raw_rows + report.late_raw_rows
     rollups = report.rollup_rows + report.late_rollup_rows
     detail = f"{raw} raw and {rollups} rollup rows deleted"
@@ -495,7 +482,9 @@ def run_pending_cli(
     waiting = privacy_jobs(client, (JobStatus.PENDING,))
     if waiting:
         youngest = max(job.requested_at for job in waiting)
-        sleep(max(0.0, min(wait_s, (youngest + timedelta(seconds=wait_s) - _now()).total_seconds())) + 0.5)
+        sleep(
+            max(0.0, min(wait_s, (youngest + timedelta(seconds=wait_s) - stored_now()).total_seconds())) + 0.5
+        )
         outcomes += run_pending_deletions(client, zones, ready)
     return outcomes
 

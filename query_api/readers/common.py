@@ -13,6 +13,7 @@ import orjson
 
 from query_api.periods import ParameterError
 from query_api.store import QueryStore
+from schemas.times import as_utc
 
 MAX_PAGE_SIZE = 1000
 
@@ -59,9 +60,8 @@ def ch_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def utc(value: datetime) -> datetime:
-    """A naive ``DateTime64(3, 'UTC')`` value from the driver, made aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+utc = as_utc
+"""A ``DateTime64(3, 'UTC')`` value from the driver, made aware (:func:`schemas.times.as_utc`)."""
 
 
 def time_bound(parameter: str, value: str | None, zone: ZoneInfo, end: bool) -> datetime | None:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -37,6 +37,7 @@ from schemas.migrate import migrate
 from schemas.payloads import MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.settings import CommonSettings
 from schemas.storage import ClientHolder, StorageConfigError, open_client, parse_url
+from schemas.times import as_utc, later_than, stored_now
 
 log = logging.getLogger(__name__)
 
@@ -166,16 +167,6 @@ class ApiKeyIdentity:
     name: str
 
 
-def _now() -> datetime:
-    """Now, at the stored ``DateTime64(3)`` precision, so returned values equal the ones read back."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def create_key(client: Client, tenant_id: str, name: str) -> tuple[ApiKeyInfo, str]:
     """Store a new key of ``tenant_id``; return its description and the plaintext key, which exists
     nowhere else afterwards. Raises :class:`ApiKeyError` on an invalid tenant id or name."""
@@ -189,7 +180,7 @@ def create_key(client: Client, tenant_id: str, name: str) -> tuple[ApiKeyInfo, s
             break
     else:
         raise RuntimeError("could not draw an unused key id")
-    created = _now()
+    created = stored_now()
     client.insert(
         TABLE,
         [[key.key_id, tenant_id, name, hash_secret(key.secret), created, None, created]],
@@ -209,7 +200,7 @@ def list_keys(client: Client, tenant_id: str | None = None) -> list[ApiKeyInfo]:
         parameters=params,
     ).result_rows
     return [
-        ApiKeyInfo(str(k), str(t), str(n), _utc(c), _utc(r) if r is not None else None)
+        ApiKeyInfo(str(k), str(t), str(n), as_utc(c), as_utc(r) if r is not None else None)
         for k, t, n, c, r in rows
     ]
 
@@ -232,8 +223,8 @@ def revoke_key(client: Client, key_id: str) -> bool:
     tenant, name, secret_hash, created, revoked, updated = rows[0]
     if revoked is not None:
         return False
-    now = max(_now(), _utc(updated) + timedelta(milliseconds=1))
-    row = [key_id, tenant, name, secret_hash, _utc(created), now, now]
+    now = later_than(updated)
+    row = [key_id, tenant, name, secret_hash, as_utc(created), now, now]
     client.insert(TABLE, [row], column_names=_COLUMNS)
     return True
 

@@ -23,6 +23,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.security.principal import Principal
+from schemas.times import stored_time_text
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,7 @@ def read_audit(
     entries = []
     for row in result.result_rows:
         entry = dict(zip(COLUMNS, row, strict=True))
-        entry["at"] = (
-            entry["at"].replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        )
+        entry["at"] = stored_time_text(entry["at"])
         entry["actor_roles"] = list(entry["actor_roles"])
         del entry["tenant_id"]
         entries.append(entry)

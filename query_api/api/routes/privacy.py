@@ -26,6 +26,7 @@ from schemas.envelope import ErrorCode, utc_now_iso
 from schemas.http_errors import ApiError
 from schemas.security.audit import AuditEntry, Outcome
 from schemas.security.policy import Action
+from schemas.times import stored_time_text
 from stream_processors.erasure import PrivacyJob, privacy_job, schedule_deletion
 
 router = APIRouter(prefix="/analytics/privacy", tags=["privacy"])
@@ -43,17 +44,13 @@ def _job_public(job: PrivacyJob) -> dict[str, Any]:
         "user_id": job.user_id,
         "status": job.status.value,
         "requested_by": job.requested_by,
-        "requested_at": _iso(job.requested_at),
-        "updated_at": _iso(job.updated_at),
+        "requested_at": stored_time_text(job.requested_at),
+        "updated_at": stored_time_text(job.updated_at),
         "raw_rows_deleted": job.raw_rows,
         "rollup_rows_deleted": job.rollup_rows,
         "detail": job.detail,
         "status_url": status_url(job.id),
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def status_url(job_id: str) -> str:
