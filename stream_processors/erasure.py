@@ -430,7 +430,9 @@ def _run(
         job, report = erase_user(client, job, zones, recompute, on_step)
     except Exception as exc:  # noqa: BLE001 - the job records why; the suppression stays open
         log.exception("privacy job %s (%s/%s) failed", job.id, job.tenant_id, job.user_id)
-        job = _mark(client, job, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        # the status endpoint shows this to admins and services: the error class only, not ClickHouse's
+        # message (it may quote SQL or data); the log above has everything
+        job = _mark(client, job, JobStatus.FAILED, f"{type(exc).__name__} (see the job runner's log)")
         _audit(client, job, audit.Outcome.FAILED)
         return JobOutcome(job.id, job.tenant_id, job.user_id, job.status, 0, 0)
     if suppression.job_id == job.id:  # else a newer request's suppression: its own job closes it
