@@ -5,10 +5,16 @@ breakdown or two. Each statement costs a fixed few milliseconds in ClickHouse (m
 reads a row, so these are computed together: the current and previous ranges are read as one ``UNION
 ALL`` tagged ``is_current``, and each requested grouping is a grouping set. Only the columns named are
 read from the rollup tables.
+
+When every expression adds up (``sum``, ``sumIf``, ``count``, ``countIf``) the grouping sets are not
+needed: one flat ``GROUP BY`` over every dimension returns the finest rows and the sets are summed from
+them here. In chDB that halves the statement (``GROUPING SETS`` costs more than the rows it saves for one
+user's rollup rows); results are identical.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +26,12 @@ from schemas.rollups import Rollup
 
 POINT = "point"
 """The pseudo-dimension of a series: the stored bucket mapped to its series point."""
+_ADDITIVE = re.compile(r"^(?:sum|sumIf|count|countIf)\(")
+
+
+def additive(expressions: Sequence[str]) -> bool:
+    """Whether every expression is a sum or a count, so totals over groups are sums of the groups'."""
+    return all(_ADDITIVE.match(expression) for expression in expressions)
 
 
 @dataclass
@@ -81,6 +93,13 @@ async def grouped(
     dim_select = [
         f"{point_expression(span, params, prefix='c')} AS {POINT}" if d == POINT else d for d in dims
     ]
+    if additive(expressions):
+        finest = ", ".join(["is_current", *dims])
+        flat = await store.rows(
+            f"SELECT {', '.join(['is_current', *dim_select, *expressions])} FROM ({union}) GROUP BY {finest}",
+            params,
+        )
+        return _summed(flat, dims, sets)
     flags = [f"grouping({d})" for d in dims]
     grouping_sets = ["(is_current)", *(f"(is_current, {', '.join(keys)})" for keys in sets.values())]
     sql = (
@@ -103,3 +122,26 @@ async def grouped(
             keys = tuple(row[1 + dims.index(d)] for d in sets[name])
             result.sets[name].append((keys, values))
     return result
+
+
+def _summed(rows: Sequence[Sequence[Any]], dims: list[str], sets: dict[str, tuple[str, ...]]) -> Grouped:
+    """The totals and grouping sets of additive expressions, summed from rows grouped by every dimension
+    (``is_current`` first, then ``dims``, then the values)."""
+    totals: dict[bool, list[Any]] = {}
+    sums: dict[str, dict[tuple[Any, ...], list[Any]]] = {name: {} for name in sets}
+    positions = {name: [1 + dims.index(d) for d in keys] for name, keys in sets.items()}
+    first_value = 1 + len(dims)
+    for row in rows:
+        values = row[first_value:]
+        current = bool(row[0])
+        _add(totals.setdefault(current, [0] * len(values)), values)
+        if current:
+            for name, where in positions.items():
+                key = tuple(row[i] for i in where)
+                _add(sums[name].setdefault(key, [0] * len(values)), values)
+    return Grouped(totals=dict(totals), sets={name: list(found.items()) for name, found in sums.items()})
+
+
+def _add(into: list[Any], values: Sequence[Any]) -> None:
+    for index, value in enumerate(values):
+        into[index] += value

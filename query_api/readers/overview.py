@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from query_api.formulas import ratio, share_pct
+from query_api.formulas import share_pct
 from query_api.periods import Range
 from query_api.readers.usage import UsageTotals
 from query_api.rollup_sql import Scope, source
@@ -15,17 +15,15 @@ TOP_EVENTS = 5
 TOP_PAGES = 5
 
 
-async def bounce_rate(store: QueryStore, scope: Scope, span: Range) -> tuple[float, int]:
-    """(bounce rate, sessions with a page view): sessions with exactly one page view in the range over
-    sessions with at least one (0 without any)."""
+async def top_pages(store: QueryStore, scope: Scope, span: Range) -> list[tuple[str, int, int]]:
+    """(page, views, viewing sessions) of the range, most viewed first (ties by page)."""
     params: dict[str, Any] = {}
-    rows_of = source(rollup("session_pages"), span, scope, params)
+    rows_of = source(rollup("page_views"), span, scope, params, columns="page, views, sessions")
     rows = await store.rows(
-        "SELECT countIf(views = 1), countIf(views >= 1) FROM "
-        f"(SELECT session_id, sum(page_views) AS views FROM {rows_of} GROUP BY session_id)",
+        f"SELECT page, sum(views), uniqExactMerge(sessions) FROM {rows_of} WHERE page != '' GROUP BY page",
         params,
     )
-    return round(ratio(int(rows[0][0]), int(rows[0][1])) or 0.0, 4), int(rows[0][1])
+    return sorted(((r[0], int(r[1]), int(r[2])) for r in rows), key=lambda p: (-p[1], p[0]))
 
 
 def overview_block(

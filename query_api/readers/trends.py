@@ -7,6 +7,7 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from query_api.formulas import change_percentage, trend_of
@@ -93,27 +94,32 @@ async def rollup_trends(
         {"series": (POINT,), **(sets or {})},
     )
     series = {as_point(keys[0]): values for keys, values in result.sets["series"]}
-    found = []
-    for index, metric in enumerate(metrics):
-        now = value_of(result.total(True, index), metric.digits)
-        then = value_of(result.total(False, index), metric.digits)
-        found.append(
-            {
-                "metric": metric.name,
-                "current_value": now,
-                "previous_value": then,
-                "change_percentage": change_percentage(now, then),
-                "trend": trend_of(now, then),
-                "time_series": [
-                    {
-                        "date": day,
-                        "value": value_of(series[day][index], metric.digits) if day in series else 0.0,
-                    }
-                    for day in points(span)
-                ],
-            }
+    found = [
+        trend_entry(
+            metric.name,
+            value_of(result.total(True, index), metric.digits),
+            value_of(result.total(False, index), metric.digits),
+            {day: value_of(values[index], metric.digits) for day, values in series.items()},
+            span,
         )
+        for index, metric in enumerate(metrics)
+    ]
     return found, result
+
+
+def trend_entry(
+    name: str, now: float, then: float, series: dict[date | datetime, float], span: Range
+) -> dict[str, Any]:
+    """One trend: the period's value against the previous period's, and a value for every series point of
+    ``span`` (points without one are zero)."""
+    return {
+        "metric": name,
+        "current_value": now,
+        "previous_value": then,
+        "change_percentage": change_percentage(now, then),
+        "trend": trend_of(now, then),
+        "time_series": [{"date": day, "value": series.get(day, 0.0)} for day in points(span)],
+    }
 
 
 def by_rollup(names: Sequence[str]) -> dict[str, list[TrendMetric]]:

@@ -8,6 +8,7 @@ duration over sessions. Segments and adoption are defined in ``docs/metrics.md``
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +20,7 @@ from query_api.periods import ParameterError, Range, points
 from query_api.readers.common import Page, page_of_rows, stored_json
 from query_api.rollup_sql import Scope, as_date, as_point, point_expression, source, summary_days
 from query_api.store import QueryStore
-from schemas.rollups import Grain, rollup
+from schemas.rollups import rollup
 
 USAGE_METRICS = (
     "session_count",
@@ -144,23 +145,6 @@ def _days_between(first: date, last: date) -> list[date | datetime]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
-async def active_days_and_first_seen(
-    store: QueryStore, scope: Scope, span: Range
-) -> tuple[int | None, date | None]:
-    """(days with at least one event in the range, the user's first active day ever), in one statement on
-    the daily rollup (coarser grains lose the day); ``None`` days for an hourly range (see
-    :func:`usage_block`)."""
-    first, last = (span.first_day, span.last_day) if not span.is_hourly else (date.min, date.min)
-    rows = await store.rows(
-        "SELECT uniqExactIf(bucket, bucket BETWEEN {first:Date} AND {last:Date}), min(bucket), count() "
-        f"FROM {rollup('user_events').table(Grain.DAY)} "
-        "WHERE tenant_id = {tenant:String} AND user_id = {user:String}",
-        {"tenant": scope.tenant_id, "user": scope.user_id, "first": first, "last": last},
-    )
-    seen = as_date(rows[0][1]) if rows[0][2] else None
-    return (None if span.is_hourly else int(rows[0][0])), seen
-
-
 def _current_features(span: Range, scope: Scope, params: dict[str, Any]) -> str:
     """Feature rows of the winning summary of each user-day only: a corrected summary that drops a
     feature must not leave the old version's row behind (it has no newer row to replace it)."""
@@ -184,20 +168,60 @@ class UsageFacts:
     """Users of the tenant per feature in the range."""
 
 
-async def usage_facts(store: QueryStore, scope: Scope, span: Range, shared: ResultCache) -> UsageFacts:
-    """Active days, first active day, the user's feature usage, and the tenant's users per feature (shared
-    by every dashboard of the tenant for a while: it reads every user's rows)."""
+@dataclass(frozen=True)
+class UsageSummary:
+    totals: UsageTotals
+    feature_counts: dict[str, int]
+    """The user's usage count per feature in the range."""
+    feature_users: dict[str, int]
+    """Users of the tenant per feature in the range."""
+
+
+_SUMMARY_ROW = (
+    "1 AS kind, user_id, date, received_at, session_count, total_session_duration, page_views, "
+    "unique_pages_visited, toFloat64(engagement_score) AS score, '' AS feature, toUInt64(0) AS uses"
+)
+_FEATURE_ROW = "2, user_id, date, received_at, 0, 0, 0, 0, toFloat64(0), feature_name, toUInt64(usage_count)"
+
+
+async def usage_summary(store: QueryStore, scope: Scope, span: Range, shared: ResultCache) -> UsageSummary:
+    """The dashboard's usage totals and feature counts from one statement, and the tenant's users per
+    feature (shared by every dashboard of the tenant for a while: it reads every user's rows).
+
+    The statement returns the range's daily summaries and feature rows as they are (a few rows per day);
+    the newest summary of a day wins and only its feature rows count, as in :func:`_current_features`.
+    One read of the two tables instead of three (totals, features, and the summaries they are matched
+    with) is what this is for."""
     params: dict[str, Any] = {}
-    mine = _current_features(span, scope, params)
-    (days, first), rows, tenant_wide = await asyncio.gather(
-        active_days_and_first_seen(store, scope, span),
-        store.rows(f"SELECT feature_name, sum(usage_count) FROM {mine} GROUP BY feature_name", params),
+    summaries = source(rollup("user_usage"), span, scope, params, prefix="s", columns=_SUMMARY_ROW)
+    features = source(rollup("feature_usage"), span, scope, params, prefix="f", columns=_FEATURE_ROW)
+    rows, tenant_wide = await asyncio.gather(
+        store.rows(f"SELECT * FROM {summaries} UNION ALL SELECT * FROM {features}", params),
         shared.get_or_compute(
             ("feature_users", scope.tenant_id, span.start, span.end),
             lambda: feature_users(store, scope.tenant_id, span),
         ),
     )
-    return UsageFacts(days, first, {r[0]: int(r[1]) for r in rows}, tenant_wide)
+    newest: dict[tuple[str, Any], Sequence[Any]] = {}
+    for row in rows:
+        day = (row[1], row[2])
+        if row[0] == 1 and (day not in newest or row[3] > newest[day][3]):
+            newest[day] = row
+    counts: dict[str, int] = {}
+    for row in rows:
+        winner = newest.get((row[1], row[2]))
+        if row[0] == 2 and winner is not None and winner[3] == row[3]:
+            counts[row[9]] = counts.get(row[9], 0) + int(row[10])
+    days = newest.values()
+    totals = UsageTotals(
+        len(days),
+        sum(int(r[4]) for r in days),
+        sum(int(r[5]) for r in days),
+        sum(int(r[6]) for r in days),
+        sum(int(r[7]) for r in days),
+        sum(float(r[8]) for r in days),
+    )
+    return UsageSummary(totals, counts, tenant_wide)
 
 
 async def feature_users(store: QueryStore, tenant_id: str, span: Range) -> dict[str, int]:

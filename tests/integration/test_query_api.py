@@ -77,8 +77,11 @@ def point_key(value: str) -> date | datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
 
 
-async def load(url: str, database: str, data: oracle.Dataset, zones: ZoneLookup | None = None) -> None:
-    """Through the processing steps: decode → raw and feed rows (buckets in ``zones``) → inserts."""
+async def load(
+    url: str, database: str, data: oracle.Dataset, zones: ZoneLookup | None = None, label: str = "load"
+) -> None:
+    """Through the processing steps: decode → raw and feed rows (buckets in ``zones``) → inserts, each
+    with a deduplication token starting with ``label`` (a second load into one database needs its own)."""
     storage = Storage(lambda: open_client(url, database))
     zones = zones or ZoneLookup("UTC", {oracle.TENANT: oracle.ZONE_NAME})
     streams = {
@@ -93,7 +96,7 @@ async def load(url: str, database: str, data: oracle.Dataset, zones: ZoneLookup 
             events, letters = decode(stream, [Delivery("t", 0, offset, encode_batch(chunk))])
             assert not letters
             for table in [*raw_rows(stream, events), *feed_rows(stream, events, zones)]:
-                await storage.insert(table, f"load/{stream.value}/{offset}/{table.table}")
+                await storage.insert(table, f"{label}/{stream.value}/{offset}/{table.table}")
     storage.close()
 
 
@@ -369,7 +372,7 @@ async def test_routes_read_the_tables_they_should(api: httpx.AsyncClient) -> Non
     with recording_statements() as statements:
         await get(api, f"/analytics/dashboard/{oracle.MAIN}?time_period=last_24_hours")
     tables = set().union(*(tables_of(s) for s in statements))
-    assert tables - ROLLUP_TABLES == RAW_TABLES and "rollup_user_events_daily" in tables  # first-seen day
+    assert tables - ROLLUP_TABLES == RAW_TABLES and "rollup_session_pages_daily" in tables  # first-seen day
     # every statement is constrained to the caller's tenant
     for statement in statements:
         assert "tenant_id = {tenant:String}" in statement, statement
@@ -433,3 +436,41 @@ async def test_tenant_wide_aggregates_are_shared_by_the_tenants_dashboards(api: 
     assert tenant_wide, "the first dashboard computes the tenant-wide aggregates"
     assert not [s for s in second if "uniqExact(user_id)" in s or "GROUP BY user_id" in s]
     assert len(second) < len(first)
+
+
+async def test_new_and_returning_users_get_their_segment_from_their_first_active_day(
+    api: httpx.AsyncClient, loaded_database: tuple[str, str]
+) -> None:
+    """``new_user`` depends on the first day a user was ever active, read beside the period's sessions:
+    two users of a tenant of their own, active on the same two days of the week, one also 40 days ago."""
+    tenant = "t_segments"
+    now = oracle.NOW
+    days_back = {"u_newcomer": (1, 3), "u_returning": (1, 3, 40)}
+    events = [
+        {
+            "tenant_id": tenant,
+            "id": str(uuid.uuid4()),
+            "received_at": now.isoformat(),
+            "schema_version": 1,
+            "user_id": user,
+            "session_id": f"s_{user}_{back}",
+            "event_type": "user_action",
+            "event_name": "page_view",
+            "event_category": "navigation",
+            "properties": {"page": "/home"},
+            "source": "web_app",
+            "platform": "web",
+            "timestamp": (now - timedelta(days=back, hours=3)).isoformat(),
+        }
+        for user, backs in days_back.items()
+        for back in backs
+    ]
+    await load(*loaded_database, oracle.Dataset(events=events), ZoneLookup("UTC", {}), label="segments")
+    headers = bearer(tenant=tenant)
+    for user, segment in (("u_newcomer", "new_user"), ("u_returning", "regular_user")):
+        response = await api.get(f"/analytics/dashboard/{user}?time_period=last_7_days", headers=headers)
+        data = response.json()["data"]
+        assert data["usage"]["daily_active_users"] == round(2 / 7, 2)
+        assert data["usage"]["user_segments"] == [{"segment": segment, "users": 1, "percentage": 100.0}]
+        assert data["overview"]["unique_sessions"] == 2
+        assert data["overview"]["bounce_rate"] == 1.0  # each session viewed one page
