@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from uuid_utils.compat import uuid7
+import uuid_utils
 
 from schemas.messages import format_time
 from schemas.payloads import UsageMetricCreate
@@ -39,9 +39,10 @@ def event_time(
     return corrected, False
 
 
-def new_event_id() -> UUID:
-    """Time-ordered (UUIDv7) ids keep inserts and sorting keys local."""
-    return uuid7()
+def new_event_id() -> str:
+    """A time-ordered (UUIDv7) id, which keeps inserts and sorting keys local; as text, straight from
+    ``uuid_utils``' native type (its stdlib-``UUID`` compat layer costs ~1 µs more per event)."""
+    return str(uuid_utils.uuid7())
 
 
 def stamp(
@@ -61,7 +62,8 @@ def stamp(
     the payload's fields as they are.
     """
     message: dict[str, Any] = payload.model_dump(mode="json")
-    message["id"] = str(payload.id or event_id or new_event_id())
+    fixed = payload.id or event_id
+    message["id"] = str(fixed) if fixed is not None else new_event_id()
     message["tenant_id"] = tenant_id
     message["received_at"] = received_at_text or format_time(received_at)
     message["schema_version"] = SCHEMA_VERSION
