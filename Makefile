@@ -53,13 +53,17 @@ bench-worker: $(STAMP)
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
 
-## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka)
+## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka),
+## with 16 then 32 concurrent clients (CLIENTS=16,32), DURATION (30) seconds each
+CLIENTS ?= 16,32
 bench-embedded: $(STAMP)
-	$(BIN)/python -m bench.embedded_bench --duration $(or $(DURATION),30)
+	$(BIN)/python -m bench.embedded_bench --duration $(or $(DURATION),30) --concurrency $(CLIENTS)
 
 ## bench-query: fill chDB through the processing steps (1 M, then 5 M events), serve analytics query, measure endpoints
+# a variable, not $(or $(SIZES),1000000,5000000): make splits $(or ...) at commas (the default was 1 M only)
+SIZES ?= 1000000,5000000
 bench-query: $(STAMP)
-	$(BIN)/python -m bench.query_bench --sizes $(or $(SIZES),1000000,5000000) --concurrency $(or $(CONCURRENCY),4)
+	$(BIN)/python -m bench.query_bench --sizes $(SIZES) --concurrency $(or $(CONCURRENCY),4)
 
 kafka-up:
 	@deploy/local/kafka.sh up

@@ -72,8 +72,27 @@ async def fill(url: str, events: int, users: int, days: float, seed: int, now: d
         await flush(stream)
     storage.close()
     elapsed = time.perf_counter() - started
+    settle(url)
     print(f"\r{written:,} events in {elapsed:.0f} s ({written / elapsed:,.0f}/s)", file=sys.stderr)
     return elapsed
+
+
+def settle(url: str, quiet_polls: int = 4, limit_s: float = 600) -> None:
+    """Wait until no merge has run for ``quiet_polls`` half-second polls, so the query measurement sees a
+    store in its steady state (chDB merges only while a process holds the store: the fill's leftovers
+    would otherwise be merged by the query server during the measurement)."""
+    client = open_client(url, "analytics")
+    started, quiet = time.perf_counter(), 0
+    while quiet < quiet_polls and time.perf_counter() - started < limit_s:
+        running = client.query("SELECT count() FROM system.merges").result_rows[0][0]
+        quiet = quiet + 1 if running == 0 else 0
+        time.sleep(0.5)
+    parts = client.query("SELECT count() FROM system.parts WHERE active AND database = 'analytics'")
+    print(
+        f"merges settled in {time.perf_counter() - started:.0f} s; {parts.result_rows[0][0]} active parts",
+        file=sys.stderr,
+    )
+    client.close()
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,28 @@ def all_examples(kind: str) -> list[tuple[Stream, str, Any]]:
 def example(stream: Stream, name: str) -> Any:
     """One example body by file name."""
     return json.loads((EXAMPLES / stream.value / name).read_text())
+
+
+def stamped_page_view(
+    user: str,
+    session: str,
+    timestamp: str,
+    received_at: str = "2027-01-05T10:00:00.000Z",
+    tenant: str = "default",
+) -> dict[str, Any]:
+    """A page view as the gateway would have stamped it (the Kafka message of one event)."""
+    return {
+        "tenant_id": tenant,
+        "id": str(uuid.uuid4()),
+        "user_id": user,
+        "received_at": received_at,
+        "schema_version": 1,
+        "session_id": session,
+        "event_type": "user_action",
+        "event_name": "page_view",
+        "event_category": "navigation",
+        "properties": {"page": "/home"},
+        "source": "web_app",
+        "platform": "web",
+        "timestamp": timestamp,
+    }

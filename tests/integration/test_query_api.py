@@ -30,6 +30,7 @@ from stream_processors.transforms import feed_rows, raw_rows
 from tests import query_oracle as oracle
 from tests.auth import bearer
 from tests.conftest import require_marker, unavailable
+from tests.examples import stamped_page_view
 
 pytestmark = pytest.mark.clickhouse
 
@@ -447,21 +448,13 @@ async def test_new_and_returning_users_get_their_segment_from_their_first_active
     now = oracle.NOW
     days_back = {"u_newcomer": (1, 3), "u_returning": (1, 3, 40)}
     events = [
-        {
-            "tenant_id": tenant,
-            "id": str(uuid.uuid4()),
-            "received_at": now.isoformat(),
-            "schema_version": 1,
-            "user_id": user,
-            "session_id": f"s_{user}_{back}",
-            "event_type": "user_action",
-            "event_name": "page_view",
-            "event_category": "navigation",
-            "properties": {"page": "/home"},
-            "source": "web_app",
-            "platform": "web",
-            "timestamp": (now - timedelta(days=back, hours=3)).isoformat(),
-        }
+        stamped_page_view(
+            user,
+            f"s_{user}_{back}",
+            (now - timedelta(days=back, hours=3)).isoformat(),
+            now.isoformat(),
+            tenant,
+        )
         for user, backs in days_back.items()
         for back in backs
     ]

@@ -18,27 +18,14 @@ from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
 from stream_processors.storage import Storage
 from stream_processors.tracking import TrackingFilter
 from tests.conftest import ClickHouseTarget
+from tests.examples import stamped_page_view
 from tests.pipeline_support import RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 
 
 def _event(user: str) -> dict[str, Any]:
-    return {
-        "tenant_id": "default",
-        "id": str(uuid.uuid4()),
-        "user_id": user,
-        "received_at": "2027-01-05T10:00:00.000Z",
-        "schema_version": 1,
-        "session_id": "s1",
-        "event_type": "user_action",
-        "event_name": "page_view",
-        "event_category": "navigation",
-        "properties": {"page": "/home"},
-        "source": "web_app",
-        "platform": "web",
-        "timestamp": "2027-01-05T09:00:00.000Z",
-    }
+    return stamped_page_view(user, "s1", "2027-01-05T09:00:00.000Z")
 
 
 def _activity(user: str) -> dict[str, Any]:
