@@ -77,7 +77,10 @@ def attach_query_api(
     app.state.query_metrics = metrics
     app.state.query_cache = ResultCache(metrics, settings.query_cache_entries, settings.query_cache_ttl_s)
     app.state.query_shared = ResultCache(
-        metrics, settings.query_cache_entries, settings.query_tenant_cache_ttl_s
+        metrics,
+        settings.query_cache_entries,
+        settings.query_tenant_cache_ttl_s,
+        serve_stale_s=settings.query_tenant_cache_stale_s,
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)

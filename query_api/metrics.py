@@ -38,7 +38,7 @@ class QueryMetrics:
         )
         self.cache = Counter(
             "query_api_cache_lookups",
-            "Result-cache lookups by outcome (hit, miss)",
+            "Result-cache lookups by outcome (hit, stale: answered while refreshed, miss)",
             ["outcome"],
             registry=self.registry,
         )

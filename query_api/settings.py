@@ -17,6 +17,9 @@ class QuerySettings(CommonSettings):
     query_tenant_cache_ttl_s: float = 60.0
     """How long tenant-wide aggregates (feature users, users affected by a page issue) are shared by every
     dashboard of the tenant before they are computed again."""
+    query_tenant_cache_stale_s: float = 300.0
+    """How long past that a tenant-wide aggregate is still answered while it is recomputed in the
+    background, so no dashboard waits for the tenant-wide read except the first (0: wait for it)."""
     query_retry_after_s: int = 5
     """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""
     query_max_body_bytes: int = 64 * 1024

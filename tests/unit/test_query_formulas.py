@@ -85,6 +85,49 @@ async def test_cache_single_flight_and_expiry() -> None:
     assert await cache.get_or_compute("f", compute) == 5  # a failure is not cached
 
 
+async def test_a_stale_value_is_answered_while_one_refresh_computes_the_next() -> None:
+    metrics = QueryMetrics()
+    now = [0.0]
+    cache = ResultCache(metrics, ttl_s=60, serve_stale_s=300, clock=lambda: now[0])
+    calls = 0
+    release = asyncio.Event()
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await release.wait()
+        return calls
+
+    assert await cache.get_or_compute("k", compute) == 1
+    now[0] = 61  # past the TTL, within the stale window: answered at once, one refresh started
+    answers = [await cache.get_or_compute("k", compute) for _ in range(3)]
+    await asyncio.sleep(0)  # the refresh task starts
+    assert answers == [1, 1, 1] and calls == 2  # one refresh, however many stale answers
+    release.set()
+    for _ in range(5):  # let the refresh finish
+        await asyncio.sleep(0)
+    assert await cache.get_or_compute("k", compute) == 2 and calls == 2
+    now[0] = 61 + 60 + 300  # past the stale window too: the caller waits for a new value
+    assert await cache.get_or_compute("k", compute) == 3
+    assert metrics.cache.labels("stale")._value.get() == 3
+
+    failing_cache = ResultCache(metrics, ttl_s=60, serve_stale_s=300, clock=lambda: now[0])
+    await failing_cache.get_or_compute("f", compute)  # 4
+
+    async def broken() -> int:
+        raise RuntimeError("store down")
+
+    now[0] += 61
+    assert await failing_cache.get_or_compute("f", broken) == 4  # the refresh fails in the background
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert await failing_cache.get_or_compute("f", compute) == 4  # still the stale value, refreshed again
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert await failing_cache.get_or_compute("f", compute) == 5
+
+
 def test_every_read_endpoint_documents_an_example_that_fits_its_response_model() -> None:
     from fastapi.routing import APIRoute
     from pydantic import TypeAdapter
