@@ -91,14 +91,18 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
 def _cmd_rebuild(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from schemas.storage import open_client
+    from schemas.storage import StoreUnavailableError, open_for_command
     from schemas.tenant_config import stored_time_zones
     from stream_processors.rebuild import rebuild_rollups
     from stream_processors.rebuild_jobs import run_pending_rebuilds
     from stream_processors.settings import WorkerSettings
 
     settings = WorkerSettings()
-    client = open_client(settings.clickhouse_url, settings.clickhouse_database)
+    try:
+        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
+    except StoreUnavailableError as exc:
+        print(f"rebuild-rollups: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.pending:
             outcomes = run_pending_rebuilds(client, settings.zone_lookup(), show_progress=True)

@@ -55,6 +55,33 @@ def parse_url(url: str) -> StorageTarget:
     raise StorageConfigError(f"unsupported ClickHouse URL {url!r}: use chdb://<dir> or http(s)://host:port")
 
 
+class StoreUnavailableError(Exception):
+    """A command-line tool cannot open the store; the message says which and the likely cause."""
+
+
+EMBEDDED_HELD_HINT = (
+    " (is `analytics dev` running on this store? It holds the embedded store while it runs, and runs "
+    "retention, privacy jobs and rollup rebuilds itself)"
+)
+
+
+def open_for_command(url: str, database: str, *, create_database: bool = False) -> Client:
+    """A client for a one-shot command (``api-keys``, ``retention``, ``privacy-jobs``, ``rebuild-rollups``).
+    Anything that keeps it from opening raises :class:`StoreUnavailableError` with a one-line message the
+    command prints instead of a traceback; chDB lets one process hold a store, hence the hint."""
+    try:
+        embedded = parse_url(url).is_embedded
+    except StorageConfigError as exc:
+        raise StoreUnavailableError(str(exc)) from exc
+    try:
+        return open_client(url, database, create_database=create_database)
+    except StorageConfigError as exc:
+        raise StoreUnavailableError(str(exc)) from exc
+    except Exception as exc:  # a refused connection, a store held by another process, a bad database
+        hint = EMBEDDED_HELD_HINT if embedded else ""
+        raise StoreUnavailableError(f"cannot open ClickHouse at {url}{hint}: {exc}") from exc
+
+
 def validate_database_name(name: str) -> str:
     """Database names are interpolated into DDL, so only plain identifiers are accepted."""
     if not _IDENTIFIER.match(name):

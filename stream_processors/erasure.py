@@ -492,7 +492,7 @@ def run_pending_cli(
 
 
 def _cmd_privacy_jobs(args: argparse.Namespace) -> int:
-    from schemas.storage import open_client
+    from schemas.storage import StoreUnavailableError, open_for_command
     from stream_processors.settings import WorkerSettings
 
     if not args.pending:
@@ -500,7 +500,11 @@ def _cmd_privacy_jobs(args: argparse.Namespace) -> int:
         return 2
     settings = WorkerSettings()
     wait_s = args.wait_s if args.wait_s is not None else settings.worker_zone_refresh_s + SETTLE_MARGIN_S
-    client = open_client(settings.clickhouse_url, settings.clickhouse_database)
+    try:
+        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
+    except StoreUnavailableError as exc:
+        print(f"privacy-jobs: {exc}", file=sys.stderr)
+        return 1
     try:
         outcomes = run_pending_cli(client, settings.zone_lookup(), wait_s)
     finally:

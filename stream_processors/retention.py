@@ -508,20 +508,16 @@ def _print_report(report: RetentionReport) -> None:
 
 
 def _cmd_retention(args: argparse.Namespace) -> int:
-    from clickhouse_connect.driver.exceptions import ClickHouseError
-
     from schemas.settings import CommonSettings
-    from schemas.storage import StorageConfigError, open_client
+    from schemas.storage import StoreUnavailableError, open_for_command
     from schemas.tenant_config import default_tenant_settings
 
     settings = CommonSettings()
     dry_run = args.dry_run or not args.apply
-    embedded = settings.clickhouse_url.startswith("chdb://")
     try:
-        client = open_client(settings.clickhouse_url, settings.clickhouse_database)
-    except (StorageConfigError, ClickHouseError, OSError) as exc:
-        hint = " (is `analytics dev` running on this store? it enforces retention itself)" if embedded else ""
-        print(f"retention: cannot open ClickHouse at {settings.clickhouse_url}{hint}: {exc}", file=sys.stderr)
+        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
+    except StoreUnavailableError as exc:
+        print(f"retention: {exc}", file=sys.stderr)
         return 1
     still_running = ""
     try:

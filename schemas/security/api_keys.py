@@ -31,12 +31,11 @@ from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from schemas.migrate import migrate
 from schemas.payloads import MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.settings import CommonSettings
-from schemas.storage import ClientHolder, StorageConfigError, open_client, parse_url
+from schemas.storage import ClientHolder, StoreUnavailableError, open_for_command
 from schemas.times import as_utc, later_than, stored_now
 
 log = logging.getLogger(__name__)
@@ -393,25 +392,10 @@ time: while `analytics dev` runs on it, this command cannot open it. Create keys
 number of processes share."""
 
 
-class _CliError(Exception):
-    pass
-
-
 @contextlib.contextmanager
 def _storage() -> Iterator[Client]:
     settings = CommonSettings()
-    url, database = settings.clickhouse_url, settings.clickhouse_database
-    try:
-        embedded = parse_url(url).is_embedded
-    except StorageConfigError as exc:
-        raise _CliError(str(exc)) from exc
-    try:
-        client = open_client(url, database, create_database=True)
-    except StorageConfigError as exc:
-        raise _CliError(str(exc)) from exc
-    except (ClickHouseError, OSError) as exc:
-        hint = " (is `analytics dev` running on this store? see --help)" if embedded else ""
-        raise _CliError(f"cannot open ClickHouse at {url}{hint}: {exc}") from exc
+    client = open_for_command(settings.clickhouse_url, settings.clickhouse_database, create_database=True)
     try:
         migrate(client)
         yield client
@@ -425,7 +409,7 @@ def _guarded(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (_CliError, ApiKeyError) as exc:
+        except (StoreUnavailableError, ApiKeyError) as exc:
             print(f"api-keys: {exc}", file=sys.stderr)
             return 1
 
