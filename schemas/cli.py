@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from schemas.settings import CommonSettings
+from schemas.storage import StoreUnavailableError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -91,18 +92,14 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
 def _cmd_rebuild(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from schemas.storage import StoreUnavailableError, open_for_command
+    from schemas.storage import open_for_command
     from schemas.tenant_config import stored_time_zones
     from stream_processors.rebuild import rebuild_rollups
     from stream_processors.rebuild_jobs import run_pending_rebuilds
     from stream_processors.settings import WorkerSettings
 
     settings = WorkerSettings()
-    try:
-        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
-    except StoreUnavailableError as exc:
-        print(f"rebuild-rollups: {exc}", file=sys.stderr)
-        return 1
+    client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     try:
         if args.pending:
             outcomes = run_pending_rebuilds(client, settings.zone_lookup(), show_progress=True)
@@ -270,7 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=CommonSettings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except StoreUnavailableError as exc:  # every command that opens the store: one line, not a traceback
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

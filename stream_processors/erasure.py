@@ -492,7 +492,7 @@ def run_pending_cli(
 
 
 def _cmd_privacy_jobs(args: argparse.Namespace) -> int:
-    from schemas.storage import StoreUnavailableError, open_for_command
+    from schemas.storage import open_for_command
     from stream_processors.settings import WorkerSettings
 
     if not args.pending:
@@ -500,11 +500,7 @@ def _cmd_privacy_jobs(args: argparse.Namespace) -> int:
         return 2
     settings = WorkerSettings()
     wait_s = args.wait_s if args.wait_s is not None else settings.worker_zone_refresh_s + SETTLE_MARGIN_S
-    try:
-        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
-    except StoreUnavailableError as exc:
-        print(f"privacy-jobs: {exc}", file=sys.stderr)
-        return 1
+    client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     try:
         outcomes = run_pending_cli(client, settings.zone_lookup(), wait_s)
     finally:

@@ -509,16 +509,12 @@ def _print_report(report: RetentionReport) -> None:
 
 def _cmd_retention(args: argparse.Namespace) -> int:
     from schemas.settings import CommonSettings
-    from schemas.storage import StoreUnavailableError, open_for_command
+    from schemas.storage import open_for_command
     from schemas.tenant_config import default_tenant_settings
 
     settings = CommonSettings()
     dry_run = args.dry_run or not args.apply
-    try:
-        client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
-    except StoreUnavailableError as exc:
-        print(f"retention: {exc}", file=sys.stderr)
-        return 1
+    client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     still_running = ""
     try:
         report = enforce_retention(

@@ -35,7 +35,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.migrate import migrate
 from schemas.payloads import MAX_TENANT_ID_LENGTH, is_tenant_id
 from schemas.settings import CommonSettings
-from schemas.storage import ClientHolder, StoreUnavailableError, open_for_command
+from schemas.storage import ClientHolder, open_for_command
 from schemas.times import as_utc, later_than, stored_now
 
 log = logging.getLogger(__name__)
@@ -404,12 +404,13 @@ def _storage() -> Iterator[Client]:
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Report storage and input errors as one line on stderr with exit status 1, not a traceback."""
+    """Report input errors as one line on stderr with exit status 1, not a traceback (a store that cannot
+    be opened is reported by the ``analytics`` command itself)."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (StoreUnavailableError, ApiKeyError) as exc:
+        except ApiKeyError as exc:
             print(f"api-keys: {exc}", file=sys.stderr)
             return 1
 

@@ -4,7 +4,6 @@ test's database (the same chDB directory the session already opened, or the serv
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from collections.abc import Iterator
@@ -12,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from schemas.cli import main as cli_main
 from schemas.migrate import migrate
 from schemas.security.api_keys import (
     ApiKeyDirectory,
     ApiKeyIdentity,
     ApiKeyInfo,
-    add_cli,
     create_key,
     list_keys,
     parse_key,
@@ -138,16 +137,9 @@ async def test_an_unreachable_clickhouse_keeps_the_last_snapshot(
         await directory.close()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="analytics")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
 def _run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    status: int = args.handler(args)
-    return status
+    """The ``analytics`` command, in process."""
+    return cli_main(argv)
 
 
 async def test_the_cli_creates_lists_and_revokes_keys(
