@@ -1,7 +1,7 @@
 """SQL sources over rollup tables for a range, from the plan of :func:`query_api.periods.plan`.
 
-A source is a ``UNION ALL`` of one ``SELECT`` per planned segment, each filtered by tenant (always), user
-(when the scope has one) and bucket range, so readers aggregate it like one table. Values are bound as
+A source is one ``SELECT`` of a rollup's table filtered by tenant (always), user (when the scope has one)
+and, per planned segment, grain and bucket range, so readers aggregate it like one table. Values are bound as
 server-side parameters; only table names (from the declarations) are interpolated.
 """
 
@@ -48,22 +48,25 @@ def rollup_source(
     where: str = "",
     before: Range | None = None,
 ) -> str:
-    """A parenthesised ``UNION ALL`` of ``item``'s rows for ``span`` (and ``before``, the range just before
-    it, in the same pass); adds its bound values to ``params``."""
+    """A parenthesised ``SELECT`` of ``item``'s rows for ``span`` (and ``before``, the range just before it,
+    in the same pass): one condition per planned segment on ``grain`` and ``bucket``. Adds its bound values to
+    ``params``."""
     assert span.first_day is not None and span.last_day is not None, "day ranges only"
     params.update(scope_params(scope))
     final = " FINAL" if item.replacing_version else ""
     extra = f" AND {where}" if where else ""
-    parts = []
     segments = plan(span.first_day, span.last_day) if before is None else plan_adjacent(before, span)
+    ranges = []
     for index, segment in enumerate(segments):
         first, last = f"{prefix}{index}_first", f"{prefix}{index}_last"
         params[first], params[last] = segment.first, segment.last
-        parts.append(
-            f"SELECT {columns} FROM {item.table(segment.grain)}{final} WHERE {scope_filter(scope)}"
-            f" AND bucket BETWEEN {{{first}:Date}} AND {{{last}:Date}}{extra}"
+        ranges.append(
+            f"(grain = '{segment.grain.value}' AND bucket BETWEEN {{{first}:Date}} AND {{{last}:Date}})"
         )
-    return "(" + " UNION ALL ".join(parts) + ")"
+    return (
+        f"(SELECT {columns} FROM {item.table}{final} WHERE {scope_filter(scope)}"
+        f" AND ({' OR '.join(ranges)}){extra})"
+    )
 
 
 def raw_source(

@@ -2,9 +2,11 @@
 
 A *feed* is a ``Null``-engine table the rollup agents insert per-event rows into, each row carrying its
 calendar buckets (``day``, ``week`` = ISO week's Monday, ``month``) computed in the tenant's time zone —
-ClickHouse time-zone functions need a constant zone, so bucketing happens in Python. One materialized view
-per rollup and grain aggregates the feed into the rollup table, so unique counts and quantiles are
-ClickHouse aggregate states (``uniqExactState``, ``quantilesTDigestState``), never Python sets.
+ClickHouse time-zone functions need a constant zone, so bucketing happens in Python. Each rollup is one
+table holding all its grains (a ``grain`` column beside ``bucket``), filled by one materialized view that
+``ARRAY JOIN``s each feed row into its (grain, bucket) pairs (ADR 0008: a commit's cost in chDB is mostly
+per view and part, not per row). Unique counts and quantiles are ClickHouse aggregate states
+(``uniqExactState``, ``quantilesTDigestState``), never Python sets.
 
 Inserts into a feed carry an ``insert_deduplication_token`` and
 ``deduplicate_blocks_in_dependent_materialized_views=1``, so a re-inserted batch changes no rollup (ADR 0004).
@@ -15,7 +17,7 @@ are themselves summaries re-sent with corrections (daily usage); they are read w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -35,6 +37,9 @@ class Grain(StrEnum):
 
 
 ALL_GRAINS = (Grain.DAY, Grain.WEEK, Grain.MONTH)
+
+GRAIN_TYPE = "Enum8('daily' = 1, 'weekly' = 2, 'monthly' = 3)"
+"""The rollup tables' ``grain`` column: compared with the grains' names (``grain = 'weekly'``)."""
 
 
 def bucket_start(moment: datetime, grain: Grain, zone: ZoneInfo) -> date:
@@ -139,24 +144,28 @@ class Rollup:
     """Set for ``replacing`` rollups: the feed column whose newest value wins."""
     description: str = ""
 
-    def table(self, grain: Grain) -> str:
-        return f"rollup_{self.name}_{grain.value}"
+    @property
+    def table(self) -> str:
+        """The one table of every grain's rows."""
+        return f"rollup_{self.name}"
 
-    def view(self, grain: Grain) -> str:
-        return f"mv_{self.table(grain)}"
+    @property
+    def view(self) -> str:
+        return f"mv_{self.table}"
 
     @property
     def key_columns(self) -> list[str]:
-        """Sorting key: tenant, then user (per-user dashboards), bucket, the other dimensions."""
+        """Sorting key: tenant, then user (per-user dashboards), grain, bucket, the other dimensions."""
         rest = [d for d in self.dimensions if d not in ("tenant_id", "user_id")]
         lead = ["tenant_id", "user_id"] if "user_id" in self.dimensions else ["tenant_id"]
-        return [*lead, "bucket", *rest]
+        return [*lead, "grain", "bucket", *rest]
 
     def columns(self) -> list[Column]:
         dims = [self.feed.column(d) for d in self.dimensions]
         stored = [Column(m.name, m.state_type(self.feed)) for m in self.measures]
         version = [self.feed.column(self.replacing_version)] if self.replacing_version else []
-        return [*dims[:1], Column("bucket", "Date"), *dims[1:], *stored, *version]
+        buckets = [Column("grain", GRAIN_TYPE), Column("bucket", "Date")]
+        return [*dims[:1], *buckets, *dims[1:], *stored, *version]
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
@@ -279,7 +288,9 @@ ROLLUPS: tuple[Rollup, ...] = (
         EVENTS_FEED,
         ("tenant_id", "user_id", "session_id"),
         (Measure("events", "count"), Measure("page_views", "sum", "is_page_view")),
-        description="per-session event and page-view counts (bounce rate: sessions with at most one view)",
+        grains=(Grain.DAY,),
+        description="per-session event and page-view counts per day (bounce rate: sessions with at most "
+        "one view); daily only: a session rarely spans days, so weekly and monthly rows would repeat them",
     ),
     Rollup(
         "user_performance",
@@ -346,72 +357,91 @@ def feed_ddl(feed: Feed) -> str:
     return f"CREATE TABLE IF NOT EXISTS {feed.table}\n(\n{columns}\n)\nENGINE = Null"
 
 
-def table_ddl(item: Rollup, grain: Grain) -> str:
+def table_ddl(item: Rollup) -> str:
     columns = ",\n".join(f"    {c.name} {c.type}" for c in item.columns())
-    partition = "toYYYYMM(bucket)" if grain is Grain.DAY else "toYear(bucket)"
     if item.replacing_version:
         engine = f"ReplacingMergeTree({item.replacing_version})"
     else:
         engine = "AggregatingMergeTree"
     return (
-        f"CREATE TABLE IF NOT EXISTS {item.table(grain)}\n(\n{columns}\n)\nENGINE = {engine}\n"
-        f"PARTITION BY {partition}\nORDER BY ({', '.join(item.key_columns)})\n"
+        f"CREATE TABLE IF NOT EXISTS {item.table}\n(\n{columns}\n)\nENGINE = {engine}\n"
+        f"PARTITION BY toYYYYMM(bucket)\nORDER BY ({', '.join(item.key_columns)})\n"
         "SETTINGS non_replicated_deduplication_window = 10000"
     )
 
 
+def grain_condition(spans: Mapping[Grain, tuple[str, str]]) -> str:
+    """SQL true for rows whose bucket lies in their grain's ``(first, last)`` (SQL expressions, e.g. bound
+    parameters or quoted dates); grains not in ``spans`` are excluded."""
+    return " OR ".join(
+        f"(grain = '{grain.value}' AND bucket BETWEEN {first} AND {last})"
+        for grain, (first, last) in spans.items()
+    )
+
+
 def view_ddl(
-    item: Rollup,
-    grain: Grain,
-    source: str | None = None,
-    name: str | None = None,
-    condition: str | None = None,
+    item: Rollup, source: str | None = None, name: str | None = None, condition: str | None = None
 ) -> str:
-    """The view aggregating ``item``'s feed into its ``grain`` table. ``source``, ``name`` and an extra
-    ``condition`` let a rebuild attach the same view to a feed table of its own."""
+    """The view aggregating ``item``'s feed into its table, one row set per grain. ``source``, ``name`` and
+    an extra ``condition`` (over the feed's columns and ``grain``/``bucket``) let a rebuild attach the same
+    view to a feed table of its own."""
     dims = list(item.dimensions)
-    select = [dims[0], f"{grain.feed_column} AS bucket", *dims[1:]]
-    conditions = [c for c in (item.where, condition) if c]
+    if len(item.grains) == 1:
+        grain = item.grains[0]
+        expand = ""
+        select = [dims[0], f"'{grain.value}' AS grain", f"{grain.feed_column} AS bucket", *dims[1:]]
+    else:
+        names = ", ".join(f"'{g.value}'" for g in item.grains)
+        columns = ", ".join(g.feed_column for g in item.grains)
+        expand = f" ARRAY JOIN [{names}] AS grain, [{columns}] AS bucket"
+        select = [dims[0], "grain", "bucket", *dims[1:]]
+    conditions = [f"({c})" if " OR " in c else c for c in (item.where, condition) if c]
     where = f"\nWHERE {' AND '.join(conditions)}" if conditions else ""
-    head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name or item.view(grain)} TO {item.table(grain)} AS\n"
+    head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name or item.view} TO {item.table} AS\n"
     source = source or item.feed.table
     if item.replacing_version:
         select += [f"{m.aggregate_expression()} AS {m.name}" for m in item.measures] + [
             item.replacing_version
         ]
-        return f"{head}SELECT {', '.join(select)}\nFROM {source}{where}"
+        return f"{head}SELECT {', '.join(select)}\nFROM {source}{expand}{where}"
     select += [f"{m.aggregate_expression()} AS {m.name}" for m in item.measures]
-    group = [dims[0], "bucket", *dims[1:]]
-    return f"{head}SELECT {', '.join(select)}\nFROM {source}{where}\nGROUP BY {', '.join(group)}"
+    group = [dims[0], "grain", "bucket", *dims[1:]]
+    return f"{head}SELECT {', '.join(select)}\nFROM {source}{expand}{where}\nGROUP BY {', '.join(group)}"
 
 
 def all_ddl() -> Iterator[str]:
     """Every statement creating the feeds, rollup tables and views, in dependency order."""
     for feed in FEEDS:
         yield feed_ddl(feed)
+    yield from rollup_ddl()
+
+
+def rollup_ddl() -> Iterator[str]:
+    """The rollup tables and their views (the feeds exist since migration 0006)."""
     for item in ROLLUPS:
-        for grain in item.grains:
-            yield table_ddl(item, grain)
-            yield view_ddl(item, grain)
-
-
-if __name__ == "__main__":  # python -m schemas.rollups > schemas/migrations/NNNN_rollups.sql
-    print("-- Generated by `python -m schemas.rollups` from schemas/rollups.py; never edit once applied.")
-    for statement in all_ddl():
-        print(statement + ";\n")
+        yield table_ddl(item)
+        yield view_ddl(item)
 
 
 # ---- reading -----------------------------------------------------------------------------------------
 
 
 def select_sql(item: Rollup, grain: Grain, group_by: Sequence[str], where: str = "") -> str:
-    """``SELECT <group_by>, <each measure merged> FROM <table> ... GROUP BY <group_by>``.
+    """``SELECT <group_by>, <each measure merged> FROM <table> WHERE grain = ... GROUP BY <group_by>``.
 
     Measures keep their names. ``replacing`` rollups are read ``FINAL`` so only the newest row per key
     counts. ``where`` is an SQL condition over the table's columns (use bound parameters).
     """
     merged = [f"{m.merge_expression()} AS {m.name}" for m in item.measures]
     final = " FINAL" if item.replacing_version else ""
-    condition = f" WHERE {where}" if where else ""
+    condition = f" AND {where}" if where else ""
     keys = ", ".join(group_by)
-    return f"SELECT {keys}, {', '.join(merged)} FROM {item.table(grain)}{final}{condition} GROUP BY {keys}"
+    return (
+        f"SELECT {keys}, {', '.join(merged)} FROM {item.table}{final} WHERE grain = '{grain.value}'"
+        f"{condition} GROUP BY {keys}"
+    )
+
+
+if __name__ == "__main__":  # python -m schemas.rollups: the current DDL, to start a new migration from
+    for statement in all_ddl():
+        print(statement + ";\n")

@@ -65,7 +65,7 @@ Kafka or a replayed dead letter until their retention has passed, never later.""
 
 RAW_TABLE_NAMES: tuple[str, ...] = tuple(RAW_TABLES.values())
 PER_USER_ROLLUP_TABLES: tuple[str, ...] = tuple(
-    item.table(grain) for item in ROLLUPS if "user_id" in item.dimensions for grain in item.grains
+    item.table for item in ROLLUPS if "user_id" in item.dimensions
 )
 """Rollup tables keyed by user: the user's rows are deleted, nobody else's bucket is touched."""
 

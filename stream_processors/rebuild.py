@@ -4,7 +4,7 @@ fix or a GDPR deletion.
 For each grain, every bucket touching ``[start, end]`` (tenant-local days) is deleted and recomputed from
 the raw rows with the very transforms the rollup agents use. The raw rows of the union of those buckets
 are fed once into feed tables of this run, whose views (the rollups' own, generated from the
-declarations) each pass only rows inside their grain's interval, so no other bucket is touched. Running
+declarations) pass each grain's rows only inside that grain's interval, so no other bucket is touched. Running
 it twice gives the same result. Events still arriving for the rebuilt buckets while it runs may be
 counted twice or not at all: pause the rollup workers, or rebuild once more afterwards.
 """
@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from schemas.messages import MESSAGE_MODELS
-from schemas.rollups import FEEDS, ROLLUPS, Grain, date_buckets, view_ddl
+from schemas.rollups import FEEDS, ROLLUPS, Grain, Rollup, date_buckets, grain_condition, view_ddl
 from schemas.topics import Stream
 from stream_processors.storage import DEDUP_SETTINGS
 from stream_processors.transforms import RAW_COLUMNS, RAW_TABLES, ZoneFor, feed_rows
@@ -184,21 +184,19 @@ def _attach_rebuild_feeds(
         copies[feed.table] = _rebuild_name(run, feed.table)
         client.command(f"CREATE TABLE {copies[feed.table]} AS {feed.table} ENGINE = Null")
     for item in ROLLUPS:
-        for grain in item.grains:
-            a, b = intervals[grain]
-            condition = f"{grain.feed_column} BETWEEN '{a.isoformat()}' AND '{b.isoformat()}'"
-            client.command(
-                view_ddl(
-                    item, grain, copies[item.feed.table], _rebuild_name(run, item.view(grain)), condition
-                )
-            )
+        quoted = {g: (f"'{a.isoformat()}'", f"'{b.isoformat()}'") for g, (a, b) in _own(item, intervals)}
+        name = _rebuild_name(run, item.view)
+        client.command(view_ddl(item, copies[item.feed.table], name, grain_condition(quoted)))
     return copies
+
+
+def _own(item: Rollup, intervals: dict[Grain, tuple[date, date]]) -> list[tuple[Grain, tuple[date, date]]]:
+    return [(grain, intervals[grain]) for grain in item.grains]
 
 
 def _detach_rebuild_feeds(client: Client, run: str) -> None:
     for item in ROLLUPS:
-        for grain in item.grains:
-            client.command(f"DROP VIEW IF EXISTS {_rebuild_name(run, item.view(grain))}")
+        client.command(f"DROP VIEW IF EXISTS {_rebuild_name(run, item.view)}")
     for feed in FEEDS:
         client.command(f"DROP TABLE IF EXISTS {_rebuild_name(run, feed.table)}")
 
@@ -207,15 +205,17 @@ def _delete_buckets(client: Client, tenant: str | None, intervals: dict[Grain, t
     """Delete the buckets to rebuild: of ``tenant``, or of every tenant (one mutation per table)."""
     deleted = 0
     for item in ROLLUPS:
-        for grain in item.grains:
-            a, b = intervals[grain]
-            condition = "bucket BETWEEN {a:Date} AND {b:Date}"
-            params: dict[str, Any] = {"a": a, "b": b}
-            if tenant is not None:
-                condition += " AND tenant_id = {t:String}"
-                params["t"] = tenant
-            _delete(client, item.table(grain), condition, params)
-            deleted += 1
+        params: dict[str, Any] = {}
+        spans = {}
+        for grain, (a, b) in _own(item, intervals):
+            params[f"{grain.value}_a"], params[f"{grain.value}_b"] = a, b
+            spans[grain] = (f"{{{grain.value}_a:Date}}", f"{{{grain.value}_b:Date}}")
+        condition = f"({grain_condition(spans)})"
+        if tenant is not None:
+            condition += " AND tenant_id = {t:String}"
+            params["t"] = tenant
+        _delete(client, item.table, condition, params)
+        deleted += len(spans)
     return deleted
 
 

@@ -4,11 +4,12 @@ weekly/monthly rollups).
 
 Two mechanisms, because a ClickHouse table TTL cannot depend on the tenant (see ``docs/retention.md``):
 
-- a **table TTL backstop** (migration 0012) at the longest retention a tenant may set, so storage stays
-  bounded even if nothing else ever runs;
+- a **table TTL backstop** (migrations 0012 and 0015) at the longest retention a tenant may set, so storage
+  stays bounded even if nothing else ever runs;
 - this **job**, which removes each tenant's expired rows: a whole partition is dropped when its entire time
-  range is past the retention of every tenant (cheap, metadata only), the rest by lightweight ``DELETE``
-  (rows vanish from queries when its mutation is done, from disk when merges rewrite their parts).
+  range is past the retention of every tenant (for a rollup, of every grain: its grains share the table and
+  its monthly partitions), the rest by one lightweight ``DELETE`` per table (rows vanish from queries when
+  its mutation is done, from disk when merges rewrite their parts).
 
 Expired means: raw rows whose event time is more than ``raw_days`` before now (``usage_metrics``: whose
 ``date`` is before the tenant's local today minus ``raw_days``); rollup rows whose *whole bucket* ended
@@ -53,11 +54,18 @@ DefaultsFor = Callable[[str], TenantSettings]
 
 
 class Tier(StrEnum):
-    """Which of a tenant's retention settings governs a table."""
+    """Which of a tenant's retention settings governs a set of rows."""
 
     RAW = "raw_days"
     DAILY = "daily_rollup_days"
     COARSE = "weekly_monthly_rollup_days"
+
+
+def tier_of(grain: Grain | None) -> Tier:
+    """The setting of a raw table's rows (``None``) or of a rollup grain's rows."""
+    if grain is None:
+        return Tier.RAW
+    return Tier.DAILY if grain is Grain.DAY else Tier.COARSE
 
 
 def max_retention_days(tier: Tier) -> int:
@@ -70,71 +78,86 @@ def max_retention_days(tier: Tier) -> int:
     return bounds[0]
 
 
+def _by_grain(grains: tuple[Grain, ...], values: list[str]) -> str:
+    """SQL choosing each row's value by its ``grain`` column (``values`` in the order of ``grains``): the last
+    grain's is the default, as a table stores no other; one grain needs no choice."""
+    if len(values) != len(grains) or not values:
+        raise ValueError("one value per grain")
+    if len(values) == 1:
+        return values[0]
+    branches = [f"grain = '{g.value}', {value}" for g, value in zip(grains[:-1], values[:-1], strict=True)]
+    return f"multiIf({', '.join(branches)}, {values[-1]})"
+
+
 @dataclass(frozen=True)
 class RetainedTable:
-    """A table whose rows expire: its time column, the governing retention and how it is partitioned."""
+    """A table whose rows expire: its time column, and for a rollup the grains it stores (each grain's rows
+    follow their own setting). Every retained table is partitioned by month of its time column."""
 
     name: str
     column: str
-    tier: Tier
     is_datetime: bool
     """``DateTime64`` event time (compared as an instant) or ``Date`` (compared as the tenant's local day)."""
-    grain: Grain | None = None
-    """Rollups: ``column`` is the bucket start of this grain."""
-    partition_by_year: bool = False
-    """``toYear(column)`` partitions; else ``toYYYYMM(column)``."""
+    grains: tuple[Grain, ...] = ()
+    """Rollups: the grains in its ``grain`` column (``column`` is the bucket start); empty for raw tables."""
+
+    @property
+    def slices(self) -> tuple[Grain | None, ...]:
+        """The row sets with a bound of their own: each stored grain, or a raw table's rows (``None``)."""
+        return self.grains or (None,)
 
     @property
     def partition_key(self) -> str:
-        return f"toYear({self.column})" if self.partition_by_year else f"toYYYYMM({self.column})"
+        return f"toYYYYMM({self.column})"
 
-    @property
-    def backstop_grace_days(self) -> int:
+    def backstop_grace_days(self, grain: Grain | None = None) -> int:
         """Days the backstop waits beyond the longest retention so it never removes a row the job would keep
         for a tenant at that maximum: one day for event times (``toDateTime`` drops the
         milliseconds), two for dates (a tenant's local day runs up to 14 h ahead of or behind UTC), plus the
         bucket's length for weekly and monthly rollups (kept until their last day expires)."""
         if self.is_datetime:
             return 1
-        return 2 + {None: 0, Grain.DAY: 0, Grain.WEEK: 7, Grain.MONTH: 31}[self.grain]
+        return 2 + {None: 0, Grain.DAY: 0, Grain.WEEK: 7, Grain.MONTH: 31}[grain]
+
+    def backstop_days(self, grain: Grain | None = None) -> int:
+        """Age in days at which the backstop removes rows of ``grain`` (``None``: a raw table's rows)."""
+        return max_retention_days(tier_of(grain)) + self.backstop_grace_days(grain)
 
     def backstop_ttl(self) -> str:
-        """The table's TTL expression (as written in the migration)."""
-        days = max_retention_days(self.tier) + self.backstop_grace_days
+        """The table's TTL expression (as written in the migrations): one per table, so a rollup's picks
+        each row's days by its grain."""
         moment = f"toDateTime({self.column})" if self.is_datetime else self.column
-        return f"{moment} + INTERVAL {days} DAY"
+        days = [str(self.backstop_days(grain)) for grain in self.slices]
+        if len(days) == 1:
+            return f"{moment} + INTERVAL {days[0]} DAY"
+        return f"{moment} + toIntervalDay({_by_grain(self.grains, days)})"
 
 
 RAW_RETAINED = (
-    RetainedTable("analytics_events", "timestamp", Tier.RAW, is_datetime=True),
-    RetainedTable("performance_metrics", "timestamp", Tier.RAW, is_datetime=True),
-    RetainedTable("usage_metrics", "date", Tier.RAW, is_datetime=False),
-    RetainedTable("activity_logs", "timestamp", Tier.RAW, is_datetime=True),
+    RetainedTable("analytics_events", "timestamp", is_datetime=True),
+    RetainedTable("performance_metrics", "timestamp", is_datetime=True),
+    RetainedTable("usage_metrics", "date", is_datetime=False),
+    RetainedTable("activity_logs", "timestamp", is_datetime=True),
 )
 ROLLUP_RETAINED = tuple(
-    RetainedTable(
-        rollup.table(grain),
-        "bucket",
-        Tier.DAILY if grain is Grain.DAY else Tier.COARSE,
-        is_datetime=False,
-        grain=grain,
-        partition_by_year=grain is not Grain.DAY,
-    )
-    for rollup in ROLLUPS
-    for grain in rollup.grains
+    RetainedTable(rollup.table, "bucket", is_datetime=False, grains=rollup.grains) for rollup in ROLLUPS
 )
 RETAINED_TABLES: tuple[RetainedTable, ...] = RAW_RETAINED + ROLLUP_RETAINED
 
 
-def backstop_statements() -> list[str]:
-    """The TTL statements of migration 0012, one per retained table."""
-    return [f"ALTER TABLE {t.name} MODIFY TTL {t.backstop_ttl()}" for t in RETAINED_TABLES]
+def backstop_statements(tables: Iterable[RetainedTable] = RETAINED_TABLES) -> list[str]:
+    """The TTL statements of the migrations, one per table: 0012 wrote the raw tables' (and the per-grain
+    rollup tables' of the old layout), 0015 the rollup tables' (``ROLLUP_RETAINED``)."""
+    return [f"ALTER TABLE {t.name} MODIFY TTL {t.backstop_ttl()}" for t in tables]
 
 
 # ---- cutoffs (pure) -----------------------------------------------------------------------------------
 
 Bound = datetime | date
 """Rows whose time column is *before* the bound are expired (a ``datetime`` for event times, else a date)."""
+
+Bounds = dict[Grain | None, dict[str, Bound]]
+"""A table's bounds: slice (see :attr:`RetainedTable.slices`) → tenant → bound."""
 
 
 def local_cutoff_day(now: datetime, zone: ZoneInfo, days: int) -> date:
@@ -152,27 +175,36 @@ def bucket_bound(cutoff_day: date, grain: Grain) -> date:
     return cutoff_day.replace(day=1)
 
 
-def table_bound(table: RetainedTable, settings: TenantSettings, now: datetime) -> Bound:
-    """The bound of ``table`` for a tenant with ``settings`` at ``now`` (an aware datetime)."""
-    days = int(getattr(settings.retention, table.tier.value))
+def table_bound(
+    table: RetainedTable, settings: TenantSettings, now: datetime, grain: Grain | None = None
+) -> Bound:
+    """The bound of ``table``'s rows of ``grain`` (``None`` for a raw table) for a tenant with ``settings`` at
+    ``now`` (an aware datetime)."""
+    if grain not in table.slices:
+        raise ValueError(f"{table.name} has no rows of grain {grain}")
+    days = int(getattr(settings.retention, tier_of(grain).value))
     if table.is_datetime:
         return now.astimezone(UTC) - timedelta(days=days)
     cutoff = local_cutoff_day(now, ZoneInfo(settings.time_zone), days)
-    return cutoff if table.grain is None else bucket_bound(cutoff, table.grain)
+    return cutoff if grain is None else bucket_bound(cutoff, grain)
+
+
+def table_bounds(table: RetainedTable, settings: dict[str, TenantSettings], now: datetime) -> Bounds:
+    """Every slice's bound for every tenant of ``settings`` (tenant → settings)."""
+    return {
+        grain: {tenant: table_bound(table, s, now, grain) for tenant, s in settings.items()}
+        for grain in table.slices
+    }
 
 
 _PARTITION_ID = re.compile(r"^[0-9A-Za-z_-]+$")
 
 
 def partition_range(table: RetainedTable, partition: str) -> tuple[Bound, Bound]:
-    """``[start, end)`` of a partition's values (``partition`` is its key value: ``YYYYMM`` or ``YYYY``)."""
-    value = int(partition)
-    if table.partition_by_year:
-        start, end = date(value, 1, 1), date(value + 1, 1, 1)
-    else:
-        year, month = divmod(value, 100)
-        start = date(year, month, 1)
-        end = date(year + month // 12, month % 12 + 1, 1)
+    """``[start, end)`` of a partition's values (``partition`` is its ``YYYYMM`` key value)."""
+    year, month = divmod(int(partition), 100)
+    start = date(year, month, 1)
+    end = date(year + month // 12, month % 12 + 1, 1)
     if table.is_datetime:
         return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(
             end.year, end.month, end.day, tzinfo=UTC
@@ -269,24 +301,41 @@ def stored_tenant_settings(client: Client) -> tuple[dict[str, TenantSettings], d
     return stored, invalid
 
 
-def _expired_condition(table: RetainedTable) -> str:
-    """Per row: the time column before its tenant's bound (``{tenants}``/``{bounds}`` parameters); a tenant
-    missing from the list (one that appeared after the listing) gets a bound that expires nothing."""
+def _bounds_name(grain: Grain | None) -> str:
+    """The query parameter holding a slice's bounds, one per tenant of ``{tenants}``."""
+    return "bounds" if grain is None else f"bounds_{grain.value}"
+
+
+def _tenant_bound_sql(table: RetainedTable, grain: Grain | None) -> str:
+    """The row's tenant's bound for ``grain``; a tenant missing from the list (one that appeared after the
+    listing) gets a bound that expires nothing."""
+    tenant = "transform(toString(tenant_id), {tenants:Array(String)}"
     if table.is_datetime:
-        bound = (
-            "fromUnixTimestamp64Milli(transform(toString(tenant_id), {tenants:Array(String)}, "
-            "{bounds:Array(Int64)}, toInt64(0)), 'UTC')"
-        )
-    else:
-        bound = "transform(toString(tenant_id), {tenants:Array(String)}, {bounds:Array(Date)}, toDate(0))"
-    return f"{table.column} < {bound}"
+        bound = f"{tenant}, {{{_bounds_name(grain)}:Array(Int64)}}, toInt64(0))"
+        return f"fromUnixTimestamp64Milli({bound}, 'UTC')"
+    return f"{tenant}, {{{_bounds_name(grain)}:Array(Date)}}, toDate(0))"
 
 
-def _bound_parameter(table: RetainedTable, bound: Bound) -> int | date:
+def _expired_condition(table: RetainedTable) -> str:
+    """Per row: the time column before its tenant's bound for the row's grain (one condition, so one
+    ``DELETE`` per table covers every grain)."""
+    bounds = [_tenant_bound_sql(table, grain) for grain in table.slices]
+    return f"{table.column} < {_by_grain(table.grains, bounds) if table.grains else bounds[0]}"
+
+
+def _bound_value(table: RetainedTable, bound: Bound) -> int | date:
     if table.is_datetime:
         assert isinstance(bound, datetime)
         return int(bound.timestamp() * 1000)
     return bound
+
+
+def _bound_parameters(table: RetainedTable, bounds: Bounds, tenants: list[str]) -> dict[str, Any]:
+    """``{tenants}`` and each slice's bounds in the same order, for :func:`_expired_condition`."""
+    params: dict[str, Any] = {"tenants": tenants}
+    for grain, per_tenant in bounds.items():
+        params[_bounds_name(grain)] = [_bound_value(table, per_tenant[t]) for t in tenants]
+    return params
 
 
 def _partitions(client: Client, table: RetainedTable) -> tuple[dict[str, str], bool]:
@@ -309,6 +358,33 @@ def _counts(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, i
     return {str(tenant): int(rows) for tenant, rows in client.query(sql, parameters=parameters).result_rows}
 
 
+def _split_partitions(
+    table: RetainedTable, partitions: dict[str, str], bounds: Bounds, known_key: bool, may_drop: bool
+) -> tuple[list[str], list[str]]:
+    """(droppable, scanned) partition ids. A partition holds every slice (a rollup's all grains), so it is
+    dropped only when every value it can hold is expired for every tenant in every slice; it is scanned
+    when any of its values may be expired for some tenant and slice."""
+    every = [bound for per_tenant in bounds.values() for bound in per_tenant.values()]
+    droppable: list[str] = []
+    if known_key and may_drop:
+        earliest = min(every)  # all datetimes or all dates, by the table's kind
+        droppable = sorted(p for p, v in partitions.items() if partition_range(table, v)[1] <= earliest)
+    latest = max(every)
+    scanned = sorted(
+        p
+        for p, v in partitions.items()
+        if p not in droppable and (not known_key or partition_range(table, v)[0] < latest)
+    )
+    return droppable, scanned
+
+
+def _drop_partitions(client: Client, table: RetainedTable, partitions: list[str]) -> None:
+    for partition in partitions:
+        if not _PARTITION_ID.match(partition):
+            raise ValueError(f"unexpected partition id {partition!r} of {table.name}")
+        client.command(f"ALTER TABLE {table.name} DROP PARTITION ID '{partition}'")
+
+
 def _enforce_table(
     client: Client,
     table: RetainedTable,
@@ -328,21 +404,14 @@ def _enforce_table(
         in_table = client.query(f"SELECT DISTINCT toString(tenant_id) FROM {table.name}").result_rows
         tenants = {str(row[0]) for row in in_table} | set(stored_tenants)
     settings = {tenant: settings_for(tenant) for tenant in sorted(tenants)}
-    bounds = {t: table_bound(table, s, now) for t, s in settings.items() if s is not None}
-    if not bounds:
+    valid = {tenant: s for tenant, s in settings.items() if s is not None}
+    if not valid:
         return outcome
-    # A partition is dropped when every value it can hold is expired for every tenant that may have rows
-    # in it (any tenant in the table or with stored settings; one whose settings were skipped keeps all).
-    droppable: list[str] = []
-    if known_key and only_tenant is None and len(bounds) == len(settings):
-        earliest = min(bounds.values())  # all datetimes or all dates, by the table's kind
-        droppable = sorted(p for p, v in partitions.items() if partition_range(table, v)[1] <= earliest)
-    latest = max(bounds.values())
-    scanned = sorted(
-        p
-        for p, v in partitions.items()
-        if p not in droppable and (not known_key or partition_range(table, v)[0] < latest)
-    )
+    bounds = table_bounds(table, valid, now)
+    # A partition may be dropped only when the bounds cover every tenant that may have rows in it (any
+    # tenant in the table or with stored settings; one whose settings were skipped keeps all).
+    may_drop = only_tenant is None and len(valid) == len(settings)
+    droppable, scanned = _split_partitions(table, partitions, bounds, known_key, may_drop)
     if droppable:
         outcome.partitions_dropped = droppable
         outcome.rows_in_dropped_partitions = _counts(
@@ -351,35 +420,26 @@ def _enforce_table(
             "WHERE _partition_id IN {parts:Array(String)} GROUP BY tenant_id",
             {"parts": droppable},
         )
+    where = (
+        "_partition_id IN {parts:Array(String)} AND tenant_id IN {tenants:Array(String)} "
+        f"AND {_expired_condition(table)}"
+    )
     if scanned:
-        params: dict[str, Any] = {
-            "parts": scanned,
-            "tenants": list(bounds),
-            "bounds": [_bound_parameter(table, b) for b in bounds.values()],
-        }
-        where = (
-            "_partition_id IN {parts:Array(String)} AND tenant_id IN {tenants:Array(String)} "
-            f"AND {_expired_condition(table)}"
-        )
         outcome.rows_deleted = _counts(
             client,
             f"SELECT toString(tenant_id), count() FROM {table.name} WHERE {where} GROUP BY tenant_id",
-            params,
+            {"parts": scanned, **_bound_parameters(table, bounds, list(valid))},
         )
     if dry_run:
         return outcome
-    for partition in droppable:
-        if not _PARTITION_ID.match(partition):
-            raise ValueError(f"unexpected partition id {partition!r} of {table.name}")
-        client.command(f"ALTER TABLE {table.name} DROP PARTITION ID '{partition}'")
+    _drop_partitions(client, table, droppable)
     if outcome.rows_deleted:
-        params["tenants"] = [t for t in bounds if outcome.rows_deleted.get(t)]
-        params["bounds"] = [_bound_parameter(table, bounds[t]) for t in params["tenants"]]
+        deleting = [tenant for tenant in valid if outcome.rows_deleted.get(tenant)]
         # Asynchronous: on chDB a lightweight delete waits ~1-5 s for the mutation scheduler whatever its
         # size, so every table's delete is queued first and :func:`wait_for_deletes` waits for them together.
         client.command(
             f"DELETE FROM {table.name} WHERE {where}",
-            parameters=params,
+            parameters={"parts": scanned, **_bound_parameters(table, bounds, deleting)},
             settings={"lightweight_deletes_sync": 0},
         )
     return outcome

@@ -50,12 +50,12 @@ class _Tally:
 async def session_facts(store: QueryStore, scope: Scope, span: Range, previous: Range) -> SessionFacts:
     if span.first_day is None or span.last_day is None or previous.first_day is None:
         return await _hourly(store, scope, span, previous)
-    table = SESSION_PAGES.table(Grain.DAY)
+    table, daily = SESSION_PAGES.table, f"{scope_filter(scope)} AND grain = '{Grain.DAY.value}'"
     params: dict[str, Any] = {**scope_params(scope), "first": previous.first_day, "last": span.last_day}
     rows = await store.rows(
-        f"SELECT 0, bucket, session_id, page_views FROM {table} WHERE {scope_filter(scope)} "
+        f"SELECT 0, bucket, session_id, page_views FROM {table} WHERE {daily} "
         "AND bucket BETWEEN {first:Date} AND {last:Date} "
-        f"UNION ALL SELECT 1, min(bucket), '', count() FROM {table} WHERE {scope_filter(scope)}",
+        f"UNION ALL SELECT 1, min(bucket), '', count() FROM {table} WHERE {daily}",
         params,
     )
     grain, first_day = series_grain(span.days), span.first_day
@@ -96,9 +96,10 @@ async def _hourly(store: QueryStore, scope: Scope, span: Range, previous: Range)
 
 
 async def first_active_day(store: QueryStore, scope: Scope) -> date | None:
-    table = SESSION_PAGES.table(Grain.DAY)
     rows = await store.rows(
-        f"SELECT min(bucket), count() FROM {table} WHERE {scope_filter(scope)}", scope_params(scope)
+        f"SELECT min(bucket), count() FROM {SESSION_PAGES.table} WHERE {scope_filter(scope)} "
+        f"AND grain = '{Grain.DAY.value}'",
+        scope_params(scope),
     )
     return as_date(rows[0][0]) if rows[0][1] else None
 

@@ -114,7 +114,7 @@ async def test_sigkill_right_after_acknowledgements_loses_nothing_and_data_survi
     stored = stored_ids(dev)
     for stream, acknowledged in ids.items():
         assert set(acknowledged) <= stored[stream.value], stream
-    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events_daily"})
+    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events WHERE grain = 'daily'"})
     assert rollup["events"] == [[len(ids[Stream.EVENTS])]]
 
     process = dev.start()  # restart on the same data: earlier events are still there, new ones add up
@@ -123,7 +123,7 @@ async def test_sigkill_right_after_acknowledgements_loses_nothing_and_data_survi
     process.wait(timeout=60)
     stored = stored_ids(dev)
     assert set(ids[Stream.EVENTS]) | set(more[Stream.EVENTS]) <= stored["events"]
-    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events_daily"})
+    rollup = dev.query({"events": "SELECT sum(events) FROM rollup_user_events WHERE grain = 'daily'"})
     assert rollup["events"] == [[len(ids[Stream.EVENTS]) + len(more[Stream.EVENTS])]]
 
 

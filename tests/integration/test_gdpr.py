@@ -233,7 +233,7 @@ def _rollups(client: Client, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
             keys = [c for c in item.key_columns if c != "tenant_id"]
             sql = select_sql(item, grain, keys, "tenant_id = {t:String}") + f" ORDER BY {', '.join(keys)}"
             rows = client.query(sql, parameters={"t": tenant}).result_rows
-            content[item.table(grain)] = [tuple(_rounded(v) for v in row) for row in rows]
+            content[f"{item.table}/{grain}"] = [tuple(_rounded(v) for v in row) for row in rows]
     return content
 
 
@@ -543,7 +543,7 @@ async def test_rows_a_stale_writer_stores_during_the_job_are_deleted_and_the_sup
     assert _x_rows(client) == 0
     await fresh.write(X, suppression.until + timedelta(seconds=1))  # received after it: new data
     assert _count(client, "analytics_events", "default", X) == 1
-    assert _count(client, "rollup_user_events_daily", "default", X) == 1
+    assert _count(client, "rollup_user_events", "default", X) == 3  # its day, week and month
 
 
 class Crash(BaseException):
@@ -568,7 +568,7 @@ async def test_a_job_that_died_or_failed_is_carried_out_by_the_next_run(
     left = privacy_job(client, "default", job.id)
     assert left is not None and left.status is JobStatus.RUNNING
     assert _count(client, "analytics_events", "default", X) == 0
-    assert _count(client, "rollup_user_events_daily", "default", X) > 0  # died before the rollups
+    assert _count(client, "rollup_user_events", "default", X) > 0  # died before the rollups
     assert run_pending_deletions(client, zones, lambda *_: True) == []  # another runner's, recent: left
     assert schedule_deletion(client, "default", X, "again")[0].id == job.id  # still the unfinished one
 

@@ -78,7 +78,7 @@ def test_stored_counts_per_stream_equal_what_loadgen_reports_accepted(tmp_path: 
         "SELECT uniqExact(toDate(timestamp)), dateDiff('day', min(timestamp), max(timestamp)) "
         "FROM analytics_events"
     )
-    queries["rollup"] = "SELECT sum(events) FROM rollup_user_events_daily"
+    queries["rollup"] = "SELECT sum(events) FROM rollup_user_events WHERE grain = 'daily'"
     stored = dev.query(queries)
     accepted["events"] += paced["accepted"]
     assert {name: stored[name][0][0] for name in TABLES} == accepted

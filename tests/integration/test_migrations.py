@@ -1,11 +1,22 @@
 """Migrations against a real ClickHouse (chDB by default)."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.migrate import MIGRATION_TABLE, Migration, MigrationError, load_migrations, migrate
+from schemas.migrate import (
+    MIGRATION_TABLE,
+    Migration,
+    MigrationError,
+    applied_migrations,
+    load_migrations,
+    migrate,
+)
+from schemas.rollups import ALL_GRAINS, FEEDS, ROLLUPS, Feed, Grain, Rollup, all_ddl, date_buckets
+from schemas.storage import open_client
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse
@@ -107,3 +118,108 @@ def test_concurrently_started_migrations_both_succeed(clickhouse: ClickHouseTarg
     versions = client.query(f"SELECT version FROM {MIGRATION_TABLE} FINAL ORDER BY version").result_rows
     assert [v for (v,) in versions] == [m.version for m in load_migrations()]
     client.close()
+
+
+def _feed_rows(feed: Feed, count: int) -> list[list[Any]]:
+    """``count`` plausible rows for ``feed``: a few tenants, users, sessions and pages over two months."""
+    rows = []
+    for index in range(count):
+        day = date(2026, 1, 20) + timedelta(days=index % 23)
+        day_, week, month = date_buckets(day)
+        values: dict[str, Any] = {"day": day_, "week": week, "month": month, "date": day_}
+        for column in feed.columns:
+            if column.name in values:
+                continue
+            if "String" in column.type:
+                values[column.name] = f"{column.name}-{index % (3 if column.name == 'tenant_id' else 5)}"
+            elif column.type.startswith("DateTime64"):
+                values[column.name] = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=index)
+            elif column.type == "UInt8":
+                values[column.name] = index % 2
+            else:
+                values[column.name] = (index * 37) % 101 + 0.5 * (column.type == "Float64")
+        rows.append([values[c] for c in feed.column_names])
+    return rows
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _per_grain_rows(client: Client, item: Rollup, grain: Grain, table: str) -> list[tuple[Any, ...]]:
+    """Every stored key of one grain with its measures merged (rounded: quantile states merge in any
+    order)."""
+    keys = [c for c in item.key_columns if c != "grain"]
+    merged = ", ".join(f"{m.merge_expression()} AS {m.name}" for m in item.measures)
+    where = f" WHERE grain = '{grain.value}'" if table == item.table else ""
+    final = " FINAL" if item.replacing_version else ""
+    listed = ", ".join(keys)
+    sql = f"SELECT {listed}, {merged} FROM {table}{final}{where} GROUP BY {listed} ORDER BY {listed}"
+    return [tuple(_rounded(v) for v in row) for row in client.query(sql).result_rows]
+
+
+def test_upgrading_to_one_table_per_rollup_keeps_every_grain_and_a_rerun_copies_nothing_twice(
+    clickhouse_client: Client,
+) -> None:
+    client = clickhouse_client
+    migrations = load_migrations()
+    before = [m for m in migrations if m.version < 13]
+    assert applied_migrations(client) == {}  # creates the record table
+    for migration in before:  # the store as it was before 0013
+        for statement in migration.statements:
+            client.command(statement)
+        client.insert(
+            MIGRATION_TABLE,
+            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+            column_names=["version", "name", "checksum", "applied_at"],
+        )
+    for feed in FEEDS:
+        client.insert(feed.table, _feed_rows(feed, 60), column_names=feed.column_names)
+    old = {
+        (item.name, grain): _per_grain_rows(client, item, grain, f"rollup_{item.name}_{grain.value}")
+        for item in ROLLUPS
+        for grain in ALL_GRAINS
+    }
+    assert all(old.values())
+    thirteen = next(m for m in migrations if m.version == 13)
+    for statement in thirteen.statements:  # 0013 ran once and the process died before recording it
+        client.command(statement)
+
+    applied = migrate(client)  # 0013 again, then the rest
+
+    assert [m.version for m in applied][0] == 13
+    for item in ROLLUPS:
+        for grain in ALL_GRAINS:
+            got = _per_grain_rows(client, item, grain, item.table)
+            assert got == (old[item.name, grain] if grain in item.grains else []), (item.name, grain)
+    tables = {row[0] for row in client.query("SHOW TABLES").result_rows}
+    assert not {t for t in tables if t.endswith(("_daily", "_weekly", "_monthly"))}
+
+
+def test_migrated_rollups_are_what_the_declarations_create(clickhouse: ClickHouseTarget) -> None:
+    migrated = clickhouse.client()
+    declared_db = f"{clickhouse.database}_declared"
+    declared = open_client(clickhouse.url, declared_db, create_database=True)
+    try:
+        migrate(migrated)
+        for statement in all_ddl():
+            declared.command(statement)
+        names = [name for item in ROLLUPS for name in (item.table, item.view)]
+        shape = (
+            "SELECT name, engine, partition_key, sorting_key, replace(as_select, currentDatabase(), '') "
+            "FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)} "
+            "ORDER BY name"
+        )
+        got = migrated.query(shape, parameters={"names": names}).result_rows
+        want = declared.query(shape, parameters={"names": names}).result_rows
+        assert len(got) == len(names) and got == want
+        for item in ROLLUPS:
+            assert columns(migrated, item.table) == columns(declared, item.table), item.name
+    finally:
+        declared.command(f"DROP DATABASE IF EXISTS {declared_db}")
+        declared.close()
+        migrated.close()

@@ -199,13 +199,13 @@ async def test_each_ip_mode_and_user_agent_choice_reaches_kafka_and_clickhouse_a
     # rollups are fed as before (no client fields there), and a rebuild reads the raw rows back into
     # message models: hashed addresses and parsed fields must validate there too
     daily = client.query(
-        "SELECT sum(events) FROM rollup_user_events_daily WHERE tenant_id = 'hash_drop'"
+        "SELECT sum(events) FROM rollup_user_events WHERE grain = 'daily' AND tenant_id = 'hash_drop'"
     ).result_rows
     assert daily[0][0] == len(requests())
     report = rebuild_rollups(client, DAY, DAY + timedelta(days=1), ZoneLookup("UTC", {}), tenant="hash_drop")
     assert report.events == len(requests())
     after = client.query(
-        "SELECT sum(events) FROM rollup_user_events_daily WHERE tenant_id = 'hash_drop'"
+        "SELECT sum(events) FROM rollup_user_events WHERE grain = 'daily' AND tenant_id = 'hash_drop'"
     ).result_rows
     assert after[0][0] == len(requests())
     await directory.close()

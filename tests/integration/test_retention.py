@@ -1,12 +1,13 @@
 """Per-tenant retention on a real ClickHouse: two tenants with different retention, old and new rows in
-every raw table and in rollups of every grain; exactly each tenant's expired rows go, by partition drop or
+every raw table and rollup rows of every grain; exactly each tenant's expired rows go, by partition drop or
 row delete; a dry run deletes nothing and counts the same; the TTL backstop is on every table.
 
 Raw rows are inserted directly (only the time column and the keys matter to retention). Rollup rows are
 inserted through the ``feed_events`` table, so the rollups' own materialized views — the path every worker
-insert takes — write the daily, weekly and monthly rows; the Python transform before the feed is tested
-elsewhere and plays no part in retention. Expected survivors come from an oracle written here from the
-definitions (a week or month expires when its last day is before the cutoff), not from the module.
+insert takes — write the daily, weekly and monthly rows (one table per rollup, a ``grain`` column); the
+Python transform before the feed is tested elsewhere and plays no part in retention. Expected survivors
+come from an oracle written here from the definitions (a week or month expires when its last day is before
+the cutoff of its grain's retention), not from the module.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ BRIEF_SETTINGS = TenantSettings(
     time_zone="Pacific/Auckland",
     retention=Retention(raw_days=30, daily_rollup_days=60, weekly_monthly_rollup_days=400),
 )
-RETENTION = {BRIEF: (30, 60, 400), KEEPER: (395, 760, 1826)}  # raw, daily, weekly/monthly
+Retentions = dict[str, tuple[int, int, int]]
+"""tenant → (raw, daily, weekly/monthly) days"""
+RETENTION: Retentions = {BRIEF: (30, 60, 400), KEEPER: (395, 760, 1826)}
 LOCAL_TODAY = {BRIEF: date(2026, 6, 16), KEEPER: date(2026, 6, 15)}
 TIMESTAMP_TABLES = ("analytics_events", "performance_metrics", "activity_logs")
-FED_ROLLUPS = ("user_events", "page_views", "session_pages")  # the rollups fed by feed_events
+FED_ROLLUPS = ("rollup_user_events", "rollup_page_views", "rollup_session_pages")  # fed by feed_events
 MINUTE = timedelta(minutes=1)
 RAW_AGES = [
     timedelta(days=1),
@@ -59,6 +62,10 @@ DAY_AGES = [0, 29, 30, 31, 59, 60, 61, 62, 100, 394, 395, 396, 397, 420, 759, 76
 DAY_AGES += [1827, 1835, 1860, 1900, 2100]
 
 
+Key = tuple[str, str, Any]
+"""A stored row's (tenant, grain — '' in a raw table —, time value)."""
+
+
 def defaults(tenant_id: str) -> TenantSettings:
     return TenantSettings()  # UTC, 395 / 760 / 1826 days
 
@@ -66,67 +73,68 @@ def defaults(tenant_id: str) -> TenantSettings:
 # ---- the oracle ---------------------------------------------------------------------------------------
 
 
-def raw_expired(tenant: str, when: datetime | date) -> bool:
-    days = RETENTION[tenant][0]
+def raw_expired(tenant: str, when: datetime | date, retention: Retentions = RETENTION) -> bool:
+    days = retention[tenant][0]
     if isinstance(when, datetime):
         return when < NOW - timedelta(days=days)
     return when < LOCAL_TODAY[tenant] - timedelta(days=days)
 
 
-def last_day(table: str, bucket: date) -> date:
-    if table.endswith("_daily"):
+def last_day(grain: str, bucket: date) -> date:
+    if grain == "daily":
         return bucket
-    if table.endswith("_weekly"):
+    if grain == "weekly":
         return bucket + timedelta(days=6)
     return bucket.replace(day=calendar.monthrange(bucket.year, bucket.month)[1])
 
 
-def rollup_expired(table: str, tenant: str, bucket: date) -> bool:
-    days = RETENTION[tenant][1] if table.endswith("_daily") else RETENTION[tenant][2]
-    return last_day(table, bucket) < LOCAL_TODAY[tenant] - timedelta(days=days)
+def rollup_expired(tenant: str, grain: str, bucket: date, retention: Retentions = RETENTION) -> bool:
+    days = retention[tenant][1] if grain == "daily" else retention[tenant][2]
+    return last_day(grain, bucket) < LOCAL_TODAY[tenant] - timedelta(days=days)
 
 
-def expired(table: str, tenant: str, value: Any) -> bool:
-    return rollup_expired(table, tenant, value) if table.startswith("rollup_") else raw_expired(tenant, value)
+def expired(tenant: str, grain: str, value: Any, retention: Retentions = RETENTION) -> bool:
+    return rollup_expired(tenant, grain, value, retention) if grain else raw_expired(tenant, value, retention)
 
 
 def checked_tables() -> list[str]:
-    return [*TIMESTAMP_TABLES, "usage_metrics"] + [
-        f"rollup_{name}_{grain}" for name in FED_ROLLUPS for grain in ("daily", "weekly", "monthly")
-    ]
+    return [*TIMESTAMP_TABLES, "usage_metrics", *FED_ROLLUPS]
 
 
 def time_column(table: str) -> str:
     return "bucket" if table.startswith("rollup_") else "date" if table == "usage_metrics" else "timestamp"
 
 
-def stored(client: Client, table: str) -> Counter[tuple[str, Any]]:
-    """(tenant, time value) → stored rows."""
+def stored(client: Client, table: str) -> Counter[Key]:
+    """(tenant, grain, time value) → stored rows."""
+    grain = "toString(grain)" if table.startswith("rollup_") else "''"
     rows = client.query(
-        f"SELECT toString(tenant_id), {time_column(table)}, count() FROM {table} GROUP BY 1, 2"
+        f"SELECT toString(tenant_id), {grain}, {time_column(table)}, count() FROM {table} GROUP BY 1, 2, 3"
     ).result_rows
-    return Counter({(t, v.replace(tzinfo=UTC) if isinstance(v, datetime) else v): n for t, v, n in rows})
+    return Counter(
+        {(t, g, v.replace(tzinfo=UTC) if isinstance(v, datetime) else v): n for t, g, v, n in rows}
+    )
 
 
-def snapshot(client: Client) -> dict[str, Counter[tuple[str, Any]]]:
+def snapshot(client: Client) -> dict[str, Counter[Key]]:
     return {table: stored(client, table) for table in checked_tables()}
 
 
-def expected_removed(before: dict[str, Counter[tuple[str, Any]]]) -> dict[str, dict[str, int]]:
+def expected_removed(before: dict[str, Counter[Key]]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for table, rows in before.items():
         per_tenant: Counter[str] = Counter()
-        for (tenant, value), n in rows.items():
-            if expired(table, tenant, value):
-                per_tenant[tenant] += n
+        for key, n in rows.items():
+            if expired(*key):
+                per_tenant[key[0]] += n
         if per_tenant:
             out[table] = dict(per_tenant)
     return out
 
 
-def survivors(before: dict[str, Counter[tuple[str, Any]]]) -> dict[str, Counter[tuple[str, Any]]]:
+def survivors(before: dict[str, Counter[Key]]) -> dict[str, Counter[Key]]:
     return {
-        table: Counter({key: n for key, n in rows.items() if not expired(table, *key)})
+        table: Counter({key: n for key, n in rows.items() if not expired(*key)})
         for table, rows in before.items()
     }
 
@@ -203,6 +211,9 @@ def test_dry_run_counts_and_deletes_nothing_then_apply_removes_exactly_the_expir
     assert sum(sum(rows.values()) for rows in before.values()) == 2 * (
         3 * len(RAW_AGES) + len(DAY_AGES)
     ) + sum(sum(before[t].values()) for t in checked_tables() if t.startswith("rollup_"))
+    assert {grain for _, grain, _ in before["rollup_session_pages"]} == {"daily"}
+    for table in ("rollup_user_events", "rollup_page_views"):
+        assert {grain for _, grain, _ in before[table]} == {"daily", "weekly", "monthly"}
     want = expected_removed(before)
     assert want["analytics_events"] == {BRIEF: 7, KEEPER: 4}  # BRIEF: older than 30 days; KEEPER: 395
     assert set(want) == set(checked_tables())
@@ -220,19 +231,21 @@ def test_dry_run_counts_and_deletes_nothing_then_apply_removes_exactly_the_expir
     assert not report.skipped_tenants
 
 
-def partition_of(table: str, value: datetime | date) -> str:
-    return f"{value:%Y}" if table.endswith(("_weekly", "_monthly")) else f"{value:%Y%m}"
+def partition_of(value: datetime | date) -> str:
+    return f"{value:%Y%m}"
 
 
-# Whole partitions go when every value they can hold is past every tenant's cutoff; KEEPER's are the earliest:
-# raw 2025-05-16 12:00 (months up to April 2025), daily rollups 2024-05-16 (up to April 2024), weekly and
-# monthly rollups 2021-06-14 (years up to 2020; weeks and months of 2021 end later).
+# Whole partitions (months) go when every value they can hold is past every tenant's cutoff; KEEPER's are
+# the earliest: raw 2025-05-16 12:00 (months up to April 2025), daily rollups 2024-05-16 (up to April 2024),
+# weekly and monthly rollups 2021-06-14 (weeks starting before 2021-06-08, months before June 2021). A
+# rollup table holds all its grains in the same monthly partitions, so only session pages (daily only) drop
+# theirs up to April 2024; the others keep every month from June 2021 on for their weekly and monthly rows.
 DROPPED = {
-    "analytics_events": ["202012", "202312", "202504"],
+    **{table: ["202012", "202312", "202504"] for table in TIMESTAMP_TABLES},
     "usage_metrics": ["202009", "202104", "202105", "202106", "202404", "202405", "202504"],
-    "rollup_user_events_daily": ["202009", "202104", "202105", "202106", "202404"],
-    "rollup_user_events_weekly": ["2020"],
-    "rollup_user_events_monthly": ["2020"],
+    "rollup_user_events": ["202009", "202103", "202104", "202105"],
+    "rollup_page_views": ["202009", "202103", "202104", "202105"],
+    "rollup_session_pages": ["202009", "202104", "202105", "202106", "202404"],
 }
 
 
@@ -244,26 +257,65 @@ def test_whole_partitions_expired_for_every_tenant_are_dropped_and_the_rest_row_
 
     assert report.tables["analytics_events"].rows_in_dropped_partitions == {BRIEF: 3, KEEPER: 3}
     assert report.tables["analytics_events"].rows_deleted == {BRIEF: 4, KEEPER: 1}  # 30 d + 1 min .. 395 d
-    assert report.tables["rollup_user_events_monthly"].rows_deleted == {BRIEF: 6, KEEPER: 2}
+    assert report.tables["rollup_user_events"].rows_in_dropped_partitions == {BRIEF: 9, KEEPER: 10}
+    assert report.tables["rollup_user_events"].rows_deleted == {BRIEF: 25, KEEPER: 6}
     for table in checked_tables():
-        base = table.replace("performance_metrics", "analytics_events").replace(
-            "activity_logs", "analytics_events"
-        )
-        dropped = DROPPED[base.replace("page_views", "user_events").replace("session_pages", "user_events")]
+        dropped = DROPPED[table]
         outcome = report.tables[table]
         assert outcome.partitions_dropped == dropped, table
         in_dropped: Counter[str] = Counter()
         deleted: Counter[str] = Counter()
-        for (tenant, value), n in before[table].items():
-            if partition_of(table, value) in dropped:
+        for (tenant, grain, value), n in before[table].items():
+            if partition_of(value) in dropped:
                 in_dropped[tenant] += n
-            elif expired(table, tenant, value):
+            elif expired(tenant, grain, value):
                 deleted[tenant] += n
         assert outcome.rows_in_dropped_partitions == dict(in_dropped), table
         assert outcome.rows_deleted == dict(deleted), table
-    assert snapshot(filled) == survivors(before)
+    after = snapshot(filled)
+    assert after == survivors(before)
+    gone: Counter[tuple[str, str]] = Counter()
+    for (tenant, grain, _), n in (before["rollup_user_events"] - after["rollup_user_events"]).items():
+        gone[tenant, grain] += n
+    assert gone == {
+        (BRIEF, "daily"): 19,
+        (BRIEF, "weekly"): 8,
+        (BRIEF, "monthly"): 7,
+        (KEEPER, "daily"): 9,
+        (KEEPER, "weekly"): 4,  # all in dropped partitions: weeks ending before 2021-06-14
+        (KEEPER, "monthly"): 3,
+    }
     again = enforce_retention(filled, NOW, defaults)
     assert again.total_rows == 0 and all(not t.partitions_dropped for t in again.tables.values())
+
+
+def test_a_rollup_month_with_retained_weekly_and_monthly_rows_is_not_dropped_while_its_daily_rows_go(
+    filled: Client,
+) -> None:
+    """April 2024: every tenant's daily rows there are expired (the partition a per-grain daily table
+    would have dropped), but KEEPER's week and month starting in it are within 5 years."""
+    april = {
+        key: n for key, n in stored(filled, "rollup_user_events").items() if partition_of(key[2]) == "202404"
+    }
+    assert {(tenant, grain) for tenant, grain, _ in april} == {
+        (tenant, grain) for tenant in (BRIEF, KEEPER) for grain in ("daily", "weekly", "monthly")
+    }
+
+    report = enforce_retention(filled, NOW, defaults)
+
+    assert "202404" not in report.tables["rollup_user_events"].partitions_dropped
+    assert "202404" in report.tables["rollup_session_pages"].partitions_dropped  # daily rows only
+    left = {
+        key: n for key, n in stored(filled, "rollup_user_events").items() if partition_of(key[2]) == "202404"
+    }
+    assert left == {(KEEPER, "weekly", date(2024, 4, 1)): 1, (KEEPER, "monthly", date(2024, 4, 1)): 1}
+    assert {key for key in april if key not in left} == {
+        (BRIEF, "daily", date(2024, 4, 7)),
+        (KEEPER, "daily", date(2024, 4, 6)),
+        (BRIEF, "weekly", date(2024, 4, 1)),  # BRIEF keeps weeks and months for 400 days only
+        (BRIEF, "monthly", date(2024, 4, 1)),
+    }
+    assert not any(partition_of(v) == "202404" for _, _, v in stored(filled, "rollup_session_pages"))
 
 
 async def test_the_async_entry_point_through_a_worker_storage(
@@ -290,16 +342,23 @@ def test_a_run_for_one_tenant_after_its_settings_change_touches_only_that_tenant
 
     assert all(not t.partitions_dropped for t in report.tables.values())
     after = snapshot(filled)
+    shortened = {**RETENTION, KEEPER: (100, 100, 500)}
     for table in checked_tables():
         gone = before[table] - after[table]
-        assert all(tenant == KEEPER for tenant, _ in gone), table
+        assert all(tenant == KEEPER for tenant, _, _ in gone), table
+        want = {key: n for key, n in before[table].items() if key[0] == KEEPER and expired(*key, shortened)}
+        assert gone == Counter(want), table
         assert report.removed().get(table, {}).get(KEEPER, 0) == sum(gone.values())
-    events_left = sorted(v for t, v in after["analytics_events"] if t == KEEPER)
+    events_left = sorted(v for t, _, v in after["analytics_events"] if t == KEEPER)
     assert events_left == sorted(NOW - age for age in RAW_AGES if age < timedelta(days=100))
-    weekly_left = [v for t, v in after["rollup_user_events_weekly"] if t == KEEPER]
+    weekly_left = [v for t, g, v in after["rollup_user_events"] if t == KEEPER and g == "weekly"]
     assert min(weekly_left) + timedelta(days=6) >= LOCAL_TODAY[KEEPER] - timedelta(days=500)
-    assert sorted(v for t, v in after["analytics_events"] if t == BRIEF) == sorted(
-        v for t, v in before["analytics_events"] if t == BRIEF
+    daily_left = [v for t, g, v in after["rollup_user_events"] if t == KEEPER and g == "daily"]
+    assert min(daily_left) >= LOCAL_TODAY[KEEPER] - timedelta(days=100)
+    weekly_before = [v for t, g, v in before["rollup_user_events"] if t == KEEPER and g == "weekly"]
+    assert min(weekly_left) < min(daily_left) and len(weekly_left) < len(weekly_before)
+    assert sorted(v for t, _, v in after["analytics_events"] if t == BRIEF) == sorted(
+        v for t, _, v in before["analytics_events"] if t == BRIEF
     )
 
 
@@ -319,7 +378,7 @@ def test_a_tenant_with_invalid_stored_settings_keeps_everything_and_blocks_parti
     report = enforce_retention(filled, NOW, defaults)
     assert set(report.skipped_tenants) == {"broken"}
     assert all(not t.partitions_dropped for t in report.tables.values())
-    assert ("broken", NOW - timedelta(days=3000)) in stored(filled, "analytics_events")
+    assert ("broken", "", NOW - timedelta(days=3000)) in stored(filled, "analytics_events")
     assert report.tables["analytics_events"].rows_deleted == {BRIEF: 7, KEEPER: 4}
 
 
@@ -337,13 +396,14 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
         "activity_logs": "TTL toDateTime(timestamp) + toIntervalDay(3661)",
         "usage_metrics": "TTL date + toIntervalDay(3662)",
     }
+    by_grain = "toIntervalDay(multiIf(grain = 'daily', 3662, grain = 'weekly', 7329, 7353))"
     for table in RETAINED_TABLES:
         if table.name.startswith("rollup_"):
-            days = {"daily": 3662, "weekly": 7329, "monthly": 7353}[table.name.rsplit("_", 1)[1]]
-            expected[table.name] = f"TTL bucket + toIntervalDay({days})"
-    assert len(expected) == 4 + 21
+            single = table.name == "rollup_session_pages"
+            expected[table.name] = f"TTL bucket + {'toIntervalDay(3662)' if single else by_grain}"
+    assert len(expected) == 4 + 7
     for name, ttl in expected.items():
-        assert ttl in engines[name], name
+        assert ttl in engines[name], (name, engines[name])
     # The backstop removes what is past it even if the job never runs (now() is the real clock here).
     real_now = datetime.now(UTC)
     rows = [["t", uuid.uuid4(), "u1", real_now - timedelta(days=d), real_now] for d in (3000, 3700)]
@@ -356,6 +416,35 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
         for (ts,) in clickhouse_client.query("SELECT timestamp FROM analytics_events").result_rows
     ]
     assert ages == [3000]
+    # A rollup's TTL picks each row's days by its grain: rows two days short of their grain's backstop stay,
+    # rows two days past it go (whatever the server's time zone).
+    today = real_now.date()
+    rollup_rows = [
+        ["t", grain, today - timedelta(days=days + offset), "u1", "login", "auth", "info", 1]
+        for grain, days in (("daily", 3662), ("weekly", 7329), ("monthly", 7353))
+        for offset in (-2, 2)
+    ]
+    clickhouse_client.insert(
+        "rollup_user_activities",
+        rollup_rows,
+        column_names=[
+            "tenant_id",
+            "grain",
+            "bucket",
+            "user_id",
+            "activity_type",
+            "activity_category",
+            "severity",
+            "activities",
+        ],
+    )
+    clickhouse_client.command("OPTIMIZE TABLE rollup_user_activities FINAL")
+    left = clickhouse_client.query("SELECT toString(grain), bucket FROM rollup_user_activities").result_rows
+    assert sorted((str(g), (today - b).days) for g, b in left) == [
+        ("daily", 3660),
+        ("monthly", 7351),
+        ("weekly", 7327),
+    ]
 
 
 def test_cli_dry_run_by_default_and_apply(

@@ -151,9 +151,12 @@ async def test_rollups_and_raw_tables_equal_the_oracle_despite_crashes(clickhous
             client,
             select_sql(rollup("session_pages"), grain, ["tenant_id", "user_id", "bucket", "session_id"]),
         )
-        assert {r[:4]: (r[4], r[5]) for r in got} == oracle.expected_session_pages(
-            generated.events, grain.value
-        )
+        if grain in rollup("session_pages").grains:
+            want_sessions = oracle.expected_session_pages(generated.events, grain.value)
+            assert want_sessions
+        else:  # daily only (schemas/rollups.py)
+            want_sessions = {}
+        assert {r[:4]: (r[4], r[5]) for r in got} == want_sessions
 
         got = rows(
             client,

@@ -72,7 +72,7 @@ async def test_workers_store_nothing_a_user_does_not_want_tracked(clickhouse: Cl
         "activity_logs": ["back_in", "everyone_else"],
     }
     rolled = client.query(
-        "SELECT user_id, sum(events) FROM rollup_user_events_daily GROUP BY user_id"
+        "SELECT user_id, sum(events) FROM rollup_user_events WHERE grain = 'daily' GROUP BY user_id"
     ).result_rows
     assert sorted(r[0] for r in rolled) == ["back_in", "events_only", "everyone_else"]
     storage.close()

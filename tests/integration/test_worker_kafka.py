@@ -168,7 +168,8 @@ def rollup_queries() -> dict[str, str]:
         )
         queries[f"perf_{grain}"] = (
             f"SELECT tenant_id, user_id, toString(bucket), page, sum(samples) "
-            f"FROM {rollup('user_performance').table(grain)} GROUP BY tenant_id, user_id, bucket, page"
+            f"FROM {rollup('user_performance').table} WHERE grain = '{grain}' "
+            "GROUP BY tenant_id, user_id, bucket, page"
         )
     for table in ("analytics_events", "performance_metrics", "activity_logs"):
         queries[f"raw_{table}"] = f"SELECT count(), uniqExact(id) FROM {table}"

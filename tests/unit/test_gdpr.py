@@ -165,7 +165,7 @@ def test_suppressions_and_opt_outs_apply_together() -> None:
 def test_every_rollup_is_keyed_by_user_so_a_deletion_touches_nobody_elses_bucket() -> None:
     """Were a tenant-wide rollup added, the deletion would recompute it from raw over the user's days."""
     assert tenant_wide_rollups() == []
-    assert sorted(PER_USER_ROLLUP_TABLES) == sorted(item.table(g) for item in ROLLUPS for g in item.grains)
+    assert sorted(PER_USER_ROLLUP_TABLES) == sorted(item.table for item in ROLLUPS)
     assert all(item.key_columns[:2] == ["tenant_id", "user_id"] for item in ROLLUPS)
 
 

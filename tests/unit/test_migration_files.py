@@ -30,6 +30,10 @@ def test_every_statement_is_idempotent(migration) -> None:  # type: ignore[no-un
         head = " ".join(statement.split()[:6]).upper()
         if head.startswith("CREATE"):
             assert "IF NOT EXISTS" in head, statement[:80]
+        if head.startswith("DROP"):
+            assert "IF EXISTS" in head, statement[:80]
+        if head.startswith("INSERT"):  # a re-run's copy is dropped as a duplicate of the first one
+            assert "insert_deduplication_token" in statement, statement[:80]
         if head.startswith("ALTER"):  # MODIFY TTL has no IF EXISTS: setting the same TTL again is a no-op
             upper = statement.upper()
             assert re.search(r"\bMODIFY TTL\b", upper) or re.search(

@@ -1,0 +1,22 @@
+-- The per-grain rollup tables of 0006, emptied into the one-table-per-rollup layout by 0013 (ADR 0008).
+DROP TABLE IF EXISTS rollup_user_events_daily;
+DROP TABLE IF EXISTS rollup_user_events_weekly;
+DROP TABLE IF EXISTS rollup_user_events_monthly;
+DROP TABLE IF EXISTS rollup_page_views_daily;
+DROP TABLE IF EXISTS rollup_page_views_weekly;
+DROP TABLE IF EXISTS rollup_page_views_monthly;
+DROP TABLE IF EXISTS rollup_session_pages_daily;
+DROP TABLE IF EXISTS rollup_session_pages_weekly;
+DROP TABLE IF EXISTS rollup_session_pages_monthly;
+DROP TABLE IF EXISTS rollup_user_performance_daily;
+DROP TABLE IF EXISTS rollup_user_performance_weekly;
+DROP TABLE IF EXISTS rollup_user_performance_monthly;
+DROP TABLE IF EXISTS rollup_user_usage_daily;
+DROP TABLE IF EXISTS rollup_user_usage_weekly;
+DROP TABLE IF EXISTS rollup_user_usage_monthly;
+DROP TABLE IF EXISTS rollup_feature_usage_daily;
+DROP TABLE IF EXISTS rollup_feature_usage_weekly;
+DROP TABLE IF EXISTS rollup_feature_usage_monthly;
+DROP TABLE IF EXISTS rollup_user_activities_daily;
+DROP TABLE IF EXISTS rollup_user_activities_weekly;
+DROP TABLE IF EXISTS rollup_user_activities_monthly;
