@@ -33,12 +33,16 @@ class RequestContext:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-def get_settings(request: Request) -> GatewaySettings:
+# Dependencies are coroutines even when they only read app.state: FastAPI runs a plain `def` one in its
+# thread pool, a thread hop per dependency per request (tests/unit/test_async_dependencies.py).
+
+
+async def get_settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def get_intake(request: Request) -> Intake:
+async def get_intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
 
@@ -61,7 +65,7 @@ def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], 
     return charge
 
 
-def get_context(
+async def get_context(
     request: Request, principal: PrincipalDep, user_id: Annotated[str | None, Depends(may_ingest)]
 ) -> RequestContext:
     key = request.headers.get("idempotency-key")

@@ -63,37 +63,41 @@ class Caller:
             raise forbidden(decision)
 
 
-def get_settings(request: Request) -> QuerySettings:
+# Dependencies are coroutines even when they only read app.state: FastAPI runs a plain `def` one in its
+# thread pool, a thread hop per dependency per request (tests/unit/test_async_dependencies.py).
+
+
+async def get_settings(request: Request) -> QuerySettings:
     settings: QuerySettings = request.app.state.query_settings
     return settings
 
 
-def get_store(request: Request) -> QueryStore:
+async def get_store(request: Request) -> QueryStore:
     store: QueryStore = request.app.state.query_store
     return store
 
 
-def get_cache(request: Request) -> ResultCache:
+async def get_cache(request: Request) -> ResultCache:
     cache: ResultCache = request.app.state.query_cache
     return cache
 
 
-def get_shared(request: Request) -> ResultCache:
+async def get_shared(request: Request) -> ResultCache:
     shared: ResultCache = request.app.state.query_shared
     return shared
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
+async def get_clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.query_clock
     return clock
 
 
-def get_tenants(request: Request) -> TenantDirectory:
+async def get_tenants(request: Request) -> TenantDirectory:
     tenants: TenantDirectory = request.app.state.query_tenants
     return tenants
 
 
-def get_caller(request: Request, principal: PrincipalDep) -> Caller:
+async def get_caller(request: Request, principal: PrincipalDep) -> Caller:
     audit: AuditLog | None = getattr(request.app.state, "audit", None)
     return Caller(principal, getattr(request.state, "request_id", ""), request.url.path, audit)
 
@@ -181,7 +185,7 @@ class UserRead:
         return await self.cache.get_or_compute((*key, self.scope), compute)
 
 
-def get_user_read(
+async def get_user_read(
     user_id: UserId,
     store: StoreDep,
     cache: CacheDep,
