@@ -5,9 +5,18 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
+from schemas.gc_tuning import tune_for_service
+
+
+def served_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The app as a served process runs it: built, then the collector tuned (``schemas.gc_tuning``)."""
+    app = create_app(settings)
+    tune_for_service()
+    return app
 
 
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
@@ -21,9 +30,9 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         "timeout_graceful_shutdown": 30,
     }
     if workers > 1:  # each worker process builds its own app (and producer) from the environment
-        uvicorn.run("ingest_gateway.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        uvicorn.run("ingest_gateway.__main__:served_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(served_app(settings), **options)  # type: ignore[arg-type]
     return 0
 
 

@@ -8,12 +8,15 @@ import uvicorn
 
 from query_api.main import create_app
 from query_api.settings import QuerySettings
+from schemas.gc_tuning import tune_for_service
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:
     settings = QuerySettings()
+    app = create_app(settings)
+    tune_for_service()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host or settings.query_host,
         port=port or settings.query_port,
         log_level=settings.log_level.lower(),

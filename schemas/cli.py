@@ -131,6 +131,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
     from ingest_gateway.embedded_app import create_dev_app
     from ingest_gateway.settings import GatewaySettings
+    from schemas.gc_tuning import tune_for_service
 
     settings = GatewaySettings()
     host, port = args.host or settings.gateway_host, args.port or settings.gateway_port
@@ -147,6 +148,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         print(f"  token    an admin of tenant {settings.default_tenant} for 30 days (more: analytics token):")
         print(f"           export TOKEN={token}")
         print(f'           curl -H "Authorization: Bearer $TOKEN" {base}/analytics/dashboard/demo_user_1')
+    tune_for_service()
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
     return 0
 

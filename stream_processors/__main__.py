@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from faust.worker import Worker
 
+from schemas.gc_tuning import tune_for_service
 from schemas.kafka_admin import ensure_topics
 from schemas.storage import open_client
 from schemas.topics import registry
@@ -51,6 +52,7 @@ def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = N
     apps = [build_app(settings, group, storage, dead_letters)[0] for group in groups]
     worker = Worker(*apps, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
     log.info("worker starting agent groups %s", ", ".join(g.value for g in groups))
+    tune_for_service()
     worker.execute_from_commandline()
     return 0
 
