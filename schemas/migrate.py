@@ -91,12 +91,17 @@ def migrate(client: Client) -> list[Migration]:
                     "add a new migration instead of editing an applied one"
                 )
             continue
-        for statement in migration.statements:
-            client.command(statement)
-        client.insert(
-            MIGRATION_TABLE,
-            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
-            column_names=["version", "name", "checksum", "applied_at"],
-        )
+        apply(client, migration)
         applied_now.append(migration)
     return applied_now
+
+
+def apply(client: Client, migration: Migration) -> None:
+    """Run ``migration``'s statements and record it (whether or not it was recorded before)."""
+    for statement in migration.statements:
+        client.command(statement)
+    client.insert(
+        MIGRATION_TABLE,
+        [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+        column_names=["version", "name", "checksum", "applied_at"],
+    )

@@ -12,6 +12,7 @@ from schemas.migrate import (
     Migration,
     MigrationError,
     applied_migrations,
+    apply,
     load_migrations,
     migrate,
 )
@@ -170,13 +171,7 @@ def test_upgrading_to_one_table_per_rollup_keeps_every_grain_and_a_rerun_copies_
     before = [m for m in migrations if m.version < 13]
     assert applied_migrations(client) == {}  # creates the record table
     for migration in before:  # the store as it was before 0013
-        for statement in migration.statements:
-            client.command(statement)
-        client.insert(
-            MIGRATION_TABLE,
-            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
-            column_names=["version", "name", "checksum", "applied_at"],
-        )
+        apply(client, migration)
     for feed in FEEDS:
         client.insert(feed.table, _feed_rows(feed, 60), column_names=feed.column_names)
     old = {
