@@ -329,3 +329,25 @@ async def test_reads_of_other_users_and_refusals_are_audited_for_admins(product:
     assert ("write_tenant_settings", "allowed") in actions
     only_bob = await product.http.get("/analytics/audit", params={"user_id": "bob"}, headers=support)
     assert {e["target_user"] for e in only_bob.json()["data"]} == {"bob"}
+
+
+async def test_an_audited_read_is_written_within_the_flush_interval_without_being_asked_for(
+    product: Product, clickhouse: ClickHouseTarget
+) -> None:
+    """Not only when the audit log is read or the service stops: a crash must not lose more than a
+    flush interval of entries (a per-user read's entry once sat in memory until shutdown)."""
+    support = bearer("support-9", ACME, ["admin"])
+    assert (await product.http.get("/analytics/dashboard/bob", headers=support)).status_code == 200
+    client = clickhouse.client()
+    try:
+        rows: list[Any] = []
+        for _ in range(40):  # the writer flushes every second
+            await asyncio.sleep(0.1)
+            rows = client.query(
+                "SELECT action, target_user, resource FROM audit_log WHERE actor = 'support-9'"
+            ).result_rows
+            if rows:
+                break
+        assert [tuple(r) for r in rows] == [("read_user", "bob", "/analytics/dashboard/bob")]
+    finally:
+        client.close()
