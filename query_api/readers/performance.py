@@ -39,8 +39,9 @@ OVERVIEW_METRICS = (
     "total_blocking_time",
     "cumulative_layout_shift",
     "first_input_delay",
-    "time_to_first_byte",
 )
+"""The p75s the overview uses: the score's metrics, the core vitals and the page issues' (each merge of a
+t-digest costs ~0.7 ms of the statement, so time to first byte, which no field shows, is not read)."""
 SCORED = (
     "first_contentful_paint",
     "largest_contentful_paint",
