@@ -184,13 +184,18 @@ def _attach_rebuild_feeds(
         copies[feed.table] = _rebuild_name(run, feed.table)
         client.command(f"CREATE TABLE {copies[feed.table]} AS {feed.table} ENGINE = Null")
     for item in ROLLUPS:
-        quoted = {g: (f"'{a.isoformat()}'", f"'{b.isoformat()}'") for g, (a, b) in _own(item, intervals)}
+        quoted = {
+            g: (f"'{a.isoformat()}'", f"'{b.isoformat()}'") for g, (a, b) in _intervals_of(item, intervals)
+        }
         name = _rebuild_name(run, item.view)
         client.command(view_ddl(item, copies[item.feed.table], name, grain_condition(quoted)))
     return copies
 
 
-def _own(item: Rollup, intervals: dict[Grain, tuple[date, date]]) -> list[tuple[Grain, tuple[date, date]]]:
+def _intervals_of(
+    item: Rollup, intervals: dict[Grain, tuple[date, date]]
+) -> list[tuple[Grain, tuple[date, date]]]:
+    """The rebuild intervals of the grains ``item`` stores (session pages: daily only)."""
     return [(grain, intervals[grain]) for grain in item.grains]
 
 
@@ -207,7 +212,7 @@ def _delete_buckets(client: Client, tenant: str | None, intervals: dict[Grain, t
     for item in ROLLUPS:
         params: dict[str, Any] = {}
         spans = {}
-        for grain, (a, b) in _own(item, intervals):
+        for grain, (a, b) in _intervals_of(item, intervals):
             params[f"{grain.value}_a"], params[f"{grain.value}_b"] = a, b
             spans[grain] = (f"{{{grain.value}_a:Date}}", f"{{{grain.value}_b:Date}}")
         condition = f"({grain_condition(spans)})"
