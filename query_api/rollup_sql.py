@@ -14,7 +14,7 @@ from typing import Any
 from query_api.periods import Range, plan, plan_adjacent, series_grain
 from query_api.raw_feeds import raw_feed
 from query_api.readers.common import ch_time
-from schemas.rollups import Grain, Rollup
+from schemas.rollups import Grain, Rollup, grain_condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,10 @@ def rollup_source(
     for index, segment in enumerate(segments):
         first, last = f"{prefix}{index}_first", f"{prefix}{index}_last"
         params[first], params[last] = segment.first, segment.last
-        ranges.append(
-            f"(grain = '{segment.grain.value}' AND bucket BETWEEN {{{first}:Date}} AND {{{last}:Date}})"
-        )
+        ranges.append((segment.grain, f"{{{first}:Date}}", f"{{{last}:Date}}"))
     return (
         f"(SELECT {columns} FROM {item.table}{final} WHERE {scope_filter(scope)}"
-        f" AND ({' OR '.join(ranges)}){extra})"
+        f" AND {grain_condition(ranges)}{extra})"
     )
 
 

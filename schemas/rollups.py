@@ -17,7 +17,7 @@ are themselves summaries re-sent with corrections (daily usage); they are read w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -370,13 +370,12 @@ def table_ddl(item: Rollup) -> str:
     )
 
 
-def grain_condition(spans: Mapping[Grain, tuple[str, str]]) -> str:
-    """SQL true for rows whose bucket lies in their grain's ``(first, last)`` (SQL expressions, e.g. bound
-    parameters or quoted dates); grains not in ``spans`` are excluded."""
-    return " OR ".join(
-        f"(grain = '{grain.value}' AND bucket BETWEEN {first} AND {last})"
-        for grain, (first, last) in spans.items()
-    )
+def grain_condition(segments: Iterable[tuple[Grain, str, str]]) -> str:
+    """Parenthesised SQL true for rows in one of the ``(grain, first, last)`` segments (``first``/``last``
+    are SQL expressions: bound parameters or quoted dates); a grain may appear in several segments, one
+    absent from all is excluded."""
+    ranges = [f"(grain = '{g.value}' AND bucket BETWEEN {first} AND {last})" for g, first, last in segments]
+    return f"({' OR '.join(ranges)})"
 
 
 def view_ddl(
@@ -395,7 +394,7 @@ def view_ddl(
         columns = ", ".join(g.feed_column for g in item.grains)
         expand = f" ARRAY JOIN [{names}] AS grain, [{columns}] AS bucket"
         select = [dims[0], "grain", "bucket", *dims[1:]]
-    conditions = [f"({c})" if " OR " in c else c for c in (item.where, condition) if c]
+    conditions = [c for c in (item.where, condition) if c]
     where = f"\nWHERE {' AND '.join(conditions)}" if conditions else ""
     head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name or item.view} TO {item.table} AS\n"
     source = source or item.feed.table

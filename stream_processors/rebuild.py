@@ -184,9 +184,9 @@ def _attach_rebuild_feeds(
         copies[feed.table] = _rebuild_name(run, feed.table)
         client.command(f"CREATE TABLE {copies[feed.table]} AS {feed.table} ENGINE = Null")
     for item in ROLLUPS:
-        quoted = {
-            g: (f"'{a.isoformat()}'", f"'{b.isoformat()}'") for g, (a, b) in _intervals_of(item, intervals)
-        }
+        quoted = [
+            (g, f"'{a.isoformat()}'", f"'{b.isoformat()}'") for g, (a, b) in _intervals_of(item, intervals)
+        ]
         name = _rebuild_name(run, item.view)
         client.command(view_ddl(item, copies[item.feed.table], name, grain_condition(quoted)))
     return copies
@@ -211,11 +211,11 @@ def _delete_buckets(client: Client, tenant: str | None, intervals: dict[Grain, t
     deleted = 0
     for item in ROLLUPS:
         params: dict[str, Any] = {}
-        spans = {}
+        spans = []
         for grain, (a, b) in _intervals_of(item, intervals):
             params[f"{grain.value}_a"], params[f"{grain.value}_b"] = a, b
-            spans[grain] = (f"{{{grain.value}_a:Date}}", f"{{{grain.value}_b:Date}}")
-        condition = f"({grain_condition(spans)})"
+            spans.append((grain, f"{{{grain.value}_a:Date}}", f"{{{grain.value}_b:Date}}"))
+        condition = grain_condition(spans)
         if tenant is not None:
             condition += " AND tenant_id = {t:String}"
             params["t"] = tenant

@@ -28,11 +28,16 @@ def test_a_view_expands_each_feed_row_into_its_grains() -> None:
 
 def test_a_grain_condition_bounds_each_grain_by_its_own_range() -> None:
     condition = grain_condition(
-        {Grain.DAY: ("'2026-01-05'", "'2026-01-06'"), Grain.MONTH: ("{a:Date}", "{b:Date}")}
+        [
+            (Grain.DAY, "'2026-01-05'", "'2026-01-06'"),
+            (Grain.MONTH, "{a:Date}", "{b:Date}"),
+            (Grain.DAY, "'2026-03-02'", "'2026-03-03'"),
+        ]
     )
     assert condition == (
-        "(grain = 'daily' AND bucket BETWEEN '2026-01-05' AND '2026-01-06')"
+        "((grain = 'daily' AND bucket BETWEEN '2026-01-05' AND '2026-01-06')"
         " OR (grain = 'monthly' AND bucket BETWEEN {a:Date} AND {b:Date})"
+        " OR (grain = 'daily' AND bucket BETWEEN '2026-03-02' AND '2026-03-03'))"
     )
 
 
