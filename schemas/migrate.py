@@ -4,6 +4,8 @@ Contract:
 - every statement is idempotent (``CREATE ... IF NOT EXISTS``, ``ADD COLUMN IF NOT EXISTS``; a unit test
   enforces it), so two ``migrate`` processes started at once both succeed: ClickHouse has no DDL
   transactions to lock with, and re-running an idempotent statement is harmless;
+- a statement failing because a concurrent ``migrate`` has meanwhile recorded the same migration (and gone
+  on: 0014 drops the tables 0013 copies from) counts as applied, not as an error;
 - applied versions are recorded in ``schema_migrations`` (a ReplacingMergeTree, read with FINAL) with the
   file's checksum; editing an applied migration is refused instead of silently diverging.
 """
@@ -91,7 +93,12 @@ def migrate(client: Client) -> list[Migration]:
                     "add a new migration instead of editing an applied one"
                 )
             continue
-        apply(client, migration)
+        try:
+            apply(client, migration)
+        except Exception:
+            if applied_migrations(client).get(migration.version) != migration.checksum:
+                raise
+            continue  # another migrate finished it meanwhile, and may already have run later ones
         applied_now.append(migration)
     return applied_now
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+import schemas.migrate as migrate_module
 from schemas.migrate import (
     MIGRATION_TABLE,
     Migration,
@@ -218,3 +219,25 @@ def test_migrated_rollups_are_what_the_declarations_create(clickhouse: ClickHous
         declared.command(f"DROP DATABASE IF EXISTS {declared_db}")
         declared.close()
         migrated.close()
+
+
+def test_a_migrate_behind_a_concurrent_one_skips_what_that_one_recorded_meanwhile(
+    clickhouse_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two concurrent runs read the record before the first finished: by the time it copies
+    0013's rows, the first has run 0014 and dropped the tables they come from."""
+    migrate(clickhouse_client)
+    real = migrate_module.applied_migrations
+    reads = []
+
+    def stale_first(client: Client) -> dict[int, str]:
+        """Its first read: applied up to 0012 (the other had not recorded 0013 yet); later: the record."""
+        reads.append(client)
+        recorded = real(client)
+        return {v: c for v, c in recorded.items() if v < 13} if len(reads) == 1 else recorded
+
+    monkeypatch.setattr(migrate_module, "applied_migrations", stale_first)
+
+    assert [m.version for m in migrate(clickhouse_client)] == [14, 15]  # 0013's copy failed: recorded
+    tables = {row[0] for row in clickhouse_client.query("SHOW TABLES").result_rows}
+    assert "rollup_user_events" in tables and "rollup_user_events_daily" not in tables
