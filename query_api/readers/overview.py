@@ -7,7 +7,7 @@ from typing import Any
 from query_api.formulas import share_pct
 from query_api.periods import Range
 from query_api.readers.usage import UsageTotals
-from query_api.rollup_sql import Scope, source
+from query_api.rollup_sql import Scope, select_rows
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
@@ -18,11 +18,16 @@ TOP_PAGES = 5
 async def top_pages(store: QueryStore, scope: Scope, span: Range) -> list[tuple[str, int, int]]:
     """(page, views, viewing sessions) of the range, most viewed first (ties by page)."""
     params: dict[str, Any] = {}
-    rows_of = source(rollup("page_views"), span, scope, params, columns="page, views, sessions")
-    rows = await store.rows(
-        f"SELECT page, sum(views), uniqExactMerge(sessions) FROM {rows_of} WHERE page != '' GROUP BY page",
+    sql = select_rows(
+        rollup("page_views"),
+        span,
+        scope,
         params,
+        "page, sum(views), uniqExactMerge(sessions)",
+        where="page != ''",
+        tail="GROUP BY page",
     )
+    rows = await store.rows(sql, params)
     return sorted(((r[0], int(r[1]), int(r[2])) for r in rows), key=lambda p: (-p[1], p[0]))
 
 

@@ -18,7 +18,7 @@ from query_api.grouped import Grouped, grouped
 from query_api.periods import Range, points
 from query_api.readers.common import Page, page_of_rows, stored_json, time_conditions, utc
 from query_api.readers.trends import TREND_METRICS, rollup_trends
-from query_api.rollup_sql import Scope, as_point, source
+from query_api.rollup_sql import Scope, as_point, select_rows
 from query_api.store import QueryStore
 from schemas.rollups import QUANTILES, rollup
 
@@ -287,13 +287,17 @@ async def _affected_users(store: QueryStore, tenant_id: str, span: Range, page: 
     """Per metric: users of the tenant whose own p75 on ``page`` is beyond the rule's threshold. Tenant-wide,
     so it is shared by every dashboard of the tenant for a while (``query_tenant_cache_ttl_s``)."""
     params: dict[str, Any] = {"page": page}
-    rows_of = source(
-        rollup("user_performance"), span, Scope(tenant_id, None), params, where="page = {page:String}"
-    )
     metrics = [rule[1] for rule in PAGE_RULES]
-    rows = await store.rows(
-        "SELECT user_id, " + ", ".join(p75(m) for m in metrics) + f" FROM {rows_of} GROUP BY user_id", params
+    sql = select_rows(
+        rollup("user_performance"),
+        span,
+        Scope(tenant_id, None),
+        params,
+        "user_id, " + ", ".join(p75(m) for m in metrics),
+        where="page = {page:String}",
+        tail="GROUP BY user_id",
     )
+    rows = await store.rows(sql, params)
     counts = dict.fromkeys(metrics, 0)
     for row in rows:
         for (_, metric, threshold, _), value in zip(PAGE_RULES, row[1:], strict=True):

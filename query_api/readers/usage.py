@@ -18,7 +18,7 @@ from query_api.cache import ResultCache
 from query_api.formulas import ratio, user_segment
 from query_api.periods import ParameterError, Range, points
 from query_api.readers.common import Page, page_of_rows, stored_json
-from query_api.rollup_sql import Scope, as_date, as_point, point_expression, source, summary_days
+from query_api.rollup_sql import Scope, as_date, as_point, point_expression, select_rows, source, summary_days
 from query_api.store import QueryStore
 from schemas.rollups import rollup
 
@@ -118,8 +118,7 @@ def _totals(row: Any) -> UsageTotals:
 
 async def usage_totals(store: QueryStore, scope: Scope, span: Range) -> UsageTotals:
     params: dict[str, Any] = {}
-    rows_of = source(rollup("user_usage"), span, scope, params)
-    rows = await store.rows(f"SELECT {_SUMS} FROM {rows_of}", params)
+    rows = await store.rows(select_rows(rollup("user_usage"), span, scope, params, _SUMS), params)
     return _totals(rows[0])
 
 
@@ -133,9 +132,11 @@ async def usage_series(store: QueryStore, scope: Scope, span: Range, metric: str
     """``metric`` per series point; points without a summary are zero. Summaries are daily, so an hourly
     range's series has a point per day it touches."""
     params: dict[str, Any] = {}
-    rows_of = source(rollup("user_usage"), span, scope, params)
     point = point_expression(span, params)
-    rows = await store.rows(f"SELECT {point} AS point, {_SUMS} FROM {rows_of} GROUP BY point", params)
+    sql = select_rows(
+        rollup("user_usage"), span, scope, params, f"{point} AS point, {_SUMS}", tail="GROUP BY point"
+    )
+    rows = await store.rows(sql, params)
     values = {as_point(r[0]): _totals(r[1:]).value(metric) for r in rows}
     keys = _days_between(*summary_days(span)) if span.is_hourly else points(span)
     return [{"date": day, "value": values.get(day, 0.0)} for day in keys]
@@ -193,10 +194,10 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range, shared: Re
     One read of the two tables instead of three (totals, features, and the summaries they are matched
     with) is what this is for."""
     params: dict[str, Any] = {}
-    summaries = source(rollup("user_usage"), span, scope, params, prefix="s", columns=_SUMMARY_ROW)
-    features = source(rollup("feature_usage"), span, scope, params, prefix="f", columns=_FEATURE_ROW)
+    summaries = select_rows(rollup("user_usage"), span, scope, params, _SUMMARY_ROW, prefix="s")
+    features = select_rows(rollup("feature_usage"), span, scope, params, _FEATURE_ROW, prefix="f")
     rows, tenant_wide = await asyncio.gather(
-        store.rows(f"SELECT * FROM {summaries} UNION ALL SELECT * FROM {features}", params),
+        store.rows(f"{summaries} UNION ALL {features}", params),
         shared.get_or_compute(
             ("feature_users", scope.tenant_id, span.start, span.end),
             lambda: feature_users(store, scope.tenant_id, span),
