@@ -62,11 +62,12 @@ def _rollup_rows(
     prefix: str,
     where: str,
     before: Range | None,
+    final: bool = True,
 ) -> str:
     """``<table>[ FINAL] WHERE <scope, grain and bucket conditions>``, the rest of a ``SELECT … FROM``."""
     assert span.first_day is not None and span.last_day is not None, "day ranges only"
     params.update(scope_params(scope))
-    final = " FINAL" if item.replacing_version else ""
+    merged = " FINAL" if item.replacing_version and final else ""
     extra = f" AND {where}" if where else ""
     segments = plan(span.first_day, span.last_day) if before is None else plan_adjacent(before, span)
     ranges = []
@@ -74,7 +75,7 @@ def _rollup_rows(
         first, last = f"{prefix}{index}_first", f"{prefix}{index}_last"
         params[first], params[last] = segment.first, segment.last
         ranges.append((segment.grain, f"{{{first}:Date}}", f"{{{last}:Date}}"))
-    return f"{item.table}{final} WHERE {scope_filter(scope)} AND {grain_condition(ranges)}{extra}"
+    return f"{item.table}{merged} WHERE {scope_filter(scope)} AND {grain_condition(ranges)}{extra}"
 
 
 def select_rows(
@@ -88,17 +89,20 @@ def select_rows(
     where: str = "",
     before: Range | None = None,
     tail: str = "",
+    final: bool = True,
 ) -> str:
     """``SELECT {select} FROM <item's rows for span> {tail}`` (``tail``: ``GROUP BY …`` and the like).
 
     A day range reads the rollup table directly, with no subquery: chDB's analysis of each nested
     ``SELECT`` costs about a millisecond, a quarter of a small statement. An hourly range selects from a
-    subquery of raw rows shaped like the rollup's (``before`` is for day ranges only)."""
+    subquery of raw rows shaped like the rollup's (``before`` is for day ranges only). ``final=False``
+    reads a replacing rollup's stored versions as they are (``FINAL`` costs chDB 1-2 ms a table): the
+    caller keeps the newest version of each key itself."""
     if span.is_hourly:
         assert before is None, "one hourly range per source"
         rows = raw_source(item, span, scope, params, prefix, "*", where)
     else:
-        rows = _rollup_rows(item, span, scope, params, prefix, where, before)
+        rows = _rollup_rows(item, span, scope, params, prefix, where, before, final)
     return f"SELECT {select} FROM {rows}" + (f" {tail}" if tail else "")
 
 

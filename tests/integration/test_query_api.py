@@ -467,3 +467,76 @@ async def test_new_and_returning_users_get_their_segment_from_their_first_active
         assert data["usage"]["user_segments"] == [{"segment": segment, "users": 1, "percentage": 100.0}]
         assert data["overview"]["unique_sessions"] == 2
         assert data["overview"]["bounce_rate"] == 1.0  # each session viewed one page
+
+
+def _summary(
+    tenant: str, day: date, received: datetime, features: list[tuple[str, str, int]]
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant,
+        "id": str(uuid.uuid4()),
+        "user_id": "u_versions",
+        "received_at": oracle.iso(received),
+        "time_clamped": False,
+        "schema_version": 1,
+        "date": day.isoformat(),
+        "session_count": 4,
+        "total_session_duration": 1000 + int(received.timestamp()) % 7 * 100,
+        "average_session_duration": 250,
+        "page_views": 12,
+        "unique_pages_visited": 5,
+        "features_used": [
+            {"feature_name": name, "category": category, "usage_count": count, "total_time_spent": 10}
+            for name, category, count in features
+        ],
+        "engagement_score": 50.0,
+    }
+
+
+async def test_dashboard_usage_keeps_only_the_newest_version_of_each_summary(
+    api: httpx.AsyncClient, loaded_database: tuple[str, str]
+) -> None:
+    """The dashboard reads stored usage rows without ``FINAL`` and keeps the newest version itself: a day
+    re-sent with a feature dropped, and the newer summary stored twice in separate parts (a redelivery
+    whose batch got a new deduplication token), count once; a feature in two categories counts in both."""
+    url, database = loaded_database
+    tenant = "t_usage_versions"
+    day = oracle.NOW.date() - timedelta(days=2)
+    first = oracle.NOW - timedelta(days=1)
+    older = _summary(tenant, day, first, [("editor", "projects", 3), ("export", "projects", 4)])
+    newer = _summary(
+        tenant, day, first + timedelta(seconds=5), [("editor", "projects", 5), ("editor", "assets", 2)]
+    )
+    other_day = _summary(tenant, day - timedelta(days=1), first, [("share", "projects", 1)])
+    admin = open_client(url, database)
+    tables = ("rollup_user_usage", "rollup_feature_usage")
+    for table in tables:  # keep the versions in separate parts while the dashboard reads them
+        admin.command(f"SYSTEM STOP MERGES {table}")
+    try:
+        for label, usage in (
+            ("versions-1", [older, other_day]),
+            ("versions-2", [newer]),
+            ("versions-3", [newer]),
+        ):
+            await load(url, database, oracle.Dataset(usage=usage), ZoneLookup("UTC", {}), label=label)
+        stored = admin.query(
+            "SELECT count() FROM rollup_feature_usage WHERE tenant_id = {t:String} AND grain = 'daily'",
+            parameters={"t": tenant},
+        ).result_rows[0][0]
+        assert stored == 2 + 1 + 2 + 2  # every version is still there, the redelivered one twice
+        response = await api.get(
+            "/analytics/dashboard/u_versions?time_period=last_7_days", headers=bearer(tenant=tenant)
+        )
+    finally:
+        for table in tables:
+            admin.command(f"SYSTEM START MERGES {table}")
+        admin.close()
+    data = response.json()["data"]
+    assert data["usage"]["most_used_features"] == [
+        {"feature_name": "editor", "usage_count": 7, "users": 1},
+        {"feature_name": "share", "usage_count": 1, "users": 1},
+    ]
+    sessions = 4 + 4
+    duration = newer["total_session_duration"] + other_day["total_session_duration"]
+    assert data["overview"]["average_session_duration"] == round(duration / sessions, 2)
+    assert data["overview"]["engagement_score"] == 50.0
