@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI, Request
 
 from ingest_gateway.middleware import RequestContextMiddleware
+from query_api.admission import Admission, default_admission_limit
 from query_api.api.routes import (
     activities,
     audit,
@@ -33,7 +34,7 @@ from schemas.security.http import PrincipalDep, authenticate
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
 from schemas.security.tokens import AuthSettings, TokenVerifier
 from schemas.security.web import install_web_security
-from schemas.storage import open_client
+from schemas.storage import open_client, parse_url
 
 RESOURCE_ROUTERS = (
     audit.router,
@@ -73,6 +74,10 @@ def attach_query_api(
         settings.query_pool_size,
     )
     app.state.query_settings = settings
+    limit = settings.query_concurrent_reads or default_admission_limit(
+        parse_url(settings.clickhouse_url).is_embedded, settings.query_pool_size
+    )
+    app.state.query_admission = Admission(limit, metrics.admission_wait)
     app.state.query_store = store
     app.state.query_metrics = metrics
     app.state.query_cache = ResultCache(metrics, settings.query_cache_entries, settings.query_cache_ttl_s)

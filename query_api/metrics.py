@@ -36,6 +36,12 @@ class QueryMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.admission_wait = Histogram(
+            "query_api_admission_wait_seconds",
+            "Time a dashboard-class computation waited for its turn (ANALYTICS_QUERY_CONCURRENT_READS)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.cache = Counter(
             "query_api_cache_lookups",
             "Result-cache lookups by outcome (hit, stale: answered while refreshed, miss)",

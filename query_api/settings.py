@@ -10,6 +10,10 @@ class QuerySettings(CommonSettings):
     query_port: int = 8001
     query_pool_size: int = 4
     """ClickHouse clients per process: how many statements one process runs at once."""
+    query_concurrent_reads: int = 0
+    """Dashboard-class computations (dashboard, insights, trends, overviews, summaries: several statements
+    each) run at once; later ones wait in arrival order. 0: the CPUs available to the process with the
+    embedded engine (its statements run on them), ``query_pool_size`` with a server."""
     query_cache_ttl_s: float = 5.0
     """How long a dashboard-class result is reused (0 disables the cache)."""
     query_cache_entries: int = 2048

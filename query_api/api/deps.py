@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 
+from query_api.admission import Admission
 from query_api.cache import ResultCache
 from query_api.periods import Period, resolve
 from query_api.rollup_sql import Scope
@@ -87,6 +88,11 @@ async def get_shared(request: Request) -> ResultCache:
     return shared
 
 
+async def get_admission(request: Request) -> Admission:
+    admission: Admission = request.app.state.query_admission
+    return admission
+
+
 async def get_clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.query_clock
     return clock
@@ -106,6 +112,7 @@ SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
 StoreDep = Annotated[QueryStore, Depends(get_store)]
 CacheDep = Annotated[ResultCache, Depends(get_cache)]
 SharedDep = Annotated[ResultCache, Depends(get_shared)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 TenantsDep = Annotated[TenantDirectory, Depends(get_tenants)]
@@ -178,11 +185,13 @@ class UserRead:
     """Tenant-wide aggregates, kept longer and shared by every user of the tenant."""
     clock: Callable[[], datetime]
     response: Response
+    admission: Admission
 
     async def cached(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[Any]]) -> Any:
-        """A dashboard-class result, reused for the cache's TTL; the client may reuse it as long."""
+        """A dashboard-class result, reused for the cache's TTL; the client may reuse it as long. A miss is
+        computed once admitted (:mod:`query_api.admission`)."""
         self.response.headers["Cache-Control"] = f"private, max-age={int(self.cache.ttl_s)}"
-        return await self.cache.get_or_compute((*key, self.scope), compute)
+        return await self.cache.get_or_compute((*key, self.scope), lambda: self.admission.run(compute))
 
 
 async def get_user_read(
@@ -193,8 +202,9 @@ async def get_user_read(
     caller: CallerDep,
     clock: ClockDep,
     response: Response,
+    admission: AdmissionDep,
 ) -> UserRead:
-    return UserRead(user_scope(caller, user_id), store, cache, shared, clock, response)
+    return UserRead(user_scope(caller, user_id), store, cache, shared, clock, response, admission)
 
 
 UserReadDep = Annotated[UserRead, Depends(get_user_read)]
