@@ -14,6 +14,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from query_api.admission import leave
 from query_api.cache import ResultCache
 from query_api.periods import Period
 from query_api.readers.activities import activity_rows, recent_activities, summary_from
@@ -22,7 +23,7 @@ from query_api.readers.overview import overview_block, top_pages
 from query_api.readers.performance import overview_from, performance_rows
 from query_api.readers.sessions import session_facts
 from query_api.readers.trends import TREND_METRICS, rollup_trends
-from query_api.readers.usage import UsageFacts, usage_block, usage_summary
+from query_api.readers.usage import UsageFacts, tenant_feature_users, usage_block, usage_summary
 from query_api.rollup_sql import Scope
 from query_api.store import QueryStore
 
@@ -45,7 +46,7 @@ async def dashboard(
         pages = group.create_task(top_pages(store, scope, span))
         activities = group.create_task(activity_rows(store, scope, span, previous))
         performance = group.create_task(performance_rows(store, scope, span, previous))
-        usage_read = group.create_task(usage_summary(store, scope, span, shared))
+        usage_read = group.create_task(usage_summary(store, scope, span))
         sessions_read = group.create_task(session_facts(store, scope, span, previous))
         recent = group.create_task(recent_activities(store, scope, span))
     event_trends, event_rows = events.result()
@@ -59,9 +60,12 @@ async def dashboard(
     total_events = int(by_metric["events"]["current_value"])
     sessions = int(by_metric["sessions"]["current_value"])
     errors = (int(by_metric["errors"]["current_value"]), int(by_metric["errors"]["previous_value"]))
+    # the rest reads only tenant-wide aggregates, usually cached: no slot held while one is computed
+    leave()
+    feature_users = await tenant_feature_users(store, scope, span, shared)
     performance_block = await overview_from(store, scope, span, performance_result, errors, shared)
     facts = UsageFacts(
-        session_read.active_days, session_read.first_seen, summary.feature_counts, summary.feature_users
+        session_read.active_days, session_read.first_seen, summary.feature_counts, feature_users
     )
     usage = usage_block(facts, span, total_events, sessions)
     rate, page_view_sessions = session_read.bounce_rate, session_read.page_view_sessions

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from query_api.admission import leave
 from query_api.cache import ResultCache
 from query_api.formulas import VITAL_THRESHOLDS, performance_score, vital_rating
 from query_api.grouped import Grouped, grouped
@@ -140,6 +141,7 @@ async def performance_overview(
     (_, result), errors = await asyncio.gather(
         performance_rows(store, scope, span, previous), error_events(store, scope, span, previous)
     )
+    leave()  # only tenant-wide reads (affected users) are left: no slot held while one is computed
     return await overview_from(store, scope, span, result, errors, shared)
 
 

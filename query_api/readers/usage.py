@@ -8,7 +8,6 @@ duration over sessions. Segments and adoption are defined in ``docs/metrics.md``
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -175,8 +174,6 @@ class UsageSummary:
     totals: UsageTotals
     feature_counts: dict[str, int]
     """The user's usage count per feature in the range."""
-    feature_users: dict[str, int]
-    """Users of the tenant per feature in the range."""
 
 
 _SUMMARY_ROW = (
@@ -189,9 +186,8 @@ _FEATURE_ROW = (
 )
 
 
-async def usage_summary(store: QueryStore, scope: Scope, span: Range, shared: ResultCache) -> UsageSummary:
-    """The dashboard's usage totals and feature counts from one statement, and the tenant's users per
-    feature (shared by every dashboard of the tenant for a while: it reads every user's rows).
+async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSummary:
+    """The dashboard's usage totals and feature counts from one statement.
 
     The statement returns the range's stored summary and feature rows as they are, without ``FINAL``
     (a few rows per day; ``FINAL`` on the two tables was ~40 % of the statement in chDB). What ``FINAL``
@@ -204,13 +200,7 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range, shared: Re
     features = select_rows(
         rollup("feature_usage"), span, scope, params, _FEATURE_ROW, prefix="f", final=False
     )
-    rows, tenant_wide = await asyncio.gather(
-        store.rows(f"{summaries} UNION ALL {features}", params),
-        shared.get_or_compute(
-            ("feature_users", scope.tenant_id, span.start, span.end),
-            lambda: feature_users(store, scope.tenant_id, span),
-        ),
-    )
+    rows = await store.rows(f"{summaries} UNION ALL {features}", params)
     newest: dict[tuple[Any, ...], Sequence[Any]] = {}
     feature_rows: dict[tuple[Any, ...], Sequence[Any]] = {}
     for row in rows:
@@ -236,7 +226,19 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range, shared: Re
         sum(int(r[7]) for r in days),
         sum(float(r[8]) for r in days),
     )
-    return UsageSummary(totals, counts, tenant_wide)
+    return UsageSummary(totals, counts)
+
+
+async def tenant_feature_users(
+    store: QueryStore, scope: Scope, span: Range, shared: ResultCache
+) -> dict[str, int]:
+    """Users of the tenant per feature in the range, shared by every dashboard of the tenant for a while
+    (it reads every user's rows)."""
+    found: dict[str, int] = await shared.get_or_compute(
+        ("feature_users", scope.tenant_id, span.start, span.end),
+        lambda: feature_users(store, scope.tenant_id, span),
+    )
+    return found
 
 
 async def feature_users(store: QueryStore, tenant_id: str, span: Range) -> dict[str, int]:

@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from query_api.admission import Admission, available_cpus, default_admission_limit
+from query_api.admission import Admission, available_cpus, default_admission_limit, leave
 from query_api.main import create_app
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
@@ -62,6 +62,48 @@ async def test_a_failing_computation_gives_its_slot_back() -> None:
     with pytest.raises(RuntimeError):
         await admission.run(fail)
     assert await asyncio.wait_for(admission.run(succeed), timeout=1) == "ok"
+
+
+async def test_a_computation_that_leaves_gives_its_slot_to_the_next_and_only_once() -> None:
+    """After its own statements a dashboard only waits for tenant-wide aggregates: it leaves, the next
+    request runs meanwhile, and finishing later does not free a second slot."""
+    admission = Admission(1, QueryMetrics().admission_wait)
+    shared_read = asyncio.Event()
+    events: list[str] = []
+
+    async def first() -> None:
+        events.append("first: own statements")
+        leave()
+        leave()  # twice is harmless
+        await shared_read.wait()
+        events.append("first: done")
+
+    async def second() -> None:
+        events.append("second: admitted")
+
+    one = asyncio.create_task(admission.run(first))
+    await asyncio.sleep(0)
+    two = asyncio.create_task(admission.run(second))
+    await asyncio.wait_for(two, timeout=1)
+    assert events == ["first: own statements", "second: admitted"]
+    shared_read.set()
+    await one
+    running = 0
+    most = 0
+
+    async def counted() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    await asyncio.gather(*(admission.run(counted) for _ in range(3)))
+    assert most == 1  # still one slot, not two
+
+
+def test_leaving_outside_a_computation_does_nothing() -> None:
+    leave()
 
 
 def test_the_limit_is_at_least_one() -> None:
