@@ -433,10 +433,12 @@ async def test_tenant_wide_aggregates_are_shared_by_the_tenants_dashboards(api: 
         await get(api, f"/analytics/dashboard/{oracle.MAIN}?time_period={period}")
     with recording_statements() as second:
         await get(api, f"/analytics/dashboard/{oracle.PEERS[0]}?time_period={period}")
-    tenant_wide = [s for s in first if "uniqExact(user_id)" in s or "GROUP BY user_id" in s]
-    assert tenant_wide, "the first dashboard computes the tenant-wide aggregates"
-    assert not [s for s in second if "uniqExact(user_id)" in s or "GROUP BY user_id" in s]
-    assert len(second) < len(first)
+    tenant_wide = [s for s in first if "{user:String}" not in s]  # every per-user statement binds the user
+    assert len(tenant_wide) == 2, "the first dashboard computes users per feature and affected users per page"
+    assert any("uniqExact(user_id)" in s for s in tenant_wide)
+    assert any("GROUP BY page, user_id" in s for s in tenant_wide)
+    assert not [s for s in second if "{user:String}" not in s]
+    assert len(second) == len(first) - 2
 
 
 async def test_new_and_returning_users_get_their_segment_from_their_first_active_day(
