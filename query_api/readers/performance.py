@@ -294,8 +294,14 @@ async def _affected_users(store: QueryStore, tenant_id: str, span: Range) -> dic
         "page, user_id, " + ", ".join(f"{p75(m)} AS p75_{i}" for i, m in enumerate(metrics)),
         tail="GROUP BY page, user_id",
     )
-    beyond = ", ".join(f"countIf(p75_{i} > {{threshold{i}:Float64}})" for i in range(len(metrics)))
-    rows = await store.rows(f"SELECT page, {beyond} FROM ({per_user}) GROUP BY page", params)
+    beyond = ", ".join(
+        f"countIf(p75_{i} > {{threshold{i}:Float64}}) AS beyond_{i}" for i in range(len(metrics))
+    )
+    any_beyond = " OR ".join(f"beyond_{i} > 0" for i in range(len(metrics)))
+    # only pages with an affected user: page paths may carry ids, and the rest would all be zeros
+    rows = await store.rows(
+        f"SELECT page, {beyond} FROM ({per_user}) GROUP BY page HAVING {any_beyond}", params
+    )
     return {row[0]: dict(zip(metrics, map(int, row[1:]), strict=True)) for row in rows}
 
 
