@@ -38,22 +38,6 @@ def scope_filter(scope: Scope) -> str:
     return "tenant_id = {tenant:String}" + user
 
 
-def rollup_source(
-    item: Rollup,
-    span: Range,
-    scope: Scope,
-    params: dict[str, Any],
-    prefix: str = "c",
-    columns: str = "*",
-    where: str = "",
-    before: Range | None = None,
-) -> str:
-    """A parenthesised ``SELECT`` of ``item``'s rows for ``span`` (and ``before``, the range just before it,
-    in the same pass): one condition per planned segment on ``grain`` and ``bucket``. Adds its bound values to
-    ``params``."""
-    return f"(SELECT {columns} FROM {_rollup_rows(item, span, scope, params, prefix, where, before)})"
-
-
 def _rollup_rows(
     item: Rollup,
     span: Range,
@@ -158,7 +142,7 @@ def source(
     """Rollup rows of ``item`` over ``span``: the rollup tables for day ranges, raw rows for the rest."""
     if span.is_hourly:
         return raw_source(item, span, scope, params, prefix, columns, where)
-    return rollup_source(item, span, scope, params, prefix, columns, where)
+    return f"({select_rows(item, span, scope, params, columns, prefix=prefix, where=where)})"
 
 
 def summary_days(span: Range) -> tuple[date, date]:
