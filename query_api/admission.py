@@ -1,6 +1,6 @@
 """Admission of dashboard-class computations: a few at once, the rest wait their turn in arrival order.
 
-A dashboard is seven statements run together. Started as they arrive, every request's statements
+A dashboard is six or seven statements run together. Started as they arrive, every request's statements
 interleave with every other request's on the same cores, so each request takes about as long as all of
 them together, and which one finishes last is luck: on 2 cores at concurrency 4 the p99 was twice the
 median (p50 85, p99 172 ms). Admitted in arrival order, at most as many at once as there are cores to run

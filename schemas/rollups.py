@@ -91,11 +91,18 @@ _Q = ", ".join(str(q) for q in QUANTILES)
 
 @dataclass(frozen=True)
 class Measure:
-    """One aggregated column: ``count``, ``sum``, ``uniq_exact``, ``avg``, ``quantiles`` or ``value``."""
+    """One aggregated column: ``count``, ``sum``, ``uniq_exact``, ``avg``, ``quantiles``, ``value`` or
+    ``count_by`` (rows per value of ``source``, a map summed key by key: a breakdown kept inside the row
+    instead of a row per value). ``condition`` (``count`` and ``count_by``) counts only matching rows."""
 
     name: str
     function: str
     source: str | None = None
+    condition: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.condition and self.function not in ("count", "count_by"):
+            raise ValueError(f"{self.name}: a condition applies to count and count_by only")
 
     def state_type(self, feed: Feed) -> str:
         source_type = feed.column(self.source).type if self.source else "UInt64"
@@ -106,17 +113,21 @@ class Measure:
             "avg": "AggregateFunction(avg, Float64)",
             "quantiles": f"AggregateFunction(quantilesTDigest({_Q}), Float64)",
             "value": source_type,
+            "count_by": "SimpleAggregateFunction(sumMap, Map(String, UInt64))",
         }[self.function]
 
     def aggregate_expression(self) -> str:
         """How the materialized view builds the state from feed rows."""
+        when = f", {self.condition}" if self.condition else ""
+        suffix = "If" if self.condition else ""
         return {
-            "count": "count()",
+            "count": f"count{suffix}({self.condition or ''})",
             "sum": f"toUInt64(sum({self.source}))",
             "uniq_exact": f"uniqExactState({self.source})",
             "avg": f"avgState(toFloat64({self.source}))",
             "quantiles": f"quantilesTDigestState({_Q})(toFloat64({self.source}))",
             "value": f"{self.source}",
+            "count_by": f"sumMap{suffix}(map(toString({self.source}), toUInt64(1)){when})",
         }[self.function]
 
     def merge_expression(self, column: str | None = None) -> str:
@@ -129,6 +140,7 @@ class Measure:
             "avg": f"avgMerge({ref})",
             "quantiles": f"quantilesTDigestMerge({_Q})({ref})",
             "value": f"sum({ref})",
+            "count_by": f"sumMap({ref})",
         }[self.function]
 
 
@@ -287,10 +299,18 @@ ROLLUPS: tuple[Rollup, ...] = (
         "session_pages",
         EVENTS_FEED,
         ("tenant_id", "user_id", "session_id"),
-        (Measure("events", "count"), Measure("page_views", "sum", "is_page_view")),
+        (
+            Measure("events", "count"),
+            Measure("page_views", "sum", "is_page_view"),
+            Measure("errors", "count", condition="event_type = 'error_event'"),
+            Measure("views_by_page", "count_by", "page", condition="is_page_view = 1"),
+            Measure("events_by_name", "count_by", "event_name"),
+        ),
         grains=(Grain.DAY,),
-        description="per-session event and page-view counts per day (bounce rate: sessions with at most "
-        "one view); daily only: a session rarely spans days, so weekly and monthly rows would repeat them",
+        description="per-session event, page-view and error counts per day, with page views by page and "
+        "events by name (bounce rate: sessions with at most one view; the dashboard's event, page and "
+        "session figures in one read, ADR 0011); daily only: a session rarely spans days, so weekly and "
+        "monthly rows would repeat them",
     ),
     Rollup(
         "user_performance",

@@ -2,10 +2,13 @@
 rollups (plus the bounded read of the latest activities), with insights derived from the same numbers.
 
 One statement per rollup serves every block that needs that rollup (:mod:`query_api.grouped`), and the
-statements run concurrently: seven statements whatever the period (and, once a minute per tenant, the
-tenant-wide feature users). Sessions, page views, bounce rate and active days all come from one plain
-read of the user's per-session rows (:mod:`query_api.readers.sessions`); the usage totals and feature
-counts from one read of the daily summaries (:func:`query_api.readers.usage.usage_summary`).
+statements run concurrently: six statements whatever the period (and, once a minute per tenant, the
+tenant-wide aggregates). Events, errors, sessions, page views, top events and pages, bounce rate and
+active days all come from one plain read of the user's per-session rows plus a one-column read of the
+first active day (:mod:`query_api.readers.sessions`, ADR 0011); the usage totals and feature counts from
+one read of the daily summaries (:func:`query_api.readers.usage.usage_summary`). A range holding
+per-session rows written before their breakdowns existed reads the user-events and page-views rollups
+for those figures instead (:func:`stored_event_facts`).
 """
 
 from __future__ import annotations
@@ -16,20 +19,18 @@ from typing import Any
 
 from query_api.admission import leave
 from query_api.cache import ResultCache
-from query_api.periods import Period
+from query_api.periods import Period, Range
 from query_api.readers.activities import activity_rows, recent_activities, summary_from
 from query_api.readers.insights import InsightInputs, insights
 from query_api.readers.overview import overview_block, top_pages
 from query_api.readers.performance import overview_from, performance_rows
-from query_api.readers.sessions import session_facts
+from query_api.readers.sessions import EventFacts, session_facts
 from query_api.readers.trends import TREND_METRICS, rollup_trends
 from query_api.readers.usage import UsageFacts, tenant_feature_users, usage_block, usage_summary
 from query_api.rollup_sql import Scope
 from query_api.store import QueryStore
 
 EVENT_TRENDS = [TREND_METRICS[name] for name in ("events", "errors")]
-"""From the user-events rollup; sessions and page views come from the per-session rows
-(:mod:`query_api.readers.sessions`), so this statement only adds up counts."""
 TREND_ORDER = ("events", "sessions", "page_views", "errors", "activities", "average_load_time")
 
 
@@ -38,24 +39,25 @@ async def dashboard(
 ) -> dict[str, Any]:
     span, previous = period.current, period.previous
     async with asyncio.TaskGroup() as group:
-        events = group.create_task(
-            rollup_trends(
-                store, scope, span, previous, EVENT_TRENDS, ("event_name",), (), {"names": ("event_name",)}
-            )
-        )
-        pages = group.create_task(top_pages(store, scope, span))
         activities = group.create_task(activity_rows(store, scope, span, previous))
         performance = group.create_task(performance_rows(store, scope, span, previous))
         usage_read = group.create_task(usage_summary(store, scope, span))
         sessions_read = group.create_task(session_facts(store, scope, span, previous))
         recent = group.create_task(recent_activities(store, scope, span))
-    event_trends, event_rows = events.result()
     activity_trend, activity_result = activities.result()
     load_trend, performance_result = performance.result()
     summary, session_read = usage_read.result(), sessions_read.result()
+    feed = session_read.event_facts or await stored_event_facts(store, scope, span, previous)
     by_metric = {
         t["metric"]: t
-        for t in [*event_trends, session_read.sessions, session_read.page_views, activity_trend, load_trend]
+        for t in [
+            feed.events,
+            feed.errors,
+            session_read.sessions,
+            session_read.page_views,
+            activity_trend,
+            load_trend,
+        ]
     }
     total_events = int(by_metric["events"]["current_value"])
     sessions = int(by_metric["sessions"]["current_value"])
@@ -69,9 +71,6 @@ async def dashboard(
     )
     usage = usage_block(facts, span, total_events, sessions)
     rate, page_view_sessions = session_read.bounce_rate, session_read.page_view_sessions
-    top_events = sorted(
-        ((keys[0], int(values[0])) for keys, values in event_rows.sets["names"]), key=lambda e: (-e[1], e[0])
-    )
     found = insights(
         scope,
         str(span.first_day or span.start.date()),
@@ -89,7 +88,7 @@ async def dashboard(
         "user_id": scope.user_id,
         "time_period": period.name.value,
         "overview": overview_block(
-            total_events, sessions, summary.totals, rate, (top_events, pages.result())
+            total_events, sessions, summary.totals, rate, (feed.top_events, feed.top_pages)
         ),
         "performance": performance_block,
         "usage": usage,
@@ -98,3 +97,20 @@ async def dashboard(
         "insights": found,
         "last_updated": now,
     }
+
+
+async def stored_event_facts(store: QueryStore, scope: Scope, span: Range, previous: Range) -> EventFacts:
+    """The event figures from the user-events and page-views rollups: for a range holding per-session
+    rows written before those rows carried them (migration 0016)."""
+    async with asyncio.TaskGroup() as group:
+        events = group.create_task(
+            rollup_trends(
+                store, scope, span, previous, EVENT_TRENDS, ("event_name",), (), {"names": ("event_name",)}
+            )
+        )
+        pages = group.create_task(top_pages(store, scope, span))
+    trends, rows = events.result()
+    top_events = sorted(
+        ((keys[0], int(values[0])) for keys, values in rows.sets["names"]), key=lambda e: (-e[1], e[0])
+    )
+    return EventFacts(trends[0], trends[1], top_events, pages.result())

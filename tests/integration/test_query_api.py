@@ -542,3 +542,59 @@ async def test_dashboard_usage_keeps_only_the_newest_version_of_each_summary(
     duration = newer["total_session_duration"] + other_day["total_session_duration"]
     assert data["overview"]["average_session_duration"] == round(duration / sessions, 2)
     assert data["overview"]["engagement_score"] == 50.0
+
+
+def _event(user: str, session: str, at: datetime, name: str, page: str = "") -> dict[str, Any]:
+    event = stamped_page_view(user, session, at.isoformat(), oracle.NOW.isoformat(), "t_legacy_rows")
+    if name != "page_view":
+        event.update(event_name=name, event_type="error_event", event_category="errors", properties={})
+    elif page:
+        event["properties"] = {"page": page}
+    return event
+
+
+async def test_dashboard_reads_rollups_written_before_the_session_breakdowns_the_old_way(
+    api: httpx.AsyncClient, loaded_database: tuple[str, str]
+) -> None:
+    """Per-session rows stored before migration 0016 have no errors, pages or event names; a range holding
+    one is answered from the user-events and page-views rollups instead, with the same figures the
+    breakdowns give (a range without such rows reads neither of those rollups)."""
+    url, database = loaded_database
+    tenant, user, now = "t_legacy_rows", "u_legacy", oracle.NOW
+    events = [
+        _event(user, f"s{day}", now - timedelta(days=day, hours=hour), name, page)
+        for day in (1, 2, 9)
+        for hour, name, page in ((3, "page_view", "/home"), (2, "page_view", "/docs"), (1, "api_error", ""))
+    ] + [_event(user, "s1b", now - timedelta(days=1, hours=5), "page_view", "/home")]
+    await load(url, database, oracle.Dataset(events=events), ZoneLookup("UTC", {}), label="legacy")
+    path, headers = f"/analytics/dashboard/{user}?time_period=last_7_days", bearer(tenant=tenant)
+
+    with recording_statements() as statements:
+        fresh = (await api.get(path, headers=headers)).json()["data"]
+    read = set().union(*(tables_of(s) for s in statements))
+    assert "rollup_session_pages" in read and not read & {"rollup_user_events", "rollup_page_views"}
+    overview = fresh["overview"]
+    assert (overview["total_events"], overview["unique_sessions"]) == (7, 3)
+    assert overview["top_pages"] == [
+        {"page": "/home", "views": 3, "unique_views": 3},
+        {"page": "/docs", "views": 2, "unique_views": 2},
+    ]
+    assert overview["top_events"][0] == {"event_name": "page_view", "count": 5, "percentage": 71.43}
+    errors = next(t for t in fresh["trends"] if t["metric"] == "errors")
+    assert (errors["current_value"], errors["previous_value"]) == (2, 1)
+
+    admin = open_client(url, database)
+    try:  # the rows of one day as 0015 wrote them: no breakdowns
+        admin.command(
+            "ALTER TABLE rollup_session_pages UPDATE errors = 0, views_by_page = map(), "
+            "events_by_name = map() WHERE tenant_id = {t:String} AND bucket = {d:Date} "
+            "SETTINGS mutations_sync = 2",
+            parameters={"t": tenant, "d": (now - timedelta(days=2)).date()},
+        )
+    finally:
+        admin.close()
+    with recording_statements() as statements:
+        legacy = (await api.get(path, headers=headers)).json()["data"]
+    read = set().union(*(tables_of(s) for s in statements))
+    assert {"rollup_user_events", "rollup_page_views"} <= read
+    assert {**legacy, "last_updated": None} == {**fresh, "last_updated": None}
