@@ -67,6 +67,11 @@ RAW_FEEDS: dict[str, RawFeed] = {
             "page_views": "page_views",
             "unique_pages_visited": "unique_pages_visited",
             "engagement_score": "toFloat64(engagement_score)",
+            # a feature reported in two categories is one key: sumMap adds its counts up
+            "feature_uses": "arrayReduce('sumMap', [mapFromArrays("
+            "arrayMap(f -> JSONExtractString(f, 'feature_name'), JSONExtractArrayRaw(features_used)), "
+            "arrayMap(f -> JSONExtractUInt(f, 'usage_count'), JSONExtractArrayRaw(features_used)))])",
+            "features_recorded": "toUInt8(1)",
         },
         timed=False,
     ),

@@ -91,9 +91,10 @@ _Q = ", ".join(str(q) for q in QUANTILES)
 
 @dataclass(frozen=True)
 class Measure:
-    """One aggregated column: ``count``, ``sum``, ``uniq_exact``, ``avg``, ``quantiles``, ``value`` or
+    """One aggregated column: ``count``, ``sum``, ``uniq_exact``, ``avg``, ``quantiles``, ``value``,
     ``count_by`` (rows per value of ``source``, a map summed key by key: a breakdown kept inside the row
-    instead of a row per value). ``condition`` (``count`` and ``count_by``) counts only matching rows."""
+    instead of a row per value) or ``value_map`` (a feed's map column as it is; maps of several rows add up
+    key by key). ``condition`` (``count`` and ``count_by``) counts only matching rows."""
 
     name: str
     function: str
@@ -114,6 +115,7 @@ class Measure:
             "quantiles": f"AggregateFunction(quantilesTDigest({_Q}), Float64)",
             "value": source_type,
             "count_by": "SimpleAggregateFunction(sumMap, Map(String, UInt64))",
+            "value_map": source_type,
         }[self.function]
 
     def aggregate_expression(self) -> str:
@@ -128,6 +130,7 @@ class Measure:
             "quantiles": f"quantilesTDigestState({_Q})(toFloat64({self.source}))",
             "value": f"{self.source}",
             "count_by": f"sumMap{suffix}(map(toString({self.source}), toUInt64(1)){when})",
+            "value_map": f"{self.source}",
         }[self.function]
 
     def merge_expression(self, column: str | None = None) -> str:
@@ -141,6 +144,7 @@ class Measure:
             "quantiles": f"quantilesTDigestMerge({_Q})({ref})",
             "value": f"sum({ref})",
             "count_by": f"sumMap({ref})",
+            "value_map": f"sumMap({ref})",
         }[self.function]
 
 
@@ -243,9 +247,14 @@ total_session_duration UInt32
 page_views UInt32
 unique_pages_visited UInt32
 engagement_score Float64
+feature_uses Map(String, UInt64)
+features_recorded UInt8
 """
     ),
 )
+"""A day's summary with its features' usage counts by name (summed over categories), so the newest
+summary of a day replaces its features with it; ``features_recorded`` is 1 on every row written since
+``feature_uses`` existed (migration 0017), 0 on rows stored before."""
 
 USAGE_FEATURES_FEED = Feed(
     "feed_usage_features",
@@ -327,18 +336,23 @@ ROLLUPS: tuple[Rollup, ...] = (
         "user_usage",
         USAGE_FEED,
         ("tenant_id", "user_id", "date"),
-        tuple(
-            Measure(m, "value", m)
-            for m in (
-                "session_count",
-                "total_session_duration",
-                "page_views",
-                "unique_pages_visited",
-                "engagement_score",
-            )
+        (
+            *(
+                Measure(m, "value", m)
+                for m in (
+                    "session_count",
+                    "total_session_duration",
+                    "page_views",
+                    "unique_pages_visited",
+                    "engagement_score",
+                )
+            ),
+            Measure("feature_uses", "value_map", "feature_uses"),
+            Measure("features_recorded", "value", "features_recorded"),
         ),
         replacing_version="received_at",
-        description="daily usage summaries per user (latest per day wins), bucketed by week and month",
+        description="daily usage summaries per user (latest per day wins, with its features' usage counts: "
+        "the dashboard's usage in one read, ADR 0011), bucketed by week and month",
     ),
     Rollup(
         "feature_usage",

@@ -299,6 +299,14 @@ def _performance_feed(events: Sequence[PerformanceMetricMessage], zone_for: Zone
     return [TableBatch.from_rows(PERFORMANCE_FEED.table, PERFORMANCE_FEED.column_names, rows)]
 
 
+def feature_uses(summary: UsageMetricMessage) -> dict[str, int]:
+    """Usage counts by feature name, summed over the categories a feature was reported in."""
+    uses: dict[str, int] = {}
+    for feature in summary.features_used:
+        uses[feature.feature_name] = uses.get(feature.feature_name, 0) + feature.usage_count
+    return uses
+
+
 def _usage_feed(events: Sequence[UsageMetricMessage], zone_for: ZoneFor) -> list[TableBatch]:
     """Usage summaries are per calendar ``date`` already (the client's day), so no zone conversion."""
     summaries = [
@@ -313,6 +321,8 @@ def _usage_feed(events: Sequence[UsageMetricMessage], zone_for: ZoneFor) -> list
             m.page_views,
             m.unique_pages_visited,
             float(m.engagement_score),
+            feature_uses(m),
+            1,
         )
         for m in events
     ]

@@ -8,7 +8,7 @@ duration over sessions. Segments and adoption are defined in ``docs/metrics.md``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -176,6 +176,10 @@ class UsageSummary:
     """The user's usage count per feature in the range."""
 
 
+_SUMMARY = (
+    "user_id, date, received_at, session_count, total_session_duration, page_views, unique_pages_visited, "
+    "toFloat64(engagement_score), feature_uses, features_recorded"
+)
 _SUMMARY_ROW = (
     "1 AS kind, user_id, date, received_at, session_count, total_session_duration, page_views, "
     "unique_pages_visited, toFloat64(engagement_score) AS score, '' AS feature, toUInt64(0) AS uses, "
@@ -187,14 +191,52 @@ _FEATURE_ROW = (
 
 
 async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSummary:
-    """The dashboard's usage totals and feature counts from one statement.
+    """The dashboard's usage totals and feature counts from one read of the daily summaries.
 
-    The statement returns the range's stored summary and feature rows as they are, without ``FINAL``
-    (a few rows per day; ``FINAL`` on the two tables was ~40 % of the statement in chDB). What ``FINAL``
-    would keep is kept here: the newest version of each summary (user, day) and of each feature row
-    (user, day, feature, category); then only the winning summary's feature rows count, as in
-    :func:`_current_features`. One read of the two tables instead of three (totals, features, and the
-    summaries they are matched with) is what this is for."""
+    The statement returns the range's stored summaries as they are, without ``FINAL`` (a few rows per
+    day; ``FINAL`` was ~40 % of the statement in chDB); the newest version of each (user, day) is kept
+    here, exactly what ``FINAL`` keeps, and its ``feature_uses`` are the day's feature counts. When the
+    newest summary of some day was stored before summaries carried them (migration 0017), the counts come
+    from the per-feature rollup instead (:func:`_with_feature_rows`)."""
+    params: dict[str, Any] = {}
+    rows = await store.rows(
+        select_rows(rollup("user_usage"), span, scope, params, _SUMMARY, final=False), params
+    )
+    newest: dict[tuple[Any, ...], Sequence[Any]] = {}
+    for row in rows:
+        held = newest.get((row[0], row[1]))
+        if held is None or row[2] > held[2]:
+            newest[(row[0], row[1])] = row
+    days = newest.values()
+    if not all(row[9] for row in days):
+        return await _with_feature_rows(store, scope, span)
+    counts: dict[str, int] = {}
+    for row in days:
+        for name, uses in row[8].items():
+            counts[name] = counts.get(name, 0) + int(uses)
+    return UsageSummary(_totals_of(days), counts)
+
+
+def _totals_of(days: Iterable[Sequence[Any]]) -> UsageTotals:
+    """The totals of the newest summaries (``user_id, date, received_at`` first, then the five values)."""
+    kept = list(days)
+    return UsageTotals(
+        len(kept),
+        sum(int(r[3]) for r in kept),
+        sum(int(r[4]) for r in kept),
+        sum(int(r[5]) for r in kept),
+        sum(int(r[6]) for r in kept),
+        sum(float(r[7]) for r in kept),
+    )
+
+
+async def _with_feature_rows(store: QueryStore, scope: Scope, span: Range) -> UsageSummary:
+    """The usage totals and feature counts from the summaries and the per-feature rollup, for ranges
+    holding summaries stored before they carried their features' counts (migration 0017).
+
+    One read of the two tables: the newest version of each summary (user, day) and of each feature row
+    (user, day, feature, category) is kept here, what ``FINAL`` keeps; then only the winning summary's
+    feature rows count, as in :func:`_current_features`."""
     params: dict[str, Any] = {}
     summaries = select_rows(rollup("user_usage"), span, scope, params, _SUMMARY_ROW, prefix="s", final=False)
     features = select_rows(
@@ -217,16 +259,7 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSu
         winner = newest.get((row[1], row[2]))
         if winner is not None and winner[3] == row[3]:
             counts[row[9]] = counts.get(row[9], 0) + int(row[10])
-    days = newest.values()
-    totals = UsageTotals(
-        len(days),
-        sum(int(r[4]) for r in days),
-        sum(int(r[5]) for r in days),
-        sum(int(r[6]) for r in days),
-        sum(int(r[7]) for r in days),
-        sum(float(r[8]) for r in days),
-    )
-    return UsageSummary(totals, counts)
+    return UsageSummary(_totals_of(row[1:] for row in newest.values()), counts)
 
 
 async def tenant_feature_users(

@@ -598,3 +598,44 @@ async def test_dashboard_reads_rollups_written_before_the_session_breakdowns_the
     read = set().union(*(tables_of(s) for s in statements))
     assert {"rollup_user_events", "rollup_page_views"} <= read
     assert {**legacy, "last_updated": None} == {**fresh, "last_updated": None}
+
+
+async def test_dashboard_usage_of_summaries_stored_before_their_feature_counts_reads_the_feature_rows(
+    api: httpx.AsyncClient, loaded_database: tuple[str, str]
+) -> None:
+    """A summary stored before migration 0017 has no ``feature_uses``; when it is a day's newest, the
+    dashboard counts that range's features from the per-feature rollup, with the same result (a range
+    without such summaries reads only the summaries)."""
+    url, database = loaded_database
+    tenant, now = "t_usage_legacy", oracle.NOW
+    day = now.date() - timedelta(days=2)
+    usage = [
+        _summary(tenant, day, now - timedelta(days=1), [("editor", "projects", 5), ("editor", "assets", 2)]),
+        _summary(tenant, day - timedelta(days=1), now - timedelta(days=1), [("share", "projects", 1)]),
+    ]
+    await load(url, database, oracle.Dataset(usage=usage), ZoneLookup("UTC", {}), label="usage-legacy")
+    path, headers = "/analytics/dashboard/u_versions?time_period=last_7_days", bearer(tenant=tenant)
+
+    def user_feature_reads(statements: list[str]) -> list[str]:
+        return [s for s in statements if "rollup_feature_usage" in tables_of(s) and "{user:String}" in s]
+
+    with recording_statements() as statements:
+        fresh = (await api.get(path, headers=headers)).json()["data"]
+    assert not user_feature_reads(statements)
+    assert fresh["usage"]["most_used_features"] == [
+        {"feature_name": "editor", "usage_count": 7, "users": 1},
+        {"feature_name": "share", "usage_count": 1, "users": 1},
+    ]
+    admin = open_client(url, database)
+    try:  # the summaries of one day as 0016 wrote them
+        admin.command(
+            "ALTER TABLE rollup_user_usage UPDATE feature_uses = map(), features_recorded = 0 "
+            "WHERE tenant_id = {t:String} AND date = {d:Date} SETTINGS mutations_sync = 2",
+            parameters={"t": tenant, "d": day},
+        )
+    finally:
+        admin.close()
+    with recording_statements() as statements:
+        legacy = (await api.get(path, headers=headers)).json()["data"]
+    assert user_feature_reads(statements)
+    assert {**legacy, "last_updated": None} == {**fresh, "last_updated": None}

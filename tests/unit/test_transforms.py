@@ -63,6 +63,22 @@ def test_usage_feeds_one_row_per_feature() -> None:
     summary, features = feed_rows(Stream.USAGE, [event], ZONES)
     assert (summary.row_count, features.row_count) == (1, 1)
     assert features.data[features.columns.index("feature_name")] == ["project_creation"]
+    uses = features.data[features.columns.index("usage_count")][0]
+    assert summary.data[summary.columns.index("feature_uses")] == [{"project_creation": uses}]
+    assert summary.data[summary.columns.index("features_recorded")] == [1]
+
+
+def test_a_summary_counts_a_feature_reported_in_two_categories_once_by_name() -> None:
+    body = example(Stream.USAGE, "valid_seed_daily_usage.json")
+    (first,) = body["features_used"]
+    body["features_used"] = [
+        {**first, "feature_name": "editor", "category": "projects", "usage_count": 5},
+        {**first, "feature_name": "editor", "category": "assets", "usage_count": 2},
+        {**first, "feature_name": "share", "usage_count": 1},
+    ]
+    summary, features = feed_rows(Stream.USAGE, [message(Stream.USAGE, body)], ZONES)
+    assert features.row_count == 3
+    assert summary.data[summary.columns.index("feature_uses")] == [{"editor": 7, "share": 1}]
 
 
 def test_decode_dead_letters_bad_envelopes_and_bad_events_and_keeps_good_ones() -> None:
