@@ -204,9 +204,7 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSu
     )
     newest: dict[tuple[Any, ...], Sequence[Any]] = {}
     for row in rows:
-        held = newest.get((row[0], row[1]))
-        if held is None or row[2] > held[2]:
-            newest[(row[0], row[1])] = row
+        _keep_newest(newest, (row[0], row[1]), row, 2)
     days = newest.values()
     if not all(row[9] for row in days):
         return await _with_feature_rows(store, scope, span)
@@ -215,6 +213,16 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSu
         for name, uses in row[8].items():
             counts[name] = counts.get(name, 0) + int(uses)
     return UsageSummary(_totals_of(days), counts)
+
+
+def _keep_newest(
+    kept: dict[tuple[Any, ...], Sequence[Any]], key: tuple[Any, ...], row: Sequence[Any], version: int
+) -> None:
+    """Keep ``row`` under ``key`` unless a row with a later ``row[version]`` (``received_at``) is kept:
+    what ``FINAL`` keeps of a replacing rollup's versions."""
+    held = kept.get(key)
+    if held is None or row[version] > held[version]:
+        kept[key] = row
 
 
 def _totals_of(days: Iterable[Sequence[Any]]) -> UsageTotals:
@@ -246,14 +254,10 @@ async def _with_feature_rows(store: QueryStore, scope: Scope, span: Range) -> Us
     newest: dict[tuple[Any, ...], Sequence[Any]] = {}
     feature_rows: dict[tuple[Any, ...], Sequence[Any]] = {}
     for row in rows:
-        key: tuple[Any, ...]
         if row[0] == 1:
-            key, kept = (row[1], row[2]), newest
+            _keep_newest(newest, (row[1], row[2]), row, 3)
         else:
-            key, kept = (row[1], row[2], row[9], row[11]), feature_rows
-        held = kept.get(key)
-        if held is None or row[3] > held[3]:
-            kept[key] = row
+            _keep_newest(feature_rows, (row[1], row[2], row[9], row[11]), row, 3)
     counts: dict[str, int] = {}
     for row in feature_rows.values():
         winner = newest.get((row[1], row[2]))
