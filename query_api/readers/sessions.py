@@ -138,11 +138,14 @@ async def _hourly(store: QueryStore, scope: Scope, span: Range, previous: Range)
     params: dict[str, Any] = {}
     now = raw_source(SESSION_PAGES, span, scope, params, "c", f"1, {_COLUMNS}")
     then = raw_source(SESSION_PAGES, previous, scope, params, "p", f"0, {_COLUMNS}")
-    rows = await store.rows(f"SELECT * FROM {now} UNION ALL SELECT * FROM {then}", params)
+    rows, first_seen = await asyncio.gather(
+        store.rows(f"SELECT * FROM {now} UNION ALL SELECT * FROM {then}", params),
+        first_active_day(store, scope),
+    )
     reading = _Reading()
     for row in rows:
         reading.add(as_point(row[1]) if row[0] else None, row[1:])
-    return _facts(span, reading, None, await first_active_day(store, scope))
+    return _facts(span, reading, None, first_seen)
 
 
 async def first_active_day(store: QueryStore, scope: Scope) -> date | None:
