@@ -1,4 +1,6 @@
-"""``python -m ingest_gateway``: serve the gateway with uvicorn (graceful shutdown flushes the producer)."""
+"""``python -m ingest_gateway``: serve the gateway with uvicorn, under the bounded shutdown of
+:mod:`schemas.shutdown` (stop accepting, answer what is in flight, flush the producer, exit by the
+deadline)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,14 @@ from fastapi import FastAPI
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
 from schemas.gc_tuning import tune_for_service
+from schemas.serving import AnswerWhenCancelled, serve_http, uvicorn_options
+from schemas.shutdown import ShutdownWatchdog
+
+ABANDONS = "requests still waiting for Kafka (not answered, so not acknowledged: clients retry)"
+
+
+def _watchdog() -> ShutdownWatchdog:
+    return ShutdownWatchdog.from_settings("gateway", ABANDONS)
 
 
 def served_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -19,21 +29,33 @@ def served_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
+def worker_process_app() -> AnswerWhenCancelled:
+    """The app of one of ``--workers N`` processes. uvicorn builds it once its signal handlers are in
+    place, so the watchdog goes in front of them here."""
+    _watchdog().chain_signals()
+    return AnswerWhenCancelled(served_app())
+
+
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
-    """Serve until SIGINT/SIGTERM; shutdown stops accepting, then flushes the producer (see ``lifespan``)."""
+    """Serve until SIGINT/SIGTERM; shutdown stops accepting, answers or drops what is in flight, then
+    flushes the producer (see ``lifespan``), all within ``ANALYTICS_SHUTDOWN_TIMEOUT_S``."""
     settings = GatewaySettings()
     workers = workers or settings.gateway_workers
+    watchdog = _watchdog()
     options = {
         "host": host or settings.gateway_host,
         "port": port or settings.gateway_port,
         "log_level": settings.log_level.lower(),
-        "timeout_graceful_shutdown": 30,
     }
     if workers > 1:  # each worker process builds its own app (and producer) from the environment
-        uvicorn.run("ingest_gateway.__main__:served_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
-    else:
-        uvicorn.run(served_app(settings), **options)  # type: ignore[arg-type]
-    return 0
+        uvicorn.run(
+            "ingest_gateway.__main__:worker_process_app",
+            factory=True,
+            workers=workers,
+            **uvicorn_options(watchdog, **options),
+        )
+        return 0
+    return serve_http(served_app(settings), watchdog, **options)
 
 
 if __name__ == "__main__":

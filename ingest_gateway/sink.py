@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from ingest_gateway.settings import GatewaySettings
+from schemas.shutdown import FLUSH_SHARE, ShutdownSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class KafkaEventSink:
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -92,16 +94,28 @@ class KafkaEventSink:
             return
 
     async def stop(self) -> None:
-        """Stop accepting, flush what is queued, close."""
+        """Stop accepting, flush what is queued, close, all within ``FLUSH_SHARE`` of
+        ``ANALYTICS_SHUTDOWN_TIMEOUT_S``, so a broker that went down cannot hold the shutdown. Records
+        still queued then are dropped: their requests were not answered 200 (a publish returns only once
+        its records are acknowledged), so nothing acknowledged is lost."""
         self._stopping = True
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
         producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.flush()
-            await producer.stop()
+        if producer is None:
+            return
+        try:
+            async with asyncio.timeout(self._stop_s):
+                await producer.flush()
+                await producer.stop()
+        except TimeoutError:
+            log.warning(
+                "Kafka did not take the queued records within %.1fs; stopping without them (their "
+                "requests were not acknowledged)",
+                self._stop_s,
+            )
 
     async def ready(self) -> bool:
         producer = self._producer

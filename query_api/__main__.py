@@ -1,27 +1,28 @@
-"""``python -m query_api``: serve the query API with uvicorn."""
+"""``python -m query_api``: serve the query API with uvicorn, under the bounded shutdown of
+:mod:`schemas.shutdown` (requests still waiting for ClickHouse at the deadline get no answer)."""
 
 from __future__ import annotations
 
 import sys
 
-import uvicorn
-
 from query_api.main import create_app
 from query_api.settings import QuerySettings
 from schemas.gc_tuning import tune_for_service
+from schemas.serving import serve_http
+from schemas.shutdown import ShutdownWatchdog
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:
     settings = QuerySettings()
     app = create_app(settings)
     tune_for_service()
-    uvicorn.run(
+    return serve_http(
         app,
+        ShutdownWatchdog.from_settings("query API", "requests still waiting for ClickHouse (not answered)"),
         host=host or settings.query_host,
         port=port or settings.query_port,
         log_level=settings.log_level.lower(),
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 Each agent group is its own Faust app and consumer group, so operators can run ``--agents raw`` and
 ``--agents rollups`` as separate deployments and scale each with more processes.
+
+Shutdown is bounded (:mod:`schemas.shutdown`): Faust stops its agents and commits what they acknowledged;
+an agent still retrying a batch the store does not take is abandoned at the deadline. That is safe:
+its offsets were not committed, so the batch is delivered again and its intent re-formed on restart.
 """
 
 from __future__ import annotations
@@ -9,13 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from faust.worker import Worker
 
 from schemas.gc_tuning import tune_for_service
 from schemas.kafka_admin import ensure_topics
+from schemas.shutdown import ShutdownWatchdog
 from schemas.storage import open_client
 from schemas.topics import registry
 from stream_processors.app import build_app
@@ -25,6 +32,24 @@ from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
 
 log = logging.getLogger(__name__)
+
+ABANDONS = "batches not yet stored (their offsets are not committed: delivered again on restart)"
+
+
+class BoundedWorker(Worker):
+    """Faust's worker, with the watchdog armed by the signal that starts its graceful stop."""
+
+    def __init__(self, *services: Any, watchdog: ShutdownWatchdog, **options: Any) -> None:
+        super().__init__(*services, **options)
+        self.watchdog = watchdog
+
+    def _on_sigterm(self) -> None:
+        self.watchdog.on_signal(signal.SIGTERM)
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self.watchdog.on_signal(signal.SIGINT)
+        super()._on_sigint()
 
 
 def parse_groups(text: str) -> list[AgentGroup]:
@@ -50,7 +75,13 @@ def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = N
     )
     dead_letters = KafkaDeadLetters(settings.kafka_bootstrap)
     apps = [build_app(settings, group, storage, dead_letters)[0] for group in groups]
-    worker = Worker(*apps, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
+    worker = BoundedWorker(
+        *apps,
+        watchdog=ShutdownWatchdog.from_settings("worker", ABANDONS),
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        redirect_stdouts=False,
+    )
     log.info("worker starting agent groups %s", ", ".join(g.value for g in groups))
     tune_for_service()
     worker.execute_from_commandline()
