@@ -13,11 +13,21 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from clickhouse_connect.driver.client import Client
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from schemas.settings import CommonSettings
 from schemas.topics import Stream
@@ -57,14 +67,18 @@ def _known_zone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
+RawDays = Annotated[int, Field(ge=30, le=3660)]
+DailyRollupDays = Annotated[int, Field(ge=30, le=3660)]
+CoarseRollupDays = Annotated[int, Field(ge=30, le=7320)]
+TrackedStreams = Annotated[list[Stream], Field(max_length=len(Stream))]
 
 
 class Retention(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    raw_days: int = Field(DEFAULT_RAW_RETENTION_DAYS, ge=30, le=3660)
-    daily_rollup_days: int = Field(DEFAULT_DAILY_ROLLUP_RETENTION_DAYS, ge=30, le=3660)
-    weekly_monthly_rollup_days: int = Field(DEFAULT_COARSE_ROLLUP_RETENTION_DAYS, ge=30, le=7320)
+    raw_days: RawDays = DEFAULT_RAW_RETENTION_DAYS
+    daily_rollup_days: DailyRollupDays = DEFAULT_DAILY_ROLLUP_RETENTION_DAYS
+    weekly_monthly_rollup_days: CoarseRollupDays = DEFAULT_COARSE_ROLLUP_RETENTION_DAYS
 
     @model_validator(mode="after")
     def _rollups_outlive_raw(self) -> Retention:
@@ -89,16 +103,96 @@ class TrackingPreferences(BaseModel):
 
     enabled: bool = True
     """``false``: the user opted out of tracking."""
-    tracked_streams: list[Stream] = Field(default_factory=lambda: list(Stream), max_length=len(Stream))
+    tracked_streams: TrackedStreams = Field(default_factory=lambda: list(Stream))
+
+
+# ---- partial updates (``PUT /analytics/config``, ADR 0012) ------------------------------------------------
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """JSON schema of an update model: each property as its value's type, not ``X | null`` (null is
+    refused), and without the ``null`` default that only means "not given"."""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+        options = prop.get("anyOf")
+        if options is not None:
+            kept = [o for o in options if o.get("type") != "null"]
+            if len(kept) == 1:
+                del prop["anyOf"]
+                prop.update(kept[0])
+
+
+class _Update(BaseModel):
+    """A partial body: it changes only the fields it names (``model_dump(exclude_unset=True)``); a nested
+    update merges field by field; a list is a value and is replaced whole. A named field may not be
+    ``null`` (there is no "unset" to go back to: a default is set by naming it)."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, json_schema_extra=_not_nullable)
+
+    @field_validator("*")
+    @classmethod
+    def _named_means_a_value(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted, but not null")
+        return value
+
+
+# Updates are strict about numbers and booleans: lax mode would read ``"400"``, ``400.0`` or ``true`` as a
+# number of days and ``0``/``"no"`` as ``false``, values their schema (``integer``, ``boolean``) refuses.
+class RetentionUpdate(_Update):
+    raw_days: Annotated[RawDays, Strict()] | None = None
+    daily_rollup_days: Annotated[DailyRollupDays, Strict()] | None = None
+    weekly_monthly_rollup_days: Annotated[CoarseRollupDays, Strict()] | None = None
+
+
+@cache
+def _zone_names() -> list[str]:
+    """Every zone this host knows (system tz database and the ``tzdata`` package), for the schema."""
+    return sorted(available_timezones())
+
+
+def _zone_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = _zone_names()
+
+
+class TenantSettingsUpdate(_Update):
+    time_zone: Annotated[TimeZoneName, Field(json_schema_extra=_zone_enum)] | None = None
+    """The schema lists the known names (an ``enum``), so clients and fuzzers see which strings pass."""
+    ip_handling: IpHandling | None = None
+    user_agent_handling: UserAgentHandling | None = None
+    retention: RetentionUpdate | None = None
+
+
+class TrackingUpdate(_Update):
+    enabled: StrictBool | None = None
+    tracked_streams: TrackedStreams | None = None
+
+
+Current = TypeVar("Current", bound=BaseModel)
+
+
+def updated(current: Current, update: BaseModel) -> Current:
+    """``current`` with what ``update`` names replaced, validated as a whole (``ValidationError`` with
+    locations inside ``current``'s model, e.g. a merged retention that shrinks from raw to daily)."""
+    return type(current).model_validate(_merge(current.model_dump(), update.model_dump(exclude_unset=True)))
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = _merge(base[key], value) if nested else value
+    return merged
 
 
 class ConfigUpdate(BaseModel):
-    """``PUT /analytics/config/{user_id}``: either part, or both; omitted parts stay as they are."""
+    """``PUT /analytics/config/{user_id}``: either part, or both; omitted parts stay as they are, and so
+    do the omitted fields of a part (ADR 0012)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    tracking: TrackingPreferences | None = None
-    tenant: TenantSettings | None = None
+    tracking: TrackingUpdate | None = None
+    tenant: TenantSettingsUpdate | None = None
 
 
 def default_tenant_settings(settings: CommonSettings, tenant_id: str) -> TenantSettings:

@@ -11,6 +11,10 @@ Two mechanisms, because a ClickHouse table TTL cannot depend on the tenant (see 
   its monthly partitions), the rest by one lightweight ``DELETE`` per table (rows vanish from queries when
   its mutation is done, from disk when merges rewrite their parts).
 
+A tenant's retention here is the one *in force* (ADR 0012): a shortening made through the config API
+applies only once its grace period has passed (``schemas.retention_schedule``); until then the longer
+setting it replaced still governs, so the settings request itself never deletes anything.
+
 Expired means: raw rows whose event time is more than ``raw_days`` before now (``usage_metrics``: whose
 ``date`` is before the tenant's local today minus ``raw_days``); rollup rows whose *whole bucket* ended
 before the tenant's local today minus the grain's retention (a week or month is kept until its last day
@@ -41,6 +45,7 @@ from annotated_types import Le
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
+from schemas.retention_schedule import pending_retention_changes, pending_shortenings, retention_in_force
 from schemas.rollups import ROLLUPS, Grain
 from schemas.tenant_config import Retention, TenantSettings
 
@@ -245,6 +250,8 @@ class RetentionReport:
     tables: dict[str, TableRetention] = field(default_factory=dict)
     skipped_tenants: dict[str, str] = field(default_factory=dict)
     """tenant → why its stored settings were not applied (it keeps everything; the backstop still holds)."""
+    deferred: dict[str, datetime] = field(default_factory=dict)
+    """tenant → when its last pending shortening takes effect (until then a longer retention applied)."""
     seconds: float = 0.0
 
     @property
@@ -277,28 +284,41 @@ class RetentionReport:
                 if t.removed or t.partitions_dropped
             },
             "skipped_tenants": self.skipped_tenants,
+            "deferred": {tenant: when.isoformat() for tenant, when in self.deferred.items()},
         }
 
 
 # ---- the job ------------------------------------------------------------------------------------------
 
 
-def stored_tenant_settings(client: Client) -> tuple[dict[str, TenantSettings], dict[str, str]]:
-    """Every stored tenant's zone and retention (latest row), and the tenants whose row fails validation
-    with the reason (the job leaves their data alone rather than guess)."""
+def stored_tenant_settings(
+    client: Client, now: datetime
+) -> tuple[dict[str, TenantSettings], dict[str, str], dict[str, datetime]]:
+    """Every stored tenant's zone and the retention *in force* at ``now`` (latest row; a shorter setting
+    only once its grace period has passed, :func:`schemas.retention_schedule.retention_in_force`), the
+    tenants whose row or pending shortening fails validation with the reason (the job leaves their data
+    alone rather than guess), and tenant → when its last pending shortening takes effect."""
     rows = client.query(
         "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
         "coarse_rollup_retention_days FROM tenant_settings FINAL"
     ).result_rows
+    pending, invalid = pending_shortenings(client, now)
     stored: dict[str, TenantSettings] = {}
-    invalid: dict[str, str] = {}
+    deferred: dict[str, datetime] = {}
     for tenant, zone, raw, daily, coarse in rows:
+        name = str(tenant)
+        if name in invalid:
+            continue
         try:
-            retention = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
-            stored[str(tenant)] = TenantSettings(time_zone=zone, retention=retention)
+            requested = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
+            in_force = retention_in_force(requested, pending.get(name, ()), now)
+            stored[name] = TenantSettings(time_zone=zone, retention=in_force)
         except ValidationError as exc:
-            invalid[str(tenant)] = f"invalid stored settings: {exc.errors()[0]['msg']}"
-    return stored, invalid
+            invalid[name] = f"invalid stored settings: {exc.errors()[0]['msg']}"
+            continue
+        if changes := pending_retention_changes(requested, pending.get(name, ()), now):
+            deferred[name] = changes[-1].effective_at
+    return stored, invalid, deferred
 
 
 def _bounds_name(grain: Grain | None) -> str:
@@ -456,17 +476,19 @@ def enforce_retention(
     tables: Iterable[RetainedTable] = RETAINED_TABLES,
 ) -> RetentionReport:
     """Remove every row past its tenant's retention at ``now`` (aware) from the raw and rollup tables, or
-    with ``dry_run`` only count them. ``tenant``: only that tenant's rows (e.g. right after its settings
-    changed; no partition is dropped then). Partitions are dropped at once; row deletes are queued and, with
-    ``wait``, waited for (:func:`wait_for_deletes`), else they finish in the background within seconds.
+    with ``dry_run`` only count them, each tenant at the retention in force at ``now`` (a pending
+    shortening not yet). ``tenant``: only that tenant's rows (no partition is dropped then). Partitions
+    are dropped at once; row deletes are queued and, with ``wait``, waited for (:func:`wait_for_deletes`),
+    else they finish in the background within seconds.
     Safe to run again at any time and beside ingestion (a late row landing in a dropped partition is
     expired for every known tenant)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     started = time.perf_counter()
     report = RetentionReport(now=now, dry_run=dry_run, tenant=tenant)
-    stored, invalid = stored_tenant_settings(client)
+    stored, invalid, deferred = stored_tenant_settings(client, now)
     report.skipped_tenants = {t: why for t, why in invalid.items() if tenant in (None, t)}
+    report.deferred = {t: when for t, when in deferred.items() if tenant in (None, t)}
 
     def settings_for(name: str) -> TenantSettings | None:
         if name in invalid:
@@ -564,6 +586,11 @@ def _print_report(report: RetentionReport) -> None:
             print(f"{name}: {verb} {rows} rows of tenant {tenant_id}")
     for tenant_id, why in report.skipped_tenants.items():
         print(f"tenant {tenant_id} skipped: {why}", file=sys.stderr)
+    for tenant_id, when in sorted(report.deferred.items()):
+        print(
+            f"tenant {tenant_id}: a shorter retention takes effect at {when.isoformat()} "
+            "(the longer one applies until then)"
+        )
     print(f"{verb} {report.total_rows} rows in {report.seconds:.1f}s")
 
 
@@ -609,14 +636,17 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="delete rows past each tenant's retention (raw tables and rollups)",
         description=(
             "Delete raw and rollup rows older than each tenant's retention (tenant settings, else the "
-            "defaults: raw 13 months, daily rollups 25 months, weekly/monthly 5 years). Without --apply, "
-            "only counts what would be deleted. An embedded chdb:// store belongs to one process: while "
+            "defaults: raw 13 months, daily rollups 25 months, weekly/monthly 5 years; a shortened "
+            "setting only once its grace period has passed). Without --apply, only counts what would be "
+            "deleted. An embedded chdb:// store belongs to one process: while "
             "`analytics dev` runs, it enforces retention itself."
         ),
     )
     parser.add_argument("--apply", action="store_true", help="delete (without it: a dry run)")
     parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
-    parser.add_argument("--tenant", help="only this tenant (e.g. after its retention changed)")
+    parser.add_argument(
+        "--tenant", help="only this tenant (its pending shortenings still wait for their grace period)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
         "--wait-s",

@@ -4,10 +4,10 @@ time-zone change schedules a rollup rebuild that, once run, re-buckets the tenan
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,9 @@ from query_api.main import create_app
 from query_api.settings import QuerySettings
 from schemas.migrate import migrate
 from schemas.settings import ZoneLookup
+from schemas.tenant_config import TenantSettings
 from stream_processors.rebuild_jobs import run_pending_rebuilds
+from stream_processors.retention import enforce_retention
 from stream_processors.storage import Storage
 from stream_processors.zones import refresh_stored_zones
 from tests.auth import bearer
@@ -33,15 +35,30 @@ NOW = datetime(2027, 3, 10, 12, tzinfo=UTC)
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+@dataclass
+class Clock:
+    """The query API's clock, moved by the tests (the time a settings change is recorded at)."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest_asyncio.fixture
-async def api(clickhouse: ClickHouseTarget) -> AsyncIterator[httpx.AsyncClient]:
+async def api(clickhouse: ClickHouseTarget, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     client = clickhouse.client()
     migrate(client)
     client.close()
     settings = QuerySettings(
         clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, query_cache_ttl_s=0
     )
-    app = create_app(settings, clock=lambda: NOW)
+    app = create_app(settings, clock=clock)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://query", headers=bearer()
     ) as http:
@@ -154,29 +171,139 @@ async def test_time_zone_change_schedules_a_rebuild_that_rebuckets(
     assert status[0]["status"] == "done" and status[0]["detail"] == f"{len(data.events)} raw rows"
 
 
-async def test_a_shorter_retention_deletes_the_tenants_older_rows_at_once(
+VALIDATION_STATUS = 400
+"""What the query API answers a refused body with (its validation status)."""
+DEFAULT_RETENTION = {"raw_days": 395, "daily_rollup_days": 760, "weekly_monthly_rollup_days": 1826}
+LONG_RETENTION = {"raw_days": 1000, "daily_rollup_days": 1000, "weekly_monthly_rollup_days": 2000}
+
+
+async def put_ok(api: httpx.AsyncClient, body: dict[str, Any]) -> Any:
+    response = await api.put("/analytics/config/u1", json=body)
+    assert response.status_code == 200, (body, response.text)
+    return response.json()["data"]
+
+
+async def test_a_partial_body_changes_only_the_fields_it_names(
     api: httpx.AsyncClient, clickhouse: ClickHouseTarget
 ) -> None:
-    old, recent = Dataset(), _events()
-    for row in recent.events[:3]:  # the same events, 200 days before now
-        old.events.append(
-            {**row, "id": str(uuid.uuid4()), "timestamp": iso(datetime.now(UTC) - timedelta(days=200))}
-        )
-    await load(clickhouse.url, clickhouse.database, old, ZoneLookup("UTC", {}))
+    await load(clickhouse.url, clickhouse.database, _events(), ZoneLookup("UTC", {}))  # days to rebuild
+    tenant = {"time_zone": "Europe/Berlin", "ip_handling": "hash", "retention": LONG_RETENTION}
+    data = await put_ok(api, {"tenant": tenant, "tracking": {"tracked_streams": ["events", "usage"]}})
+    expected = {**tenant, "user_agent_handling": "keep"}
+    assert data["tenant"] == expected and len(data["rollup_rebuilds"]) == 1
+
+    data = await put_ok(api, {"tenant": {"ip_handling": "truncate"}})
+    expected["ip_handling"] = "truncate"
+    assert data["tenant"] == expected
+    assert len(data["rollup_rebuilds"]) == 1  # the zone did not change: no rebuild
+    data = await put_ok(api, {"tenant": {"retention": {"raw_days": 900}}})
+    expected["retention"] = {**LONG_RETENTION, "raw_days": 900}
+    assert data["tenant"] == expected
+    data = await put_ok(api, {"tenant": {"user_agent_handling": "drop"}, "tracking": {"enabled": False}})
+    expected["user_agent_handling"] = "drop"
+    assert data["tenant"] == expected
+    assert data["tracking"] == {"enabled": False, "tracked_streams": ["events", "usage"]}
+    data = await put_ok(api, {"tenant": {"time_zone": "UTC"}})  # the default, named: a change like any other
+    expected["time_zone"] = "UTC"
+    assert data["tenant"] == expected
+    assert sorted(job["reason"] for job in data["rollup_rebuilds"]) == [
+        "time zone Europe/Berlin -> UTC",
+        "time zone UTC -> Europe/Berlin",
+    ]
+    assert [(c["old"], c["new"]) for c in data["retention_changes"]] == [  # 1000 -> 900 days, pending
+        (LONG_RETENTION, expected["retention"])
+    ]
+    data = await put_ok(api, {"tenant": {}})
+    assert data["tenant"] == expected and len(data["rollup_rebuilds"]) == 2
+
+    for bad, field in (
+        ({"tenant": {"time_zone": None}}, "tenant.time_zone"),
+        ({"tenant": {"retention": {"raw_days": None}}}, "tenant.retention.raw_days"),
+        ({"tenant": {"retention": {"raw_dayz": 100}}}, "tenant.retention.raw_dayz"),
+        ({"tenant": {"retention": {"raw_days": 1500}}}, "tenant.retention"),  # above the stored daily
+        ({"tracking": {"enabled": None}}, "tracking.enabled"),
+    ):
+        response = await api.put("/analytics/config/u1", json=bad)
+        assert response.status_code == VALIDATION_STATUS, (bad, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_ERROR" and f'{field}"' in response.text, (bad, error)
+    after = (await api.get("/analytics/config/u2")).json()["data"]
+    assert after["tenant"] == expected and len(after["rollup_rebuilds"]) == 2
+
+
+def _aged_events(days: int, count: int) -> list[dict[str, Any]]:
+    return [
+        {**row, "id": str(uuid.uuid4()), "timestamp": iso(NOW - timedelta(days=days, hours=i))}
+        for i, row in enumerate(_events().events[:count])
+    ]
+
+
+async def test_a_shorter_retention_is_scheduled_after_a_grace_period_and_changing_back_cancels_it(
+    api: httpx.AsyncClient, clickhouse: ClickHouseTarget, clock: Clock
+) -> None:
+    data = _events()  # 26 events a day or two before NOW
+    data.events += _aged_events(200, 3) + _aged_events(400, 2)
+    await load(clickhouse.url, clickhouse.database, data, ZoneLookup("UTC", {}))
     admin = clickhouse.client()
 
-    def stored() -> int:
+    def kept() -> dict[int, int]:
+        """Stored events by age at NOW: 0 (recent), 200 or 400 days."""
+        rows = admin.query("SELECT timestamp FROM analytics_events WHERE tenant_id = 'default'").result_rows
+        ages = Counter((NOW - ts.replace(tzinfo=UTC)).days for (ts,) in rows)
+        return {age: sum(n for a, n in ages.items() if a // 100 == age // 100) for age in (0, 200, 400)}
+
+    def mutations() -> int:
         return int(
-            admin.query("SELECT count() FROM analytics_events WHERE tenant_id = 'default'").result_rows[0][0]
+            admin.query(
+                "SELECT count() FROM system.mutations WHERE database = currentDatabase() "
+                "AND table = 'analytics_events'"
+            ).result_rows[0][0]
         )
 
-    assert stored() == 3
-    kept = await api.put("/analytics/config/u1", json={"tenant": {"retention": {"raw_days": 365}}})
-    assert kept.status_code == 200 and stored() == 3
-    shorter = await api.put("/analytics/config/u1", json={"tenant": {"retention": {"raw_days": 90}}})
-    assert shorter.json()["data"]["tenant"]["retention"]["raw_days"] == 90
-    deadline = time.monotonic() + 60
-    while stored():  # a lightweight delete queued by the settings change
-        assert time.monotonic() < deadline, "old rows still stored a minute after the change"
-        await asyncio.sleep(0.5)
+    def job(at: datetime) -> dict[str, int]:
+        """The retention job (``analytics retention --apply``, ``analytics dev``'s daily run) at ``at``."""
+        report = enforce_retention(admin, at, lambda _: TenantSettings())
+        return report.removed().get("analytics_events", {})
+
+    def change(old: dict[str, int], new: dict[str, int], effective: datetime) -> dict[str, Any]:
+        return {"effective_at": effective.isoformat().replace("+00:00", "Z"), "old": old, "new": new}
+
+    def raw(days: int) -> dict[str, int]:
+        return {**DEFAULT_RETENTION, "raw_days": days}
+
+    assert kept() == {0: 26, 200: 3, 400: 2}
+    queued = mutations()
+    answer = await put_ok(api, {"tenant": {"retention": {"raw_days": 90}}})
+    assert answer["tenant"]["retention"] == raw(90)
+    assert answer["retention_changes"] == [change(DEFAULT_RETENTION, raw(90), NOW + timedelta(days=7))]
+    assert kept() == {0: 26, 200: 3, 400: 2} and mutations() == queued  # nothing deleted, nothing queued
+    assert (await api.get("/analytics/config/u2")).json()["data"]["retention_changes"] == answer[
+        "retention_changes"
+    ]
+
+    assert job(NOW + timedelta(days=1)) == {"default": 2}  # until then the old 395 days still apply
+    assert kept() == {0: 26, 200: 3, 400: 0}
+
+    clock.now = NOW + timedelta(days=2)
+    answer = await put_ok(api, {"tenant": {"retention": {"raw_days": 395}}})  # back: cancelled
+    assert answer["retention_changes"] == []
+    assert job(NOW + timedelta(days=8)) == {} and kept() == {0: 26, 200: 3, 400: 0}
+
+    clock.now = NOW + timedelta(days=3)  # shorter again: a grace period of its own
+    answer = await put_ok(api, {"tenant": {"retention": {"raw_days": 90}}})
+    assert answer["retention_changes"] == [change(DEFAULT_RETENTION, raw(90), NOW + timedelta(days=10))]
+    clock.now = NOW + timedelta(days=4)
+    await put_ok(api, {"tenant": {"retention": {"raw_days": 300}}})
+    clock.now = NOW + timedelta(days=5)
+    answer = await put_ok(api, {"tenant": {"retention": {"raw_days": 90}}})
+    # every setting in force during a grace period protects the data for that whole period
+    assert answer["retention_changes"] == [
+        change(DEFAULT_RETENTION, raw(300), NOW + timedelta(days=10)),
+        change(raw(300), raw(90), NOW + timedelta(days=12)),
+    ]
+    assert job(NOW + timedelta(days=10, minutes=1)) == {} and kept() == {0: 26, 200: 3, 400: 0}
+    assert job(NOW + timedelta(days=12, minutes=1)) == {"default": 3}
+    assert kept() == {0: 26, 200: 0, 400: 0}
+    clock.now = NOW + timedelta(days=12, minutes=1)
+    assert (await api.get("/analytics/config/u1")).json()["data"]["retention_changes"] == []
     admin.close()

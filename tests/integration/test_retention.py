@@ -24,6 +24,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.migrate import migrate
+from schemas.retention_schedule import RetentionShortening, record_shortening
 from schemas.rollups import date_buckets
 from schemas.tenant_config import Retention, TenantSettings, save_tenant_settings
 from stream_processors import retention
@@ -120,21 +121,23 @@ def snapshot(client: Client) -> dict[str, Counter[Key]]:
     return {table: stored(client, table) for table in checked_tables()}
 
 
-def expected_removed(before: dict[str, Counter[Key]]) -> dict[str, dict[str, int]]:
+def expected_removed(
+    before: dict[str, Counter[Key]], retention: Retentions = RETENTION
+) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for table, rows in before.items():
         per_tenant: Counter[str] = Counter()
         for key, n in rows.items():
-            if expired(*key):
+            if expired(*key, retention):
                 per_tenant[key[0]] += n
         if per_tenant:
             out[table] = dict(per_tenant)
     return out
 
 
-def survivors(before: dict[str, Counter[Key]]) -> dict[str, Counter[Key]]:
+def survivors(before: dict[str, Counter[Key]], retention: Retentions = RETENTION) -> dict[str, Counter[Key]]:
     return {
-        table: Counter({key: n for key, n in rows.items() if not expired(*key)})
+        table: Counter({key: n for key, n in rows.items() if not expired(*key, retention)})
         for table, rows in before.items()
     }
 
@@ -360,6 +363,37 @@ def test_a_run_for_one_tenant_after_its_settings_change_touches_only_that_tenant
     assert sorted(v for t, _, v in after["analytics_events"] if t == BRIEF) == sorted(
         v for t, _, v in before["analytics_events"] if t == BRIEF
     )
+
+
+def test_a_shortening_in_its_grace_period_keeps_the_replaced_retention_in_force(filled: Client) -> None:
+    """BRIEF's stored 30/60/400 days replaced the defaults a day ago, effective in an hour: the job applies
+    the defaults to BRIEF until then. A replaced 1000/1000/2000 whose grace period has passed protects
+    nothing any more."""
+    pending = RetentionShortening(
+        changed_at=NOW - timedelta(days=1),
+        effective_at=NOW + timedelta(hours=1),
+        replaced=TenantSettings().retention,
+        requested=BRIEF_SETTINGS.retention,
+    )
+    passed = RetentionShortening(
+        changed_at=NOW - timedelta(days=9),
+        effective_at=NOW,
+        replaced=Retention(raw_days=1000, daily_rollup_days=1000, weekly_monthly_rollup_days=2000),
+        requested=TenantSettings().retention,
+    )
+    record_shortening(filled, BRIEF, pending)
+    record_shortening(filled, BRIEF, passed)
+    before = snapshot(filled)
+    in_force = {**RETENTION, BRIEF: RETENTION[KEEPER]}
+    assert expected_removed(before, in_force) != expected_removed(before)
+
+    dry = enforce_retention(filled, NOW, defaults, dry_run=True)
+    assert dry.removed() == expected_removed(before, in_force)
+    assert dry.to_json()["deferred"] == {BRIEF: (NOW + timedelta(hours=1)).isoformat()}
+    report = enforce_retention(filled, NOW, defaults)
+    assert report.removed() == expected_removed(before, in_force)
+    assert report.deferred == {BRIEF: NOW + timedelta(hours=1)} and not report.skipped_tenants
+    assert snapshot(filled) == survivors(before, in_force)
 
 
 def test_a_tenant_with_invalid_stored_settings_keeps_everything_and_blocks_partition_drops(
