@@ -1,7 +1,14 @@
-"""The intake pipeline of one request: validate → stamp → publish → answer.
+"""The intake pipeline of one request: validate → place in time → stamp → publish → answer.
 
 Items are validated one by one, so a batch accepts its valid items and reports each invalid one with its
-index, field and reason. Nothing is reported as accepted before the sink acknowledged it.
+index, field, reason and type. Nothing is reported as accepted before the sink acknowledged it.
+
+The event-time policy (:mod:`schemas.event_time`, :func:`ingest_gateway.stamping.place`) refuses an event
+whose time is outside the supported range (``timestamp_out_of_range``) or older than its tenant's raw
+retention (``beyond_retention``), per item like any other validation error; a single-item request refused
+for only one of those reasons answers 422 with the matching error code (``TIMESTAMP_OUT_OF_RANGE``,
+``BEYOND_RETENTION``), else ``VALIDATION_ERROR``. An event clamped from the future is accepted and reported
+in ``warnings`` (``timestamp_clamped``), shaped like an error detail.
 """
 
 from __future__ import annotations
@@ -9,19 +16,21 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ingest_gateway.errors import too_large, unavailable, validation_error
+from ingest_gateway.errors import ApiError, too_large, unavailable, validation_error
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.partitioner import partition_of
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
+from ingest_gateway.privacy_directory import TenantPrivacyDirectory, longest_retention
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import EventSink, Record, SinkUnavailable
-from ingest_gateway.stamping import stamp
+from ingest_gateway.stamping import Placement, TimeRefused, place, stamp
+from schemas.envelope import ErrorCode
+from schemas.event_time import BEYOND_RETENTION, CLAMPED, OUT_OF_RANGE, RawRetention
 from schemas.messages import SCHEMA_VERSION_HEADER, encode_batch, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
@@ -30,10 +39,28 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3c1e-2b1a-4f38-9a55-2c1a1e0c7d11")
 _HEADERS = [(SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())]
 
 
+_TIME_CODES = {OUT_OF_RANGE: ErrorCode.TIMESTAMP_OUT_OF_RANGE, BEYOND_RETENTION: ErrorCode.BEYOND_RETENTION}
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
     accepted_ids: list[str]
     rejected: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """``{index, field, reason, type}`` of accepted events stored differently than sent (clamped times)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SingleResult:
+    event_id: str
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """``{field, reason, type}`` if the event is stored differently than sent (a clamped time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    payload: BaseModel
+    placement: Placement
 
 
 def error_details(error: ValidationError, index: int | None = None) -> list[dict[str, Any]]:
@@ -48,6 +75,30 @@ def error_details(error: ValidationError, index: int | None = None) -> list[dict
         entry["type"] = item["type"]
         details.append(entry)
     return details
+
+
+def refusal(message: str, details: list[dict[str, Any]]) -> ApiError:
+    """422 for refused items: the time policy's own code when every detail is that one kind of refusal."""
+    kinds = {entry["type"] for entry in details}
+    code = _TIME_CODES.get(kinds.pop()) if len(kinds) == 1 else None
+    return ApiError(422, code or ErrorCode.VALIDATION_ERROR, message, details)
+
+
+def _time_detail(kind: str, where: str, reason: str, index: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"index": index} if index is not None else {}
+    entry.update({"field": where, "reason": reason, "type": kind})
+    return entry
+
+
+def clamp_warning(placement: Placement, received_at: datetime, index: int | None) -> dict[str, Any]:
+    """The warning telling the client its event time was moved back to the time it was received."""
+    if placement.field == "date":
+        reason = (
+            f"more than a day in the future; stored as {received_at.date().isoformat()}, the day received"
+        )
+    else:
+        reason = f"more than a day in the future; stored as {format_time(received_at)}, the time received"
+    return _time_detail(CLAMPED, placement.field, reason, index)
 
 
 def idempotent_id(tenant_id: str, key: str, index: int, user_id: str | None = None) -> uuid.UUID:
@@ -72,8 +123,21 @@ class Intake:
         self._sink = sink
         self._metrics = metrics
         self._topics = {stream: spec.name for stream, spec in registry(settings.topic_prefix).items()}
+        self._zones = settings.zone_lookup()
 
-    def _validate(self, stream: Stream, item: Any, index: int | None) -> BaseModel | list[dict[str, Any]]:
+    def _retention(self, tenant_id: str) -> RawRetention:
+        if self._privacy is not None:
+            return self._privacy.retention_for(tenant_id)
+        return longest_retention(self._zones(tenant_id))
+
+    def _validate(
+        self,
+        stream: Stream,
+        item: Any,
+        index: int | None,
+        received_at: datetime,
+        retention: RawRetention,
+    ) -> _Valid | list[dict[str, Any]]:
         if not isinstance(item, dict):
             where = "(body)" if index is None else f"events.{index}"
             detail: dict[str, Any] = {"field": where, "reason": "must be a JSON object", "type": "model_type"}
@@ -81,9 +145,13 @@ class Intake:
                 detail["index"] = index
             return [detail]
         try:
-            return PAYLOAD_MODELS[stream].model_validate(item)
+            payload = PAYLOAD_MODELS[stream].model_validate(item)
         except ValidationError as exc:
             return error_details(exc, index)
+        try:
+            return _Valid(payload, place(payload, received_at, retention))
+        except TimeRefused as refused:
+            return [_time_detail(refused.kind, refused.field, refused.reason, index)]
 
     async def accept_one(
         self,
@@ -93,15 +161,28 @@ class Intake:
         idempotency_key: str | None,
         user_id: str | None = None,
     ) -> str:
-        """Validate and publish one item; return its event id. Raises ``ApiError`` (422, 503).
+        """:meth:`accept_single`'s event id."""
+        return (await self.accept_single(stream, body, tenant_id, idempotency_key, user_id)).event_id
+
+    async def accept_single(
+        self,
+        stream: Stream,
+        body: Any,
+        tenant_id: str,
+        idempotency_key: str | None,
+        user_id: str | None = None,
+    ) -> SingleResult:
+        """Validate and publish one item; its event id and warnings. Raises ``ApiError`` (422, 503).
 
         ``tenant_id`` (and ``user_id`` for end users) come from the credential and replace the body's."""
-        outcome = self._validate(stream, body, None)
+        received_at = datetime.now(UTC)
+        outcome = self._validate(stream, body, None, received_at, self._retention(tenant_id))
         if isinstance(outcome, list):
             self._metrics.events_rejected.labels(stream.value, outcome[0]["type"]).inc()
-            raise validation_error("the event is invalid", details=outcome)
-        result = await self._publish(stream, [outcome], [0], tenant_id, idempotency_key, user_id)
-        return result[0]
+            raise refusal("the event is invalid", outcome)
+        ids = await self._publish(stream, [outcome], [0], tenant_id, idempotency_key, user_id, received_at)
+        warnings = [clamp_warning(outcome.placement, received_at, None)] if outcome.placement.clamped else []
+        return SingleResult(ids[0], warnings)
 
     async def accept_batch(
         self,
@@ -132,32 +213,37 @@ class Intake:
                 "'events' is empty",
                 details=[{"field": "events", "reason": "at least 1 item", "type": "too_short"}],
             )
-        valid: list[BaseModel] = []
+        received_at = datetime.now(UTC)
+        retention = self._retention(tenant_id)
+        valid: list[_Valid] = []
         positions: list[int] = []
         rejected: list[dict[str, Any]] = []
+        warnings: list[dict[str, Any]] = []
         for index, item in enumerate(items):
-            outcome = self._validate(stream, item, index)
+            outcome = self._validate(stream, item, index, received_at, retention)
             if isinstance(outcome, list):
                 rejected.extend(outcome)
                 self._metrics.events_rejected.labels(stream.value, outcome[0]["type"]).inc()
             else:
                 valid.append(outcome)
                 positions.append(index)
+                if outcome.placement.clamped:
+                    warnings.append(clamp_warning(outcome.placement, received_at, index))
         if not valid:
-            raise validation_error("every event of the batch is invalid", details=rejected)
-        ids = await self._publish(stream, valid, positions, tenant_id, idempotency_key, user_id)
-        return IntakeResult(ids, rejected)
+            raise refusal("every event of the batch is invalid", rejected)
+        ids = await self._publish(stream, valid, positions, tenant_id, idempotency_key, user_id, received_at)
+        return IntakeResult(ids, rejected, warnings)
 
     async def _publish(
         self,
         stream: Stream,
-        payloads: Sequence[BaseModel],
+        payloads: Sequence[_Valid],
         positions: Sequence[int],
         tenant_id: str,
         idempotency_key: str | None,
-        user_id: str | None = None,
+        user_id: str | None,
+        received_at: datetime,
     ) -> list[str]:
-        received_at = datetime.now(UTC)
         received_at_text = format_time(received_at)
         topic = self._topics[stream]
         policy = self._privacy.policy_for(tenant_id, received_at.date()) if self._privacy else None
@@ -166,11 +252,19 @@ class Intake:
         try:
             partitions = await self._sink.partitions(topic)
             groups: dict[int, tuple[list[bytes], list[dict[str, Any]]]] = {}
-            for payload, position in zip(payloads, positions, strict=True):
+            for valid, position in zip(payloads, positions, strict=True):
                 fixed_id = (
                     idempotent_id(tenant_id, idempotency_key, position, user_id) if idempotency_key else None
                 )
-                message = stamp(payload, tenant_id, received_at, fixed_id, received_at_text, privacy=policy)
+                message = stamp(
+                    valid.payload,
+                    tenant_id,
+                    received_at,
+                    fixed_id,
+                    received_at_text,
+                    privacy=policy,
+                    placement=valid.placement,
+                )
                 if user_id is not None:
                     message["user_id"] = user_id
                 ids.append(message["id"])

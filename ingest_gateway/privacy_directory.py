@@ -1,9 +1,17 @@
-"""Each tenant's privacy policy for the gateway, without a database call on the request path.
+"""Each tenant's privacy policy and raw retention for the gateway, without a database call on the request
+path.
 
 A :class:`TenantPrivacyDirectory` keeps an in-memory snapshot of every tenant's ``ip_handling`` and
 ``user_agent_handling`` (``tenant_settings``, saved through ``PUT /analytics/config``), re-read every
 ``ANALYTICS_PRIVACY_REFRESH_S`` (30 s) in a thread; a change reaches every gateway process within that
 time. :meth:`~TenantPrivacyDirectory.policy_for` is synchronous and answers from memory.
+
+The same refresh reads each tenant's raw retention and time zone (a second query, so that a failure of one
+never holds up the other): :meth:`~TenantPrivacyDirectory.retention_for` tells the gateway which events the
+retention job would delete, so they are refused instead of acknowledged and then lost. It fails open:
+until a retention snapshot was read, the longest retention a tenant may set is assumed (only events the
+table TTLs would drop are refused); tenants without a row get the default retention in the deployment's
+zone for them (``ANALYTICS_TENANT_TIMEZONE(S)``).
 
 Contract:
 - while ClickHouse is unreachable the last good snapshot stays in use (failures are logged and counted);
@@ -23,13 +31,25 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from annotated_types import Le
 from clickhouse_connect.driver.client import Client
 
+from schemas.event_time import RawRetention
 from schemas.privacy import PrivacyPolicy, PrivacySettings, day_salt, warm_up_user_agent_parser
+from schemas.retention_schedule import pending_shortenings, retention_in_force
+from schemas.settings import CommonSettings, ZoneLookup
 from schemas.storage import ClientHolder
-from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling, stored_privacy
+from schemas.tenant_config import (
+    DEFAULT_RAW_RETENTION_DAYS,
+    IpHandling,
+    Retention,
+    TenantSettings,
+    UserAgentHandling,
+    stored_privacy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +65,23 @@ _MAX_CACHED_SALTS = 4
 _RETRY_UNLOADED_S = 5.0
 
 
+def _max_raw_days() -> int:
+    bounds = [m.le for m in Retention.model_fields["raw_days"].metadata if isinstance(m, Le)]
+    if len(bounds) != 1 or not isinstance(bounds[0], int):
+        raise RuntimeError("Retention.raw_days must declare exactly one integer upper bound (le=...)")
+    return bounds[0]
+
+
+_MAX_RAW_DAYS = _max_raw_days()
+"""The longest raw retention a tenant may set: assumed for a tenant whose retention is not known."""
+
+
+def longest_retention(zone: ZoneInfo) -> RawRetention:
+    """The retention assumed when a tenant's is unknown (no snapshot yet, no directory, invalid settings):
+    the longest a tenant may set, so only events no tenant keeps (the table TTLs drop them) are refused."""
+    return RawRetention(_MAX_RAW_DAYS, zone)
+
+
 class TenantPrivacyDirectory:
     def __init__(
         self,
@@ -53,10 +90,12 @@ class TenantPrivacyDirectory:
         *,
         refresh_s: float = 30.0,
         keep_user_agent: bool = True,
+        zones: ZoneLookup | None = None,
     ) -> None:
         """``open_client`` is called for the first read and again after a failed one; the directory owns
         (and closes) the clients it returns. ``secret``: ``ANALYTICS_PRIVACY_SECRET``; ``None`` means a
-        random one for this process (logged), so ``hash`` values differ between processes and restarts."""
+        random one for this process (logged), so ``hash`` values differ between processes and restarts.
+        ``zones``: the deployment's zone of tenants without a stored one (default: UTC)."""
         if secret is None:
             log.warning(
                 "ANALYTICS_PRIVACY_SECRET is not set: IP hashes use a random key of this process, so other "
@@ -71,10 +110,16 @@ class TenantPrivacyDirectory:
         self._policies: dict[tuple[str, date], PrivacyPolicy] = {}
         self._salts: dict[date, bytes] = {}
         self._task: asyncio.Task[None] | None = None
+        self._zones = zones or ZoneLookup("UTC", {})
+        self._retention: dict[str, RawRetention | None] = {}
         self.loaded = False
         """Whether a snapshot was read since the process started (until then: the strictest policy)."""
         self.failures = 0
         """Failed refreshes since the process started."""
+        self.retention_loaded = False
+        """Whether tenants' retention was read since the process started (until then: the longest)."""
+        self.retention_failures = 0
+        """Failed reads of tenants' retention since the process started."""
 
     @classmethod
     def from_settings(
@@ -85,6 +130,7 @@ class TenantPrivacyDirectory:
             settings.secret_bytes(),
             refresh_s=settings.privacy_refresh_s,
             keep_user_agent=settings.privacy_keep_user_agent,
+            zones=CommonSettings().zone_lookup(),
         )
 
     # ---- the request path ------------------------------------------------------------------------------
@@ -99,6 +145,15 @@ class TenantPrivacyDirectory:
                 self._policies.clear()
             self._policies[key] = policy
         return policy
+
+    def retention_for(self, tenant_id: str) -> RawRetention:
+        """``tenant_id``'s raw retention and zone, from memory (see the module docstring for the defaults)."""
+        if tenant_id in self._retention:
+            stored = self._retention[tenant_id]
+            return stored if stored is not None else longest_retention(self._zones(tenant_id))
+        if not self.retention_loaded:
+            return longest_retention(self._zones(tenant_id))
+        return RawRetention(DEFAULT_RAW_RETENTION_DAYS, self._zones(tenant_id))
 
     def _build(self, tenant_id: str, today: date) -> PrivacyPolicy:
         if isinstance(today, datetime):  # would cache (and salt) per instant instead of per day
@@ -127,12 +182,41 @@ class TenantPrivacyDirectory:
             self._policies = {}
         self.loaded = True
 
+    def use_retention(self, stored: dict[str, RawRetention | None]) -> None:
+        """Replace the retention snapshot with ``stored`` (tenant → raw retention and zone in force; ``None``:
+        unknown, nothing refused for its age but what the table TTLs drop)."""
+        self._retention = dict(stored)
+        self.retention_loaded = True
+
     def _read(self) -> dict[str, Choice]:
         """Blocking: one read of ``tenant_settings`` (run in a thread)."""
         return self._reader.call(stored_privacy)
 
+    def _read_retention(self) -> dict[str, RawRetention | None]:
+        """Blocking: each stored tenant's raw retention in force now and zone (run in a thread)."""
+        now = datetime.now(UTC)
+        return self._reader.call(lambda client: stored_raw_retention(client, now))
+
+    async def _refresh_retention(self) -> None:
+        try:
+            stored = await asyncio.to_thread(self._read_retention)
+        except Exception as exc:
+            self.retention_failures += 1
+            log.warning(
+                "reading tenants' retention failed (%s: %s); %s",
+                type(exc).__name__,
+                exc,
+                "keeping the last snapshot"
+                if self.retention_loaded
+                else "refusing no event for its age until read",
+            )
+            return
+        self.use_retention(stored)
+
     async def refresh(self) -> bool:
-        """Re-read the snapshot off the event loop; on failure keep the last one. Whether it succeeded."""
+        """Re-read the snapshots off the event loop; on failure keep the last ones. Whether the privacy
+        snapshot was read (a failed retention read is counted in ``retention_failures``)."""
+        await self._refresh_retention()
         try:
             stored = await asyncio.to_thread(self._read)
         except Exception as exc:
@@ -168,3 +252,28 @@ class TenantPrivacyDirectory:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.to_thread(self._reader.close)
+
+
+def stored_raw_retention(client: Client, now: datetime) -> dict[str, RawRetention | None]:
+    """Every stored tenant's raw retention *in force* at ``now`` (as the retention job applies it: a
+    shortening only once its grace period has passed, :func:`schemas.retention_schedule.retention_in_force`)
+    and zone. ``None`` for a tenant whose stored settings or pending shortenings fail validation: the job
+    keeps all of its data, so the gateway refuses nothing for its age but what the table TTLs drop."""
+    rows = client.query(
+        "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
+        "coarse_rollup_retention_days FROM tenant_settings FINAL"
+    ).result_rows
+    pending, invalid = pending_shortenings(client, now)
+    stored: dict[str, RawRetention | None] = dict.fromkeys(invalid)
+    for tenant, zone, raw, daily, coarse in rows:
+        name = str(tenant)
+        if name in invalid:
+            continue
+        try:
+            requested = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
+            in_force = retention_in_force(requested, pending.get(name, ()), now)
+            stored[name] = RawRetention(in_force.raw_days, ZoneInfo(str(zone)))
+        except (ValueError, ZoneInfoNotFoundError) as exc:  # pydantic's ValidationError is a ValueError
+            log.warning("tenant %s: stored retention or zone not usable (%s)", name, exc)
+            stored[name] = None
+    return stored

@@ -13,17 +13,26 @@ Privacy handling at the gateway (:mod:`schemas.privacy`) may change an event's `
 a keyed hash ``h:<32 hex>``, or none) and ``user_agent`` (none), and adds the browser, OS and device parsed
 from the user agent. Those fields are optional (additive, so ``schema_version`` stays 1: messages written
 before them still decode) and flat, like the raw table's columns.
+
+Every stored time (``timestamp``, ``received_at``, ``sent_at``, a usage ``date``) must be within the
+supported range of :mod:`schemas.event_time`, the same check the gateway applies: an event injected
+straight into a topic outside it fails validation (``pydantic.ValidationError``) and is dead-lettered,
+never inserted, because its buckets cannot be stored.
+
+``client_keyed`` (additive, default ``false``) says the event id came from the client (the payload's
+``id`` or an ``Idempotency-Key``), so a retry carries the same id.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.event_time import StoredDate, StoredTime
+from schemas.event_time import format_time as format_time  # the wire's time format, long imported from here
 from schemas.payloads import (
     ActivityLogCreate,
     AnalyticsEventCreate,
@@ -41,6 +50,11 @@ HashedIPAddress = Annotated[str, Field(pattern=rf"^{HASHED_IP_PREFIX}[0-9a-f]{{{
 ClientField = Annotated[str, Field(max_length=64)]
 
 
+SentAt = AwareDatetime | None
+"""``sent_at`` as stored: informational (no bucket), so not range-checked on messages, and rows stored before
+the gateway checked it (e.g. ``sent_at: 0``) still read back (rollup rebuilds)."""
+
+
 class _ServerFields(BaseModel):
     """Fields the gateway stamps on every message."""
 
@@ -48,18 +62,21 @@ class _ServerFields(BaseModel):
 
     tenant_id: str = Field(min_length=1, max_length=64)
     id: UUID
-    received_at: AwareDatetime
+    received_at: StoredTime
     time_clamped: bool = False
+    client_keyed: bool = False
+    """The id came from the client (``id`` or ``Idempotency-Key``): a retry of the event carries it again."""
     schema_version: int = SCHEMA_VERSION
 
 
 class _TimedServerFields(_ServerFields):
-    timestamp: AwareDatetime  # the event time: client time corrected for skew, or received_at
+    timestamp: StoredTime  # the event time: client time corrected for skew, or received_at
 
 
 class AnalyticsEventMessage(_TimedServerFields, AnalyticsEventCreate):
     id: UUID
-    timestamp: AwareDatetime
+    timestamp: StoredTime
+    sent_at: SentAt = None
     ip_address: HashedIPAddress | IPAddress | None = None
     browser: ClientField | None = None
     """Parsed from the user agent by the gateway (``schemas.privacy.ClientInfo``); absent: not parsed."""
@@ -71,17 +88,19 @@ class AnalyticsEventMessage(_TimedServerFields, AnalyticsEventCreate):
 
 class PerformanceMetricMessage(_TimedServerFields, PerformanceMetricCreate):
     id: UUID
-    timestamp: AwareDatetime
+    timestamp: StoredTime
+    sent_at: SentAt = None
 
 
 class ActivityLogMessage(_TimedServerFields, ActivityLogCreate):
     id: UUID
-    timestamp: AwareDatetime
+    timestamp: StoredTime
+    sent_at: SentAt = None
 
 
 class UsageMetricMessage(_ServerFields, UsageMetricCreate):
     id: UUID
-    date: date
+    date: StoredDate
 
 
 MESSAGE_MODELS: dict[Stream, type[_ServerFields]] = {
@@ -90,11 +109,6 @@ MESSAGE_MODELS: dict[Stream, type[_ServerFields]] = {
     Stream.USAGE: UsageMetricMessage,
     Stream.ACTIVITIES: ActivityLogMessage,
 }
-
-
-def format_time(value: datetime) -> str:
-    """UTC, millisecond precision, ``Z`` suffix: the one time format on the wire."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class EnvelopeError(ValueError):

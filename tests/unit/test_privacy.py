@@ -192,7 +192,7 @@ def _event(**changes: Any) -> AnalyticsEventCreate:
 
 
 def test_without_a_policy_the_message_keeps_the_payloads_fields_and_gains_no_others() -> None:
-    server = {"id", "tenant_id", "received_at", "schema_version", "time_clamped"}
+    server = {"id", "tenant_id", "received_at", "schema_version", "time_clamped", "client_keyed"}
     for stream in Stream:
         for _, body in examples(stream, "valid"):
             payload = PAYLOAD_MODELS[stream].model_validate(body)
