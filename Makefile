@@ -46,12 +46,14 @@ bench-gateway: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.gateway_bench --duration $(or $(DURATION),30)
 
-## bench-worker: one worker process per agent group, then both groups in one, drain a pre-filled topic into chDB
+## bench-worker: one worker process per agent group, then both groups in one, drain a pre-filled topic into chDB;
+## then both groups again with every event carrying a client id (the ledger's cost; CLIENT_KEYED=1.0)
 bench-worker: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
+	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups --client-keyed $(or $(CLIENT_KEYED),1.0)
 
 ## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka),
 ## with 16 then 32 concurrent clients (CLIENTS=16,32), DURATION (30) seconds each

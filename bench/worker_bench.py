@@ -2,7 +2,9 @@
 pre-filled topic until every offset is committed, on the local broker and chDB.
 
 The topic is filled the way the gateway fills it: requests of 100 events over 5,000 users, one message
-per request and partition. Results go to ``bench/results/worker-<UTC time>.json``.
+per request and partition. ``--client-keyed F``: that fraction of the events carry client-chosen ids (as
+with an ``id`` field or an ``Idempotency-Key``), which the workers look up in their ledger (ADR 0013).
+Results go to ``bench/results/worker-<UTC time>.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from stream_processors.lag import consumer_lag
 PARTITIONS = 6
 
 
-def event(rng: random.Random, now: datetime) -> dict[str, Any]:
+def event(rng: random.Random, now: datetime, client_keyed: float = 0.0) -> dict[str, Any]:
     user = f"user_{rng.randrange(5000)}"
     return {
         "tenant_id": "default",
@@ -52,10 +54,11 @@ def event(rng: random.Random, now: datetime) -> dict[str, Any]:
         "received_at": format_time(now),
         "time_clamped": False,
         "schema_version": 1,
+        "client_keyed": rng.random() < client_keyed,
     }
 
 
-async def prefill(bootstrap: str, topic: str, total: int) -> int:
+async def prefill(bootstrap: str, topic: str, total: int, client_keyed: float) -> int:
     rng = random.Random(1)
     now = datetime.now(UTC)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type="lz4")
@@ -65,7 +68,7 @@ async def prefill(bootstrap: str, topic: str, total: int) -> int:
         pending = []
         for _ in range(total // 100):
             groups: dict[int, list[dict[str, Any]]] = {}
-            for item in (event(rng, now) for _ in range(100)):
+            for item in (event(rng, now, client_keyed) for _ in range(100)):
                 key = f"default:{item['user_id']}".encode()
                 groups.setdefault(partition_of(key, PARTITIONS), []).append(item)
             for partition, group in groups.items():
@@ -81,13 +84,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--agents", default="raw,rollups")
+    parser.add_argument("--client-keyed", type=float, default=0.0, help="fraction of events with client ids")
     args = parser.parse_args()
     bootstrap = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     tag = uuid.uuid4().hex[:6]
     prefix, group_prefix = f"wbench-{tag}.", f"wbench-{tag}-"
     topics = registry(prefix, PARTITIONS)
     asyncio.run(ensure_topics(bootstrap, list(topics.values())))
-    messages = asyncio.run(prefill(bootstrap, topics[Stream.EVENTS].name, args.events))
+    messages = asyncio.run(prefill(bootstrap, topics[Stream.EVENTS].name, args.events, args.client_keyed))
     with tempfile.TemporaryDirectory() as data:
         env = {
             **os.environ,
@@ -132,6 +136,7 @@ def main() -> int:
     result = {
         "agents": args.agents,
         "events": args.events,
+        "client_keyed_fraction": args.client_keyed,
         "kafka_messages": messages,
         "seconds_including_startup": round(total_s, 2),
         "events_per_s_including_startup": round(args.events / total_s, 1),

@@ -81,15 +81,24 @@ def build_app(
     return app, handlers
 
 
+def _delivery(message: Any) -> Delivery:
+    """Faust's message as a :class:`Delivery` (its headers are a list of pairs or a mapping)."""
+    headers = message.headers or ()
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    return Delivery(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.value,
+        key=message.key,
+        headers={str(k): bytes(v) for k, v in pairs if v is not None},
+    )
+
+
 def _agent(handler: ExactlyOncePartitions, max_messages: int, within_s: float) -> Any:
     async def process(stream: Any) -> None:
         async for events in stream.noack_take(max_messages, within=within_s):
-            await handler.handle(
-                [
-                    Delivery(e.message.topic, e.message.partition, e.message.offset, e.message.value)
-                    for e in events
-                ]
-            )
+            await handler.handle([_delivery(e.message) for e in events])
             for event in events:
                 await stream.ack(event)
 

@@ -1,14 +1,20 @@
 """Listing and replaying dead letters (``analytics dlq list|replay``).
 
-Replay re-produces letters to their source topic: a letter holding a single event (it failed validation)
-is wrapped in a one-event batch; a letter holding a whole message (it failed decoding) is sent as it was.
-Replay progress is the committed offset of the consumer group ``<prefix>dlq-replay``, so a letter is
-replayed once even if the command runs again.
+Replay re-produces letters to their source topic, with the source message's key and partition: a letter
+holding a single event (it failed validation or the store refused it) is wrapped in a one-event batch; a
+letter holding a whole message (it failed decoding) is sent as it was. A store letter's replay carries its
+group and the tables that hold the event already (headers), so only that group stores it, in the tables
+that lack it. Replay progress is the committed offset of the consumer group ``<prefix>dlq-replay``, so a
+letter is replayed once even if the command runs again. Should the command die between producing a letter
+and committing, the letter is produced again by the next run, and the workers' ledger
+(:mod:`stream_processors.ledger`, which treats replayed letters like client-chosen ids) stores it once.
+
+A replayed letter that fails again is dead-lettered again with the same letter id: ``list`` shows each
+letter id once (its latest copy), so a failure is never listed twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +25,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas.messages import encode_batch
 from stream_processors.dead_letters import (
     HEADER_ERROR,
+    HEADER_GROUP,
+    HEADER_LETTER_ID,
     HEADER_OFFSET,
     HEADER_PARTITION,
     HEADER_STEP,
+    HEADER_STORED_TABLES,
     HEADER_TIME,
+    STEP_DECODE,
 )
 
 
@@ -31,10 +41,28 @@ class Letter:
     offset: int
     value: bytes
     headers: dict[str, str]
+    key: bytes | None = None
+
+    @property
+    def letter_id(self) -> str:
+        """The failure's id (letters written before ids existed: their own offset)."""
+        return self.headers.get(HEADER_LETTER_ID) or f"offset:{self.offset}"
+
+    @property
+    def source_partition(self) -> int | None:
+        text = self.headers.get(HEADER_PARTITION, "")
+        return int(text) if text.isdigit() else None
+
+    def replay_headers(self) -> list[tuple[str, bytes]]:
+        """What tells the workers which group stores the replay and which tables to skip."""
+        names = (HEADER_GROUP, HEADER_STORED_TABLES, HEADER_LETTER_ID)
+        return [(name, self.headers[name].encode()) for name in names if self.headers.get(name)]
 
     def summary(self) -> dict[str, Any]:
         return {
             "offset": self.offset,
+            "letter_id": self.letter_id,
+            "group": self.headers.get(HEADER_GROUP, ""),
             "step": self.headers.get(HEADER_STEP, ""),
             "error": self.headers.get(HEADER_ERROR, ""),
             "source": f"{self.headers.get(HEADER_PARTITION, '?')}@{self.headers.get(HEADER_OFFSET, '?')}",
@@ -43,7 +71,7 @@ class Letter:
         }
 
     def replay_value(self) -> bytes:
-        if self.headers.get(HEADER_STEP) == "validate":
+        if self.headers.get(HEADER_STEP) != STEP_DECODE:
             try:
                 event = orjson.loads(self.value)
             except orjson.JSONDecodeError:
@@ -63,11 +91,12 @@ async def _letters(
                 return
             seen += 1
             headers = {key: value.decode(errors="replace") for key, value in record.headers}
-            yield Letter(record.offset, record.value, headers)
+            yield Letter(record.offset, record.value, headers, record.key)
 
 
 async def list_letters(bootstrap: str, dlq_topic: str, limit: int = 50) -> list[Letter]:
-    """The first ``limit`` letters of ``dlq_topic`` (its one partition), oldest first."""
+    """The first ``limit`` failures of ``dlq_topic`` (its one partition), oldest first: each letter id once,
+    as its latest copy."""
     tp = TopicPartition(dlq_topic, 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -75,7 +104,11 @@ async def list_letters(bootstrap: str, dlq_topic: str, limit: int = 50) -> list[
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
-        return [letter async for letter in _letters(consumer, tp, end, limit)]
+        latest: dict[str, Letter] = {}
+        async for letter in _letters(consumer, tp, end, end):
+            latest.pop(letter.letter_id, None)
+            latest[letter.letter_id] = letter
+        return sorted(latest.values(), key=lambda x: x.offset)[:limit]
     finally:
         await consumer.stop()
 
@@ -95,15 +128,18 @@ async def replay_letters(bootstrap: str, dlq_topic: str, source_topic: str, grou
         consumer.seek(tp, committed or 0)
         end = (await consumer.end_offsets([tp]))[tp]
         replayed = 0
-        last = None
-        pending = []
         async for letter in _letters(consumer, tp, end, limit):
-            pending.append(await producer.send(source_topic, letter.replay_value()))
-            last = letter.offset
+            await (
+                await producer.send(
+                    source_topic,
+                    letter.replay_value(),
+                    key=letter.key,
+                    partition=letter.source_partition,
+                    headers=letter.replay_headers(),
+                )
+            )
+            await consumer.commit({tp: letter.offset + 1})
             replayed += 1
-        await asyncio.gather(*pending)
-        if last is not None:
-            await consumer.commit({tp: last + 1})
         return replayed
     finally:
         await producer.stop()

@@ -1,5 +1,7 @@
 """The in-process bus of the embedded mode (``analytics dev``): the gateway's :class:`EventSink` backed by
-the very processing steps of the Faust agents (decode → transforms → inserts), without Kafka.
+the very processing steps of the Faust agents (:class:`~stream_processors.pipeline.BatchWriter`: decode →
+drop repeated client ids → transforms → inserts with refused rows isolated → dead letters), without Kafka.
+Dead letters go to the ``dead_letters`` table (there is no dead-letter topic).
 
 Contract of :meth:`EmbeddedSink.publish`: it returns once the events' raw rows *and* rollup feed rows are
 in ClickHouse, so an acknowledged event never lives only in memory. Concurrent requests are grouped into
@@ -12,22 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest_gateway.sink import Record, SinkUnavailable
+from schemas.shutdown import FLUSH_SHARE, ShutdownSettings
 from schemas.topics import Stream, registry
-from stream_processors.pipeline import Delivery, decode
+from stream_processors.dead_letters import StoredDeadLetters
+from stream_processors.intents import Intent
+from stream_processors.pipeline import BatchWriter, Delivery
 from stream_processors.settings import WorkerSettings
 from stream_processors.storage import Storage
 from stream_processors.tracking import TrackingFilter
-from stream_processors.transforms import TableBatch, feed_rows, raw_rows
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_GROUP = "embedded"
+"""The consumer-group name of the embedded mode's ledger of client ids and its dead letters."""
 MAX_GROUP = 5_000
 """Requests per commit at most."""
 TARGET_WINDOW = 8
@@ -61,18 +69,44 @@ class EmbeddedSink:
         self._committer: asyncio.Task[None] | None = None
         self._recent_sizes: deque[int] = deque(maxlen=TARGET_WINDOW)
         self.commits = 0
+        self.dead_letters = StoredDeadLetters(storage)
+        self._writers = {
+            stream: BatchWriter(
+                stream, None, EMBEDDED_GROUP, storage, None, self.dead_letters, self.zones, self.tracking
+            )
+            for stream in Stream
+        }
+        # offsets unique across commits and restarts: they name deliveries in the ledger and dead letters
+        self._offsets = itertools.count(time.time_ns() // 1000)
 
     async def start(self) -> None:
         self._committer = asyncio.create_task(self._commit_forever(), name="embedded-committer")
 
     async def stop(self) -> None:
-        """Write what is queued (the committer marks each item done after its commit), then stop."""
+        """Write what is queued (the committer marks each item done after its commit), then stop.
+
+        Bounded by the shutdown deadline's flush share (:mod:`schemas.shutdown`): while the store is
+        unavailable the queued requests are failed with :class:`SinkUnavailable` (answered 503: not
+        acknowledged, so nothing acknowledged is lost) instead of waiting for it."""
+        timeout_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE
         if self._committer is not None and not self._committer.done():
-            await self._queue.join()
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._queue.join()
+            except TimeoutError:
+                log.warning(
+                    "embedded: the store did not take %d queued requests within %.1fs; not acknowledged",
+                    self._queue.qsize(),
+                    timeout_s,
+                )
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not item.done.done():
+                item.done.set_exception(SinkUnavailable("shutting down"))
         self._storage.close()
 
     async def ready(self) -> bool:
@@ -128,6 +162,11 @@ class EmbeddedSink:
             group = await self._gather()
             try:
                 await self._commit(group)
+            except asyncio.CancelledError:  # stopped while the store retries: not acknowledged
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_exception(SinkUnavailable("shutting down"))
+                raise
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
                 log.exception("embedded commit failed")
                 for item in group:
@@ -144,20 +183,11 @@ class EmbeddedSink:
         commit = uuid.uuid4().hex
         by_stream: dict[Stream, list[Delivery]] = {}
         for item in group:
-            deliveries = by_stream.setdefault(item.stream, [])
-            deliveries.extend(
-                Delivery(item.topic, 0, len(deliveries) + i, v) for i, v in enumerate(item.values)
+            by_stream.setdefault(item.stream, []).extend(
+                Delivery(item.topic, 0, next(self._offsets), value) for value in item.values
             )
         for stream, deliveries in by_stream.items():
-            decoded, letters = decode(stream, deliveries)
-            events = self.tracking.keep(stream, decoded)
-            for letter in letters:
-                log.error(
-                    "embedded: dropping an event the gateway accepted but %s refused: %s",
-                    letter.step,
-                    letter.error,
-                )
-            tables: list[TableBatch] = [*raw_rows(stream, events), *feed_rows(stream, events, self.zones)]
-            for table in tables:
-                await self._storage.insert(table, f"embedded/{commit}/{table.table}")
+            first, last = deliveries[0], deliveries[-1]
+            intent = Intent(f"{EMBEDDED_GROUP}/{commit}", first.topic, 0, first.offset, last.offset)
+            await self._writers[stream].write(deliveries, intent)
         self.commits += 1

@@ -26,9 +26,11 @@ class Intent:
     first_offset: int
     last_offset: int
 
-    def token(self, table: str) -> str:
-        """The insert deduplication token of this batch's insert into ``table``."""
-        return f"{self.group}/{self.topic}/{self.partition}/{self.first_offset}-{self.last_offset}/{table}"
+    def token(self, table: str, part: str = "") -> str:
+        """The insert deduplication token of this batch's insert into ``table``; ``part`` names a part of
+        the batch stored on its own (a split around refused rows, a replayed letter), ``""`` the whole."""
+        batch = f"{self.group}/{self.topic}/{self.partition}/{self.first_offset}-{self.last_offset}"
+        return f"{batch}/{part}/{table}" if part else f"{batch}/{table}"
 
 
 class IntentLog:

@@ -26,7 +26,10 @@ class KafkaRangeReader:
                 for record in batch.get(tp, []):
                     if record.offset > last:
                         break
-                    deliveries.append(Delivery(topic, partition, record.offset, record.value))
+                    headers = {str(k): bytes(v) for k, v in record.headers or () if v is not None}
+                    deliveries.append(
+                        Delivery(topic, partition, record.offset, record.value, record.key, headers)
+                    )
             return deliveries
         finally:
             await consumer.stop()

@@ -1,19 +1,20 @@
 """The steps of every agent, free of Faust so they are tested on their own:
 
-``decode → transform (pure) → record intent → insert each table (dedup token) → dead-letter poison``,
-one partition's contiguous batch at a time (:class:`BatchWriter`), and the exactly-once bookkeeping
-around it (:class:`ExactlyOncePartitions`): after a (re)assignment, every open intent of the partition is
-re-formed from Kafka and written again before new messages are, and messages it covered are skipped.
+``decode → drop repeats of client ids → transform (pure) → record intent → insert each table (dedup token,
+refused rows isolated) → record client ids → dead-letter what can never be stored``, one partition's
+contiguous batch at a time (:class:`BatchWriter`), and the exactly-once bookkeeping around it
+(:class:`ExactlyOncePartitions`): after a (re)assignment, every open intent of the partition is re-formed
+from Kafka and written again before new messages are, and messages it covered are skipped.
 
 The caller acknowledges a chunk's messages only after :meth:`ExactlyOncePartitions.handle` returned, so
-offsets move only after ClickHouse has the rows.
+offsets move only after ClickHouse has the rows (or they were dead-lettered: ADR 0013).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -21,9 +22,20 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.messages import EnvelopeError, decode_batch, decode_event, unpack_batch
-from schemas.topics import Stream
-from stream_processors.dead_letters import DeadLetter, DeadLetterSink
+from schemas.topics import Stream, message_key
+from stream_processors.dead_letters import (
+    HEADER_GROUP,
+    HEADER_LETTER_ID,
+    HEADER_STORED_TABLES,
+    STEP_DECODE,
+    STEP_STORE,
+    STEP_VALIDATE,
+    DeadLetter,
+    DeadLetterSink,
+)
 from stream_processors.intents import Intent, IntentLog
+from stream_processors.isolation import store_isolating
+from stream_processors.ledger import LEDGER_TABLE, EventLedger, Keyed, source_of
 from stream_processors.storage import Storage
 from stream_processors.tracking import TrackingFilter
 from stream_processors.transforms import TableBatch, ZoneFor, feed_rows, raw_rows
@@ -46,6 +58,38 @@ class Delivery:
     partition: int
     offset: int
     value: bytes
+    key: bytes | None = None
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return source_of(self.topic, self.partition, self.offset)
+
+    def targets(self, group: AgentGroup | None) -> bool:
+        """Whether ``group`` processes this message: a replayed store letter is for its group alone."""
+        wanted = self.headers.get(HEADER_GROUP)
+        return not wanted or group is None or wanted.decode() == group.value
+
+    @property
+    def stored_tables(self) -> frozenset[str]:
+        """Tables that hold this (replayed) message's event already."""
+        tables = self.headers.get(HEADER_STORED_TABLES)
+        return frozenset(tables.decode().split(",")) if tables else frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A valid event, the message it came in and its position there."""
+
+    delivery: Delivery
+    index: int
+    event: Any
+
+    @property
+    def keyed(self) -> Keyed:
+        """For the ledger: ids chosen by clients, and replayed letters, may arrive more than once."""
+        repeatable = getattr(self.event, "client_keyed", False) or HEADER_LETTER_ID in self.delivery.headers
+        return (self.delivery.source, self.event, bool(repeatable))
 
 
 class RangeReader(Protocol):
@@ -54,40 +98,75 @@ class RangeReader(Protocol):
         ...
 
 
-def decode(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Any], list[DeadLetter]]:
-    """Validated events, and dead letters for undecodable messages and invalid events."""
-    events: list[Any] = []
+def decode_sourced(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Decoded], list[DeadLetter]]:
+    """Validated events with their sources, and dead letters for undecodable messages and invalid events."""
+    decoded: list[Decoded] = []
     letters: list[DeadLetter] = []
     for delivery in deliveries:
-        try:
-            events.extend(decode_batch(stream, delivery.value))  # fast path: the whole message is valid
-            continue
+        try:  # fast path: the whole message is valid
+            events = decode_batch(stream, delivery.value)
         except ValidationError:
             pass
+        else:
+            decoded.extend(Decoded(delivery, i, event) for i, event in enumerate(events))
+            continue
         try:
             raw_events = unpack_batch(delivery.value)
         except EnvelopeError as exc:
-            letters.append(
-                DeadLetter(
-                    delivery.value, str(exc), "decode", delivery.topic, delivery.partition, delivery.offset
-                )
-            )
+            letters.append(_letter(delivery, delivery.value, str(exc), STEP_DECODE))
             continue
-        for raw in raw_events:
+        for index, raw in enumerate(raw_events):
             try:
-                events.append(decode_event(stream, raw))
+                decoded.append(Decoded(delivery, index, decode_event(stream, raw)))
             except ValidationError as exc:
                 letters.append(
-                    DeadLetter(
-                        orjson.dumps(raw),
-                        _summary(exc),
-                        "validate",
-                        delivery.topic,
-                        delivery.partition,
-                        delivery.offset,
+                    _letter(
+                        delivery, orjson.dumps(raw), _summary(exc), STEP_VALIDATE, index, key=_key_of(raw)
                     )
                 )
-    return events, letters
+    return decoded, letters
+
+
+def decode(stream: Stream, deliveries: Sequence[Delivery]) -> tuple[list[Any], list[DeadLetter]]:
+    """Validated events, and dead letters for undecodable messages and invalid events."""
+    decoded, letters = decode_sourced(stream, deliveries)
+    return [d.event for d in decoded], letters
+
+
+def _key_of(event: Any) -> bytes | None:
+    """The partitioning key of one event (a message of several users has a ``tenant:*`` key), so that a
+    letter's replay lands in its user's partition; ``None`` when the event has no usable ids."""
+    tenant, user = (
+        (event.get("tenant_id"), event.get("user_id"))
+        if isinstance(event, dict)
+        else (getattr(event, "tenant_id", None), getattr(event, "user_id", None))
+    )
+    return message_key(tenant, user) if isinstance(tenant, str) and isinstance(user, str) else None
+
+
+def _letter(
+    delivery: Delivery,
+    value: bytes,
+    error: str,
+    step: str,
+    index: int = -1,
+    group: str = "",
+    stored_tables: tuple[str, ...] = (),
+    key: bytes | None = None,
+) -> DeadLetter:
+    return DeadLetter(
+        value,
+        error,
+        step,
+        delivery.topic,
+        delivery.partition,
+        delivery.offset,
+        key=key or delivery.key,
+        index=index,
+        group=group,
+        stored_tables=stored_tables,
+        replay_of=delivery.headers.get(HEADER_LETTER_ID, b"").decode(),
+    )
 
 
 def _summary(error: ValidationError) -> str:
@@ -97,15 +176,22 @@ def _summary(error: ValidationError) -> str:
 
 
 class BatchWriter:
-    """Writes one partition's contiguous batch; returns when all of it is stored (retrying meanwhile)."""
+    """Writes one partition's contiguous batch; returns when all of it is stored or dead-lettered
+    (retrying while the store is unavailable).
+
+    ``group``: the tables written (raw or rollup feeds); ``None`` writes both, as the embedded mode does.
+    Dead letters of undecodable or invalid events are written by the raw group (and the embedded mode)
+    only, since every group finds the same ones; store refusals by the group that met them.
+    ``intents``: ``None`` when nothing re-forms batches (the embedded mode).
+    """
 
     def __init__(
         self,
         stream: Stream,
-        group: AgentGroup,
+        group: AgentGroup | None,
         consumer_group: str,
         storage: Storage,
-        intents: IntentLog,
+        intents: IntentLog | None,
         dead_letters: DeadLetterSink,
         zone_for: ZoneFor,
         tracking: TrackingFilter | None = None,
@@ -118,14 +204,22 @@ class BatchWriter:
         self._dead_letters = dead_letters
         self._zone_for = zone_for
         self._tracking = tracking or TrackingFilter()
+        self._ledger = EventLedger(storage, consumer_group)
         self.events_written = 0
         self.dead_lettered = 0
         self.untracked = 0
+        self.repeats = 0
+
+    @property
+    def group_name(self) -> str:
+        return self.group.value if self.group is not None else self.consumer_group
 
     def tables(self, events: Sequence[Any]) -> list[TableBatch]:
         if self.group is AgentGroup.RAW:
             return raw_rows(self.stream, events)
-        return feed_rows(self.stream, events, self._zone_for)
+        if self.group is AgentGroup.ROLLUPS:
+            return feed_rows(self.stream, events, self._zone_for)
+        return [*raw_rows(self.stream, events), *feed_rows(self.stream, events, self._zone_for)]
 
     def intent_for(self, deliveries: Sequence[Delivery]) -> Intent:
         first, last = deliveries[0], deliveries[-1]
@@ -135,17 +229,73 @@ class BatchWriter:
         if not deliveries:
             return
         intent = intent or self.intent_for(deliveries)
-        decoded, letters = decode(self.stream, deliveries)
-        events = self._tracking.keep(self.stream, decoded)
-        self.untracked += len(decoded) - len(events)
-        tables = self.tables(events)
-        await self._intents.record(intent)
-        for table in tables:
-            await self._storage.insert(table, intent.token(table.table))
+        decoded, letters = decode_sourced(self.stream, [d for d in deliveries if d.targets(self.group)])
+        if self.group is AgentGroup.ROLLUPS:
+            letters = []  # the raw group writes them: one letter per failure, whatever the groups
+        kept = self._keep_tracked(decoded)
+        firsts = await self._ledger.first_deliveries([d.keyed for d in kept])
+        fresh = [d for d, first in zip(kept, firsts, strict=True) if first]
+        self.repeats += len(kept) - len(fresh)
+        if self._intents is not None:
+            await self._intents.record(intent)
+        stored: list[Decoded] = []
+        for part, skip, items in _parts(fresh):
+
+            def token(path: str, table: str, part: str = part) -> str:
+                return intent.token(table, f"{part}{path}")
+
+            refusals = await store_isolating(
+                self._storage, [d.event for d in items], self.tables, token, stored=skip
+            )
+            refused = {r.index for r in refusals}
+            stored.extend(d for i, d in enumerate(items) if i not in refused)
+            letters.extend(self._refusal_letter(items[r.index], r.error, r.stored_tables) for r in refusals)
+        await self._ledger.record([d.keyed for d in stored], intent.token(LEDGER_TABLE))
         if letters:
             await self._dead_letters.send(letters)
-        self.events_written += len(events)
+        self.events_written += len(stored)
         self.dead_lettered += len(letters)
+
+    def _keep_tracked(self, decoded: list[Decoded]) -> list[Decoded]:
+        tracked = {id(e) for e in self._tracking.keep(self.stream, [d.event for d in decoded])}
+        kept = [d for d in decoded if id(d.event) in tracked]
+        self.untracked += len(decoded) - len(kept)
+        return kept
+
+    def _refusal_letter(self, item: Decoded, error: str, stored_tables: tuple[str, ...]) -> DeadLetter:
+        log.error(
+            "%s refused an event of %s[%s]@%s (dead-lettered): %s",
+            self.group_name,
+            item.delivery.topic,
+            item.delivery.partition,
+            item.delivery.offset,
+            error,
+        )
+        value = orjson.dumps(item.event.model_dump(mode="json"))
+        return _letter(
+            item.delivery,
+            value,
+            error,
+            STEP_STORE,
+            item.index,
+            self.group_name,
+            stored_tables,
+            key=_key_of(item.event),
+        )
+
+
+def _parts(items: list[Decoded]) -> list[tuple[str, frozenset[str], list[Decoded]]]:
+    """The batch's events by the tables they must skip: all of them together (part ``""``) but for
+    replayed letters whose event some tables hold already (part ``r<offset>``, each on its own)."""
+    whole = [d for d in items if not d.delivery.stored_tables]
+    parts: list[tuple[str, frozenset[str], list[Decoded]]] = [("", frozenset(), whole)] if whole else []
+    by_delivery: dict[int, list[Decoded]] = {}
+    for d in items:
+        if d.delivery.stored_tables:
+            by_delivery.setdefault(d.delivery.offset, []).append(d)
+    for offset, group in by_delivery.items():
+        parts.append((f"r{offset}", group[0].delivery.stored_tables, group))
+    return parts
 
 
 class ExactlyOncePartitions:

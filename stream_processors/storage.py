@@ -1,19 +1,27 @@
 """ClickHouse access for the workers: one client, calls off the event loop, retried until they succeed.
 
-Contract: :meth:`Storage.run` returns only when the call succeeded. While ClickHouse is unavailable it
-retries with capped exponential backoff (reopening the client), so the batch being written is neither
-dropped nor acknowledged and the Kafka offsets stay put; the worker resumes by itself.
+Failure model (ADR 0013): every failure is either *unavailable* or *data*.
+
+- Unavailable (connection refused, timeouts, too many parts, memory, a table not migrated yet, anything we
+  do not recognise): :meth:`Storage.run` retries with capped exponential backoff (reopening the client), so
+  the batch being written is neither dropped nor acknowledged and the Kafka offsets stay put; the worker
+  resumes by itself.
+- Data (the rows themselves can never be stored: a value out of a column type's range, unparsable input):
+  :meth:`Storage.insert` raises :class:`StoreDataError` at once, and the caller isolates the offending
+  events (:mod:`stream_processors.isolation`). Retrying would stall the partition forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 from clickhouse_connect.driver.insert import InsertContext
 
 from stream_processors.transforms import TableBatch
@@ -22,6 +30,46 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEDUP_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "insert_deduplicate": 1}
+
+DATA_ERROR_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        190,  # SIZES_OF_ARRAYS_DONT_MATCH
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        407,  # DECIMAL_OVERFLOW
+    }
+)
+"""Server error codes that say the inserted rows are at fault, not the server: the same rows fail again."""
+_CODE = re.compile(r"Code: (\d+)\.")
+
+
+class StoreDataError(Exception):
+    """The rows of an insert can never be stored (retrying cannot help); the message says why."""
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by an insert, blames the rows rather than the store.
+
+    clickhouse-connect raises ``DataError`` when it cannot serialize a value into its column type (a
+    ``Date`` before 1970, a negative ``UInt``); the server answers a parse or range error with one of
+    :data:`DATA_ERROR_CODES`; Python's ``TypeError``/``ValueError``/``OverflowError`` from serialization
+    mean a value of the wrong kind. Anything else is taken as the store being unavailable.
+    """
+    if isinstance(exc, DataError | TypeError | ValueError | OverflowError):
+        return True
+    if isinstance(exc, DatabaseError):
+        match = _CODE.search(str(exc))
+        return match is not None and int(match.group(1)) in DATA_ERROR_CODES
+    return False
 
 
 class Storage:
@@ -56,13 +104,18 @@ class Storage:
                 self._drop_client()
                 raise
 
-    async def run(self, call: Callable[[Client], T], what: str) -> T:
-        """Run ``call(client)`` in a thread until it succeeds."""
+    async def run(
+        self, call: Callable[[Client], T], what: str, give_up: Callable[[Exception], bool] | None = None
+    ) -> T:
+        """Run ``call(client)`` in a thread until it succeeds, or until ``give_up(exc)`` says to stop
+        (then ``exc`` is raised)."""
         delay = 0.2
         while True:
             try:
                 return await asyncio.to_thread(self._locked, call)
-            except Exception as exc:  # any failure: the batch stays unacknowledged, we try again
+            except Exception as exc:  # any other failure: the batch stays unacknowledged, we try again
+                if give_up is not None and give_up(exc):
+                    raise
                 self.failures += 1
                 log.warning(
                     "ClickHouse %s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
@@ -71,7 +124,9 @@ class Storage:
                 delay = min(delay * 2, self._retry_max_s)
 
     async def insert(self, batch: TableBatch, token: str) -> None:
-        """Insert ``batch`` with ``insert_deduplication_token=token`` (also for dependent views)."""
+        """Insert ``batch`` with ``insert_deduplication_token=token`` (also for dependent views).
+
+        Retries while the store is unavailable; raises :class:`StoreDataError` when the rows are at fault."""
         if batch.row_count == 0:
             return
 
@@ -87,7 +142,12 @@ class Storage:
             context.settings["insert_deduplication_token"] = token
             client.insert(data=batch.data, context=context)
 
-        await self.run(call, f"insert into {batch.table}")
+        try:
+            await self.run(call, f"insert into {batch.table}", give_up=is_data_error)
+        except Exception as exc:
+            if is_data_error(exc):
+                raise StoreDataError(f"{batch.table}: {type(exc).__name__}: {exc}") from exc
+            raise
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         def call(client: Client) -> list[tuple[Any, ...]]:

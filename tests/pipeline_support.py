@@ -5,11 +5,15 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from schemas.messages import encode_batch
 from stream_processors.dead_letters import DeadLetter
-from stream_processors.pipeline import Delivery
+from stream_processors.pipeline import BatchWriter, Delivery
+from stream_processors.transforms import TableBatch
+
+POISON_USER = "user_poison"
 
 
 class RecordingDeadLetters:
@@ -65,3 +69,28 @@ class InMemoryLog:
                 cursors[p] += 1
             chunks.append(chunk)
         return chunks
+
+
+class RefusingWriter(BatchWriter):
+    """A rollups writer whose feed rows for :data:`POISON_USER` carry a bucket ClickHouse cannot store
+    (a ``Date`` before 1970): a real data error from the real store, standing for any row-level bug."""
+
+    broken = True
+
+    def tables(self, events: Sequence[Any]) -> list[TableBatch]:
+        batches = super().tables(events)
+        if not self.broken:
+            return batches
+        out = []
+        for batch in batches:
+            if "week" in batch.columns:
+                users = batch.data[batch.columns.index("user_id")]
+                weeks = list(batch.data[batch.columns.index("week")])
+                for i, user in enumerate(users):
+                    if user == POISON_USER:
+                        weeks[i] = date(1969, 12, 29)
+                data = list(batch.data)
+                data[batch.columns.index("week")] = weeks
+                batch = TableBatch(batch.table, batch.columns, data)
+            out.append(batch)
+        return out

@@ -80,8 +80,37 @@ def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
     yield Deployment(kafka_bootstrap, f"w-{tag}.", f"w-{tag}-", f"chdb://{tmp_path / 'chdb'}", "analytics")
 
 
-async def produce(deployment: Deployment, generated: oracle.Generated, poison_every: int = 0) -> int:
-    """Produce every generated event as the gateway would (envelopes per partition); return poison count."""
+OUT_OF_RANGE = {
+    Stream.EVENTS: [
+        ("timestamp", "1969-12-31T23:59:59.000Z"),
+        ("timestamp", "1970-01-04T12:00:00.000Z"),
+        ("timestamp", "0002-01-01T12:02:08.000Z"),
+    ],
+    Stream.USAGE: [("date", "1969-12-31")],
+}
+"""Rows injected straight into the topics (the gateway refuses them): each one a dead letter."""
+
+
+def with_injected(stream: Stream, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` with the out-of-range rows of ``stream`` placed among the first ones (new ids)."""
+    out = list(events)
+    for i, (field, value) in enumerate(OUT_OF_RANGE.get(stream, [])):
+        out.insert(2 * i + 1, {**events[i], "id": f"00000000-0000-4000-8000-{i:012d}", field: value})
+    return out
+
+
+async def produce(
+    deployment: Deployment,
+    generated: oracle.Generated,
+    poison_every: int = 0,
+    inject: bool = False,
+    retried: int = 0,
+) -> int:
+    """Produce every generated event as the gateway would (envelopes per partition); return poison count.
+
+    ``inject``: out-of-range rows (:data:`OUT_OF_RANGE`) among the valid ones. ``retried``: that many
+    events per stream carry client-chosen ids and reach their topic a second time, in later messages, as
+    after a client retry whose first request was answered 503 but got through."""
     await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
     producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
     await producer.start()
@@ -91,10 +120,13 @@ async def produce(deployment: Deployment, generated: oracle.Generated, poison_ev
         pending = []
         for stream, attribute in STREAM_LISTS.items():
             events = getattr(generated, attribute)
+            for event in events[:retried]:
+                event["client_keyed"] = True
+            sent = [*(with_injected(stream, events) if inject else events), *events[:retried]]
             topic = registry(deployment.prefix)[stream].name
-            for start in range(0, len(events), 25):
+            for start in range(0, len(sent), 25):
                 groups: dict[int, list[dict[str, Any]]] = {}
-                for event in events[start : start + 25]:
+                for event in sent[start : start + 25]:
                     key = f"{event['tenant_id']}:{event['user_id']}".encode()
                     groups.setdefault(partition_of(key, PARTITIONS), []).append(event)
                 for partition, group in groups.items():
@@ -234,16 +266,18 @@ async def test_worker_writes_raw_rows_and_oracle_equal_rollups_and_dead_letters_
 ) -> None:
     generated = oracle.generate(6_000, users=50, seed=3)
     deployment.migrate()
-    poison = await produce(deployment, generated, poison_every=100)  # ~1% of messages
+    # ~1% of messages poison, out-of-range rows among valid ones, and 150 events per stream delivered twice
+    poison = await produce(deployment, generated, poison_every=100, inject=True, retried=150)
     assert poison > 0
     worker = deployment.start_worker()
     try:
-        await wait_caught_up(deployment, worker, timeout=240)
+        await wait_caught_up(deployment, worker, timeout=240)  # lag back to 0: nothing stalls
     finally:
         stop(worker)
     assert_matches_oracle(deployment, generated)
-    # each poison message is dead-lettered once per agent group (both groups read every topic)
-    assert await dead_letter_count(deployment) == 2 * poison
+    # each poison message and each out-of-range row is dead-lettered once, whatever the agent groups
+    injected = sum(len(rows) for rows in OUT_OF_RANGE.values())
+    assert await dead_letter_count(deployment) == poison + injected
 
 
 async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(deployment: Deployment) -> None:
