@@ -143,7 +143,8 @@ def create_dev_app(
         if secret is None:
             raise AuthConfigError("--demo signs its traffic with an HS256 secret; a key or JWKS is set")
         demo_token = mint_token(secret, "demo-loader", worker.default_tenant, ["service"], ttl_s=3600)
-        _beside(app, lambda: fill_if_empty(storage, demo_url, demo_token), "demo-fill")
+        store = (worker.clickhouse_url, worker.clickhouse_database)  # named when it is not empty
+        _beside(app, lambda: fill_if_empty(storage, demo_url, demo_token, *store), "demo-fill")
     return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +21,9 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from query_api.metrics import QueryMetrics
+from schemas.storage import StoreHeldError
 
+log = logging.getLogger(__name__)
 _TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)
 T = TypeVar("T")
 _statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("statements", default=None)
@@ -42,8 +45,22 @@ def recording_statements() -> Iterator[list[str]]:
         _statements.reset(token)
 
 
+UNAVAILABLE_MESSAGE = "ClickHouse is unavailable; try again shortly"
+HELD_MESSAGE = (
+    "the embedded ClickHouse store is held by another process (chDB allows one process per data "
+    "directory, e.g. a worker or `analytics dev` on the same store); try again once it stopped"
+)
+HELD_LOG_EVERY_S = 60.0
+
+
 class StoreUnavailable(Exception):
-    """ClickHouse cannot be reached (connection refused, timed out): the API answers 503, not 500."""
+    """ClickHouse cannot be reached (connection refused, timed out) or the embedded store is held by
+    another process: the API answers 503 with ``public_message`` (safe to show a client: no driver text,
+    no paths), not 500. ``str(exc)`` keeps the driver's detail for logs."""
+
+    def __init__(self, detail: str, public_message: str = UNAVAILABLE_MESSAGE) -> None:
+        super().__init__(detail)
+        self.public_message = public_message
 
 
 class QueryStore:
@@ -54,6 +71,7 @@ class QueryStore:
         self._idle: asyncio.Queue[Client] | None = None
         self._all: list[Client] = []
         self._opening = 0
+        self._held_logged_at = -HELD_LOG_EVERY_S
 
     def _pool(self) -> asyncio.Queue[Client]:
         if self._idle is None:
@@ -86,9 +104,15 @@ class QueryStore:
 
     async def execute(self, call: Callable[[Client], T]) -> T:
         """Run ``call(client)`` with a pooled client; a failing client is replaced rather than reused, and
-        an unreachable ClickHouse raises :class:`StoreUnavailable`."""
+        an unreachable ClickHouse or an embedded store held by another process raises
+        :class:`StoreUnavailable`."""
         try:
             client = await self._acquire()
+        except StoreHeldError as exc:  # the operator must act: say so in the log, not on every request
+            if time.monotonic() - self._held_logged_at >= HELD_LOG_EVERY_S:
+                self._held_logged_at = time.monotonic()
+                log.error("query API cannot read: %s", exc)
+            raise StoreUnavailable(str(exc), HELD_MESSAGE) from exc
         except OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
         healthy = False

@@ -12,19 +12,19 @@ import sys
 from collections.abc import Callable, Sequence
 
 from schemas.settings import CommonSettings
-from schemas.storage import StoreUnavailableError
+from schemas.storage import StoreHeldError, StoreUnavailableError
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from schemas.migrate import migrate
-    from schemas.storage import open_client
+    from schemas.storage import open_for_command
 
     settings = CommonSettings()
     url = args.clickhouse_url or settings.clickhouse_url
     database = args.database or settings.clickhouse_database
-    client = open_client(url, database, create_database=True)
+    client = open_for_command(url, database, create_database=True)
     try:
         applied = migrate(client)
     finally:
@@ -65,6 +65,37 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from stream_processors.__main__ import parse_groups, run_worker
 
     return run_worker(parse_groups(args.agents))
+
+
+def _cmd_lag(args: argparse.Namespace) -> int:
+    import time
+
+    from aiokafka.errors import KafkaError
+
+    from schemas.topics import registry
+    from stream_processors.__main__ import parse_groups
+    from stream_processors.lag import consumer_lag
+    from stream_processors.settings import WorkerSettings
+
+    settings = WorkerSettings()
+    groups = [f"{settings.worker_group_prefix}{group.value}" for group in parse_groups(args.agents)]
+    topics = [spec.name for spec in registry(settings.topic_prefix).values()]
+    deadline = time.monotonic() + args.timeout
+    while True:
+        try:
+            lag = asyncio.run(consumer_lag(settings.kafka_bootstrap, groups, topics))
+        except KafkaError as exc:  # e.g. the group coordinator is still loading: ask again
+            print(f"lag: cannot read the consumer offsets yet ({exc})", file=sys.stderr, flush=True)
+            if not args.wait:
+                return 1
+        else:
+            print(", ".join(f"{group} {behind:,}" for group, behind in lag.items()), flush=True)
+            if not args.wait or not any(lag.values()):
+                return 0
+        if time.monotonic() >= deadline:
+            print(f"lag: not caught up within {args.timeout:g} s", file=sys.stderr)
+            return 1
+        time.sleep(args.interval)
 
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
@@ -122,13 +153,12 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
         )
     finally:
         client.close()
-    print(f"rebuilt rollups of {report.tenants} tenant(s) from {report.events} raw rows")
+    skipped = f", {report.skipped} skipped (time outside the supported range)" if report.skipped else ""
+    print(f"rebuilt rollups of {report.tenants} tenant(s) from {report.events} raw rows{skipped}")
     return 0
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from ingest_gateway.embedded_app import create_dev_app
     from ingest_gateway.settings import GatewaySettings
     from schemas.gc_tuning import tune_for_service
@@ -149,23 +179,22 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         print(f"           export TOKEN={token}")
         print(f'           curl -H "Authorization: Bearer $TOKEN" {base}/analytics/dashboard/demo_user_1')
     tune_for_service()
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
-    return 0
+    from schemas.serving import serve_http
+    from schemas.shutdown import ShutdownWatchdog
+
+    abandons = "requests still waiting for the store (not answered, so not acknowledged: clients retry)"
+    watchdog = ShutdownWatchdog.from_settings("analytics dev", abandons)
+    return serve_http(app, watchdog, host=host, port=port, log_level=settings.log_level.lower())
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from ingest_gateway.embedded_app import dev_auth
-    from schemas.security.tokens import mint_token
+    from schemas.token_command import TokenRefused, mint_accepted_token
 
-    settings = CommonSettings()
-    auth = dev_auth(settings.clickhouse_url)
-    if auth.auth_jwt_secret is None:
-        print("token: only HS256 tokens can be minted here; your identity provider issues the others")
+    try:
+        print(mint_accepted_token(args.sub, args.tenant, args.role, args.ttl))
+    except TokenRefused as exc:
+        print(f"analytics token: error: {exc}", file=sys.stderr)
         return 2
-    tenant = args.tenant or settings.default_tenant
-    roles = [role.strip() for role in args.role.split(",") if role.strip()]
-    token = mint_token(auth.auth_jwt_secret.get_secret_value(), args.sub, tenant, roles, ttl_s=args.ttl)
-    print(token)
     return 0
 
 
@@ -194,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--agents", default="raw,rollups", help="agent groups: raw,rollups (any subset)")
     worker.set_defaults(handler=_cmd_worker)
 
+    lag = commands.add_parser(
+        "lag", help="messages the worker groups have not stored and committed yet, per consumer group"
+    )
+    lag.add_argument("--agents", default="raw,rollups", help="agent groups: raw,rollups (any subset)")
+    lag.add_argument("--wait", action="store_true", help="repeat until every group has caught up")
+    lag.add_argument("--timeout", type=float, default=600.0, help="with --wait: give up (exit 1) after S s")
+    lag.add_argument("--interval", type=float, default=1.0, help="with --wait: seconds between checks")
+    lag.set_defaults(handler=_cmd_lag)
+
     dlq = commands.add_parser("dlq", help="list or replay a stream's dead letters")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("--stream", default="events", choices=["events", "performance", "usage", "activities"])
@@ -215,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
         "token",
         help="mint an HS256 token with ANALYTICS_AUTH_JWT_SECRET (or analytics dev's local secret)",
     )
-    token.add_argument("--sub", default="dev-admin", help="subject: the user id for end-user roles")
+    token.add_argument(
+        "--sub",
+        help="subject: the user id (required for end-user roles; default dev-admin for admin/service)",
+    )
     token.add_argument("--tenant", help="tenant (default: ANALYTICS_DEFAULT_TENANT)")
     token.add_argument(
         "--role", default="admin", help="comma-separated roles: admin, service, user, student, teacher"
@@ -271,7 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except StoreUnavailableError as exc:  # every command that opens the store: one line, not a traceback
+    except (
+        StoreUnavailableError,
+        StoreHeldError,
+    ) as exc:  # the store cannot be opened: one line, no traceback
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 1
 

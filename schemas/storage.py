@@ -9,6 +9,7 @@ never cares which one it got: the SQL is the same.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import re
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -53,6 +55,48 @@ def parse_url(url: str) -> StorageTarget:
     if scheme in ("http", "https"):
         return StorageTarget("http", url, {})
     raise StorageConfigError(f"unsupported ClickHouse URL {url!r}: use chdb://<dir> or http(s)://host:port")
+
+
+class StoreHeldError(OperationalError):
+    """The embedded store's directory is held by another process.
+
+    chDB, like a ClickHouse server, locks its data directory (the ``status`` file), so one process at a
+    time may use a ``chdb://`` store: ``analytics dev``, a worker and a query API cannot share one. It is
+    an :class:`OperationalError` because it is a state of the deployment, not of the data: it passes when
+    the other process stops, so callers that retry or answer 503 on unavailability do so here too.
+    """
+
+    def __init__(self, directory: str, holder_pid: int | None) -> None:
+        self.directory = directory
+        self.holder_pid = holder_pid
+        holder = f"another process (pid {holder_pid})" if holder_pid else "another process"
+        super().__init__(
+            f"the embedded store {directory} is held by {holder}: chDB lets one process at a time use a "
+            "data directory; stop that process, or point every service at a ClickHouse server "
+            "(ANALYTICS_CLICKHOUSE_URL=http://...)"
+        )
+
+
+def embedded_holder(directory: str | Path) -> int | None:
+    """Whether another process holds the chDB store in ``directory``: the pid it wrote into the ``status``
+    file (0 when unreadable), or None when the directory is free.
+
+    Probes the lock ClickHouse takes on ``status`` (``flock``). Call it only after opening the store
+    failed: a probe from the process that itself holds the store would see its own lock.
+    """
+    status = Path(directory) / "status"
+    try:
+        handle = status.open("rb")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            match = re.search(rb"PID:\s*(\d+)", handle.read(256))
+            return int(match.group(1)) if match else 0
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return None
 
 
 class StoreUnavailableError(Exception):
@@ -95,7 +139,8 @@ def open_client(
     """Open a clickhouse-connect client on ``url``, optionally creating ``database`` first.
 
     The chDB client is synchronous and a process may host one engine directory only; callers in async
-    code run client calls in a worker thread.
+    code run client calls in a worker thread. A ``chdb://`` directory another process holds raises
+    :class:`StoreHeldError`.
     """
     target = parse_url(url)
     if database is not None:
@@ -112,9 +157,15 @@ def open_client(
 def _connect(target: StorageTarget, database: str | None, settings: dict[str, Any]) -> Client:
     if target.is_embedded:
         Path(target.location).mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(
-            interface="chdb", path=target.location, database=database, settings=settings or None
-        )
+        try:
+            return clickhouse_connect.get_client(
+                interface="chdb", path=target.location, database=database, settings=settings or None
+            )
+        except Exception as exc:  # chDB says only "Error initializing EmbeddedServer": find out why
+            holder = embedded_holder(target.location)
+            if holder is None:
+                raise
+            raise StoreHeldError(target.location, holder or None) from exc
     return clickhouse_connect.get_client(dsn=target.location, database=database, settings=settings or None)
 
 

@@ -1,7 +1,8 @@
 """``analytics loadgen``: options from the command line, the run, its summary and exit status.
 
 Exit status: 0 when every item was accepted, 1 when any request failed or any item was refused,
-2 when no gateway answers at the URL at all.
+2 when nothing could be sent: no credential (every gateway route needs one, so each request would answer
+401), or no gateway answers at the URL at all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import sys
 from typing import Any
 
-from ingest_gateway.loadgen.options import options_from
+from ingest_gateway.loadgen.options import API_KEY_ENV, TOKEN_ENV, options_from
 from ingest_gateway.loadgen.runner import GatewayUnreachable, run
 
 
@@ -35,6 +36,13 @@ def describe(summary: dict[str, Any]) -> str:
 def main(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the bar
     options = options_from(args)
+    if not (options.token or options.api_key):
+        print(
+            f"loadgen: no credential, so every request would answer 401: set {TOKEN_ENV} "
+            f"(export {TOKEN_ENV}=$(analytics token --role service)) or {API_KEY_ENV} (an ingestion key)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         summary = asyncio.run(run(options))
     except GatewayUnreachable as exc:

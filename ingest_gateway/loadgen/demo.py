@@ -3,8 +3,10 @@
 The load generator runs as a subprocess (its own core, the same HTTP path as any client) against the
 server's own port once it answers, one stream after the other over the same seeded sessions: a commit of
 one stream writes a few tables, a commit mixing all four writes 25, so phases fill about three times
-faster than mixed traffic. A store that already holds events is left alone, so a restart adds nothing;
-an interrupted fill is not resumed (delete the store directory to start over).
+faster than mixed traffic. A store that already holds events is left alone, so a restart adds nothing,
+and the process says so and how to get the demo (a fresh store); an interrupted fill is not resumed
+(delete the store directory to start over). While it loads, the server's per-request access log is
+paused (tens of thousands of lines would bury everything else) and one line per stream reports progress.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from ingest_gateway.loadgen.options import TOKEN_ENV
+from schemas.storage import parse_url
 from schemas.topics import Stream
 from stream_processors.storage import Storage
+
+ACCESS_LOGGER = "uvicorn.access"
 
 DEMO_USERS = 40
 DEMO_SESSIONS = 2_400
@@ -44,8 +51,43 @@ def loadgen_command(base_url: str, stream: Stream) -> list[str]:
         f"--user-prefix={DEMO_USER_PREFIX}",
         "--seed=42",
         "--concurrency=32",
+        "--no-progress",
         "--json",
     ]
+
+
+def not_empty_message(existing: int, store_url: str, database: str) -> str:
+    """Why ``--demo`` added nothing, and how to get the demo: a store of its own."""
+    target = parse_url(store_url)
+    if target.is_embedded:
+        fresh = (
+            "start on a fresh store, e.g. `ANALYTICS_CLICKHOUSE_URL=chdb://./var/demo make run DEMO=1` "
+            f"(or stop the server and delete {target.location})"
+        )
+    else:
+        fresh = "start on a fresh database, e.g. ANALYTICS_CLICKHOUSE_DATABASE=demo"
+    return (
+        f"demo: no demo data added: database {database} at {store_url} already holds {existing:,} events, "
+        f"and demo data only fills an empty store (so a restart never adds it twice). For the demo, {fresh}."
+    )
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def access_log_paused() -> Iterator[None]:
+    """Drop uvicorn's access log lines (and httpx's request lines) while the demo loads."""
+    drop, access, client = _DropAll(), logging.getLogger(ACCESS_LOGGER), logging.getLogger("httpx")
+    access.addFilter(drop)
+    client.addFilter(drop)
+    try:
+        yield
+    finally:
+        access.removeFilter(drop)
+        client.removeFilter(drop)
 
 
 async def _wait_until_serving(base_url: str, timeout_s: float = 60.0) -> None:
@@ -60,26 +102,36 @@ async def _wait_until_serving(base_url: str, timeout_s: float = 60.0) -> None:
             await asyncio.sleep(0.2)
 
 
-async def fill_if_empty(storage: Storage, base_url: str, token: str) -> None:
-    """Post the demo traffic to ``base_url`` (as ``token``'s principal) unless the store holds events."""
+async def fill_if_empty(
+    storage: Storage, base_url: str, token: str, store_url: str, database: str = "analytics"
+) -> None:
+    """Post the demo traffic to ``base_url`` (as ``token``'s principal) unless the store holds events;
+    ``store_url`` and ``database`` only name the store in the message when it does."""
     existing = int((await storage.query("SELECT count() FROM analytics_events"))[0][0])
     if existing:
-        print(f"demo: the store already holds {existing:,} events; no demo data added", flush=True)
+        print(not_empty_message(existing, store_url, database), flush=True)
         return
-    await _wait_until_serving(base_url)
-    print(
-        f"demo: posting {DEMO_DAYS} days of traffic of {DEMO_USERS} users "
-        f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) to {base_url} ...",
-        flush=True,
-    )
-    started = time.monotonic()
-    accepted: dict[str, int] = {}
-    for stream in Stream:
-        summary = await _run_loadgen(loadgen_command(base_url, stream), token)
-        if summary is None:
-            print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
-            return
-        accepted[stream.value] = summary["accepted"]
+    with access_log_paused():
+        await _wait_until_serving(base_url)
+        print(
+            f"demo: posting {DEMO_DAYS} days of traffic of {DEMO_USERS} users "
+            f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) to {base_url}, one stream after "
+            "the other; the access log is paused until it is done ...",
+            flush=True,
+        )
+        started = time.monotonic()
+        accepted: dict[str, int] = {}
+        for number, stream in enumerate(Stream, start=1):
+            summary = await _run_loadgen(loadgen_command(base_url, stream), token)
+            if summary is None:
+                print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
+                return
+            accepted[stream.value] = summary["accepted"]
+            print(
+                f"demo: {number}/{len(Stream)} {stream.value}: {summary['accepted']:,} stored "
+                f"({time.monotonic() - started:.1f} s)",
+                flush=True,
+            )
     streams = ", ".join(f"{name} {count:,}" for name, count in accepted.items())
     print(
         f"demo data ready: {sum(accepted.values()):,} events ({streams}) over {DEMO_DAYS} days "

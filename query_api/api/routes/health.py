@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from query_api.store import UNAVAILABLE_MESSAGE, QueryStore, StoreUnavailable
 from schemas.envelope import EnvelopeResponse
 
 router = APIRouter(tags=["operations"])
@@ -18,10 +19,23 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> EnvelopeResponse:
-    """Ready when ClickHouse answers a query."""
-    if await request.app.state.query_store.ping():
+    """Ready when ClickHouse answers a query; else 503 whose ``reason`` is what the read routes answer
+    (``StoreUnavailable.public_message``: e.g. the embedded store held by another process), so a probe
+    tells the operator what to fix."""
+    store: QueryStore = request.app.state.query_store
+    try:
+        rows = await store.rows("SELECT 1")
+    except StoreUnavailable as exc:
+        return _not_ready(exc.public_message)
+    except Exception:  # readiness: any other failure means not ready too
+        return _not_ready(UNAVAILABLE_MESSAGE)
+    if rows and rows[0][0] == 1:
         return EnvelopeResponse({"status": "ready"})
-    return EnvelopeResponse({"status": "not ready", "reason": "ClickHouse unreachable"}, status_code=503)
+    return _not_ready(UNAVAILABLE_MESSAGE)
+
+
+def _not_ready(reason: str) -> EnvelopeResponse:
+    return EnvelopeResponse({"status": "not ready", "reason": reason}, status_code=503)
 
 
 @router.get("/metrics")
