@@ -7,25 +7,36 @@ are fed once into feed tables of this run, whose views (the rollups' own, genera
 declarations) pass each grain's rows only inside that grain's interval, so no other bucket is touched. Running
 it twice gives the same result. Events still arriving for the rebuilt buckets while it runs may be
 counted twice or not at all: pause the rollup workers, or rebuild once more afterwards.
+
+Raw rows whose time is outside the supported range (:mod:`schemas.event_time`: a ``timestamp`` or usage
+``date`` in 1970, stored before the gateway checked the range) are skipped, logged with their ids and
+counted in the report, as the pipeline now treats such events (the workers dead-letter them): the rebuilt
+buckets leave them out, and the raw tables' TTL backstop deletes them at their next merge. Any other row
+the message models refuse still fails the rebuild: it would be a bug to see, not data to leave out.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
+from pydantic import ValidationError
 from tqdm import tqdm
 
+from schemas.event_time import RANGE_TEXT
 from schemas.messages import MESSAGE_MODELS
 from schemas.rollups import FEEDS, ROLLUPS, Grain, Rollup, date_buckets, grain_condition, view_ddl
 from schemas.topics import Stream
 from stream_processors.storage import DEDUP_SETTINGS
 from stream_processors.transforms import RAW_COLUMNS, RAW_TABLES, ZoneFor, feed_rows
+
+log = logging.getLogger(__name__)
 
 _JSON_COLUMNS = {
     "properties",
@@ -43,11 +54,26 @@ _JSON_COLUMNS = {
 }
 
 
+MAX_SKIPPED_IDS = 100
+"""How many ids of skipped rows a report keeps (each skipped row is logged anyway)."""
+_STORED_TIMES = frozenset({"timestamp", "received_at", "date"})
+"""The fields of a message whose range the models check (``StoredTime``/``StoredDate``)."""
+
+
 @dataclass
 class RebuildReport:
     tenants: int = 0
     events: int = 0
+    """Raw rows fed into the rebuilt buckets."""
     buckets_deleted: int = 0
+    skipped: int = 0
+    """Raw rows left out because a stored time is outside the supported range (see the module docstring)."""
+    skipped_ids: list[str] = field(default_factory=list)
+    """Ids of the first :data:`MAX_SKIPPED_IDS` skipped rows."""
+
+    def skip(self, ids: list[str]) -> None:
+        self.skipped += len(ids)
+        self.skipped_ids.extend(ids[: MAX_SKIPPED_IDS - len(self.skipped_ids)])
 
 
 def bucket_end(day: date, grain: Grain) -> date:
@@ -89,9 +115,33 @@ def _decoded(stream: Stream, columns: list[str], row: Iterable[Any]) -> Any:
     return MESSAGE_MODELS[stream].model_validate(values)
 
 
-def _raw_span(client: Client, stream: Stream, tenant: str, first: date, last: date, zone: Any) -> list[Any]:
+def _out_of_range(error: ValidationError) -> bool:
+    """Whether every error of ``error`` is about a stored time (which the models only range-check)."""
+    return all(str(item["loc"][0]) in _STORED_TIMES for item in error.errors() if item["loc"])
+
+
+def _readable(
+    stream: Stream, columns: list[str], rows: Sequence[Sequence[Any]]
+) -> tuple[list[Any], list[str]]:
+    """The message models of ``rows``, and the ids of the rows skipped for a time outside the supported
+    range; any other validation error is raised."""
+    events, skipped = [], []
+    for row in rows:
+        try:
+            events.append(_decoded(stream, columns, row))
+        except ValidationError as exc:
+            if not _out_of_range(exc):
+                raise
+            skipped.append(str(row[columns.index("id")]))
+    return events, skipped
+
+
+def _raw_span(
+    client: Client, stream: Stream, tenant: str, first: date, last: date, zone: Any
+) -> tuple[list[Any], list[str]]:
     """The raw events of tenant-local days ``first..last`` as message models, fully read (chDB serves no
-    other call on a client while a result stream is open, and inserts follow)."""
+    other call on a client while a result stream is open, and inserts follow), and the ids of the rows
+    skipped (a time outside the supported range; logged here)."""
     columns = RAW_COLUMNS[stream]
     if stream is Stream.USAGE:
         condition = "date BETWEEN {a:Date} AND {b:Date}"
@@ -105,7 +155,20 @@ def _raw_span(client: Client, stream: Stream, tenant: str, first: date, last: da
     table = RAW_TABLES[stream]
     sql = f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE tenant_id = {{t:String}} AND {condition}"
     rows = client.query(sql, parameters={"t": tenant, **params}).result_rows
-    return [_decoded(stream, columns, row) for row in rows]
+    events, skipped = _readable(stream, columns, rows)
+    if skipped:
+        log.warning(
+            "rebuild: skipped %d %s row(s) of tenant %s (%s..%s) whose time is outside the supported range, "
+            "%s: ids %s",
+            len(skipped),
+            table,
+            tenant,
+            first,
+            last,
+            RANGE_TEXT,
+            ", ".join(skipped),
+        )
+    return events, skipped
 
 
 def month_spans(first: date, last: date) -> list[tuple[date, date]]:
@@ -152,8 +215,9 @@ def rebuild_rollups(
         for tenant_id, (span_first, span_last) in progress(work):
             zone = zone_for(tenant_id)
             for stream in Stream:
-                events = _raw_span(client, stream, tenant_id, span_first, span_last, zone)
+                events, skipped = _raw_span(client, stream, tenant_id, span_first, span_last, zone)
                 report.events += len(events)
+                report.skip(skipped)
                 for batch in feed_rows(stream, events, zone_for):
                     if batch.row_count:
                         token = f"rebuild/{run}/{tenant_id}/{stream}/{span_first}/{batch.table}"

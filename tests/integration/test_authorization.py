@@ -24,6 +24,7 @@ from stream_processors.settings import WorkerSettings
 from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
 from tests.examples import example
+from tests.recent_examples import recent
 
 pytestmark = pytest.mark.clickhouse
 
@@ -88,10 +89,10 @@ async def _send_acme_data(http: httpx.AsyncClient) -> None:
             "/analytics/events/batch", json={"events": [marked, page_view]}, headers=service
         )
         assert response.status_code == 200, response.text
-        vitals = {**example(Stream.PERFORMANCE, "valid_with_page.json"), "user_id": user}
+        vitals = {**recent(example(Stream.PERFORMANCE, "valid_with_page.json")), "user_id": user}
         vitals["page"] = f"/{SECRET_MARK}/pricing"
         assert (await http.post("/analytics/performance", json=vitals, headers=service)).status_code == 200
-        activity = {**example(Stream.ACTIVITIES, "valid_critical_error.json"), "user_id": user}
+        activity = {**recent(example(Stream.ACTIVITIES, "valid_critical_error.json")), "user_id": user}
         activity["activity_type"] = activity.get("activity_type", "error")
         activity["description"] = f"{SECRET_MARK} failure"
         assert (await http.post("/analytics/activities", json=activity, headers=service)).status_code == 200
@@ -115,7 +116,7 @@ def _body(method: str, path: str, user: str) -> dict[str, Any] | None:
             "/analytics/usage": Stream.USAGE,
             "/analytics/activities": Stream.ACTIVITIES,
         }[path]
-        item = {**example(stream, sorted_valid(stream)), "user_id": user}
+        item = {**recent(example(stream, sorted_valid(stream))), "user_id": user}
         item.pop("id", None)
         return {"events": [item]} if path.endswith("/batch") else item
     return None

@@ -3,13 +3,16 @@ range; idempotent; compared with the independent oracle."""
 
 from __future__ import annotations
 
+import logging
 import random
+import uuid
 from datetime import date
 from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from schemas.messages import MESSAGE_MODELS
 from schemas.migrate import migrate
 from schemas.rollups import Grain, rollup, select_sql
 from schemas.topics import Stream
@@ -18,8 +21,10 @@ from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOnceParti
 from stream_processors.rebuild import rebuild_rollups
 from stream_processors.settings import ZoneLookup
 from stream_processors.storage import Storage
+from stream_processors.transforms import raw_rows
 from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
+from tests.examples import example, stamped_page_view
 from tests.pipeline_support import InMemoryLog, RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
@@ -149,4 +154,64 @@ async def test_rebuild_after_zone_change_gdpr_deletion_and_for_a_narrow_range(
     assert snapshot(client) == expected(remaining)
     rebuild_rollups(client, damaged, damaged, TENANT_ZONES)  # idempotent
     assert snapshot(client) == expected(remaining)
+    client.close()
+
+
+def _store_raw(client: Client, stream: Stream, messages: list[dict[str, Any]]) -> None:
+    models = [MESSAGE_MODELS[stream].model_validate(m) for m in messages]
+    for batch in raw_rows(stream, models):
+        client.insert(batch.table, batch.data, column_names=batch.columns, column_oriented=True)
+
+
+def _copy_row(client: Client, table: str, source: str, copy: str, replaced: str) -> None:
+    """A raw row written as storage allowed before the time range: a copy of row ``source`` with id ``copy``
+    and ``replaced`` (an SQL ``expression AS column``), straight into the table. (The row is chosen in a
+    subquery: in the outer one, ``id`` would name the replacement.)"""
+    client.command(
+        f"INSERT INTO {table} SELECT * REPLACE (toUUID({{copy:String}}) AS id, {replaced}) "
+        f"FROM (SELECT * FROM {table} WHERE id = toUUID({{source:String}}))",
+        parameters={"copy": copy, "source": source},
+    )
+
+
+async def test_rebuild_skips_raw_rows_dated_1970_reports_them_and_rebuilds_the_rest(
+    clickhouse: ClickHouseTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = clickhouse.client()
+    migrate(client)
+    # the TTL backstops delete rows this old at their next merge; until then a rebuild reads them
+    tables = client.query("SELECT name FROM system.tables WHERE database = currentDatabase()").result_rows
+    for (table,) in tables:
+        client.command(f"SYSTEM STOP TTL MERGES {table}")
+    # the rows in range are of 1971 too: a rebuild reads 1970 only when its range starts there, and one month
+    # of 1970 to 2026 at a time would take minutes
+    event = stamped_page_view("u1", "s1", "1971-01-02T10:00:00.000Z", "1971-01-02T10:00:01.000Z", "acme")
+    usage = {
+        **example(Stream.USAGE, "valid_minimal.json"),
+        "tenant_id": "acme",
+        "id": str(uuid.uuid4()),
+        "user_id": "u1",
+        "date": "1971-01-02",
+        "received_at": "1971-01-02T10:00:01.000Z",
+        "schema_version": 1,
+    }
+    _store_raw(client, Stream.EVENTS, [event])
+    _store_raw(client, Stream.USAGE, [usage])
+    old_event, old_usage = str(uuid.uuid4()), str(uuid.uuid4())
+    _copy_row(
+        client,
+        "analytics_events",
+        event["id"],
+        old_event,
+        "toDateTime64('1970-12-30 10:00:00', 3, 'UTC') AS timestamp",
+    )
+    _copy_row(client, "usage_metrics", usage["id"], old_usage, "toDate('1970-12-30') AS date")
+
+    with caplog.at_level(logging.WARNING, logger="stream_processors.rebuild"):
+        report = rebuild_rollups(client, date(1970, 12, 28), date(1971, 1, 3), TENANT_ZONES)
+
+    assert (report.events, report.skipped, report.skipped_ids) == (2, 2, [old_event, old_usage])
+    assert snapshot(client) == expected(oracle.Generated(events=[event], usage=[usage]))
+    logged = [r.getMessage() for r in caplog.records if r.name == "stream_processors.rebuild"]
+    assert len(logged) == 2 and old_event in logged[0] and old_usage in logged[1], logged
     client.close()
