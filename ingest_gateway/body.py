@@ -1,4 +1,11 @@
-"""Reading a request body safely: size caps before and after gzip decompression, then JSON parsing.
+"""Reading a request body safely: its media type, size caps before and after gzip decompression, then
+JSON parsing.
+
+Accepted ``Content-Type``: ``application/json`` (any parameters, e.g. ``charset=utf-8``), ``text/plain``
+(what ``navigator.sendBeacon`` sends for a string body) and none at all (a ``Blob`` beacon without a
+type, minimal clients): the body is JSON in every case. Anything else, e.g.
+``application/x-www-form-urlencoded`` (what ``curl -d`` sends by default), answers 415
+``UNSUPPORTED_MEDIA_TYPE`` rather than being guessed at.
 
 The decompressed-size cap is enforced while inflating (``max_length``), so a gzip bomb costs at most the
 cap in memory, never the bomb's full size.
@@ -12,18 +19,36 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from ingest_gateway.errors import ApiError, too_large, validation_error
-from schemas.envelope import ErrorCode
+from ingest_gateway.errors import too_large, unsupported_media_type, validation_error
+from schemas.envelope import detail
+from schemas.json_limits import loads_exact
 
 GZIP_WBITS = 16 + zlib.MAX_WBITS
+JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
+"""Media types an ingestion body may declare (parameters such as ``charset`` aside); none is accepted too."""
+
+
+def check_media_type(content_type: str | None) -> None:
+    """Raise 415 unless ``content_type`` is absent or one of :data:`JSON_MEDIA_TYPES`."""
+    if content_type is None or not content_type.strip():
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise unsupported_media_type(
+            "Content-Type",
+            f"Content-Type {media_type!r} is not supported; send application/json "
+            "(text/plain is accepted for navigator.sendBeacon)",
+        )
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The body, decompressed if ``Content-Encoding: gzip``, at most ``max_bytes`` long (else 413)."""
+    """The body, decompressed if ``Content-Encoding: gzip``, at most ``max_bytes`` long (else 413);
+    415 for a media type or an encoding it cannot be read as."""
+    check_media_type(request.headers.get("content-type"))
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
-        raise ApiError(
-            415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding!r} is not supported; use gzip"
+        raise unsupported_media_type(
+            "Content-Encoding", f"Content-Encoding {encoding!r} is not supported; use gzip"
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -61,17 +86,21 @@ async def _inflate_capped(request: Request, max_bytes: int) -> bytes:
             raise too_large(f"decompressed body exceeds {max_bytes} bytes")
         out.append(tail)
     except zlib.error as exc:
-        raise validation_error(f"body is not valid gzip: {exc}", status=400) from exc
+        message = f"body is not valid gzip: {exc}"
+        raise validation_error(message, [detail("(body)", message, "gzip_invalid")], status=400) from exc
     if not inflater.eof:
-        raise validation_error("gzip body is truncated", status=400)
+        message = "gzip body is truncated"
+        raise validation_error(message, [detail("(body)", message, "gzip_invalid")], status=400)
     return b"".join(out)
 
 
 def parse_json(body: bytes) -> Any:
     """Parse JSON, answering 400 ``VALIDATION_ERROR`` for anything malformed (including absurd nesting)."""
     if not body:
-        raise validation_error("request body is empty; a JSON object is expected", status=400)
+        message = "request body is empty; a JSON object is expected"
+        raise validation_error(message, [detail("(body)", message, "missing")], status=400)
     try:
-        return orjson.loads(body)
+        return loads_exact(body)
     except orjson.JSONDecodeError as exc:
-        raise validation_error("request body is not valid JSON", details=str(exc), status=400) from exc
+        details = [detail("(body)", str(exc), "json_invalid")]
+        raise validation_error("request body is not valid JSON", details, status=400) from exc

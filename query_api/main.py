@@ -27,8 +27,9 @@ from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
-from schemas.envelope import EnvelopeResponse, ErrorCode, error
+from schemas.envelope import EnvelopeResponse, ErrorCode, detail, error
 from schemas.http_errors import install_error_handlers
+from schemas.openapi import error_responses, install_openapi
 from schemas.security.audit import AuditLog
 from schemas.security.http import PrincipalDep, authenticate
 from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
@@ -46,6 +47,12 @@ RESOURCE_ROUTERS = (
     config.router,
     privacy.router,
 )
+
+
+QUERY_ERRORS = error_responses(400, 503)
+"""What every read route can answer besides its own: a refused parameter or body (400: the query API
+answers request validation with 400, also for ``PUT`` bodies) and an unavailable store (503); the
+credential's 401/403/429 are added by :mod:`schemas.openapi` from the routes' dependencies."""
 
 
 def utc_now() -> datetime:
@@ -92,18 +99,22 @@ def attach_query_api(
     app.state.query_limiter = limiter or RateLimitSettings().query_limiter()
     app.state.audit = AuditLog(store.execute)
     for router in RESOURCE_ROUTERS:  # every read needs a credential; health and metrics do not
-        app.include_router(router, dependencies=[Depends(authenticate), Depends(within_query_rate)])
+        app.include_router(
+            router,
+            dependencies=[Depends(authenticate), Depends(within_query_rate)],
+            responses=QUERY_ERRORS,
+        )
 
     @app.exception_handler(ParameterError)
     async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
-        return EnvelopeResponse(
-            error(ErrorCode.VALIDATION_ERROR, str(exc), {"parameter": exc.parameter}), status_code=400
-        )
+        details = [detail(exc.parameter, str(exc), "invalid_parameter")]
+        return EnvelopeResponse(error(ErrorCode.VALIDATION_ERROR, str(exc), details), status_code=400)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> EnvelopeResponse:
+        """503 with the cause a client may see (e.g. the embedded store held by another process)."""
         return EnvelopeResponse(
-            error(ErrorCode.SERVICE_UNAVAILABLE, "ClickHouse is unavailable; try again shortly"),
+            error(ErrorCode.SERVICE_UNAVAILABLE, exc.public_message),
             status_code=503,
             headers={"Retry-After": str(settings.query_retry_after_s)},
         )
@@ -143,6 +154,7 @@ def create_app(
     install_error_handlers(app, validation_status=400)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_web_security(app, settings.query_max_body_bytes)
+    install_openapi(app)
     return app
 
 

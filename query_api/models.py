@@ -3,15 +3,24 @@ OpenAPI document shows each endpoint's exact payload."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+"""A time in an answer, always with its zone (RFC 3339 ``date-time``, as documented): ClickHouse
+``DateTime`` columns come back naive and hold UTC, so a naive value is UTC."""
+
 TrendDirection = Literal["up", "down", "stable"]
-PointTime = datetime | date
+PointTime = Instant | date
 """A series point: a day, week or month start; an hour (UTC) for ``last_24_hours``."""
 
 
@@ -67,7 +76,7 @@ class AnalyticsEventPublic(_Model):
     event_name: str
     event_category: str
     properties: dict[str, Any]
-    timestamp: datetime
+    timestamp: Instant
     source: str
     platform: str
 
@@ -76,7 +85,7 @@ class PerformanceMetricPublic(_Model):
     id: str
     user_id: str
     session_id: str
-    timestamp: datetime
+    timestamp: Instant
     page: str
     page_load_time: int
     time_to_first_byte: int
@@ -127,7 +136,7 @@ class ActivityLogPublic(_Model):
     metadata: dict[str, Any]
     severity: str
     tags: list[str]
-    timestamp: datetime
+    timestamp: Instant
 
 
 # ---- aggregates ----------------------------------------------------------------------------------------
@@ -206,7 +215,7 @@ class Breakdown(_Model):
 class RecentActivity(_Model):
     id: str
     description: str
-    timestamp: datetime
+    timestamp: Instant
     severity: str
     activity_type: str
 
@@ -272,7 +281,7 @@ class Insight(_Model):
     change_percentage: float | None
     trend: TrendDirection
     recommendations: list[str]
-    created_at: datetime
+    created_at: Instant
 
 
 class Dashboard(_Model):
@@ -284,7 +293,7 @@ class Dashboard(_Model):
     activity: ActivitySummary
     trends: list[Trend]
     insights: list[Insight]
-    last_updated: datetime
+    last_updated: Instant
 
 
 class TrackingPublic(_Model):
@@ -311,8 +320,17 @@ class RebuildPublic(_Model):
     status: str
     first_day: date
     last_day: date
-    requested_at: datetime
+    requested_at: Instant
     detail: str
+
+
+class RetentionChangePublic(_Model):
+    """A scheduled step of the retention in force: from ``effective_at`` on, the retention job applies
+    ``new`` instead of ``old`` (rows kept by ``old`` but not by ``new`` are deleted by its next run)."""
+
+    effective_at: Instant
+    old: RetentionPublic
+    new: RetentionPublic
 
 
 class ConfigPublic(_Model):
@@ -320,6 +338,12 @@ class ConfigPublic(_Model):
     tenant_id: str
     tracking: TrackingPublic
     tenant: TenantSettingsPublic
+    """The stored settings; ``tenant.retention`` is the one requested, in force once ``retention_changes``
+    have all taken effect."""
+    retention_changes: list[RetentionChangePublic] = Field(
+        description="shorter retentions still in their grace period, in time order (ADR 0012); empty when "
+        "the requested retention is in force"
+    )
     rollup_rebuilds: list[RebuildPublic]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.envelope import EnvelopeResponse, ErrorCode, error
+from schemas.envelope import Details, EnvelopeResponse, ErrorCode, detail, error
 
 log = logging.getLogger(__name__)
 
@@ -20,19 +20,23 @@ _HTTP_CODES = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     429: ErrorCode.RATE_LIMITED,
 }
+_LOCATIONS = frozenset({"query", "path", "header", "cookie", "body"})
+
+ValidationStatus = Callable[[Request], int]
 
 
 class ApiError(Exception):
-    """An error with an HTTP status, an envelope code and optional details."""
+    """An error with an HTTP status, an envelope code and optional details (see ``schemas.envelope``)."""
 
     def __init__(
         self,
         status: int,
         code: ErrorCode,
         message: str,
-        details: Any = None,
+        details: Details | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -43,11 +47,35 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def install_error_handlers(app: FastAPI, validation_status: int | Callable[[Request], int] = 422) -> None:
+def field_of(location: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the envelope's ``field``: the parameter or the dotted body path,
+    without FastAPI's ``query``/``path``/``body`` prefix (``("query", "page")`` → ``page``)."""
+    parts = list(location)
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "(body)"
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves ``path`` with (a path served by several routes, e.g. ``GET`` and
+    ``PUT`` of one resource, answers 405 from whichever matched first, naming only its own methods)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods.update(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def install_error_handlers(app: FastAPI, validation_status: int | ValidationStatus = 422) -> None:
     """Every error leaves in the seed's envelope; nothing leaks a stack trace. Request validation
     failures answer ``validation_status`` (the gateway: 422 for bodies; the query API: 400 for
-    parameters; ``analytics dev``, serving both: decided per request)."""
+    parameters; ``analytics dev``, serving both: decided per request). The rule is kept on
+    ``app.state.validation_status`` so the OpenAPI document states the status really answered."""
     status_of = validation_status if callable(validation_status) else (lambda _: validation_status)
+    app.state.validation_status = status_of
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> EnvelopeResponse:
@@ -57,23 +85,21 @@ def install_error_handlers(app: FastAPI, validation_status: int | Callable[[Requ
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(request: Request, exc: RequestValidationError) -> EnvelopeResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
+        details = [detail(field_of(tuple(e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
         return EnvelopeResponse(
             error(ErrorCode.VALIDATION_ERROR, "invalid request", details), status_code=status_of(request)
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
         code = _HTTP_CODES.get(
             exc.status_code,
             ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR,
         )
-        return EnvelopeResponse(
-            error(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return EnvelopeResponse(error(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> EnvelopeResponse:

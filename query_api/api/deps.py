@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 
 from query_api.admission import Admission
+from query_api.api.params import EndDay, StartDay
 from query_api.cache import ResultCache
-from query_api.periods import Period, resolve
+from query_api.periods import MAX_CUSTOM_DAYS, Period, TimePeriod, resolve
 from query_api.rollup_sql import Scope
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore
@@ -29,7 +30,7 @@ USER_ID_PATTERN = f"^{ID_CLASS}{{1,36}}$"
 
 
 ALWAYS_AUDITED = frozenset({Action.READ_TENANT, Action.WRITE_TENANT_SETTINGS})
-"""Tenant-wide reads and settings changes (IP handling, retention: a shorter one deletes data at once)."""
+"""Tenant-wide reads and settings changes (IP handling, retention: a shorter one schedules a deletion)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ def envelope(request: Request, data: Any, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def period_param(default: str) -> Callable[..., Awaitable[Period]]:
+def period_param(default: TimePeriod) -> Callable[..., Awaitable[Period]]:
     """A dependency resolving ``time_period`` (default ``default``), ``start_date`` and ``end_date``."""
 
     async def period(
@@ -154,23 +155,23 @@ def period_param(default: str) -> Callable[..., Awaitable[Period]]:
         caller: CallerDep,
         clock: ClockDep,
         time_period: Annotated[
-            str,
+            TimePeriod,
             Query(
-                description="last_24_hours, last_7_days, last_30_days, last_90_days, this_week, "
-                "this_month, last_month, this_year or custom"
+                description="the period; `custom` takes `start_date` and `end_date` "
+                f"(at most {MAX_CUSTOM_DAYS} days)"
             ),
         ] = default,
-        start_date: Annotated[str | None, Query(description="custom: first day (YYYY-MM-DD)")] = None,
-        end_date: Annotated[str | None, Query(description="custom: last day (YYYY-MM-DD), inclusive")] = None,
+        start_date: StartDay = None,
+        end_date: EndDay = None,
     ) -> Period:
-        return await period_for(tenants, caller, clock, time_period, start_date, end_date)
+        return await period_for(tenants, caller, clock, time_period.value, start_date, end_date)
 
     return period
 
 
-Last24Hours = Annotated[Period, Depends(period_param("last_24_hours"))]
-Last7Days = Annotated[Period, Depends(period_param("last_7_days"))]
-Last30Days = Annotated[Period, Depends(period_param("last_30_days"))]
+Last24Hours = Annotated[Period, Depends(period_param(TimePeriod.LAST_24_HOURS))]
+Last7Days = Annotated[Period, Depends(period_param(TimePeriod.LAST_7_DAYS))]
+Last30Days = Annotated[Period, Depends(period_param(TimePeriod.LAST_30_DAYS))]
 
 
 @dataclass(frozen=True)

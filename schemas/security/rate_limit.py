@@ -21,7 +21,7 @@ from cachetools import LRUCache
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from schemas.envelope import ErrorCode
+from schemas.envelope import ErrorCode, detail
 from schemas.http_errors import ApiError
 from schemas.settings import ENV_CONFIG
 
@@ -223,14 +223,14 @@ def raise_if_limited(verdict: Verdict) -> None:
             ErrorCode.PAYLOAD_TOO_LARGE,
             f"request is larger than the rate limit allows at once ({verdict.limit} {scope}); "
             "send it in smaller parts",
-            {"scope": scope, "limit": verdict.limit},
+            [detail(scope, f"at most {verdict.limit} {scope} at once", "too_large_for_rate_limit")],
             headers=headers,
         )
     raise ApiError(
         429,
         ErrorCode.RATE_LIMITED,
         f"rate limit exceeded ({scope} per second); retry after {verdict.retry_after_s} s",
-        {"scope": scope, "retry_after_s": verdict.retry_after_s},
+        [detail(scope, f"over the rate; retry after {verdict.retry_after_s} s", "rate_limited")],
         headers=headers,
     )
 

@@ -284,8 +284,50 @@ async def test_openapi_documents_every_ingestion_body(client: httpx.AsyncClient)
         "/analytics/usage",
         "/analytics/activities",
     ):
-        schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = spec["components"]["schemas"][ref.removeprefix("#/components/schemas/")]
         assert schema["properties"], path
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8", "TEXT/PLAIN", None],
+)
+async def test_json_text_and_untyped_bodies_are_accepted(
+    client: httpx.AsyncClient, sink: RecordingSink, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = await client.post("/analytics/events", content=json.dumps(EVENT).encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    assert [m["event_name"] for m in sink.messages()] == [EVENT["event_name"]]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
+async def test_other_media_types_are_415_naming_the_header(
+    client: httpx.AsyncClient, sink: RecordingSink, content_type: str
+) -> None:
+    response = await client.post(
+        "/analytics/events", content=json.dumps(EVENT).encode(), headers={"content-type": content_type}
+    )
+    error = assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert [(d["field"], d["type"]) for d in error["details"]] == [("Content-Type", "unsupported_media_type")]
+    assert sink.records == []
+
+
+async def test_every_error_carries_a_list_of_details(client: httpx.AsyncClient) -> None:
+    malformed = assert_error(
+        await client.post(
+            "/analytics/events", content=b"{oops", headers={"content-type": "application/json"}
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert [(d["field"], d["type"]) for d in malformed["details"]] == [("(body)", "json_invalid")]
+    missing = assert_error(await client.get("/analytics/nothing-here"), 404, "NOT_FOUND")
+    assert missing["details"] == []
 
 
 async def test_events_are_grouped_into_one_message_per_partition(

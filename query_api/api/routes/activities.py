@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from query_api.api.deps import Last7Days, TenantsDep, UserReadDep, envelope
+from query_api.api.params import EndBound, LimitQuery, PageQuery, StartBound
 from query_api.examples import example_response
 from query_api.models import ActivityLogPublic, ActivitySummary, Envelope, PagedEnvelope
 from query_api.readers.activities import activity_summary, list_activities
@@ -28,10 +29,10 @@ async def get_activities(
     activity_type: ActivityType | None = None,
     activity_category: ActivityCategory | None = None,
     severity: Severity | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    page: int = 1,
-    limit: int = 50,
+    start_date: StartBound = None,
+    end_date: EndBound = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """A user's activity log, newest first, filtered and paginated."""
     paging = page_of(page, limit)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from query_api.api.deps import CallerDep, StoreDep, envelope
+from query_api.api.params import LimitQuery, PageQuery
 from query_api.examples import example_response
 from query_api.models import AuditEntryPublic, PagedEnvelope
 from query_api.readers.common import page_of
@@ -25,8 +26,8 @@ async def get_audit(
     caller: CallerDep,
     actor: Annotated[str | None, Query(max_length=100, description="only this actor's entries")] = None,
     user_id: Annotated[str | None, Query(max_length=36, description="only entries about this user")] = None,
-    page: int = 1,
-    limit: Annotated[int, Query(description="results per page, at most 1,000")] = 50,
+    page: PageQuery = 1,
+    limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """Who read other users' data, exported or deleted it, and every refused attempt; newest first."""
     caller.may(Action.READ_AUDIT)

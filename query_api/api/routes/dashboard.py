@@ -13,8 +13,13 @@ from query_api.readers.dashboard import dashboard
 from query_api.readers.trends import TREND_METRICS, parse_metrics, trends
 
 router = APIRouter(prefix="/analytics", tags=["dashboard"])
+_METRIC = "(" + "|".join(TREND_METRICS) + ")"
 MetricsQuery = Annotated[
-    str | None, Query(description=f"comma-separated; any of: {', '.join(TREND_METRICS)}")
+    str | None,
+    Query(
+        description=f"comma-separated, no spaces; any of: {', '.join(TREND_METRICS)} (default: all)",
+        pattern=f"^{_METRIC}(,{_METRIC})*$",
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from query_api.api.deps import CallerDep, StoreDep, TenantsDep, envelope
+from query_api.api.params import EndBound, LimitQuery, PageQuery, StartBound
 from query_api.examples import example_response
 from query_api.models import AnalyticsEventPublic, PagedEnvelope
 from query_api.readers.common import page_of, time_bound
@@ -28,10 +29,10 @@ async def get_events(
     user_id: Annotated[str | None, Query(max_length=36)] = None,
     event_type: EventType | None = None,
     event_category: EventCategory | None = None,
-    start_date: Annotated[str | None, Query(description="date (tenant's day) or ISO-8601 date-time")] = None,
-    end_date: Annotated[str | None, Query(description="date (inclusive) or ISO-8601 date-time")] = None,
-    page: int = 1,
-    limit: Annotated[int, Query(description="results per page, at most 1,000")] = 50,
+    start_date: StartBound = None,
+    end_date: EndBound = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """Analytics events, newest first, filtered and paginated."""
     paging = page_of(page, limit)

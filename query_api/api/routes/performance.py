@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from query_api.api.deps import Last7Days, Last24Hours, UserReadDep, envelope
+from query_api.api.params import LimitQuery, PageQuery
 from query_api.examples import example_response
 from query_api.models import Envelope, PagedEnvelope, PerformanceMetricPublic, PerformanceOverview
 from query_api.readers.common import page_of
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/analytics/performance", tags=["performance"])
     responses=example_response("performance"),
 )
 async def get_performance(
-    request: Request, read: UserReadDep, period: Last24Hours, page: int = 1, limit: int = 100
+    request: Request, read: UserReadDep, period: Last24Hours, page: PageQuery = 1, limit: LimitQuery = 100
 ) -> dict[str, Any]:
     """A user's performance samples (web vitals) in the period, newest first."""
     paging = page_of(page, limit)

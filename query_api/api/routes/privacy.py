@@ -22,7 +22,7 @@ from query_api.api.deps import Caller, CallerDep, StoreDep, UserId, envelope
 from query_api.examples import example, example_response
 from query_api.export import CsvExport, ExportEncoding, JsonExport, table_chunks, table_shapes
 from query_api.models import Envelope, PrivacyJobPublic, UserExportPublic
-from schemas.envelope import ErrorCode, utc_now_iso
+from schemas.envelope import ErrorCode, detail, utc_now_iso
 from schemas.http_errors import ApiError
 from schemas.security.audit import AuditEntry, Outcome
 from schemas.security.policy import Action
@@ -185,7 +185,13 @@ _JOB_RESPONSES[404] = {
         "application/json": {
             "example": {
                 "success": False,
-                "error": {"code": "NOT_FOUND", "message": "no privacy job with this id"},
+                "error": {
+                    "code": "NOT_FOUND",
+                    "message": "no privacy job with this id",
+                    "details": [
+                        {"field": "job_id", "reason": "no privacy job with this id", "type": "not_found"}
+                    ],
+                },
             }
         }
     },
@@ -204,5 +210,6 @@ async def get_job(
     tenant_id = caller.tenant_id
     job = await store.execute(lambda client: privacy_job(client, tenant_id, str(job_id)))
     if job is None:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "no privacy job with this id", {"job_id": str(job_id)})
+        message = "no privacy job with this id"
+        raise ApiError(404, ErrorCode.NOT_FOUND, message, [detail("job_id", message, "not_found")])
     return envelope(request, _job_public(job))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from query_api.api.deps import Last30Days, UserReadDep, envelope
+from query_api.api.params import LimitQuery, PageQuery
 from query_api.examples import example_response
 from query_api.formulas import change_percentage, trend_of
 from query_api.models import Envelope, PagedEnvelope, UsageMetricPublic, UsageTrend
@@ -14,14 +15,16 @@ from query_api.readers.common import page_of
 from query_api.readers.usage import USAGE_METRICS, check_metric, list_usage, usage_series, usage_totals
 
 router = APIRouter(prefix="/analytics/usage", tags=["usage"])
-MetricQuery = Annotated[str, Query(description=f"one of: {', '.join(USAGE_METRICS)}")]
+MetricQuery = Annotated[
+    str, Query(description="the usage metric", json_schema_extra={"enum": list(USAGE_METRICS)})
+]
 
 
 @router.get(
     "/{user_id}", response_model=PagedEnvelope[list[UsageMetricPublic]], responses=example_response("usage")
 )
 async def get_usage(
-    request: Request, read: UserReadDep, period: Last30Days, page: int = 1, limit: int = 100
+    request: Request, read: UserReadDep, period: Last30Days, page: PageQuery = 1, limit: LimitQuery = 100
 ) -> dict[str, Any]:
     """A user's daily usage summaries in the period (the latest post per day), newest day first."""
     paging = page_of(page, limit)
