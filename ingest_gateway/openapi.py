@@ -9,15 +9,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from schemas.payloads import BATCH_ROUTE
+from schemas.payloads import INGESTION_ROUTES as ROUTES
 from schemas.topics import Stream
-
-ROUTES = {
-    Stream.EVENTS: "/analytics/events",
-    Stream.PERFORMANCE: "/analytics/performance",
-    Stream.USAGE: "/analytics/usage",
-    Stream.ACTIVITIES: "/analytics/activities",
-}
-BATCH_ROUTE = "/analytics/events/batch"
 
 _SENT_AS = (
     "`Content-Type: application/json` (any charset), `text/plain` (what `navigator.sendBeacon` sends for a "

@@ -39,7 +39,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.event_time import RawRetention
 from schemas.privacy import PrivacyPolicy, PrivacySettings, day_salt, warm_up_user_agent_parser
-from schemas.retention_schedule import pending_shortenings, retention_in_force
+from schemas.retention_schedule import stored_retentions
 from schemas.settings import CommonSettings, ZoneLookup
 from schemas.storage import ClientHolder
 from schemas.tenant_config import (
@@ -259,21 +259,12 @@ def stored_raw_retention(client: Client, now: datetime) -> dict[str, RawRetentio
     shortening only once its grace period has passed, :func:`schemas.retention_schedule.retention_in_force`)
     and zone. ``None`` for a tenant whose stored settings or pending shortenings fail validation: the job
     keeps all of its data, so the gateway refuses nothing for its age but what the table TTLs drop."""
-    rows = client.query(
-        "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
-        "coarse_rollup_retention_days FROM tenant_settings FINAL"
-    ).result_rows
-    pending, invalid = pending_shortenings(client, now)
+    retentions, invalid = stored_retentions(client, now)
     stored: dict[str, RawRetention | None] = dict.fromkeys(invalid)
-    for tenant, zone, raw, daily, coarse in rows:
-        name = str(tenant)
-        if name in invalid:
-            continue
+    for name, retention in retentions.items():
         try:
-            requested = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
-            in_force = retention_in_force(requested, pending.get(name, ()), now)
-            stored[name] = RawRetention(in_force.raw_days, ZoneInfo(str(zone)))
-        except (ValueError, ZoneInfoNotFoundError) as exc:  # pydantic's ValidationError is a ValueError
-            log.warning("tenant %s: stored retention or zone not usable (%s)", name, exc)
+            stored[name] = RawRetention(retention.in_force.raw_days, ZoneInfo(retention.zone))
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            log.warning("tenant %s: stored zone not usable (%s)", name, exc)
             stored[name] = None
     return stored

@@ -292,7 +292,18 @@ PAYLOAD_MODELS: dict[Stream, type[_Payload]] = {
 }
 """The request model of each stream's single-item endpoint."""
 
+INGESTION_ROUTES: dict[Stream, str] = {
+    Stream.EVENTS: "/analytics/events",
+    Stream.PERFORMANCE: "/analytics/performance",
+    Stream.USAGE: "/analytics/usage",
+    Stream.ACTIVITIES: "/analytics/activities",
+}
+"""The single-item ingestion route of each stream (seed 000)."""
+BATCH_ROUTE = "/analytics/events/batch"
+
 __all__ = [
+    "BATCH_ROUTE",
+    "INGESTION_ROUTES",
     "PAYLOAD_MODELS",
     "ActivityLogCreate",
     "AnalyticsEventBatchCreate",

@@ -15,6 +15,7 @@ shortening it again starts a grace period of its own. The config answer lists wh
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
@@ -160,6 +161,40 @@ def pending_shortenings(
             continue
         valid.setdefault(str(tenant), []).append(record)
     return valid, invalid
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRetention:
+    """One tenant's stored zone and retention: as requested, in force at a moment, and what is pending."""
+
+    zone: str
+    requested: Retention
+    in_force: Retention
+    pending: tuple[RetentionShortening, ...]
+
+
+def stored_retentions(client: Client, now: datetime) -> tuple[dict[str, StoredRetention], dict[str, str]]:
+    """Every stored tenant's retention (latest row) in force at ``now``, and tenant → why its row or one
+    of its pending shortenings fails validation (readers then keep all of that tenant's data)."""
+    rows = client.query(
+        "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
+        "coarse_rollup_retention_days FROM tenant_settings FINAL"
+    ).result_rows
+    pending, invalid = pending_shortenings(client, now)
+    stored: dict[str, StoredRetention] = {}
+    for tenant, zone, raw, daily, coarse in rows:
+        name = str(tenant)
+        if name in invalid:
+            continue
+        shortenings = tuple(pending.get(name, ()))
+        try:
+            requested = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
+        except ValidationError as exc:
+            invalid[name] = f"invalid stored settings: {exc.errors()[0]['msg']}"
+            continue
+        in_force = retention_in_force(requested, shortenings, now)
+        stored[name] = StoredRetention(str(zone), requested, in_force, shortenings)
+    return stored, invalid
 
 
 def _utc(value: datetime) -> datetime:

@@ -45,7 +45,7 @@ from annotated_types import Le
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
-from schemas.retention_schedule import pending_retention_changes, pending_shortenings, retention_in_force
+from schemas.retention_schedule import pending_retention_changes, stored_retentions
 from schemas.rollups import ROLLUPS, Grain
 from schemas.tenant_config import Retention, TenantSettings
 
@@ -298,25 +298,16 @@ def stored_tenant_settings(
     only once its grace period has passed, :func:`schemas.retention_schedule.retention_in_force`), the
     tenants whose row or pending shortening fails validation with the reason (the job leaves their data
     alone rather than guess), and tenant → when its last pending shortening takes effect."""
-    rows = client.query(
-        "SELECT tenant_id, time_zone, raw_retention_days, daily_rollup_retention_days, "
-        "coarse_rollup_retention_days FROM tenant_settings FINAL"
-    ).result_rows
-    pending, invalid = pending_shortenings(client, now)
+    retentions, invalid = stored_retentions(client, now)
     stored: dict[str, TenantSettings] = {}
     deferred: dict[str, datetime] = {}
-    for tenant, zone, raw, daily, coarse in rows:
-        name = str(tenant)
-        if name in invalid:
-            continue
+    for name, retention in retentions.items():
         try:
-            requested = Retention(raw_days=raw, daily_rollup_days=daily, weekly_monthly_rollup_days=coarse)
-            in_force = retention_in_force(requested, pending.get(name, ()), now)
-            stored[name] = TenantSettings(time_zone=zone, retention=in_force)
+            stored[name] = TenantSettings(time_zone=retention.zone, retention=retention.in_force)
         except ValidationError as exc:
             invalid[name] = f"invalid stored settings: {exc.errors()[0]['msg']}"
             continue
-        if changes := pending_retention_changes(requested, pending.get(name, ()), now):
+        if changes := pending_retention_changes(retention.requested, retention.pending, now):
             deferred[name] = changes[-1].effective_at
     return stored, invalid, deferred
 

@@ -9,15 +9,9 @@ from dataclasses import dataclass
 import orjson
 
 from ingest_gateway.loadgen.traffic import Item
+from schemas.payloads import BATCH_ROUTE
+from schemas.payloads import INGESTION_ROUTES as ROUTES
 from schemas.topics import Stream
-
-ROUTES = {
-    Stream.EVENTS: "/analytics/events",
-    Stream.PERFORMANCE: "/analytics/performance",
-    Stream.USAGE: "/analytics/usage",
-    Stream.ACTIVITIES: "/analytics/activities",
-}
-BATCH_ROUTE = "/analytics/events/batch"
 
 
 @dataclass(frozen=True, slots=True)
