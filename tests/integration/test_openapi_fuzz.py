@@ -54,8 +54,8 @@ def dev_app(_clickhouse_url: str | None) -> Iterator[FastAPI]:
     assert _clickhouse_url is not None
     database = f"test_{uuid.uuid4().hex[:12]}"
     # The upkeep loop (zones, rebuilds, deletions) is not under test here: it runs once at start, then not
-    # again before teardown, so the rollup rebuilds the fuzzer's time-zone changes schedule (one per change,
-    # hundreds) are not carried out, which would take minutes and hold up the app's shutdown.
+    # again before teardown, so the rollup rebuilds the fuzzer's time-zone changes schedule (hundreds of
+    # jobs, run as one rebuild per tenant) are not carried out while the fuzzer runs.
     worker = WorkerSettings(
         clickhouse_url=_clickhouse_url, clickhouse_database=database, worker_zone_refresh_s=3600.0
     )
