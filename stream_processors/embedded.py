@@ -50,6 +50,14 @@ class _Pending:
     done: asyncio.Future[None] = field(repr=False)
 
 
+def _fail(item: _Pending, error: SinkUnavailable) -> None:
+    """Fail a request's wait (its publish may have given up already: the error is then marked seen, so
+    asyncio does not report it as never retrieved)."""
+    if not item.done.done():
+        item.done.set_exception(error)
+        item.done.exception()
+
+
 class EmbeddedSink:
     def __init__(
         self,
@@ -105,12 +113,15 @@ class EmbeddedSink:
                 await self._committer
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if not item.done.done():
-                item.done.set_exception(SinkUnavailable("shutting down"))
+            _fail(item, SinkUnavailable("shutting down"))
         self._storage.close()
 
     async def ready(self) -> bool:
-        return self._committer is not None and not self._committer.done()
+        """Committing, and the store not failing for longer than a request may wait (else every write
+        would answer 503 while ``/readyz`` said ready)."""
+        failing_since = self._storage.failing_since
+        store_ok = failing_since is None or time.monotonic() - failing_since < self._timeout_s
+        return self._committer is not None and not self._committer.done() and store_ok
 
     async def partitions(self, topic: str) -> int:
         return 1
@@ -164,14 +175,12 @@ class EmbeddedSink:
                 await self._commit(group)
             except asyncio.CancelledError:  # stopped while the store retries: not acknowledged
                 for item in group:
-                    if not item.done.done():
-                        item.done.set_exception(SinkUnavailable("shutting down"))
+                    _fail(item, SinkUnavailable("shutting down"))
                 raise
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
                 log.exception("embedded commit failed")
                 for item in group:
-                    if not item.done.done():
-                        item.done.set_exception(SinkUnavailable(str(exc)))
+                    _fail(item, SinkUnavailable(str(exc)))
             else:
                 for item in group:
                     if not item.done.done():

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -80,6 +81,9 @@ class Storage:
         self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
         self._lock = threading.Lock()
         self.failures = 0
+        self.failing_since: float | None = None
+        """Monotonic time of the first failure of the current run of failures (``None``: the last call
+        succeeded): how long the store has been unavailable, for readiness."""
 
     def _client_now(self) -> Client:
         if self._client is None:
@@ -112,16 +116,21 @@ class Storage:
         delay = 0.2
         while True:
             try:
-                return await asyncio.to_thread(self._locked, call)
+                result = await asyncio.to_thread(self._locked, call)
             except Exception as exc:  # any other failure: the batch stays unacknowledged, we try again
                 if give_up is not None and give_up(exc):
                     raise
                 self.failures += 1
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 log.warning(
                     "ClickHouse %s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
+            else:
+                self.failing_since = None
+                return result
 
     async def insert(self, batch: TableBatch, token: str) -> None:
         """Insert ``batch`` with ``insert_deduplication_token=token`` (also for dependent views).
