@@ -153,17 +153,6 @@ class Intake:
         except TimeRefused as refused:
             return [_time_detail(refused.kind, refused.field, refused.reason, index)]
 
-    async def accept_one(
-        self,
-        stream: Stream,
-        body: Any,
-        tenant_id: str,
-        idempotency_key: str | None,
-        user_id: str | None = None,
-    ) -> str:
-        """:meth:`accept_single`'s event id."""
-        return (await self.accept_single(stream, body, tenant_id, idempotency_key, user_id)).event_id
-
     async def accept_single(
         self,
         stream: Stream,
