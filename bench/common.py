@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.security.tokens import mint_token
+from security.tokens import mint_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _SECRET = secrets.token_urlsafe(48)

@@ -18,7 +18,7 @@ from typing import Any
 from bench.common import auth_env, free_port, save_result, wait_ready
 
 COUNT_SCRIPT = (
-    "import sys; from schemas.storage import open_client; c = open_client(sys.argv[1], 'analytics'); "
+    "import sys; from plumbing.clickhouse import open_client; c = open_client(sys.argv[1], 'analytics'); "
     "print(c.query('SELECT count() FROM analytics_events').result_rows[0][0])"
 )
 
@@ -27,7 +27,7 @@ def loadgen_command(port: int, duration: float, concurrency: int, users: int) ->
     return [
         sys.executable,
         "-m",
-        "schemas.cli",
+        "cli.main",
         "loadgen",
         f"--url=http://127.0.0.1:{port}",
         "--streams=events",
@@ -75,7 +75,7 @@ def measure_fresh(concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": url, "ANALYTICS_LOG_LEVEL": "WARNING", **auth_env()}
         server = subprocess.Popen(
-            [sys.executable, "-m", "schemas.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "dev", "--port", str(port)],
             env=env,
             cwd=folder,
             stdout=subprocess.DEVNULL,

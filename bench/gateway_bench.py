@@ -18,7 +18,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import auth_env, free_port, save_result, wait_ready
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
 

@@ -80,7 +80,7 @@ def serve_and_measure(url: str, folder: str, args: argparse.Namespace) -> dict[s
         **auth_env(),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "schemas.cli", "query", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,

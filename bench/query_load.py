@@ -12,15 +12,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from ingest_gateway.loadgen.traffic import TrafficModel
+from loadgen.traffic import TrafficModel
+from plumbing.clickhouse import open_client
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
 from schemas.messages import encode_batch
-from schemas.migrate import migrate
-from schemas.settings import ZoneLookup
-from schemas.storage import open_client
+from schemas.rows import feed_rows, raw_rows
 from schemas.topics import Stream
 from stream_processors.pipeline import Delivery, decode
-from stream_processors.storage import Storage
-from stream_processors.transforms import feed_rows, raw_rows
 
 BATCH = 20_000
 

@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import save_result
 from ingest_gateway.partitioner import partition_of
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
+from plumbing.kafka_lag import consumer_lag
 from schemas.messages import encode_batch, format_time
 from schemas.topics import Stream, registry
-from stream_processors.lag import consumer_lag
 
 PARTITIONS = 6
 
@@ -103,7 +103,7 @@ def main() -> int:
             "ANALYTICS_LOG_LEVEL": "WARNING",
         }
         subprocess.run(
-            [sys.executable, "-m", "schemas.cli", "migrate"], env=env, check=True, capture_output=True
+            [sys.executable, "-m", "cli.main", "migrate"], env=env, check=True, capture_output=True
         )
         groups = [f"{group_prefix}{g}" for g in args.agents.split(",")]
         started = time.perf_counter()

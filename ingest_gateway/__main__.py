@@ -1,5 +1,5 @@
 """``python -m ingest_gateway``: serve the gateway with uvicorn, under the bounded shutdown of
-:mod:`schemas.shutdown` (stop accepting, answer what is in flight, flush the producer, exit by the
+:mod:`plumbing.shutdown` (stop accepting, answer what is in flight, flush the producer, exit by the
 deadline)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
-from schemas.gc_tuning import tune_for_service
-from schemas.serving import AnswerWhenCancelled, serve_http, uvicorn_options
-from schemas.shutdown import ShutdownWatchdog
+from plumbing.gc_tuning import tune_for_service
+from plumbing.serving import AnswerWhenCancelled, serve_http, uvicorn_options
+from plumbing.shutdown import ShutdownWatchdog
 
 ABANDONS = "requests still waiting for Kafka (not answered, so not acknowledged: clients retry)"
 
@@ -23,7 +23,7 @@ def _watchdog() -> ShutdownWatchdog:
 
 
 def served_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """The app as a served process runs it: built, then the collector tuned (``schemas.gc_tuning``)."""
+    """The app as a served process runs it: built, then the collector tuned (``plumbing.gc_tuning``)."""
     app = create_app(settings)
     tune_for_service()
     return app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from plumbing.http_errors import ApiError
 from schemas.envelope import Details, ErrorCode, detail
-from schemas.http_errors import ApiError
 
 
 def validation_error(message: str, details: Details | None = None, status: int = 422) -> ApiError:

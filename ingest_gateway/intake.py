@@ -25,15 +25,15 @@ from pydantic import BaseModel, ValidationError
 from ingest_gateway.errors import ApiError, too_large, unavailable, validation_error
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.partitioner import partition_of
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory, longest_retention
 from ingest_gateway.settings import GatewaySettings
-from ingest_gateway.sink import EventSink, Record, SinkUnavailable
 from ingest_gateway.stamping import Placement, TimeRefused, place, stamp
+from privacy.directory import TenantPrivacyDirectory, longest_retention
 from schemas.envelope import ErrorCode
 from schemas.event_time import BEYOND_RETENTION, CLAMPED, OUT_OF_RANGE, RawRetention
 from schemas.messages import SCHEMA_VERSION_HEADER, encode_batch, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
+from schemas.transport import EventSink, Record, SinkUnavailable
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3c1e-2b1a-4f38-9a55-2c1a1e0c7d11")
 _HEADERS = [(SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())]

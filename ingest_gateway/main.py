@@ -14,20 +14,22 @@ from ingest_gateway.api.deps import may_ingest
 from ingest_gateway.api.routes import health, ingest
 from ingest_gateway.intake import Intake
 from ingest_gateway.metrics import GatewayMetrics
-from ingest_gateway.middleware import RequestContextMiddleware
 from ingest_gateway.openapi import INGESTION_BODY_DESCRIPTIONS, ingestion_examples
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.settings import GatewaySettings
-from ingest_gateway.sink import EventSink, KafkaEventSink
+from ingest_gateway.sink import KafkaEventSink
+from plumbing.clickhouse import open_client, parse_url
+from plumbing.http_errors import install_error_handlers
+from plumbing.middleware import RequestContextMiddleware
+from plumbing.openapi import install_openapi
+from privacy.directory import TenantPrivacyDirectory
+from privacy.policy import PrivacySettings
 from schemas.envelope import EnvelopeResponse
-from schemas.http_errors import install_error_handlers
-from schemas.openapi import install_openapi
-from schemas.privacy import PrivacySettings
-from schemas.security.api_keys import ApiKeyDirectory
-from schemas.security.rate_limit import RateLimiter, RateLimitSettings
-from schemas.security.tokens import AuthSettings, TokenVerifier
-from schemas.security.web import install_web_security
-from schemas.storage import open_client, parse_url
+from schemas.transport import EventSink
+from security.api_keys import ApiKeyDirectory
+from security.http import authenticate
+from security.rate_limit import RateLimiter, RateLimitSettings
+from security.tokens import AuthSettings, TokenVerifier
+from security.web import install_web_security
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_web_security(app, settings.gateway_max_body_bytes)  # gzip bodies are also capped inflated
-    install_openapi(app, may_ingest, ingestion_examples(), INGESTION_BODY_DESCRIPTIONS)
+    install_openapi(app, authenticate, may_ingest, ingestion_examples(), INGESTION_BODY_DESCRIPTIONS)
     return app
 
 

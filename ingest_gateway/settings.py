@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.settings import CommonSettings
+from plumbing.settings import CommonSettings
 
 
 class GatewaySettings(CommonSettings):

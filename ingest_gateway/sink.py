@@ -1,12 +1,4 @@
-"""Where accepted events go: the :class:`EventSink` interface and its Kafka implementation.
-
-Contract of :meth:`EventSink.publish`: it returns only after every record was durably acknowledged
-(Kafka: ``acks=all`` with an idempotent producer), and raises :class:`SinkUnavailable` otherwise — broker
-unreachable, acknowledgement not in time, or the producer's buffer full. A request whose publish raised
-must not be reported as accepted. Records of a failed publish may still reach the topic later (they were
-already queued); clients retry with the same event ids (or ``Idempotency-Key``) and downstream
-deduplication absorbs the repeat.
-"""
+"""The Kafka implementation of :class:`schemas.transport.EventSink`."""
 
 from __future__ import annotations
 
@@ -14,35 +6,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from ingest_gateway.settings import GatewaySettings
-from schemas.shutdown import FLUSH_SHARE, ShutdownSettings
+from plumbing.shutdown import FLUSH_SHARE, ShutdownSettings
+from schemas.transport import Record, SinkUnavailable
 
 log = logging.getLogger(__name__)
-
-Record = tuple[int, bytes, bytes]
-"""(partition, key, value) of one message."""
-
-
-class SinkUnavailable(Exception):
-    """The sink cannot take events now; answer 503 and let the client retry."""
-
-
-class EventSink(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def ready(self) -> bool: ...
-    async def partitions(self, topic: str) -> int:
-        """Partition count of ``topic``; raises :class:`SinkUnavailable` when it cannot be known."""
-        ...
-
-    async def publish(
-        self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]
-    ) -> None: ...
 
 
 class KafkaEventSink:

@@ -1,7 +1,7 @@
 """Server stamping: event id, ``received_at``, event time corrected for clock skew, future times clamped.
 
 Pure functions of (payload, tenant, receive time[, retention, privacy policy]): no I/O, so they are tested
-exhaustively without a broker. The privacy policy (:mod:`schemas.privacy`) is applied here, before the
+exhaustively without a broker. The privacy policy (:mod:`privacy.policy`) is applied here, before the
 message exists anywhere but in this process.
 
 The event-time policy (:mod:`schemas.event_time`): the payload's own times were range-checked by its
@@ -20,6 +20,7 @@ from uuid import UUID
 
 import uuid_utils
 
+from privacy.policy import PrivacyPolicy
 from schemas.event_time import (
     BEYOND_RETENTION,
     OUT_OF_RANGE,
@@ -29,7 +30,6 @@ from schemas.event_time import (
     time_in_range,
 )
 from schemas.payloads import UsageMetricCreate
-from schemas.privacy import PrivacyPolicy
 from schemas.topics import SCHEMA_VERSION
 
 MAX_FUTURE = timedelta(days=1)

@@ -1,15 +1,15 @@
 """``python -m query_api``: serve the query API with uvicorn, under the bounded shutdown of
-:mod:`schemas.shutdown` (requests still waiting for ClickHouse at the deadline get no answer)."""
+:mod:`plumbing.shutdown` (requests still waiting for ClickHouse at the deadline get no answer)."""
 
 from __future__ import annotations
 
 import sys
 
+from plumbing.gc_tuning import tune_for_service
+from plumbing.serving import serve_http
+from plumbing.shutdown import ShutdownWatchdog
 from query_api.main import create_app
 from query_api.settings import QuerySettings
-from schemas.gc_tuning import tune_for_service
-from schemas.serving import serve_http
-from schemas.shutdown import ShutdownWatchdog
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:

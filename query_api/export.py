@@ -24,8 +24,8 @@ from uuid import UUID
 import orjson
 
 from query_api.store import QueryStore
+from schemas.rows import RAW_TABLES
 from schemas.times import stored_time_text
-from stream_processors.transforms import RAW_TABLES
 
 EXPORT_TABLES: tuple[str, ...] = tuple(RAW_TABLES.values())
 CHUNK_ROWS = 5_000

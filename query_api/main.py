@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI, Request
 
-from ingest_gateway.middleware import RequestContextMiddleware
+from plumbing.clickhouse import open_client, parse_url
+from plumbing.http_errors import install_error_handlers
+from plumbing.middleware import RequestContextMiddleware
+from plumbing.openapi import error_responses, install_openapi
 from query_api.admission import Admission, default_admission_limit
 from query_api.api.routes import (
     activities,
@@ -28,14 +31,11 @@ from query_api.settings import QuerySettings
 from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
 from schemas.envelope import EnvelopeResponse, ErrorCode, detail, error
-from schemas.http_errors import install_error_handlers
-from schemas.openapi import error_responses, install_openapi
-from schemas.security.audit import AuditLog
-from schemas.security.http import PrincipalDep, authenticate
-from schemas.security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
-from schemas.security.tokens import AuthSettings, TokenVerifier
-from schemas.security.web import install_web_security
-from schemas.storage import open_client, parse_url
+from security.audit import AuditLog
+from security.http import PrincipalDep, authenticate
+from security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
+from security.tokens import AuthSettings, TokenVerifier
+from security.web import install_web_security
 
 RESOURCE_ROUTERS = (
     audit.router,
@@ -52,7 +52,7 @@ RESOURCE_ROUTERS = (
 QUERY_ERRORS = error_responses(400, 503)
 """What every read route can answer besides its own: a refused parameter or body (400: the query API
 answers request validation with 400, also for ``PUT`` bodies) and an unavailable store (503); the
-credential's 401/403/429 are added by :mod:`schemas.openapi` from the routes' dependencies."""
+credential's 401/403/429 are added by :mod:`plumbing.openapi` from the routes' dependencies."""
 
 
 def utc_now() -> datetime:
@@ -154,7 +154,7 @@ def create_app(
     install_error_handlers(app, validation_status=400)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_web_security(app, settings.query_max_body_bytes)
-    install_openapi(app)
+    install_openapi(app, authenticate)
     return app
 
 

@@ -1,7 +1,7 @@
 """The rollup feeds re-derived in SQL from the raw tables, for ranges too short for day buckets.
 
 ``last_24_hours`` is served from raw rows inside that bounded window: each feed's columns are computed
-from its raw table exactly as :mod:`stream_processors.transforms` computes them from events, and the
+from its raw table exactly as :mod:`schemas.rows` computes them from events, and the
 rollup's own aggregate expressions (:meth:`schemas.rollups.Measure.aggregate_expression`) are applied, so
 the readers' merge SQL is the same for both sources. A test compares both sources over whole days.
 """
@@ -19,7 +19,7 @@ from schemas.rollups import (
     USAGE_FEED,
     Feed,
 )
-from stream_processors.transforms import MAX_PAGE_LENGTH, PAGE_VIEW
+from schemas.rows import MAX_PAGE_LENGTH, PAGE_VIEW
 
 
 @dataclass(frozen=True)

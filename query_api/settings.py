@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.settings import CommonSettings
+from plumbing.settings import CommonSettings
 
 
 class QuerySettings(CommonSettings):

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from plumbing.clickhouse import StoreHeldError
 from query_api.metrics import QueryMetrics
-from schemas.storage import StoreHeldError
 
 log = logging.getLogger(__name__)
 _TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)

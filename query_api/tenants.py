@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 
+from plumbing.settings import CommonSettings
+from plumbing.tenant_store import default_tenant_settings, load_tenant_settings
 from query_api.store import QueryStore
-from schemas.settings import CommonSettings
-from schemas.tenant_config import TenantSettings, default_tenant_settings, load_tenant_settings
+from schemas.tenant_config import TenantSettings
 
 
 class TenantDirectory:

@@ -23,7 +23,7 @@ silently turning a unit mistake into an event of 1970. Python ``datetime``/``dat
 building models directly).
 
 **Retention**: an event older than its tenant's raw retention would be stored and then deleted by the next
-retention run (``stream_processors.retention``), so the gateway refuses it instead (:class:`RawRetention`
+retention run (``jobs.retention``), so the gateway refuses it instead (:class:`RawRetention`
 holds the same cutoffs: an instant ``days`` before ``received_at``; for a usage ``date``, the tenant's local
 day of ``received_at`` minus ``days``).
 
@@ -157,7 +157,7 @@ StoredDate = Annotated[date, Field(ge=EARLIEST_DAY, lt=END_DAY)]
 
 @dataclass(frozen=True, slots=True)
 class RawRetention:
-    """A tenant's raw retention as the retention job applies it (``stream_processors.retention``:
+    """A tenant's raw retention as the retention job applies it (``jobs.retention``:
     ``table_bound``): rows before these cutoffs are deleted by its next run."""
 
     days: int

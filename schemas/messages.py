@@ -9,7 +9,7 @@ The message key is that key when every event of the message has it, else ``tenan
 The ``*Message`` models validate one event on the consumer side; :func:`encode_batch` is the producer
 side and :func:`decode_batch` the consumer side.
 
-Privacy handling at the gateway (:mod:`schemas.privacy`) may change an event's ``ip_address`` (truncated,
+Privacy handling at the gateway (:mod:`privacy.policy`) may change an event's ``ip_address`` (truncated,
 a keyed hash ``h:<32 hex>``, or none) and ``user_agent`` (none), and adds the browser, OS and device parsed
 from the user agent. Those fields are optional (additive, so ``schema_version`` stays 1: messages written
 before them still decode) and flat, like the raw table's columns.
@@ -46,7 +46,7 @@ SCHEMA_VERSION_HEADER = "schema_version"
 HASHED_IP_PREFIX = "h:"
 HASHED_IP_HEX_DIGITS = 32
 HashedIPAddress = Annotated[str, Field(pattern=rf"^{HASHED_IP_PREFIX}[0-9a-f]{{{HASHED_IP_HEX_DIGITS}}}$")]
-"""The gateway's keyed hash of an address (``ip_handling: hash``, :func:`schemas.privacy.hash_ip`)."""
+"""The gateway's keyed hash of an address (``ip_handling: hash``, :func:`privacy.policy.hash_ip`)."""
 ClientField = Annotated[str, Field(max_length=64)]
 
 
@@ -79,7 +79,7 @@ class AnalyticsEventMessage(_TimedServerFields, AnalyticsEventCreate):
     sent_at: SentAt = None
     ip_address: HashedIPAddress | IPAddress | None = None
     browser: ClientField | None = None
-    """Parsed from the user agent by the gateway (``schemas.privacy.ClientInfo``); absent: not parsed."""
+    """Parsed from the user agent by the gateway (``privacy.policy.ClientInfo``); absent: not parsed."""
     browser_version: ClientField | None = None
     os: ClientField | None = None
     os_version: ClientField | None = None

@@ -3,7 +3,7 @@
 Each agent group is its own Faust app and consumer group, so operators can run ``--agents raw`` and
 ``--agents rollups`` as separate deployments and scale each with more processes.
 
-Shutdown is bounded (:mod:`schemas.shutdown`): Faust stops its agents and commits what they acknowledged;
+Shutdown is bounded (:mod:`plumbing.shutdown`): Faust stops its agents and commits what they acknowledged;
 an agent still retrying a batch the store does not take is abandoned at the deadline. That is safe:
 its offsets were not committed, so the batch is delivered again and its intent re-formed on restart.
 """
@@ -20,16 +20,16 @@ from typing import Any
 
 from faust.worker import Worker
 
-from schemas.gc_tuning import tune_for_service
-from schemas.kafka_admin import ensure_topics
-from schemas.shutdown import ShutdownWatchdog
-from schemas.storage import open_client
+from plumbing.clickhouse import open_client
+from plumbing.gc_tuning import tune_for_service
+from plumbing.kafka_admin import ensure_topics
+from plumbing.shutdown import ShutdownWatchdog
+from plumbing.storage import Storage
 from schemas.topics import registry
 from stream_processors.app import build_app
 from stream_processors.dead_letters import KafkaDeadLetters
 from stream_processors.pipeline import AgentGroup
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ from typing import Any
 
 import faust
 
+from plumbing.storage import Storage
+from plumbing.zones import refresh_stored_zones
+from privacy.tracking import TrackingFilter
 from schemas.topics import Stream, registry
 from stream_processors.dead_letters import KafkaDeadLetters
 from stream_processors.intents import IntentLog
 from stream_processors.kafka_reader import KafkaRangeReader
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
-from stream_processors.tracking import TrackingFilter
-from stream_processors.zones import refresh_stored_zones
 
 
 def consumer_group(settings: WorkerSettings, group: AgentGroup) -> str:

@@ -23,9 +23,9 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from plumbing.storage import Storage
 from schemas.messages import format_time
-from stream_processors.storage import Storage
-from stream_processors.transforms import TableBatch
+from schemas.rows import TableBatch
 
 HEADER_ERROR = "dlq_error"
 HEADER_STEP = "dlq_step"

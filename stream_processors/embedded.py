@@ -22,15 +22,15 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest_gateway.sink import Record, SinkUnavailable
-from schemas.shutdown import FLUSH_SHARE, ShutdownSettings
+from plumbing.shutdown import FLUSH_SHARE, ShutdownSettings
+from plumbing.storage import Storage
+from privacy.tracking import TrackingFilter
 from schemas.topics import Stream, registry
+from schemas.transport import Record, SinkUnavailable
 from stream_processors.dead_letters import StoredDeadLetters
 from stream_processors.intents import Intent
 from stream_processors.pipeline import BatchWriter, Delivery
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
-from stream_processors.tracking import TrackingFilter
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class EmbeddedSink:
     async def stop(self) -> None:
         """Write what is queued (the committer marks each item done after its commit), then stop.
 
-        Bounded by the shutdown deadline's flush share (:mod:`schemas.shutdown`): while the store is
+        Bounded by the shutdown deadline's flush share (:mod:`plumbing.shutdown`): while the store is
         unavailable the queued requests are failed with :class:`SinkUnavailable` (answered 503: not
         acknowledged, so nothing acknowledged is lost) instead of waiting for it."""
         timeout_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE

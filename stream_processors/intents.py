@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stream_processors.storage import Storage
-from stream_processors.transforms import TableBatch
+from plumbing.storage import Storage
+from schemas.rows import TableBatch
 
 INTENT_TABLE = "stream_batch_intents"
 _COLUMNS = ["consumer_group", "topic", "partition", "first_offset", "last_offset"]

@@ -1,7 +1,7 @@
 """Storing a batch's tables so that rows ClickHouse can never take do not stop the rest (ADR 0013).
 
 The tables of a batch are inserted in order, each with its deduplication token. When one insert raises
-:class:`~stream_processors.storage.StoreDataError`, the tables before it hold every event of the batch
+:class:`~plumbing.storage.StoreDataError`, the tables before it hold every event of the batch
 already; the events are split in halves and each half is stored again from the failing table on, with
 tokens of its own, until the failing events stand alone. They are returned (with the error and the tables
 that hold them already) to be dead-lettered; every other event is stored once.
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stream_processors.storage import Storage, StoreDataError
-from stream_processors.transforms import TableBatch
+from plumbing.storage import Storage, StoreDataError
+from schemas.rows import TableBatch
 
 TablesFor = Callable[[Sequence[Any]], list[TableBatch]]
 TokenFor = Callable[[str, str], str]

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from stream_processors.storage import Storage
-from stream_processors.transforms import TableBatch
+from plumbing.storage import Storage
+from schemas.rows import TableBatch
 
 LEDGER_TABLE = "event_id_ledger"
 LOOKUP_TABLE = "event_id_lookups"

@@ -21,7 +21,10 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
+from plumbing.storage import Storage
+from privacy.tracking import TrackingFilter
 from schemas.messages import EnvelopeError, decode_batch, decode_event, unpack_batch
+from schemas.rows import TableBatch, ZoneFor, feed_rows, raw_rows
 from schemas.topics import Stream, message_key
 from stream_processors.dead_letters import (
     HEADER_GROUP,
@@ -36,9 +39,6 @@ from stream_processors.dead_letters import (
 from stream_processors.intents import Intent, IntentLog
 from stream_processors.isolation import store_isolating
 from stream_processors.ledger import LEDGER_TABLE, EventLedger, Keyed, source_of
-from stream_processors.storage import Storage
-from stream_processors.tracking import TrackingFilter
-from stream_processors.transforms import TableBatch, ZoneFor, feed_rows, raw_rows
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.settings import CommonSettings, ZoneLookup
+from plumbing.settings import CommonSettings, ZoneLookup
 
 
 class WorkerSettings(CommonSettings):

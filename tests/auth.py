@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from schemas.security.tokens import mint_token
+from security.tokens import mint_token
 
 TEST_SECRET = "tests-only-hs256-secret-0123456789-abcdefghijklmnop"
 TENANT = "default"

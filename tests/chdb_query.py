@@ -25,7 +25,7 @@ def query_in_subprocess(url: str, database: str, queries: dict[str, str]) -> dic
 
 
 def main() -> int:
-    from schemas.storage import open_client
+    from plumbing.clickhouse import open_client
 
     url, database = sys.argv[1], sys.argv[2]
     queries: dict[str, str] = json.loads(sys.stdin.read())

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.storage import open_client
+from plumbing.clickhouse import open_client
 from tests.auth import TEST_SECRET
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.

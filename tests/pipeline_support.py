@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from schemas.messages import encode_batch
+from schemas.rows import TableBatch
 from stream_processors.dead_letters import DeadLetter
 from stream_processors.pipeline import BatchWriter, Delivery
-from stream_processors.transforms import TableBatch
 
 POISON_USER = "user_poison"
 

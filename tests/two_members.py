@@ -9,14 +9,14 @@ import sys
 
 from faust.worker import Worker
 
-from schemas.kafka_admin import ensure_topics
-from schemas.storage import open_client
+from plumbing.clickhouse import open_client
+from plumbing.kafka_admin import ensure_topics
+from plumbing.storage import Storage
 from schemas.topics import registry
 from stream_processors.app import build_app
 from stream_processors.dead_letters import KafkaDeadLetters
 from stream_processors.pipeline import AgentGroup
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
 
 
 def main() -> int:

@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 from ingest_gateway.body import parse_json, read_body
 from ingest_gateway.intake import Intake
 from ingest_gateway.settings import GatewaySettings
-from schemas.security.http import PrincipalDep, ingest_user
-from schemas.security.principal import Principal
-from schemas.security.rate_limit import RateLimiter, raise_if_limited
+from security.http import PrincipalDep, ingest_user
+from security.principal import Principal
+from security.rate_limit import RateLimiter, raise_if_limited
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class RequestContext:
     """From the credential, never from the body."""
     idempotency_key: str | None
     user_id: str | None = None
-    """End users' events are stamped with their own id (see ``schemas.security.http.ingest_user``)."""
+    """End users' events are stamped with their own id (see ``security.http.ingest_user``)."""
     charge_events: Callable[[int], None] = lambda _: None
     """Charge the body's events to the event rate limits (raises 429)."""
 

@@ -20,10 +20,10 @@ from query_api.store import QueryStore
 from query_api.tenants import TenantDirectory
 from schemas.envelope import success
 from schemas.payloads import ID_CLASS
-from schemas.security.audit import AuditEntry, AuditLog, Outcome
-from schemas.security.http import PrincipalDep, forbidden
-from schemas.security.policy import Action, decide
-from schemas.security.principal import Principal
+from security.audit import AuditEntry, AuditLog, Outcome
+from security.http import PrincipalDep, forbidden
+from security.policy import Action, decide
+from security.principal import Principal
 
 USER_ID_PATTERN = f"^{ID_CLASS}{{1,36}}$"
 """What ingestion accepts as ``user_id`` (1–36 characters, no control characters)."""

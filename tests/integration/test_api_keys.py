@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.cli import main as cli_main
-from schemas.migrate import migrate
-from schemas.security.api_keys import (
+from cli.main import main as cli_main
+from plumbing.migrate import migrate
+from security.api_keys import (
     ApiKeyDirectory,
     ApiKeyIdentity,
     ApiKeyInfo,

@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from ingest_gateway.embedded_app import create_dev_app
+from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
-from schemas.security.api_keys import create_key, revoke_key
 from schemas.topics import Stream
+from security.api_keys import create_key, revoke_key
 from stream_processors.settings import WorkerSettings
 from tests.auth import bearer
 from tests.conftest import ClickHouseTarget

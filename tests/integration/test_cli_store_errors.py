@@ -28,7 +28,7 @@ COMMANDS = [
     ["rebuild-rollups", "--pending"],
 ]
 HOLD = (
-    "import sys, time; from schemas.storage import open_client; "
+    "import sys, time; from plumbing.clickhouse import open_client; "
     "c = open_client(sys.argv[1], 'analytics', create_database=True); "
     "print('held', flush=True); time.sleep(120)"
 )
@@ -58,7 +58,7 @@ def held_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Held]:
 def run(command: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "schemas.cli", *command],
+        [sys.executable, "-m", "cli.main", *command],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -112,7 +112,7 @@ def test_a_query_api_on_a_held_store_answers_503_naming_the_cause(held_store: He
     port = free_port()
     env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": held_store.url, "ANALYTICS_QUERY_CACHE_TTL_S": "0"}
     service = subprocess.Popen(
-        [sys.executable, "-m", "schemas.cli", "query", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 from tests.auth import bearer
 from tests.chdb_query import query_in_subprocess

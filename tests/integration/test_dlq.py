@@ -8,20 +8,20 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from cli.dlq import list_letters, replay_letters
 from ingest_gateway.partitioner import partition_of
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
+from plumbing.migrate import migrate
+from plumbing.storage import Storage
 from schemas.messages import encode_batch, unpack_batch
-from schemas.migrate import migrate
 from schemas.rollups import Grain, rollup, select_sql
+from schemas.rows import RAW_TABLES
 from schemas.topics import Stream, message_key, registry
 from stream_processors.dead_letters import DeadLetter, KafkaDeadLetters
-from stream_processors.dlq import list_letters, replay_letters
 from stream_processors.intents import IntentLog
 from stream_processors.kafka_reader import KafkaRangeReader
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
-from stream_processors.storage import Storage
-from stream_processors.transforms import RAW_TABLES
 from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
 from tests.pipeline_support import POISON_USER, RefusingWriter

@@ -43,7 +43,7 @@ class Dev:
 
     def start(self, *options: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "schemas.cli", "dev", "--port", str(self.port), *options],
+            [sys.executable, "-m", "cli.main", "dev", "--port", str(self.port), *options],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,

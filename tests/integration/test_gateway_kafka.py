@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from ingest_gateway.main import create_app
 from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
 from tests.auth import bearer

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 from tests.auth import bearer
 from tests.conftest import free_port
@@ -34,7 +34,7 @@ async def test_sigterm_flushes_and_every_acknowledged_event_is_in_the_topic(kafk
         "ANALYTICS_KAFKA_LINGER_MS": "50",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "schemas.cli", "gateway", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "gateway", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

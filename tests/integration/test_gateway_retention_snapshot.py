@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
+from jobs.retention import stored_tenant_settings
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.tenant_store import record_shortening, save_tenant_settings
+from privacy.directory import TenantPrivacyDirectory
 from schemas.event_time import RawRetention
-from schemas.migrate import migrate
-from schemas.retention_schedule import RetentionShortening, record_shortening
-from schemas.settings import ZoneLookup
-from schemas.tenant_config import Retention, TenantSettings, save_tenant_settings
-from stream_processors.retention import stored_tenant_settings
+from schemas.retention_schedule import RetentionShortening
+from schemas.tenant_config import Retention, TenantSettings
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse

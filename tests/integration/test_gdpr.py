@@ -26,14 +26,9 @@ import pytest
 import pytest_asyncio
 from clickhouse_connect.driver.client import Client
 
-from ingest_gateway.embedded_app import create_dev_app
+from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
-from schemas.messages import encode_batch
-from schemas.migrate import migrate
-from schemas.rollups import ROLLUPS, select_sql
-from schemas.settings import ZoneLookup
-from schemas.topics import Stream
-from stream_processors.erasure import (
+from jobs.erasure import (
     PER_USER_ROLLUP_TABLES,
     RAW_TABLE_NAMES,
     JobStatus,
@@ -44,11 +39,16 @@ from stream_processors.erasure import (
     schedule_deletion,
     user_suppression,
 )
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
+from privacy.tracking import TrackingFilter
+from schemas.messages import encode_batch
+from schemas.rollups import ROLLUPS, select_sql
+from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
-from stream_processors.tracking import TrackingFilter
 from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
 from tests.pipeline_support import RecordingDeadLetters

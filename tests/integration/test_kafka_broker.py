@@ -5,7 +5,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 
 pytestmark = pytest.mark.kafka

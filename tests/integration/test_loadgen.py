@@ -26,7 +26,7 @@ TABLES = {
 
 def loadgen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "schemas.cli", "loadgen", "--no-progress", "--json", *args],
+        [sys.executable, "-m", "cli.main", "loadgen", "--no-progress", "--json", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-import schemas.migrate as migrate_module
-from schemas.migrate import (
+import plumbing.migrate as migrate_module
+from plumbing.clickhouse import open_client
+from plumbing.migrate import (
     MIGRATION_TABLE,
     Migration,
     MigrationError,
@@ -18,7 +19,6 @@ from schemas.migrate import (
     migrate,
 )
 from schemas.rollups import ALL_GRAINS, FEEDS, ROLLUPS, Feed, Grain, Rollup, all_ddl, date_buckets
-from schemas.storage import open_client
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse

@@ -34,9 +34,9 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from ingest_gateway.embedded_app import create_dev_app
+from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
-from schemas.storage import open_client
+from plumbing.clickhouse import open_client
 from stream_processors.settings import WorkerSettings
 from tests.auth import token
 from tests.conftest import unavailable

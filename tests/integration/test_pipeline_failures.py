@@ -12,13 +12,13 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from schemas.migrate import migrate
+from plumbing.migrate import migrate
+from plumbing.storage import Storage
 from schemas.rollups import Grain, rollup, select_sql
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
-from stream_processors.storage import Storage
 from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
 from tests.pipeline_support import InMemoryLog, RecordingDeadLetters

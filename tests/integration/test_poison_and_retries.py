@@ -14,18 +14,18 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from cli.dlq import Letter
+from plumbing.migrate import migrate
+from plumbing.storage import Storage
 from schemas.messages import encode_batch
-from schemas.migrate import migrate
 from schemas.rollups import Grain, rollup, select_sql
+from schemas.rows import RAW_TABLES
 from schemas.topics import Stream, registry
 from stream_processors.dead_letters import DeadLetter
-from stream_processors.dlq import Letter
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import WorkerSettings, ZoneLookup
-from stream_processors.storage import Storage
-from stream_processors.transforms import RAW_TABLES
 from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
 from tests.pipeline_support import POISON_USER, InMemoryLog, RecordingDeadLetters, RefusingWriter

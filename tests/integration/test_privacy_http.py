@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from ingest_gateway.embedded_app import create_dev_app
+from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
 from schemas.topics import Stream
 from stream_processors.settings import WorkerSettings

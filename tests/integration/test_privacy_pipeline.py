@@ -12,19 +12,20 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.stamping import stamp
+from jobs.rebuild import rebuild_rollups
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
+from plumbing.tenant_store import save_tenant_settings
+from privacy.directory import TenantPrivacyDirectory
+from privacy.policy import CLIENT_FIELDS, day_salt, hash_ip, parse_user_agent
 from schemas.messages import encode_batch
-from schemas.migrate import migrate
 from schemas.payloads import AnalyticsEventCreate
-from schemas.privacy import CLIENT_FIELDS, day_salt, hash_ip, parse_user_agent
-from schemas.settings import ZoneLookup
-from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling, save_tenant_settings
+from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
-from stream_processors.rebuild import rebuild_rollups
-from stream_processors.storage import Storage
 from tests.conftest import ClickHouseTarget
 from tests.pipeline_support import RecordingDeadLetters
 

@@ -14,19 +14,19 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from plumbing.clickhouse import open_client
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
 from query_api.formulas import SCORE_CURVES, performance_score
 from query_api.main import create_app
 from query_api.settings import QuerySettings
 from query_api.store import recording_statements, tables_of
 from schemas.messages import encode_batch
-from schemas.migrate import migrate
 from schemas.rollups import ROLLUPS
-from schemas.settings import ZoneLookup
-from schemas.storage import open_client
+from schemas.rows import feed_rows, raw_rows
 from schemas.topics import Stream
 from stream_processors.pipeline import Delivery, decode
-from stream_processors.storage import Storage
-from stream_processors.transforms import feed_rows, raw_rows
 from tests import query_oracle as oracle
 from tests.auth import bearer
 from tests.conftest import require_marker, unavailable

@@ -16,15 +16,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from jobs.rebuild_queue import run_pending_rebuilds
+from jobs.retention import enforce_retention
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
+from plumbing.zones import refresh_stored_zones
 from query_api.main import create_app
 from query_api.settings import QuerySettings
-from schemas.migrate import migrate
-from schemas.settings import ZoneLookup
 from schemas.tenant_config import TenantSettings
-from stream_processors.rebuild_jobs import run_pending_rebuilds
-from stream_processors.retention import enforce_retention
-from stream_processors.storage import Storage
-from stream_processors.zones import refresh_stored_zones
 from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
 from tests.integration.test_query_api import load

@@ -58,7 +58,7 @@ class Shell:
     def argv(self, words: list[str]) -> list[str]:
         program, *rest = words
         if program == ".venv/bin/analytics":
-            head = [sys.executable, "-m", "schemas.cli"]
+            head = [sys.executable, "-m", "cli.main"]
         elif program == ".venv/bin/python":
             head = [sys.executable]
         else:

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from jobs.rebuild import rebuild_rollups
+from plumbing.migrate import migrate
+from plumbing.storage import Storage
 from schemas.messages import MESSAGE_MODELS
-from schemas.migrate import migrate
 from schemas.rollups import Grain, rollup, select_sql
+from schemas.rows import raw_rows
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
-from stream_processors.rebuild import rebuild_rollups
 from stream_processors.settings import ZoneLookup
-from stream_processors.storage import Storage
-from stream_processors.transforms import raw_rows
 from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
 from tests.examples import example, stamped_page_view
@@ -207,11 +207,11 @@ async def test_rebuild_skips_raw_rows_dated_1970_reports_them_and_rebuilds_the_r
     )
     _copy_row(client, "usage_metrics", usage["id"], old_usage, "toDate('1970-12-30') AS date")
 
-    with caplog.at_level(logging.WARNING, logger="stream_processors.rebuild"):
+    with caplog.at_level(logging.WARNING, logger="jobs.rebuild"):
         report = rebuild_rollups(client, date(1970, 12, 28), date(1971, 1, 3), TENANT_ZONES)
 
     assert (report.events, report.skipped, report.skipped_ids) == (2, 2, [old_event, old_usage])
     assert snapshot(client) == expected(oracle.Generated(events=[event], usage=[usage]))
-    logged = [r.getMessage() for r in caplog.records if r.name == "stream_processors.rebuild"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "jobs.rebuild"]
     assert len(logged) == 2 and old_event in logged[0] and old_usage in logged[1], logged
     client.close()

@@ -23,13 +23,14 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.migrate import migrate
-from schemas.retention_schedule import RetentionShortening, record_shortening
+from jobs.retention import RETAINED_TABLES, add_cli, enforce_retention, run_retention
+from plumbing.migrate import migrate
+from plumbing.storage import Storage
+from plumbing.tenant_store import record_shortening, save_tenant_settings
+from schemas.retention_schedule import RetentionShortening
 from schemas.rollups import date_buckets
-from schemas.tenant_config import Retention, TenantSettings, save_tenant_settings
+from schemas.tenant_config import Retention, TenantSettings
 from stream_processors import retention
-from stream_processors.retention import RETAINED_TABLES, add_cli, enforce_retention, run_retention
-from stream_processors.storage import Storage
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse

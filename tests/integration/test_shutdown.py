@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 from tests import rollup_oracle as oracle
 from tests.auth import bearer
@@ -107,7 +107,7 @@ async def test_query_api_exits_in_time_while_its_store_never_answers(
     port = free_port()
     env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": silent_store, "ANALYTICS_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "schemas.cli", "query", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
@@ -245,7 +245,7 @@ async def test_gateway_exits_in_time_while_its_broker_is_down(tmp_path: Path) ->
         await ensure_topics(broker.bootstrap, list(registry(prefix, partitions=1).values()))
         env = {**os.environ, "ANALYTICS_KAFKA_BOOTSTRAP": broker.bootstrap, "ANALYTICS_TOPIC_PREFIX": prefix}
         process = subprocess.Popen(
-            [sys.executable, "-m", "schemas.cli", "gateway", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "gateway", "--port", str(port)],
             env={**env, "ANALYTICS_LOG_LEVEL": "WARNING"},
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,

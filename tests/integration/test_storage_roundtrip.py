@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.migrate import migrate
+from plumbing.migrate import migrate
 
 pytestmark = pytest.mark.clickhouse
 

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
+from plumbing.migrate import migrate
+from plumbing.settings import ZoneLookup
+from plumbing.storage import Storage
+from plumbing.tenant_store import save_preferences
+from privacy.tracking import TrackingFilter
 from schemas.messages import encode_batch
-from schemas.migrate import migrate
-from schemas.settings import ZoneLookup
-from schemas.tenant_config import TrackingPreferences, save_preferences
+from schemas.tenant_config import TrackingPreferences
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
-from stream_processors.storage import Storage
-from stream_processors.tracking import TrackingFilter
 from tests.conftest import ClickHouseTarget
 from tests.examples import stamped_page_view
 from tests.pipeline_support import RecordingDeadLetters

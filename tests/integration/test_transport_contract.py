@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
 from schemas.topics import registry
 from tests import rollup_oracle as oracle
 from tests.auth import bearer

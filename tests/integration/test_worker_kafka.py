@@ -21,11 +21,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest_gateway.partitioner import partition_of
-from schemas.kafka_admin import ensure_topics
+from plumbing.kafka_admin import ensure_topics
+from plumbing.kafka_lag import consumer_lag
 from schemas.messages import encode_batch
 from schemas.rollups import Grain, rollup, select_sql
 from schemas.topics import Stream, registry
-from stream_processors.lag import consumer_lag
 from tests import rollup_oracle as oracle
 from tests.chdb_query import query_in_subprocess
 
@@ -70,7 +70,7 @@ class Deployment:
 
     def migrate(self) -> None:
         subprocess.run(
-            [sys.executable, "-m", "schemas.cli", "migrate"], env=self.env(), check=True, capture_output=True
+            [sys.executable, "-m", "cli.main", "migrate"], env=self.env(), check=True, capture_output=True
         )
 
 

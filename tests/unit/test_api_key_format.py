@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.security.api_keys import (
+from security.api_keys import (
     KEY_LENGTH,
     ApiKeyDirectory,
     ApiKeyError,

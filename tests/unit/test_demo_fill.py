@@ -10,8 +10,8 @@ from typing import Any, cast
 
 import pytest
 
-from ingest_gateway.loadgen.demo import ACCESS_LOGGER, access_log_paused, fill_if_empty
-from stream_processors.storage import Storage
+from loadgen.demo import ACCESS_LOGGER, access_log_paused, fill_if_empty
+from plumbing.storage import Storage
 from tests.conftest import free_port
 
 

@@ -12,10 +12,10 @@ import pytest
 from ingest_gateway.stamping import stamp
 from schemas.messages import encode_batch
 from schemas.payloads import PAYLOAD_MODELS
+from schemas.rows import TableBatch
 from schemas.topics import Stream, registry
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
-from stream_processors.transforms import TableBatch
 from tests.examples import examples
 
 TOPIC = registry("analytics.")[Stream.EVENTS].name

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from plumbing.storage import Storage
 from schemas.messages import encode_batch
 from schemas.topics import Stream
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
-from stream_processors.storage import Storage
 from tests.examples import example
 
 

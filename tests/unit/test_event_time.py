@@ -11,13 +11,13 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from jobs.retention import RAW_RETAINED, RETAINED_TABLES, table_bound
+from plumbing.migrate import load_migrations
 from schemas.event_time import EARLIEST, END, OUT_OF_RANGE, RawRetention
 from schemas.messages import decode_batch, decode_event
-from schemas.migrate import load_migrations
 from schemas.payloads import AnalyticsEventCreate, PerformanceMetricCreate, UsageMetricCreate
 from schemas.tenant_config import Retention, TenantSettings
 from schemas.topics import Stream
-from stream_processors.retention import RAW_RETAINED, RETAINED_TABLES, table_bound
 from tests.examples import example, stamped_page_view
 
 # ClickHouse's documented limits (independent of our code)

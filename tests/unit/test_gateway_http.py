@@ -16,9 +16,9 @@ import pytest
 from ingest_gateway.main import create_app
 from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
-from ingest_gateway.sink import Record, SinkUnavailable
 from schemas.messages import unpack_batch
 from schemas.topics import Stream
+from schemas.transport import Record, SinkUnavailable
 from tests.auth import bearer
 from tests.examples import example
 

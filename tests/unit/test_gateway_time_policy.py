@@ -17,8 +17,8 @@ from clickhouse_connect.driver.client import Client
 from ingest_gateway.intake import Intake
 from ingest_gateway.main import create_app
 from ingest_gateway.metrics import GatewayMetrics
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.settings import GatewaySettings
+from privacy.directory import TenantPrivacyDirectory
 from schemas.event_time import RawRetention
 from schemas.json_limits import loads_exact
 from schemas.topics import Stream

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from schemas.gc_tuning import YOUNG_THRESHOLD, tune_for_service
+from plumbing.gc_tuning import YOUNG_THRESHOLD, tune_for_service
 
 
 @pytest.fixture

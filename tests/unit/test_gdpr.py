@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from query_api.export import CsvExport, JsonExport, TableShape, chunk_sql, plain
-from schemas.rollups import ROLLUPS
-from schemas.topics import Stream
-from stream_processors.erasure import (
+from jobs.erasure import (
     PER_USER_ROLLUP_TABLES,
     JobStatus,
     PrivacyJob,
@@ -24,7 +21,10 @@ from stream_processors.erasure import (
     older_than,
     tenant_wide_rollups,
 )
-from stream_processors.tracking import TrackingFilter
+from privacy.tracking import TrackingFilter
+from query_api.export import CsvExport, JsonExport, TableShape, chunk_sql, plain
+from schemas.rollups import ROLLUPS
+from schemas.topics import Stream
 
 WHEN = datetime(2027, 1, 5, 9, 30, 15, 250000)  # as chDB returns DateTime64(3, 'UTC'): naive
 ID = uuid.UUID("0190c2a4-7b1e-7c3d-9f00-1a2b3c4d5e6f")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.cli import main
+from cli.main import main
 
 
 def test_no_credential_exits_2_before_sending_and_names_the_variables(

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
-from ingest_gateway.loadgen.requests import BATCH_ROUTE, ROUTES, pack
-from ingest_gateway.loadgen.traffic import Item, TrafficModel
+from loadgen.requests import BATCH_ROUTE, ROUTES, pack
+from loadgen.traffic import Item, TrafficModel
 from schemas.payloads import PAYLOAD_MODELS, PerformanceMetricCreate
 from schemas.topics import Stream
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 import pytest
 
+from plumbing.migrate import load_migrations
 from schemas.enums import (
     ActivityCategory,
     ActivityType,
@@ -15,7 +16,6 @@ from schemas.enums import (
     Severity,
     clickhouse_enum8,
 )
-from schemas.migrate import load_migrations
 
 MIGRATIONS = load_migrations()
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from openapi_spec_validator import validate
 
-from ingest_gateway.embedded_app import create_dev_app
+from cli.dev_app import create_dev_app
 from ingest_gateway.main import create_app as gateway_app
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import create_app as query_app

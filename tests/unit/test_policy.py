@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.security.policy import Action, decide
-from schemas.security.principal import Principal, Role
+from security.policy import Action, decide
+from security.principal import Principal, Role
 
 ME, OTHER = "u-me", "u-other"
 A = Action

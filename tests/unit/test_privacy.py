@@ -16,13 +16,10 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from ingest_gateway.privacy_directory import TenantPrivacyDirectory
 from ingest_gateway.stamping import stamp
-from schemas.enums import clickhouse_enum8
-from schemas.messages import MESSAGE_MODELS
-from schemas.migrate import load_migrations
-from schemas.payloads import PAYLOAD_MODELS, AnalyticsEventCreate
-from schemas.privacy import (
+from plumbing.migrate import load_migrations
+from privacy.directory import TenantPrivacyDirectory
+from privacy.policy import (
     CLIENT_FIELDS,
     ClientInfo,
     PrivacyPolicy,
@@ -32,6 +29,9 @@ from schemas.privacy import (
     parse_user_agent,
     truncate_ip,
 )
+from schemas.enums import clickhouse_enum8
+from schemas.messages import MESSAGE_MODELS
+from schemas.payloads import PAYLOAD_MODELS, AnalyticsEventCreate
 from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling
 from schemas.topics import Stream
 from tests.examples import example, examples
@@ -170,7 +170,7 @@ def test_no_user_agent_parses_to_empty_fields(ua: str | None) -> None:
 
 
 def test_parsed_user_agents_are_cached() -> None:
-    from schemas.privacy import _parse_user_agent
+    from privacy.policy import _parse_user_agent
 
     ua = CHROME_WINDOWS + " cache-probe"
     before = _parse_user_agent.cache_info().hits

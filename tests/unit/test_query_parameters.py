@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from plumbing.tenant_store import default_tenant_settings
 from query_api.main import create_app
 from query_api.settings import QuerySettings
-from schemas.tenant_config import default_tenant_settings
 from tests.auth import TENANT, bearer
 from tests.conftest import free_port
 

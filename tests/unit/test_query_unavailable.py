@@ -8,11 +8,11 @@ import time
 import httpx
 from clickhouse_connect.driver.client import Client
 
+from plumbing.clickhouse import StoreHeldError
 from query_api.main import create_app
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore
-from schemas.storage import StoreHeldError
 from tests.auth import bearer
 from tests.conftest import free_port
 

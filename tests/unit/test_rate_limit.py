@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from plumbing.http_errors import ApiError
 from schemas.envelope import ErrorCode
-from schemas.http_errors import ApiError
-from schemas.security.rate_limit import (
+from security.rate_limit import (
     UNLIMITED,
     Rate,
     RateLimitSettings,

@@ -14,8 +14,8 @@ from ingest_gateway.main import create_app as create_gateway
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import create_app as create_query_api
 from query_api.settings import QuerySettings
-from schemas.security.rate_limit import RateLimitSettings
 from schemas.topics import Stream
+from security.rate_limit import RateLimitSettings
 from tests.auth import bearer
 from tests.conftest import free_port
 from tests.examples import example

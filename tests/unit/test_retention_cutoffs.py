@@ -10,10 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schemas.migrate import load_migrations
-from schemas.rollups import GRAIN_TYPE, ROLLUPS, Grain
-from schemas.tenant_config import Retention, TenantSettings
-from stream_processors.retention import (
+from jobs.retention import (
     RETAINED_TABLES,
     ROLLUP_RETAINED,
     RetainedTable,
@@ -29,7 +26,10 @@ from stream_processors.retention import (
     table_bounds,
     tier_of,
 )
-from stream_processors.transforms import RAW_TABLES
+from plumbing.migrate import load_migrations
+from schemas.rollups import GRAIN_TYPE, ROLLUPS, Grain
+from schemas.rows import RAW_TABLES
+from schemas.tenant_config import Retention, TenantSettings
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 TABLES = {t.name: t for t in RETAINED_TABLES}

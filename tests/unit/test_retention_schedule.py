@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from plumbing.settings import RetentionScheduleSettings
 from schemas.retention_schedule import (
-    RetentionScheduleSettings,
     RetentionShortening,
     pending_retention_changes,
     retention_in_force,

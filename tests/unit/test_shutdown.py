@@ -14,12 +14,12 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from schemas.serving import AnswerWhenCancelled
-from schemas.shutdown import ShutdownSettings
+from plumbing.serving import AnswerWhenCancelled
+from plumbing.shutdown import ShutdownSettings
 
 HANGING = """
 import logging, signal, sys, threading, time
-from schemas.shutdown import ShutdownWatchdog
+from plumbing.shutdown import ShutdownWatchdog
 logging.basicConfig(level="INFO")
 watchdog = ShutdownWatchdog(float(sys.argv[1]), "hanging service", "the test's work")
 signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a graceful path that never finishes

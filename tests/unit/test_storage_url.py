@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.storage import StorageConfigError, parse_url, validate_database_name
+from plumbing.clickhouse import StorageConfigError, parse_url, validate_database_name
 
 
 def test_relative_chdb_url_resolves_against_working_directory(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from schemas.cli import main
+from cli.main import main
 from tests.auth import TEST_SECRET
 
 

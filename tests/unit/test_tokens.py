@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
 
-from schemas.security.principal import Role
-from schemas.security.tokens import AuthConfigError, AuthError, AuthSettings, mint_token
+from security.principal import Role
+from security.tokens import AuthConfigError, AuthError, AuthSettings, mint_token
 from tests.auth import TEST_SECRET, token
 
 
@@ -186,7 +186,7 @@ def test_the_shipped_placeholder_secrets_are_refused() -> None:
     placeholder = "REPLACE_ME_WITH_48_RANDOM_BYTES_BASE64_xxxxxxxxxxxxxxxxxxxxxx"  # deploy/k8s/secret.yaml
     with pytest.raises(AuthConfigError, match="placeholder"):
         auth(auth_jwt_secret=SecretStr(placeholder)).verifier()
-    from schemas.privacy import PrivacySettings
+    from privacy.policy import PrivacySettings
 
     with pytest.raises(ValueError, match="placeholder"):
         PrivacySettings(privacy_secret=SecretStr("REPLACE_ME_WITH_32_RANDOM_BYTES_xxxxxx")).secret_bytes()

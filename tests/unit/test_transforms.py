@@ -8,10 +8,10 @@ import pytest
 from ingest_gateway.stamping import stamp
 from schemas.messages import MESSAGE_MODELS, encode_batch
 from schemas.payloads import PAYLOAD_MODELS
+from schemas.rows import RAW_COLUMNS, RAW_TABLES, feed_rows, raw_rows
 from schemas.topics import Stream
 from stream_processors.pipeline import Delivery, decode
 from stream_processors.settings import ZoneLookup
-from stream_processors.transforms import RAW_COLUMNS, RAW_TABLES, feed_rows, raw_rows
 from tests.examples import all_examples, example
 
 RECEIVED = datetime(2027, 1, 5, 12, tzinfo=UTC)  # after every example and test time

@@ -10,8 +10,8 @@ from ingest_gateway.main import create_app as create_gateway
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import create_app as create_query_api
 from query_api.settings import QuerySettings
-from schemas.security.web import WebSecuritySettings, install_web_security
 from schemas.topics import Stream
+from security.web import WebSecuritySettings, install_web_security
 from tests.auth import bearer
 from tests.conftest import free_port
 from tests.examples import example

@@ -11,8 +11,8 @@ from query_api.api.params import LimitQuery, PageQuery
 from query_api.examples import example_response
 from query_api.models import AuditEntryPublic, PagedEnvelope
 from query_api.readers.common import page_of
-from schemas.security.audit import read_audit
-from schemas.security.policy import Action
+from security.audit import read_audit
+from security.policy import Action
 
 router = APIRouter(prefix="/analytics", tags=["audit"])
 

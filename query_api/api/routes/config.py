@@ -18,31 +18,23 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from query_api.api.deps import CallerDep, ClockDep, SettingsDep, StoreDep, TenantsDep, UserId, envelope
-from query_api.examples import example_response
-from query_api.models import ConfigPublic, Envelope
-from schemas.retention_schedule import (
-    RetentionScheduleSettings,
-    pending_retention_changes,
-    pending_shortenings,
-    record_shortening,
-    shortening,
-)
-from schemas.security.policy import Action
-from schemas.tenant_config import (
-    ConfigUpdate,
-    TenantSettings,
-    TrackingPreferences,
+from jobs.rebuild_queue import raw_day_range, rebuilds, schedule_rebuild
+from plumbing.settings import RetentionScheduleSettings
+from plumbing.tenant_store import (
     default_tenant_settings,
     load_preferences,
     load_tenant_settings,
-    raw_day_range,
-    rebuilds,
+    pending_shortenings,
+    record_shortening,
     save_preferences,
     save_tenant_settings,
-    schedule_rebuild,
-    updated,
 )
+from query_api.api.deps import CallerDep, ClockDep, SettingsDep, StoreDep, TenantsDep, UserId, envelope
+from query_api.examples import example_response
+from query_api.models import ConfigPublic, Envelope
+from schemas.retention_schedule import pending_retention_changes, shortening
+from schemas.tenant_config import ConfigUpdate, TenantSettings, TrackingPreferences, updated
+from security.policy import Action
 
 router = APIRouter(prefix="/analytics/config", tags=["config"])
 

@@ -13,7 +13,7 @@ from query_api.models import AnalyticsEventPublic, PagedEnvelope
 from query_api.readers.common import page_of, time_bound
 from query_api.readers.events import list_events
 from schemas.enums import EventCategory, EventType
-from schemas.security.policy import Action
+from security.policy import Action
 
 router = APIRouter(prefix="/analytics", tags=["events"])
 

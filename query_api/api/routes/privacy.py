@@ -1,6 +1,6 @@
 """GDPR: export everything held about a user, and delete it (admins and services of the user's tenant).
 
-A deletion is a job (:mod:`stream_processors.erasure`): the request records it and a suppression that makes
+A deletion is a job (:mod:`jobs.erasure`): the request records it and a suppression that makes
 every writer drop the user's events, and answers 202 with the job; ``analytics dev`` (in the background) or
 ``analytics privacy-jobs --pending`` (distributed) carries it out. Exports and deletions are audited.
 """
@@ -18,16 +18,16 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from jobs.erasure import PrivacyJob, privacy_job, schedule_deletion
+from plumbing.http_errors import ApiError
 from query_api.api.deps import Caller, CallerDep, StoreDep, UserId, envelope
 from query_api.examples import example, example_response
 from query_api.export import CsvExport, ExportEncoding, JsonExport, table_chunks, table_shapes
 from query_api.models import Envelope, PrivacyJobPublic, UserExportPublic
 from schemas.envelope import ErrorCode, detail, utc_now_iso
-from schemas.http_errors import ApiError
-from schemas.security.audit import AuditEntry, Outcome
-from schemas.security.policy import Action
 from schemas.times import stored_time_text
-from stream_processors.erasure import PrivacyJob, privacy_job, schedule_deletion
+from security.audit import AuditEntry, Outcome
+from security.policy import Action
 
 router = APIRouter(prefix="/analytics/privacy", tags=["privacy"])
 

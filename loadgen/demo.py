@@ -1,0 +1,157 @@
+"""Demo data for ``analytics dev --demo``: six weeks of traffic, sent once, through the real intake.
+
+The load generator runs as a subprocess (its own core, the same HTTP path as any client) against the
+server's own port once it answers, one stream after the other over the same seeded sessions: a commit of
+one stream writes a few tables, a commit mixing all four writes 25, so phases fill about three times
+faster than mixed traffic. A store that already holds events is left alone, so a restart adds nothing,
+and the process says so and how to get the demo (a fresh store); an interrupted fill is not resumed
+(delete the store directory to start over). While it loads, the server's per-request access log is
+paused (tens of thousands of lines would bury everything else) and one line per stream reports progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from loadgen.options import TOKEN_ENV
+from plumbing.clickhouse import parse_url
+from plumbing.storage import Storage
+from schemas.topics import Stream
+
+ACCESS_LOGGER = "uvicorn.access"
+
+DEMO_USERS = 40
+DEMO_SESSIONS = 2_400
+"""About 30,000 items: 25,000 events, 2,700 web-vitals reports, 1,100 usage summaries, 700 activities."""
+DEMO_DAYS = 42
+DEMO_USER_PREFIX = "demo_user_"
+
+
+def loadgen_command(base_url: str, stream: Stream) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "loadgen",
+        f"--url={base_url}",
+        f"--users={DEMO_USERS}",
+        f"--sessions={DEMO_SESSIONS}",
+        f"--streams={stream.value}",
+        f"--history={DEMO_DAYS}",
+        f"--user-prefix={DEMO_USER_PREFIX}",
+        "--seed=42",
+        "--concurrency=32",
+        "--no-progress",
+        "--json",
+    ]
+
+
+def not_empty_message(existing: int, store_url: str, database: str) -> str:
+    """Why ``--demo`` added nothing, and how to get the demo: a store of its own."""
+    target = parse_url(store_url)
+    if target.is_embedded:
+        fresh = (
+            "start on a fresh store, e.g. `ANALYTICS_CLICKHOUSE_URL=chdb://./var/demo make run DEMO=1` "
+            f"(or stop the server and delete {target.location})"
+        )
+    else:
+        fresh = "start on a fresh database, e.g. ANALYTICS_CLICKHOUSE_DATABASE=demo"
+    return (
+        f"demo: no demo data added: database {database} at {store_url} already holds {existing:,} events, "
+        f"and demo data only fills an empty store (so a restart never adds it twice). For the demo, {fresh}."
+    )
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def access_log_paused() -> Iterator[None]:
+    """Drop uvicorn's access log lines (and httpx's request lines) while the demo loads."""
+    drop, access, client = _DropAll(), logging.getLogger(ACCESS_LOGGER), logging.getLogger("httpx")
+    access.addFilter(drop)
+    client.addFilter(drop)
+    try:
+        yield
+    finally:
+        access.removeFilter(drop)
+        client.removeFilter(drop)
+
+
+async def _wait_until_serving(base_url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not answer at {base_url} within {timeout_s:g} s")
+            await asyncio.sleep(0.2)
+
+
+async def fill_if_empty(
+    storage: Storage, base_url: str, token: str, store_url: str, database: str = "analytics"
+) -> None:
+    """Post the demo traffic to ``base_url`` (as ``token``'s principal) unless the store holds events;
+    ``store_url`` and ``database`` only name the store in the message when it does."""
+    existing = int((await storage.query("SELECT count() FROM analytics_events"))[0][0])
+    if existing:
+        print(not_empty_message(existing, store_url, database), flush=True)
+        return
+    with access_log_paused():
+        await _wait_until_serving(base_url)
+        print(
+            f"demo: posting {DEMO_DAYS} days of traffic of {DEMO_USERS} users "
+            f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) to {base_url}, one stream after "
+            "the other; the access log is paused until it is done ...",
+            flush=True,
+        )
+        started = time.monotonic()
+        accepted: dict[str, int] = {}
+        for number, stream in enumerate(Stream, start=1):
+            summary = await _run_loadgen(loadgen_command(base_url, stream), token)
+            if summary is None:
+                print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
+                return
+            accepted[stream.value] = summary["accepted"]
+            print(
+                f"demo: {number}/{len(Stream)} {stream.value}: {summary['accepted']:,} stored "
+                f"({time.monotonic() - started:.1f} s)",
+                flush=True,
+            )
+    streams = ", ".join(f"{name} {count:,}" for name, count in accepted.items())
+    print(
+        f"demo data ready: {sum(accepted.values()):,} events ({streams}) over {DEMO_DAYS} days "
+        f"in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+
+
+async def _run_loadgen(command: list[str], token: str) -> dict[str, Any] | None:
+    """The JSON summary of one load generator run, or None when it failed."""
+    env = {**os.environ, TOKEN_ENV: token}
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, env=env)
+    try:
+        output, _ = await process.communicate()
+    except asyncio.CancelledError:  # the server is stopping: do not leave the load generator behind
+        process.kill()
+        await process.wait()
+        raise
+    lines = output.decode().strip().splitlines()
+    if process.returncode != 0 or not lines:
+        return None
+    summary: dict[str, Any] = json.loads(lines[-1])
+    return summary

@@ -1,0 +1,148 @@
+"""Send the traffic model to a gateway: ``concurrency`` closed-loop senders, paced to ``rate`` events/s.
+
+The run ends after ``duration`` seconds or ``events`` items, or early once more than ``max_errors``
+requests failed. Nothing is retried: a refused item, a non-2xx answer or a transport error is counted
+and makes the run unsuccessful, since on a healthy gateway none of them is expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+from tqdm import tqdm
+
+from loadgen.options import LoadOptions
+from loadgen.requests import Request, pack
+from loadgen.stats import Tally
+from loadgen.traffic import Item, TrafficModel
+
+
+class GatewayUnreachable(Exception):
+    """Nothing answers at the gateway URL (checked once before the run)."""
+
+
+def _requests(options: LoadOptions) -> Iterator[Request]:
+    model = TrafficModel(
+        seed=options.seed,
+        users=options.users,
+        history_days=options.history_days,
+        now=options.now,
+        streams=options.streams,
+        user_prefix=options.user_prefix,
+    )
+    items: Iterator[Item] = model.items()
+    if options.sessions is not None:
+        items = itertools.chain.from_iterable(model.session() for _ in range(options.sessions))
+    if options.events is not None:
+        items = itertools.islice(items, options.events)
+    return pack(items, options.batch, options.gzip)
+
+
+class _Run:
+    def __init__(self, options: LoadOptions, client: httpx.AsyncClient, bar: tqdm[Any]) -> None:
+        self.options = options
+        self.client = client
+        self.bar = bar
+        self.tally = Tally()
+        self.source = _requests(options)
+        self.began = time.perf_counter()
+        self.deadline = None if options.duration_s is None else self.began + options.duration_s
+        self.dispatched = 0
+        self.stopped = False
+        self.shown_errors = 0
+
+    async def _next(self) -> Request | None:
+        """The next request once it is due (pacing), or None when the run is over."""
+        if self.stopped or (self.deadline is not None and time.perf_counter() >= self.deadline):
+            return None
+        request = next(self.source, None)
+        if request is None:
+            return None
+        if self.options.rate > 0:
+            due = self.began + self.dispatched / self.options.rate
+            self.dispatched += request.count
+            if self.deadline is not None and due >= self.deadline:
+                return None
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return request
+
+    async def sender(self) -> None:
+        while (request := await self._next()) is not None:
+            await self._send(request)
+            if self.tally.errors > self.options.max_errors:
+                self.stopped = True
+
+    async def _send(self, request: Request) -> None:
+        tally = self.tally
+        counts = tally.streams[request.stream]
+        counts.sent += request.count
+        tally.requests += 1
+        headers = {"content-type": "application/json"}
+        if self.options.gzip:
+            headers["content-encoding"] = "gzip"
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(request.path, content=request.body, headers=headers)
+        except httpx.HTTPError as exc:
+            tally.failure(request.stream, request.count, f"{request.path}: {type(exc).__name__}: {exc}")
+            self._progress(request.count)
+            return
+        tally.latencies_s.append(time.perf_counter() - started)
+        tally.statuses[response.status_code] += 1
+        if response.status_code != 200:
+            what = f"{request.path}: HTTP {response.status_code}: {response.text[:300]}"
+            tally.failure(request.stream, request.count, what)
+        elif request.batch:
+            try:
+                data = orjson.loads(response.content)["data"]
+                processed, failed = int(data["processed_count"]), int(data["failed_count"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                tally.failure(request.stream, request.count, f"{request.path}: not a batch answer")
+            else:
+                counts.accepted += processed
+                counts.rejected += failed
+                if failed and len(tally.samples) < 5:
+                    tally.samples.append(f"{request.path}: refused items: {data.get('errors', [])[:3]}")
+        else:
+            counts.accepted += request.count
+        self._progress(request.count)
+
+    def _progress(self, count: int) -> None:
+        if self.tally.errors != self.shown_errors:
+            self.shown_errors = self.tally.errors
+            self.bar.set_postfix(errors=self.shown_errors, refresh=False)
+        self.bar.update(count)
+
+
+async def run(options: LoadOptions) -> dict[str, Any]:
+    """Run the load and return its summary (see :meth:`Tally.summary`, plus ``ok``)."""
+    limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
+    base = options.url.rstrip("/")
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30.0, headers=options.auth_headers()
+    ) as client:
+        try:
+            await client.get("/healthz", timeout=5.0)
+        except httpx.HTTPError as exc:
+            raise GatewayUnreachable(f"no gateway answers at {base}: {type(exc).__name__}: {exc}") from exc
+        planned = options.events
+        if planned is None and options.rate > 0 and options.duration_s is not None:
+            planned = int(options.rate * options.duration_s)
+        with tqdm(
+            total=planned, unit="ev", unit_scale=True, disable=not options.progress, mininterval=0.5
+        ) as bar:
+            bar.set_postfix(errors=0)
+            state = _Run(options, client, bar)
+            await asyncio.gather(*(state.sender() for _ in range(options.concurrency)))
+            elapsed = time.perf_counter() - state.began
+    summary = state.tally.summary(elapsed)
+    summary["ok"] = state.tally.ok
+    return summary

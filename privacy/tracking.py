@@ -1,0 +1,65 @@
+"""Honouring users' tracking preferences (``PUT /analytics/config/{user_id}``) and GDPR deletions: events of a
+user who opted out, of a stream the user does not want tracked, or of a user being erased (a suppression,
+:mod:`jobs.erasure`) are not stored — neither raw rows nor rollups.
+
+The gateway stays free of database calls, so it still acknowledges such events; the workers drop them
+at the transform step, from a snapshot of ``user_preferences`` and ``user_suppressions`` they refresh
+periodically (and at start). Preferences apply from the moment a worker has seen them; earlier events are
+not deleted (that is the GDPR deletion's job, which waits until every writer has seen its suppression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from jobs.erasure import Suppression, active_suppressions
+from plumbing.storage import Storage
+from plumbing.tenant_store import restricted_preferences
+from schemas.topics import Stream
+
+
+class TrackingFilter:
+    def __init__(self) -> None:
+        self._untracked: dict[tuple[str, str], frozenset[str]] = {}
+        self._suppressed: dict[tuple[str, str], Suppression] = {}
+
+    def keeps(
+        self, stream: Stream, tenant_id: str, user_id: str, received_at: datetime | None = None
+    ) -> bool:
+        """Whether an event is stored (``received_at`` unknown: as if received now, while suppressed)."""
+        suppression = self._suppressed.get((tenant_id, user_id))
+        if suppression is not None and (received_at is None or suppression.drops(received_at)):
+            return False
+        untracked = self._untracked.get((tenant_id, user_id))
+        return untracked is None or stream.value not in untracked
+
+    def keep(self, stream: Stream, events: Sequence[Any]) -> list[Any]:
+        """``events`` without those their users do not want tracked or are being erased (all of them when
+        nobody opted out and nobody is being erased)."""
+        if not self._untracked and not self._suppressed:
+            return list(events)
+        return [e for e in events if self.keeps(stream, e.tenant_id, e.user_id, e.received_at)]
+
+    def use(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of (tenant, user, tracking enabled, tracked streams) replace the snapshot."""
+        every = frozenset(s.value for s in Stream)
+        snapshot = {}
+        for tenant, user, enabled, streams in rows:
+            untracked = every if not enabled else every - frozenset(streams)
+            if untracked:
+                snapshot[(str(tenant), str(user))] = untracked
+        self._untracked = snapshot
+
+    def use_suppressions(self, suppressions: Iterable[Suppression]) -> None:
+        """Suppressions of users being (or lately) erased replace that snapshot."""
+        self._suppressed = {(s.tenant_id, s.user_id): s for s in suppressions}
+
+    def suppression(self, tenant_id: str, user_id: str) -> Suppression | None:
+        """The suppression this filter applies to the user (the erasure job asks before it runs)."""
+        return self._suppressed.get((tenant_id, user_id))
+
+    async def refresh(self, storage: Storage) -> None:
+        self.use(await storage.run(restricted_preferences, "read tracking preferences"))
+        self.use_suppressions(await storage.run(active_suppressions, "read erasure suppressions"))
