@@ -23,7 +23,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from plumbing.clickhouse import open_client
-from tests.auth import TEST_SECRET
+from tests.support.auth import TEST_SECRET
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
 os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET

@@ -21,10 +21,10 @@ from ingest_gateway.settings import GatewaySettings
 from schemas.topics import Stream
 from security.api_keys import create_key, revoke_key
 from stream_processors.settings import WorkerSettings
-from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
-from tests.examples import example
-from tests.recent_examples import recent
+from tests.support.auth import bearer
+from tests.support.examples import example
+from tests.support.recent_examples import recent
 
 pytestmark = pytest.mark.clickhouse
 
@@ -123,7 +123,7 @@ def _body(method: str, path: str, user: str) -> dict[str, Any] | None:
 
 
 def sorted_valid(stream: Stream) -> str:
-    from tests.examples import examples
+    from tests.support.examples import examples
 
     return examples(stream, "valid")[0][0]
 

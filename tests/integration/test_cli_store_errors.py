@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.auth import bearer
 from tests.conftest import free_port
+from tests.support.auth import bearer
 
 pytestmark = pytest.mark.clickhouse
 

@@ -22,9 +22,9 @@ from stream_processors.intents import IntentLog
 from stream_processors.kafka_reader import KafkaRangeReader
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
-from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
-from tests.pipeline_support import POISON_USER, RefusingWriter
+from tests.support import rollup_oracle as oracle
+from tests.support.pipeline import POISON_USER, RefusingWriter
 
 pytestmark = pytest.mark.kafka
 

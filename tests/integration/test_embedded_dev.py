@@ -19,11 +19,11 @@ import orjson
 import pytest
 
 from schemas.topics import Stream
-from tests.auth import bearer
-from tests.chdb_query import query_in_subprocess
 from tests.conftest import free_port
-from tests.examples import example
-from tests.recent_examples import recent_examples
+from tests.support.auth import bearer
+from tests.support.chdb_query import query_in_subprocess
+from tests.support.examples import example
+from tests.support.recent_examples import recent_examples
 
 pytestmark = pytest.mark.clickhouse
 ROUTES = {

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from schemas.topics import Stream
-from tests.auth import bearer
 from tests.integration.test_embedded_dev import Dev, post_everything
+from tests.support.auth import bearer
 
 pytestmark = pytest.mark.clickhouse
 

@@ -24,10 +24,10 @@ from ingest_gateway.settings import GatewaySettings
 from plumbing.kafka_admin import ensure_topics
 from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
-from tests.auth import bearer
 from tests.conftest import own_broker
-from tests.examples import example
-from tests.recent_examples import recent_examples
+from tests.support.auth import bearer
+from tests.support.examples import example
+from tests.support.recent_examples import recent_examples
 
 pytestmark = pytest.mark.kafka
 

@@ -15,10 +15,10 @@ import pytest
 
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
-from tests.auth import bearer
 from tests.conftest import free_port
-from tests.examples import example
 from tests.integration.test_gateway_kafka import read_topic
+from tests.support.auth import bearer
+from tests.support.examples import example
 
 pytestmark = pytest.mark.kafka
 

@@ -49,9 +49,9 @@ from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
 from stream_processors.settings import WorkerSettings
-from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
-from tests.pipeline_support import RecordingDeadLetters
+from tests.support.auth import bearer
+from tests.support.pipeline import RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.auth import token
 from tests.conftest import free_port
 from tests.integration.test_embedded_dev import Dev
+from tests.support.auth import token
 
 pytestmark = pytest.mark.clickhouse
 TABLES = {

@@ -38,8 +38,8 @@ from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
 from plumbing.clickhouse import open_client
 from stream_processors.settings import WorkerSettings
-from tests.auth import token
 from tests.conftest import unavailable
+from tests.support.auth import token
 
 pytestmark = pytest.mark.clickhouse
 

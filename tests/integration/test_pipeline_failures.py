@@ -19,9 +19,9 @@ from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
-from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
-from tests.pipeline_support import InMemoryLog, RecordingDeadLetters
+from tests.support import rollup_oracle as oracle
+from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 

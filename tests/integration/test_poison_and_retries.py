@@ -2,8 +2,8 @@
 out-of-range events injected into a topic are dead-lettered once while the rest of their batch is stored;
 rows the store refuses are isolated, dead-lettered once by their group, and a replay after the fix counts
 them exactly once; client retries (same ids, later messages) change no table. Every table is compared with
-the independent oracle of tests/rollup_oracle.py. The Faust/Kafka wiring of the same steps is tested in
-test_worker_kafka.py and test_dlq.py."""
+the independent oracle of tests/support/rollup_oracle.py. The Faust/Kafka wiring of the same steps is
+tested in test_worker_kafka.py and test_dlq.py."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from stream_processors.embedded import EmbeddedSink
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import WorkerSettings, ZoneLookup
-from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
-from tests.pipeline_support import POISON_USER, InMemoryLog, RecordingDeadLetters, RefusingWriter
+from tests.support import rollup_oracle as oracle
+from tests.support.pipeline import POISON_USER, InMemoryLog, RecordingDeadLetters, RefusingWriter
 
 pytestmark = pytest.mark.clickhouse
 

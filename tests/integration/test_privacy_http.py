@@ -13,9 +13,9 @@ from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
 from schemas.topics import Stream
 from stream_processors.settings import WorkerSettings
-from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
-from tests.examples import example
+from tests.support.auth import bearer
+from tests.support.examples import example
 
 pytestmark = pytest.mark.clickhouse
 

@@ -27,7 +27,7 @@ from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
 from tests.conftest import ClickHouseTarget
-from tests.pipeline_support import RecordingDeadLetters
+from tests.support.pipeline import RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 

@@ -27,10 +27,10 @@ from schemas.rollups import ROLLUPS
 from schemas.rows import feed_rows, raw_rows
 from schemas.topics import Stream
 from stream_processors.pipeline import Delivery, decode
-from tests import query_oracle as oracle
-from tests.auth import bearer
 from tests.conftest import require_marker, unavailable
-from tests.examples import stamped_page_view
+from tests.support import query_oracle as oracle
+from tests.support.auth import bearer
+from tests.support.examples import stamped_page_view
 
 pytestmark = pytest.mark.clickhouse
 

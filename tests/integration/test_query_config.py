@@ -25,10 +25,10 @@ from plumbing.zones import refresh_stored_zones
 from query_api.main import create_app
 from query_api.settings import QuerySettings
 from schemas.tenant_config import TenantSettings
-from tests.auth import bearer
 from tests.conftest import ClickHouseTarget
 from tests.integration.test_query_api import load
-from tests.query_oracle import Dataset, iso
+from tests.support.auth import bearer
+from tests.support.query_oracle import Dataset, iso
 
 pytestmark = pytest.mark.clickhouse
 NOW = datetime(2027, 3, 10, 12, tzinfo=UTC)

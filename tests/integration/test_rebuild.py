@@ -22,10 +22,10 @@ from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
-from tests import rollup_oracle as oracle
 from tests.conftest import ClickHouseTarget
-from tests.examples import example, stamped_page_view
-from tests.pipeline_support import InMemoryLog, RecordingDeadLetters
+from tests.support import rollup_oracle as oracle
+from tests.support.examples import example, stamped_page_view
+from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 ALL_UTC = ZoneLookup("UTC", {})

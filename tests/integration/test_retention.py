@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from jobs import retention
 from jobs.retention import RETAINED_TABLES, add_cli, enforce_retention, run_retention
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
@@ -30,7 +31,6 @@ from plumbing.tenant_store import record_shortening, save_tenant_settings
 from schemas.retention_schedule import RetentionShortening
 from schemas.rollups import date_buckets
 from schemas.tenant_config import Retention, TenantSettings
-from stream_processors import retention
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse

@@ -28,10 +28,7 @@ import pytest
 
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
-from tests import rollup_oracle as oracle
-from tests.auth import bearer
 from tests.conftest import free_port, own_broker, unavailable
-from tests.examples import example
 from tests.integration.test_embedded_dev import Dev
 from tests.integration.test_gateway_kafka import read_topic
 from tests.integration.test_worker_kafka import (
@@ -42,6 +39,9 @@ from tests.integration.test_worker_kafka import (
     stop,
     wait_caught_up,
 )
+from tests.support import rollup_oracle as oracle
+from tests.support.auth import bearer
+from tests.support.examples import example
 
 BOUND_S = 10.0
 """What the issue asks: exit within 10 s of the signal (the deadline's default is 8 s)."""

@@ -19,8 +19,8 @@ from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
 from tests.conftest import ClickHouseTarget
-from tests.examples import stamped_page_view
-from tests.pipeline_support import RecordingDeadLetters
+from tests.support.examples import stamped_page_view
+from tests.support.pipeline import RecordingDeadLetters
 
 pytestmark = pytest.mark.clickhouse
 

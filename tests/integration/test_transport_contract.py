@@ -15,8 +15,6 @@ import pytest
 
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import registry
-from tests import rollup_oracle as oracle
-from tests.auth import bearer
 from tests.integration.test_embedded_dev import Dev
 from tests.integration.test_gateway_kafka import gateway
 from tests.integration.test_worker_kafka import (
@@ -26,6 +24,8 @@ from tests.integration.test_worker_kafka import (
     stop,
     wait_caught_up,
 )
+from tests.support import rollup_oracle as oracle
+from tests.support.auth import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 SERVER_ONLY = {"tenant_id", "received_at", "time_clamped", "schema_version"}

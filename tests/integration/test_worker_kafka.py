@@ -26,8 +26,8 @@ from plumbing.kafka_lag import consumer_lag
 from schemas.messages import encode_batch
 from schemas.rollups import Grain, rollup, select_sql
 from schemas.topics import Stream, registry
-from tests import rollup_oracle as oracle
-from tests.chdb_query import query_in_subprocess
+from tests.support import rollup_oracle as oracle
+from tests.support.chdb_query import query_in_subprocess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 PARTITIONS = 3
@@ -332,7 +332,7 @@ async def test_two_members_of_one_group_split_partitions_and_equal_the_oracle(de
     await produce(deployment, generated)
     env = {**deployment.env(), "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": "50"}
     members = subprocess.Popen(
-        [sys.executable, "-m", "tests.two_members"],
+        [sys.executable, "-m", "tests.support.two_members"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

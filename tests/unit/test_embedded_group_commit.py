@@ -16,7 +16,7 @@ from schemas.rows import TableBatch
 from schemas.topics import Stream, registry
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
-from tests.examples import examples
+from tests.support.examples import examples
 
 TOPIC = registry("analytics.")[Stream.EVENTS].name
 

@@ -13,7 +13,7 @@ from schemas.messages import encode_batch
 from schemas.topics import Stream
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
-from tests.examples import example
+from tests.support.examples import example
 
 
 def unreachable() -> object:

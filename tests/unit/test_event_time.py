@@ -18,7 +18,7 @@ from schemas.messages import decode_batch, decode_event
 from schemas.payloads import AnalyticsEventCreate, PerformanceMetricCreate, UsageMetricCreate
 from schemas.tenant_config import Retention, TenantSettings
 from schemas.topics import Stream
-from tests.examples import example, stamped_page_view
+from tests.support.examples import example, stamped_page_view
 
 # ClickHouse's documented limits (independent of our code)
 DATE_MIN, DATE_MAX = date(1970, 1, 1), date(2149, 6, 6)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from schemas.topics import Stream
-from tests.examples import example
+from tests.support.examples import example
 from tests.unit.test_gateway_http import RecordingSink
 from tests.unit.test_gateway_time_policy import directory, iso, serve
 

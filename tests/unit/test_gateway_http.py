@@ -19,8 +19,8 @@ from ingest_gateway.settings import GatewaySettings
 from schemas.messages import unpack_batch
 from schemas.topics import Stream
 from schemas.transport import Record, SinkUnavailable
-from tests.auth import bearer
-from tests.examples import example
+from tests.support.auth import bearer
+from tests.support.examples import example
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
 

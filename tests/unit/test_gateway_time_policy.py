@@ -22,8 +22,8 @@ from privacy.directory import TenantPrivacyDirectory
 from schemas.event_time import RawRetention
 from schemas.json_limits import loads_exact
 from schemas.topics import Stream
-from tests.auth import TENANT, bearer
-from tests.examples import example
+from tests.support.auth import TENANT, bearer
+from tests.support.examples import example
 from tests.unit.test_gateway_http import RecordingSink
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")

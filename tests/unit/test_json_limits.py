@@ -16,7 +16,7 @@ from schemas.json_limits import (
 )
 from schemas.payloads import AnalyticsEventCreate, PerformanceMetricCreate
 from schemas.topics import Stream
-from tests.examples import all_examples, example
+from tests.support.examples import all_examples, example
 
 
 def nested(levels: int) -> object:

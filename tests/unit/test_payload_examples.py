@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import Stream
-from tests.examples import all_examples, expected_errors
+from tests.support.examples import all_examples, expected_errors
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from schemas.messages import MESSAGE_MODELS
 from schemas.payloads import PAYLOAD_MODELS, AnalyticsEventCreate
 from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling
 from schemas.topics import Stream
-from tests.examples import example, examples
+from tests.support.examples import example, examples
 
 SECRET = b"a test secret of enough length"
 DAY = date(2027, 1, 5)

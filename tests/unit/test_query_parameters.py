@@ -12,8 +12,8 @@ import pytest
 from plumbing.tenant_store import default_tenant_settings
 from query_api.main import create_app
 from query_api.settings import QuerySettings
-from tests.auth import TENANT, bearer
 from tests.conftest import free_port
+from tests.support.auth import TENANT, bearer
 
 PAGED = [
     "/analytics/events",

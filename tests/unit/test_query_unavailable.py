@@ -13,8 +13,8 @@ from query_api.main import create_app
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore
-from tests.auth import bearer
 from tests.conftest import free_port
+from tests.support.auth import bearer
 
 
 async def test_unreachable_clickhouse_answers_503_in_the_envelope() -> None:

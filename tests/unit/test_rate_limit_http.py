@@ -16,9 +16,9 @@ from query_api.main import create_app as create_query_api
 from query_api.settings import QuerySettings
 from schemas.topics import Stream
 from security.rate_limit import RateLimitSettings
-from tests.auth import bearer
 from tests.conftest import free_port
-from tests.examples import example
+from tests.support.auth import bearer
+from tests.support.examples import example
 from tests.unit.test_gateway_http import RecordingSink
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")

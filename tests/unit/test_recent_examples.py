@@ -1,5 +1,5 @@
-"""The examples the gateway tests post never age out: moved by ``tests.recent_examples``, each is accepted
-by the gateway's time policy under the shortest raw retention a tenant may set, on any day."""
+"""The examples the gateway tests post never age out: moved by ``tests.support.recent_examples``, each is
+accepted by the gateway's time policy under the shortest raw retention a tenant may set, on any day."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from ingest_gateway.stamping import place
 from schemas.event_time import RawRetention
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import Stream
-from tests.examples import example
-from tests.recent_examples import recent, recent_examples
+from tests.support.examples import example
+from tests.support.recent_examples import recent, recent_examples
 
 SHORTEST_RAW_DAYS = 30
 FAR_DAYS = [date(2031, 3, 1), date(2089, 12, 29)]  # the latter: the last days of the supported range

@@ -14,7 +14,7 @@ from schemas.event_time import BEYOND_RETENTION, EARLIEST, OUT_OF_RANGE, RawRete
 from schemas.messages import MESSAGE_MODELS
 from schemas.payloads import PAYLOAD_MODELS, AnalyticsEventCreate, UsageMetricCreate
 from schemas.topics import Stream
-from tests.examples import example, examples
+from tests.support.examples import example, examples
 
 RECEIVED = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
 

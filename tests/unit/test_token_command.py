@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from cli.main import main
-from tests.auth import TEST_SECRET
+from tests.support.auth import TEST_SECRET
 
 
 def run(capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, str, str]:

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from security.principal import Role
 from security.tokens import AuthConfigError, AuthError, AuthSettings, mint_token
-from tests.auth import TEST_SECRET, token
+from tests.support.auth import TEST_SECRET, token
 
 
 def auth(**chosen: object) -> AuthSettings:

@@ -12,7 +12,7 @@ from schemas.rows import RAW_COLUMNS, RAW_TABLES, feed_rows, raw_rows
 from schemas.topics import Stream
 from stream_processors.pipeline import Delivery, decode
 from stream_processors.settings import ZoneLookup
-from tests.examples import all_examples, example
+from tests.support.examples import all_examples, example
 
 RECEIVED = datetime(2027, 1, 5, 12, tzinfo=UTC)  # after every example and test time
 ZONES = ZoneLookup("UTC", {"berlin": "Europe/Berlin"})

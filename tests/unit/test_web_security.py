@@ -12,9 +12,9 @@ from query_api.main import create_app as create_query_api
 from query_api.settings import QuerySettings
 from schemas.topics import Stream
 from security.web import WebSecuritySettings, install_web_security
-from tests.auth import bearer
 from tests.conftest import free_port
-from tests.examples import example
+from tests.support.auth import bearer
+from tests.support.examples import example
 from tests.unit.test_gateway_http import RecordingSink
 
 

@@ -1,5 +1,5 @@
 """Run queries in a separate process: a process can host one chDB engine directory only, so a test whose
-own engine is open reads a worker's directory through this (``python -m tests.chdb_query``)."""
+own engine is open reads a worker's directory through this (``python -m tests.support.chdb_query``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 def query_in_subprocess(url: str, database: str, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.chdb_query", url, database],
+        [sys.executable, "-m", "tests.support.chdb_query", url, database],
         input=json.dumps(queries),
         capture_output=True,
         text=True,

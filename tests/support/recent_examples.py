@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.topics import Stream
-from tests.examples import all_examples
+from tests.support.examples import all_examples
 
 DAYS_AGO = 2
 """How many days before today (UTC) a body's own time is moved to: in the past in every UTC offset

@@ -1,6 +1,6 @@
 """Test helper: two consumer-group members of the ``rollups`` agent group in one process sharing one
 storage — what two worker processes on a ClickHouse server are, for chDB, whose data directory one process
-owns. Run as ``python -m tests.two_members``; configured by the usual ``ANALYTICS_*`` variables."""
+owns. Run as ``python -m tests.support.two_members``; configured by the usual ``ANALYTICS_*`` variables."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas.topics import Stream
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "schemas" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 
 
 def examples(stream: Stream, kind: str) -> list[tuple[str, Any]]:

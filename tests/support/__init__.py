@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: credentials, oracles, example data, pipeline and process helpers."""
