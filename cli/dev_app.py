@@ -32,7 +32,7 @@ from privacy.policy import PrivacySettings
 from query_api.main import attach_query_api
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
-from security.api_keys import ApiKeyDirectory
+from security.api_key_directory import ApiKeyDirectory
 from security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings

@@ -11,29 +11,57 @@ and committing, the letter is produced again by the next run, and the workers' l
 
 A replayed letter that fails again is dead-lettered again with the same letter id: ``list`` shows each
 letter id once (its latest copy), so a failure is never listed twice.
+
+The Kafka client and :mod:`stream_processors.dead_letters` (which loads it) are imported by the functions
+that use them: the ``analytics`` command imports this module to register ``dlq``, and its ``--help`` must
+stay quick.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from plumbing.settings import CommonSettings
 from schemas.messages import encode_batch
-from stream_processors.dead_letters import (
-    HEADER_ERROR,
-    HEADER_GROUP,
-    HEADER_LETTER_ID,
-    HEADER_OFFSET,
-    HEADER_PARTITION,
-    HEADER_STEP,
-    HEADER_STORED_TABLES,
-    HEADER_TIME,
-    STEP_DECODE,
-)
+from schemas.topics import Stream, registry
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dlq list|replay [--stream S] [--limit N]``; sets ``handler``."""
+    parser = subparsers.add_parser("dlq", help="list or replay a stream's dead letters")
+    parser.add_argument("action", choices=["list", "replay"])
+    parser.add_argument(
+        "--stream", default="events", choices=["events", "performance", "usage", "activities"]
+    )
+    parser.add_argument("--limit", type=int, default=50)
+    parser.set_defaults(handler=_cmd_dlq)
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    settings = CommonSettings()
+    spec = registry(settings.topic_prefix)[Stream(args.stream)]
+    if args.action == "list":
+        letters = asyncio.run(list_letters(settings.kafka_bootstrap, spec.dead_letter_name, args.limit))
+        for letter in letters:
+            print(json.dumps(letter.summary()))
+        print(f"{len(letters)} dead letters shown from {spec.dead_letter_name}")
+        return 0
+    group = f"{settings.topic_prefix}dlq-replay"
+    count = asyncio.run(
+        replay_letters(settings.kafka_bootstrap, spec.dead_letter_name, spec.name, group, args.limit)
+    )
+    print(f"replayed {count} dead letters from {spec.dead_letter_name} to {spec.name}")
+    return 0
 
 
 @dataclass(frozen=True)
@@ -46,19 +74,34 @@ class Letter:
     @property
     def letter_id(self) -> str:
         """The failure's id (letters written before ids existed: their own offset)."""
+        from stream_processors.dead_letters import HEADER_LETTER_ID
+
         return self.headers.get(HEADER_LETTER_ID) or f"offset:{self.offset}"
 
     @property
     def source_partition(self) -> int | None:
+        from stream_processors.dead_letters import HEADER_PARTITION
+
         text = self.headers.get(HEADER_PARTITION, "")
         return int(text) if text.isdigit() else None
 
     def replay_headers(self) -> list[tuple[str, bytes]]:
         """What tells the workers which group stores the replay and which tables to skip."""
+        from stream_processors.dead_letters import HEADER_GROUP, HEADER_LETTER_ID, HEADER_STORED_TABLES
+
         names = (HEADER_GROUP, HEADER_STORED_TABLES, HEADER_LETTER_ID)
         return [(name, self.headers[name].encode()) for name in names if self.headers.get(name)]
 
     def summary(self) -> dict[str, Any]:
+        from stream_processors.dead_letters import (
+            HEADER_ERROR,
+            HEADER_GROUP,
+            HEADER_OFFSET,
+            HEADER_PARTITION,
+            HEADER_STEP,
+            HEADER_TIME,
+        )
+
         return {
             "offset": self.offset,
             "letter_id": self.letter_id,
@@ -71,6 +114,8 @@ class Letter:
         }
 
     def replay_value(self) -> bytes:
+        from stream_processors.dead_letters import HEADER_STEP, STEP_DECODE
+
         if self.headers.get(HEADER_STEP) != STEP_DECODE:
             try:
                 event = orjson.loads(self.value)
@@ -97,6 +142,8 @@ async def _letters(
 async def list_letters(bootstrap: str, dlq_topic: str, limit: int = 50) -> list[Letter]:
     """The first ``limit`` failures of ``dlq_topic`` (its one partition), oldest first: each letter id once,
     as its latest copy."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
     tp = TopicPartition(dlq_topic, 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -115,6 +162,8 @@ async def list_letters(bootstrap: str, dlq_topic: str, limit: int = 50) -> list[
 
 async def replay_letters(bootstrap: str, dlq_topic: str, source_topic: str, group: str, limit: int) -> int:
     """Re-produce up to ``limit`` not yet replayed letters to ``source_topic``; return how many."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
     tp = TopicPartition(dlq_topic, 0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"

@@ -5,18 +5,50 @@ The rules are the services' own, not a copy of them: the roles and claims go thr
 drops is refused, end-user roles — which may act on their own user id only (:attr:`Principal.privileged`,
 the policy table) — need the user id as ``--sub``, and the minted token is verified by the verifier the
 services build from the same ``ANALYTICS_AUTH_*`` settings (secret strength, audience, issuer, expiry).
+A token the services would refuse is not printed: the command exits 2 and names the option to change.
+
+:mod:`security.tokens` (PyJWT and its crypto backend) is imported by the functions that use it: the
+``analytics`` command imports this module to register ``token``, and its ``--help`` must stay quick.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 
 from plumbing.settings import CommonSettings
 from security.principal import Principal, Role
-from security.tokens import AuthConfigError, AuthError, mint_token, principal_of
 
 PRIVILEGED_SUBJECT = "dev-admin"
 """Subject of admin and service tokens minted without ``--sub`` (they act on any user of the tenant)."""
+
+
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``token [--sub S] [--tenant T] [--role R,...] [--ttl S]``; sets ``handler``."""
+    parser = subparsers.add_parser(
+        "token",
+        help="mint an HS256 token with ANALYTICS_AUTH_JWT_SECRET (or analytics dev's local secret)",
+    )
+    parser.add_argument(
+        "--sub",
+        help="subject: the user id (required for end-user roles; default dev-admin for admin/service)",
+    )
+    parser.add_argument("--tenant", help="tenant (default: ANALYTICS_DEFAULT_TENANT)")
+    parser.add_argument(
+        "--role", default="admin", help="comma-separated roles: admin, service, user, student, teacher"
+    )
+    parser.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
+    parser.set_defaults(handler=_cmd_token)
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    try:
+        print(mint_accepted_token(args.sub, args.tenant, args.role, args.ttl))
+    except TokenRefused as exc:
+        print(f"analytics token: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 class TokenRefused(Exception):
@@ -26,6 +58,8 @@ class TokenRefused(Exception):
 
 def parse_roles(text: str) -> list[str]:
     """``--role``: comma-separated role names, each one the services know."""
+    from security.tokens import principal_of
+
     roles = list(dict.fromkeys(role.strip() for role in text.split(",") if role.strip()))
     if not roles:
         raise TokenRefused(f"--role: name at least one role of {', '.join(Role)}")
@@ -48,6 +82,7 @@ def mint_accepted_token(
     """A token signed with ``ANALYTICS_AUTH_JWT_SECRET`` (or ``analytics dev``'s local secret) that a
     service configured alike accepts with exactly ``roles_text``; raises :class:`TokenRefused` otherwise."""
     from cli.dev_app import dev_auth
+    from security.tokens import AuthConfigError, AuthError, mint_token
 
     settings = settings or CommonSettings()
     roles = parse_roles(roles_text)
@@ -91,6 +126,8 @@ def mint_accepted_token(
 
 def _principal(subject: str, tenant: str, roles: list[str]) -> Principal:
     """Who the services would take the token's bearer for; a claim they refuse names its option."""
+    from security.tokens import AuthError, principal_of
+
     try:
         return principal_of({"sub": subject, "tenant_id": tenant, "roles": roles})
     except AuthError as exc:

@@ -21,11 +21,11 @@ from plumbing.clickhouse import open_client, parse_url
 from plumbing.http_errors import install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import install_openapi
+from plumbing.responses import EnvelopeResponse
 from privacy.directory import TenantPrivacyDirectory
 from privacy.policy import PrivacySettings
-from schemas.envelope import EnvelopeResponse
 from schemas.transport import EventSink
-from security.api_keys import ApiKeyDirectory
+from security.api_key_directory import ApiKeyDirectory
 from security.http import authenticate
 from security.rate_limit import RateLimiter, RateLimitSettings
 from security.tokens import AuthSettings, TokenVerifier

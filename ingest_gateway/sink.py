@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from ingest_gateway.settings import GatewaySettings
+from plumbing.retry import retry_until_done
 from plumbing.shutdown import FLUSH_SHARE, ShutdownSettings
 from schemas.transport import Record, SinkUnavailable
 
@@ -28,7 +29,6 @@ class KafkaEventSink:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
-        self._stopping = False
         self._stop_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE
 
     def _new_producer(self) -> AIOKafkaProducer:
@@ -45,32 +45,33 @@ class KafkaEventSink:
         )
 
     async def start(self) -> None:
-        self._stopping = False
         self._connector = asyncio.create_task(self._connect_until_started(), name="kafka-connect")
 
     async def _connect_until_started(self) -> None:
-        delay = 0.2
-        while not self._stopping:
+        """Start a producer, retried with the shared backoff (capped at ``ANALYTICS_WORKER_RETRY_MAX_S``)
+        until the brokers answer; :meth:`stop` cancels it."""
+
+        async def connect() -> AIOKafkaProducer:
             producer = self._new_producer()
             try:
                 await producer.start()
-            except Exception as exc:  # aiokafka raises several types while brokers are unreachable
-                log.warning("Kafka producer cannot connect yet (%s); retrying in %.1fs", exc, delay)
+            except Exception:  # aiokafka raises several types while brokers are unreachable
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self._producer = producer
-            log.info("Kafka producer connected to %s", self._settings.kafka_bootstrap)
-            return
+                raise
+            return producer
+
+        def retrying(exc: Exception, wait_s: float) -> None:
+            log.warning("Kafka producer cannot connect yet (%s); retrying in %.1fs", exc, wait_s)
+
+        self._producer = await retry_until_done(connect, self._settings.worker_retry_max_s, retrying)
+        log.info("Kafka producer connected to %s", self._settings.kafka_bootstrap)
 
     async def stop(self) -> None:
         """Stop accepting, flush what is queued, close, all within ``FLUSH_SHARE`` of
         ``ANALYTICS_SHUTDOWN_TIMEOUT_S``, so a broker that went down cannot hold the shutdown. Records
         still queued then are dropped: their requests were not answered 200 (a publish returns only once
         its records are acknowledged), so nothing acknowledged is lost."""
-        self._stopping = True
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,20 +10,14 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from jobs.erasure import (
-    OPEN_STATUSES,
-    STALE_AFTER,
-    JobOutcome,
-    PrivacyJob,
-    Suppression,
-    privacy_jobs,
-    run_pending_deletions,
-)
+from jobs.erasure import STALE_AFTER, DeletionOutcome, run_pending_deletions
+from jobs.erasure_queue import OPEN_STATUSES, PrivacyJob, privacy_jobs
 from jobs.rebuild_queue import run_pending_rebuilds
 from jobs.retention import DefaultsFor, run_retention
 from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
 from plumbing.zones import refresh_stored_zones
+from privacy.suppressions import Suppression
 from privacy.tracking import TrackingFilter
 
 log = logging.getLogger(__name__)
@@ -78,7 +72,7 @@ async def run_deletions(
     tracking: TrackingFilter,
     settle_s: float = DEV_SETTLE_S,
     stale_after: timedelta = STALE_AFTER,
-) -> list[JobOutcome]:
+) -> list[DeletionOutcome]:
     """Run the requested deletions whose suppression this process's filter applies. The filter is every
     writer here, so there is no need to wait for other processes: refresh it, let commits filtered with the
     older snapshot finish (``settle_s``), run."""

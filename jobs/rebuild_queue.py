@@ -100,14 +100,19 @@ def mark_rebuild(client: Client, job: dict[str, Any], status: RebuildStatus, det
 
 
 @dataclass(frozen=True)
-class JobOutcome:
+class RebuildOutcome:
+    """What a run did with one scheduled rebuild: the status it ended in and the raw rows fed into the
+    rebuilt buckets (none when it failed)."""
+
     id: str
     tenant_id: str
     status: RebuildStatus
     events: int
 
 
-def run_pending_rebuilds(client: Client, zones: ZoneLookup, show_progress: bool = False) -> list[JobOutcome]:
+def run_pending_rebuilds(
+    client: Client, zones: ZoneLookup, show_progress: bool = False
+) -> list[RebuildOutcome]:
     """Run every pending rebuild in the tenants' stored time zones: one run per tenant over the union of
     its pending ranges, since every run buckets in the zone stored *now* (several zone changes before the
     rebuilds ran need one rebuild, not one each)."""
@@ -126,10 +131,10 @@ def run_pending_rebuilds(client: Client, zones: ZoneLookup, show_progress: bool 
             log.exception("rollup rebuild of %s (%s) failed", tenant, ", ".join(j["id"] for j in jobs))
             for job in jobs:
                 mark_rebuild(client, job, RebuildStatus.FAILED, f"{type(exc).__name__}: {exc}")
-                outcomes.append(JobOutcome(job["id"], tenant, RebuildStatus.FAILED, 0))
+                outcomes.append(RebuildOutcome(job["id"], tenant, RebuildStatus.FAILED, 0))
             continue
         shared = f" (one run for {len(jobs)} requests, {first} to {last})" if len(jobs) > 1 else ""
         for job in jobs:
             mark_rebuild(client, job, RebuildStatus.DONE, f"{report.events} raw rows{shared}")
-            outcomes.append(JobOutcome(job["id"], tenant, RebuildStatus.DONE, report.events))
+            outcomes.append(RebuildOutcome(job["id"], tenant, RebuildStatus.DONE, report.events))
     return outcomes

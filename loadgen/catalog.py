@@ -111,7 +111,6 @@ LOGIN = Interaction(EventType.USER_ACTION, "login", EventCategory.AUTHENTICATION
 LOGOUT = Interaction(EventType.USER_ACTION, "logout", EventCategory.AUTHENTICATION)
 CLIENT_ERROR = Interaction(EventType.ERROR_EVENT, "javascript_error", EventCategory.ERRORS)
 SLOW_PAGE = Interaction(EventType.PERFORMANCE_EVENT, "slow_page_load", EventCategory.PERFORMANCE)
-SYNC_DONE = Interaction(EventType.SYSTEM_EVENT, "background_sync", EventCategory.PROJECTS)
 
 
 def section_of(page: str) -> str:

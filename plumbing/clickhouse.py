@@ -8,8 +8,8 @@ never cares which one it got: the SQL is the same.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -22,6 +22,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -173,16 +174,19 @@ T = TypeVar("T")
 
 
 class ClientHolder:
-    """One lazily opened client for small periodic reads (snapshots of keys and settings): used by one
-    thread at a time, closed and forgotten after a failed call so the next call opens a fresh one."""
+    """One lazily opened client, used by one call at a time, closed and forgotten after a failed call so
+    the next call opens a fresh one: the one reconnect path. Snapshot readers (keys, settings) hold one,
+    :class:`plumbing.storage.Storage` holds one and retries around it, and the query API's store pools
+    several."""
 
     def __init__(self, open_client: Callable[[], Client]) -> None:
         self._open_client = open_client
         self._client: Client | None = None
-        self._lock = threading.Lock()  # a read may still run in its thread when close() is called
+        self._lock = threading.Lock()  # a call may still run in its thread when close() is called
 
     def call(self, read: Callable[[Client], T]) -> T:
-        """Blocking: ``read(client)``; run it in a thread from async code."""
+        """Blocking: ``read(client)``, opening the client first if there is none; run it in a thread
+        from async code. Whatever ``read`` (or opening) raises is raised, after the client was dropped."""
         with self._lock:
             if self._client is None:
                 self._client = self._open_client()
@@ -193,11 +197,14 @@ class ClientHolder:
                 raise
 
     def close(self) -> None:
+        """Close the client (waiting for a call in progress); a later call opens a new one."""
         with self._lock:
             self._drop()
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):  # a broken client may fail to close; it is gone either way
+            try:
                 client.close()
+            except Exception:  # a broken client may fail to close; it is gone either way
+                log.debug("closing a failed ClickHouse client raised", exc_info=True)

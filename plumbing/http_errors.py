@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.envelope import Details, EnvelopeResponse, ErrorCode, detail, error
+from plumbing.responses import EnvelopeResponse
+from schemas.envelope import Details, ErrorCode, detail, error
 
 log = logging.getLogger(__name__)
 

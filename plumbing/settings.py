@@ -42,6 +42,10 @@ class CommonSettings(BaseSettings):
     """IANA zone that rollup buckets use for tenants without one of their own."""
     tenant_timezones: dict[str, str] = {}
     """Per-tenant IANA zones, e.g. ``{"acme": "Europe/Berlin"}`` (JSON in the environment)."""
+    worker_retry_max_s: float = 30.0
+    """Cap of the jittered exponential backoff (:mod:`plumbing.retry`) of every process: the workers' and
+    ``analytics dev``'s store retries while ClickHouse is unavailable, the gateway's Kafka producer
+    connect."""
 
     @field_validator("tenant_timezone")
     @classmethod

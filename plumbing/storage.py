@@ -3,9 +3,9 @@
 Failure model (ADR 0013): every failure is either *unavailable* or *data*.
 
 - Unavailable (connection refused, timeouts, too many parts, memory, a table not migrated yet, anything we
-  do not recognise): :meth:`Storage.run` retries with capped exponential backoff (reopening the client), so
-  the batch being written is neither dropped nor acknowledged and the Kafka offsets stay put; the worker
-  resumes by itself.
+  do not recognise): :meth:`Storage.run` retries with capped, jittered exponential backoff
+  (:mod:`plumbing.retry`), reopening the client, so the batch being written is neither dropped nor
+  acknowledged and the Kafka offsets stay put; the worker resumes by itself.
 - Data (the rows themselves can never be stored: a value out of a column type's range, unparsable input):
   :meth:`Storage.insert` raises :class:`StoreDataError` at once, and the caller isolates the offending
   events (:mod:`stream_processors.isolation`). Retrying would stall the partition forever.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +24,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 from clickhouse_connect.driver.insert import InsertContext
 
+from plumbing.clickhouse import ClientHolder
+from plumbing.retry import retry_until_done
 from schemas.rows import TableBatch
 
 log = logging.getLogger(__name__)
@@ -74,63 +75,45 @@ def is_data_error(exc: BaseException) -> bool:
 
 
 class Storage:
+    """The workers' and jobs' store: one :class:`ClientHolder` (reopened after a failed call), calls run
+    in a thread and retried by :func:`plumbing.retry.retry_until_done` (capped at ``retry_max_s``)."""
+
     def __init__(self, open_client: Callable[[], Client], retry_max_s: float = 30.0) -> None:
         self._open_client = open_client
         self._retry_max_s = retry_max_s
-        self._client: Client | None = None
+        self._holder = ClientHolder(self._open)
         self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
-        self._lock = threading.Lock()
         self.failures = 0
         self.failing_since: float | None = None
         """Monotonic time of the first failure of the current run of failures (``None``: the last call
         succeeded): how long the store has been unavailable, for readiness."""
 
-    def _client_now(self) -> Client:
-        if self._client is None:
-            self._client = self._open_client()
-            self._contexts.clear()
-        return self._client
-
-    def _drop_client(self) -> None:
-        client, self._client = self._client, None
-        self._contexts.clear()
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # closing a broken client may fail too; it is gone either way
-                log.debug("closing a failed ClickHouse client raised", exc_info=True)
-
-    def _locked(self, call: Callable[[Client], T]) -> T:
-        with self._lock:
-            try:
-                return call(self._client_now())
-            except Exception:
-                self._drop_client()
-                raise
+    def _open(self) -> Client:
+        self._contexts.clear()  # insert contexts belong to the client that made them
+        return self._open_client()
 
     async def run(
         self, call: Callable[[Client], T], what: str, give_up: Callable[[Exception], bool] | None = None
     ) -> T:
         """Run ``call(client)`` in a thread until it succeeds, or until ``give_up(exc)`` says to stop
-        (then ``exc`` is raised)."""
-        delay = 0.2
-        while True:
-            try:
-                result = await asyncio.to_thread(self._locked, call)
-            except Exception as exc:  # any other failure: the batch stays unacknowledged, we try again
-                if give_up is not None and give_up(exc):
-                    raise
-                self.failures += 1
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                log.warning(
-                    "ClickHouse %s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
-            else:
-                self.failing_since = None
-                return result
+        (then ``exc`` is raised). Cancelling the awaiting task stops the retries."""
+
+        def retrying(exc: Exception, wait_s: float) -> None:
+            self.failures += 1
+            if self.failing_since is None:
+                self.failing_since = time.monotonic()
+            log.warning(
+                "ClickHouse %s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, wait_s
+            )
+
+        result = await retry_until_done(
+            lambda: asyncio.to_thread(self._holder.call, call),
+            self._retry_max_s,
+            on_retry=retrying,
+            give_up=give_up,
+        )
+        self.failing_since = None
+        return result
 
     async def insert(self, batch: TableBatch, token: str) -> None:
         """Insert ``batch`` with ``insert_deduplication_token=token`` (also for dependent views).
@@ -165,5 +148,4 @@ class Storage:
         return await self.run(call, "query")
 
     def close(self) -> None:
-        with self._lock:
-            self._drop_client()
+        self._holder.close()

@@ -6,15 +6,16 @@ A :class:`TenantPrivacyDirectory` keeps an in-memory snapshot of every tenant's 
 ``ANALYTICS_PRIVACY_REFRESH_S`` (30 s) in a thread; a change reaches every gateway process within that
 time. :meth:`~TenantPrivacyDirectory.policy_for` is synchronous and answers from memory.
 
-The same refresh reads each tenant's raw retention and time zone (a second query, so that a failure of one
-never holds up the other): :meth:`~TenantPrivacyDirectory.retention_for` tells the gateway which events the
-retention job would delete, so they are refused instead of acknowledged and then lost. It fails open:
-until a retention snapshot was read, the longest retention a tenant may set is assumed (only events the
-table TTLs would drop are refused); tenants without a row get the default retention in the deployment's
-zone for them (``ANALYTICS_TENANT_TIMEZONE(S)``).
+A second snapshot, re-read on the same schedule but on its own (so that a failure of one never holds up the
+other), holds each tenant's raw retention and time zone: :meth:`~TenantPrivacyDirectory.retention_for`
+tells the gateway which events the retention job would delete, so they are refused instead of acknowledged
+and then lost. It fails open: until a retention snapshot was read, the longest retention a tenant may set
+is assumed (only events the table TTLs would drop are refused); tenants without a row get the default
+retention in the deployment's zone for them (``ANALYTICS_TENANT_TIMEZONE(S)``).
 
 Contract:
-- while ClickHouse is unreachable the last good snapshot stays in use (failures are logged and counted);
+- while ClickHouse is unreachable the last good snapshot stays in use (failures are counted, and logged
+  once per run of failures; :class:`plumbing.snapshot.PeriodicSnapshot`);
 - before any snapshot was read (ClickHouse down since the process started) the policy is the strictest
   one: no IP address, no raw user agent — a tenant that chose ``drop`` must never get an address stored
   because a gateway started at the wrong moment. :attr:`~TenantPrivacyDirectory.loaded` tells readiness
@@ -27,7 +28,6 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -39,6 +39,7 @@ from clickhouse_connect.driver.client import Client
 
 from plumbing.clickhouse import ClientHolder
 from plumbing.settings import CommonSettings, ZoneLookup
+from plumbing.snapshot import PeriodicSnapshot, in_thread
 from plumbing.tenant_store import stored_privacy, stored_retentions
 from privacy.policy import PrivacyPolicy, PrivacySettings, day_salt, warm_up_user_agent_parser
 from schemas.event_time import RawRetention
@@ -103,22 +104,30 @@ class TenantPrivacyDirectory:
             secret = secrets.token_bytes(32)
         self._secret = secret
         self._reader = ClientHolder(open_client)
-        self._refresh_s = refresh_s
         self._keep_user_agent = keep_user_agent
-        self._snapshot: dict[str, Choice] = {}
         self._policies: dict[tuple[str, date], PrivacyPolicy] = {}
+        self._policies_of: dict[str, Choice] | None = None
+        """The privacy snapshot the cached policies were built from (``None``: none yet)."""
         self._salts: dict[date, bytes] = {}
-        self._task: asyncio.Task[None] | None = None
         self._zones = zones or ZoneLookup("UTC", {})
-        self._retention: dict[str, RawRetention | None] = {}
-        self.loaded = False
-        """Whether a snapshot was read since the process started (until then: the strictest policy)."""
-        self.failures = 0
-        """Failed refreshes since the process started."""
-        self.retention_loaded = False
-        """Whether tenants' retention was read since the process started (until then: the longest)."""
-        self.retention_failures = 0
-        """Failed reads of tenants' retention since the process started."""
+        # two snapshots, each refreshed on its own, so that a failure of one never holds up the other
+        self._privacy: PeriodicSnapshot[dict[str, Choice]] = PeriodicSnapshot(
+            in_thread(self._read),
+            {},
+            what="tenant privacy settings",
+            interval_s=refresh_s,
+            retry_unloaded_s=_RETRY_UNLOADED_S,
+            until_loaded="no IP addresses or user agents kept until read",
+            on_update=self._forget_policies,
+        )
+        self._retention: PeriodicSnapshot[dict[str, RawRetention | None]] = PeriodicSnapshot(
+            in_thread(self._read_retention),
+            {},
+            what="tenants' retention",
+            interval_s=refresh_s,
+            retry_unloaded_s=_RETRY_UNLOADED_S,
+            until_loaded="refusing no event for its age until read",
+        )
 
     @classmethod
     def from_settings(
@@ -132,10 +141,30 @@ class TenantPrivacyDirectory:
             zones=CommonSettings().zone_lookup(),
         )
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a snapshot was read since the process started (until then: the strictest policy)."""
+        return self._privacy.loaded
+
+    @property
+    def failures(self) -> int:
+        """Failed refreshes since the process started."""
+        return self._privacy.failures
+
+    @property
+    def retention_loaded(self) -> bool:
+        """Whether tenants' retention was read since the process started (until then: the longest)."""
+        return self._retention.loaded
+
+    @property
+    def retention_failures(self) -> int:
+        """Failed reads of tenants' retention since the process started."""
+        return self._retention.failures
+
     # ---- the request path ------------------------------------------------------------------------------
 
     def policy_for(self, tenant_id: str, today: date) -> PrivacyPolicy:
-        """The policy of ``tenant_id``'s events received on ``today`` (UTC); from memory, ~0.1 µs."""
+        """The policy of ``tenant_id``'s events received on ``today`` (UTC), from memory."""
         key = (tenant_id, today)
         policy = self._policies.get(key)
         if policy is None:
@@ -147,19 +176,20 @@ class TenantPrivacyDirectory:
 
     def retention_for(self, tenant_id: str) -> RawRetention:
         """``tenant_id``'s raw retention and zone, from memory (see the module docstring for the defaults)."""
-        if tenant_id in self._retention:
-            stored = self._retention[tenant_id]
+        retention = self._retention.value
+        if tenant_id in retention:
+            stored = retention[tenant_id]
             return stored if stored is not None else longest_retention(self._zones(tenant_id))
-        if not self.retention_loaded:
+        if not self._retention.loaded:
             return longest_retention(self._zones(tenant_id))
         return RawRetention(DEFAULT_RAW_RETENTION_DAYS, self._zones(tenant_id))
 
     def _build(self, tenant_id: str, today: date) -> PrivacyPolicy:
         if isinstance(today, datetime):  # would cache (and salt) per instant instead of per day
             raise TypeError("policy_for() takes the UTC date of received_at, not a datetime")
-        if not self.loaded:
+        if not self._privacy.loaded:
             return _UNKNOWN
-        ip, user_agent = self._snapshot.get(tenant_id, _DEFAULT)
+        ip, user_agent = self._privacy.value.get(tenant_id, _DEFAULT)
         keep = self._keep_user_agent and user_agent == UserAgentHandling.KEEP
         salt = self._salt(today) if ip == IpHandling.HASH else b""
         return PrivacyPolicy(ip, salt, keep_user_agent=keep)
@@ -172,20 +202,22 @@ class TenantPrivacyDirectory:
             salt = self._salts[today] = day_salt(self._secret, today)
         return salt
 
-    # ---- the snapshot ----------------------------------------------------------------------------------
+    # ---- the snapshots ---------------------------------------------------------------------------------
 
     def use(self, stored: dict[str, Choice]) -> None:
         """Replace the snapshot with ``stored`` (tenant → choices); cached policies are rebuilt on demand."""
-        if stored != self._snapshot or not self.loaded:
-            self._snapshot = dict(stored)
-            self._policies = {}
-        self.loaded = True
+        self._privacy.use(dict(stored))
 
     def use_retention(self, stored: dict[str, RawRetention | None]) -> None:
         """Replace the retention snapshot with ``stored`` (tenant → raw retention and zone in force; ``None``:
         unknown, nothing refused for its age but what the table TTLs drop)."""
-        self._retention = dict(stored)
-        self.retention_loaded = True
+        self._retention.use(dict(stored))
+
+    def _forget_policies(self, stored: dict[str, Choice]) -> None:
+        """Drop the cached policies when the choices they were built from change (or were not read)."""
+        if stored != self._policies_of:
+            self._policies = {}
+            self._policies_of = stored
 
     def _read(self) -> dict[str, Choice]:
         """Blocking: one read of ``tenant_settings`` (run in a thread)."""
@@ -196,60 +228,23 @@ class TenantPrivacyDirectory:
         now = datetime.now(UTC)
         return self._reader.call(lambda client: stored_raw_retention(client, now))
 
-    async def _refresh_retention(self) -> None:
-        try:
-            stored = await asyncio.to_thread(self._read_retention)
-        except Exception as exc:
-            self.retention_failures += 1
-            log.warning(
-                "reading tenants' retention failed (%s: %s); %s",
-                type(exc).__name__,
-                exc,
-                "keeping the last snapshot"
-                if self.retention_loaded
-                else "refusing no event for its age until read",
-            )
-            return
-        self.use_retention(stored)
-
     async def refresh(self) -> bool:
         """Re-read the snapshots off the event loop; on failure keep the last ones. Whether the privacy
         snapshot was read (a failed retention read is counted in ``retention_failures``)."""
-        await self._refresh_retention()
-        try:
-            stored = await asyncio.to_thread(self._read)
-        except Exception as exc:
-            self.failures += 1
-            log.warning(
-                "reading tenant privacy settings failed (%s: %s); %s",
-                type(exc).__name__,
-                exc,
-                "keeping the last snapshot"
-                if self.loaded
-                else "no IP addresses or user agents kept until read",
-            )
-            return False
-        self.use(stored)
-        return True
+        await self._retention.refresh()
+        return await self._privacy.refresh()
 
     async def start(self) -> None:
-        """Build the user-agent parser and read the first snapshot (a failure is tolerated, see the module
-        docstring), then keep refreshing in the background until :meth:`close`."""
+        """Build the user-agent parser and read the first snapshots (a failure is tolerated, see the module
+        docstring), then keep refreshing them in the background until :meth:`close`: every ``refresh_s``,
+        every 5 s at most while a snapshot was never read."""
         await asyncio.to_thread(warm_up_user_agent_parser)
-        await self.refresh()
-        self._task = asyncio.create_task(self._refresh_forever(), name="privacy-directory-refresh")
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s if self.loaded else min(self._refresh_s, _RETRY_UNLOADED_S))
-            await self.refresh()
+        await self._retention.start()
+        await self._privacy.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._retention.stop()
+        await self._privacy.stop()
         await asyncio.to_thread(self._reader.close)
 
 

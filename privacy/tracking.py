@@ -1,23 +1,43 @@
 """Honouring users' tracking preferences (``PUT /analytics/config/{user_id}``) and GDPR deletions: events of a
 user who opted out, of a stream the user does not want tracked, or of a user being erased (a suppression,
-:mod:`jobs.erasure`) are not stored — neither raw rows nor rollups.
+:mod:`privacy.suppressions`) are not stored — neither raw rows nor rollups.
 
 The gateway stays free of database calls, so it still acknowledges such events; the workers drop them
 at the transform step, from a snapshot of ``user_preferences`` and ``user_suppressions`` they refresh
-periodically (and at start). Preferences apply from the moment a worker has seen them; earlier events are
-not deleted (that is the GDPR deletion's job, which waits until every writer has seen its suppression).
+periodically (and at start: :func:`tracking_refresher`). Preferences apply from the moment a worker has seen
+them; earlier events are not deleted (that is the GDPR deletion's job, which waits until every writer has
+seen its suppression).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jobs.erasure import Suppression, active_suppressions
+from plumbing.snapshot import PeriodicSnapshot
 from plumbing.storage import Storage
 from plumbing.tenant_store import restricted_preferences
+from privacy.suppressions import Suppression, active_suppressions
 from schemas.topics import Stream
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRows:
+    """What a :class:`TrackingFilter` is built from, as read from the store."""
+
+    preferences: Sequence[Sequence[Any]]
+    """Rows of (tenant, user, tracking enabled, tracked streams) of users who restrict tracking."""
+    suppressions: Sequence[Suppression]
+    """Suppressions of users being (or lately) erased."""
+
+
+async def read_tracking(storage: Storage) -> TrackingRows:
+    """Both reads, each retried by ``storage`` until it succeeds."""
+    preferences = await storage.run(restricted_preferences, "read tracking preferences")
+    suppressions = await storage.run(active_suppressions, "read erasure suppressions")
+    return TrackingRows(preferences, suppressions)
 
 
 class TrackingFilter:
@@ -56,10 +76,31 @@ class TrackingFilter:
         """Suppressions of users being (or lately) erased replace that snapshot."""
         self._suppressed = {(s.tenant_id, s.user_id): s for s in suppressions}
 
+    def use_rows(self, read: TrackingRows) -> None:
+        """Preferences and suppressions read together replace both snapshots."""
+        self.use(read.preferences)
+        self.use_suppressions(read.suppressions)
+
     def suppression(self, tenant_id: str, user_id: str) -> Suppression | None:
         """The suppression this filter applies to the user (the erasure job asks before it runs)."""
         return self._suppressed.get((tenant_id, user_id))
 
     async def refresh(self, storage: Storage) -> None:
-        self.use(await storage.run(restricted_preferences, "read tracking preferences"))
-        self.use_suppressions(await storage.run(active_suppressions, "read erasure suppressions"))
+        """Read both snapshots now (retried until the store answers)."""
+        self.use_rows(await read_tracking(storage))
+
+
+def tracking_refresher(
+    storage: Storage, tracking: TrackingFilter, interval_s: float
+) -> PeriodicSnapshot[TrackingRows]:
+    """Keeps ``tracking`` current: reads through ``storage`` at start (:meth:`~PeriodicSnapshot.run` or
+    :meth:`~PeriodicSnapshot.start`) and every ``interval_s`` after. Until the first read ``tracking``
+    keeps every event; a read waits while the store is unavailable (``storage`` retries it)."""
+    return PeriodicSnapshot(
+        lambda: read_tracking(storage),
+        TrackingRows((), ()),
+        what="tracking preferences and suppressions",
+        interval_s=interval_s,
+        until_loaded="every event kept until read",
+        on_update=tracking.use_rows,
+    )

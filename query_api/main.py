@@ -12,6 +12,7 @@ from plumbing.clickhouse import open_client, parse_url
 from plumbing.http_errors import install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import error_responses, install_openapi
+from plumbing.responses import EnvelopeResponse
 from query_api.admission import Admission, default_admission_limit
 from query_api.api.routes import (
     activities,
@@ -30,7 +31,7 @@ from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
-from schemas.envelope import EnvelopeResponse, ErrorCode, detail, error
+from schemas.envelope import ErrorCode, detail, error
 from security.audit import AuditLog
 from security.http import PrincipalDep, authenticate
 from security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited

@@ -9,40 +9,19 @@ statements one process runs at once.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from plumbing.clickhouse import StoreHeldError
+from plumbing.clickhouse import ClientHolder, StoreHeldError
 from query_api.metrics import QueryMetrics
 
 log = logging.getLogger(__name__)
-_TABLE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)
 T = TypeVar("T")
-_statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("statements", default=None)
-
-
-def tables_of(sql: str) -> set[str]:
-    """Tables a statement reads (``FROM`` / ``JOIN`` targets that are neither subqueries nor functions)."""
-    return set(_TABLE.findall(sql))
-
-
-@contextmanager
-def recording_statements() -> Iterator[list[str]]:
-    """Collect the SQL of every statement run in this context (tests assert which tables serve a route)."""
-    recorded: list[str] = []
-    token = _statements.set(recorded)
-    try:
-        yield recorded
-    finally:
-        _statements.reset(token)
 
 
 UNAVAILABLE_MESSAGE = "ClickHouse is unavailable; try again shortly"
@@ -64,38 +43,26 @@ class StoreUnavailable(Exception):
 
 
 class QueryStore:
+    """A pool of ``pool_size`` :class:`ClientHolder`: each opens its client on first use and reopens it
+    after a failed statement (the reconnect path every store shares)."""
+
     def __init__(self, open_client: Callable[[], Client], metrics: QueryMetrics, pool_size: int = 4) -> None:
-        self._open_client = open_client
         self._metrics = metrics
-        self._pool_size = pool_size
-        self._idle: asyncio.Queue[Client] | None = None
-        self._all: list[Client] = []
-        self._opening = 0
+        self._holders = [ClientHolder(open_client) for _ in range(pool_size)]
+        self._idle: asyncio.LifoQueue[ClientHolder] | None = None
         self._held_logged_at = -HELD_LOG_EVERY_S
 
-    def _pool(self) -> asyncio.Queue[Client]:
+    def _pool(self) -> asyncio.LifoQueue[ClientHolder]:
+        """The idle holders, the last one given back on top: an open client is reused before another is
+        opened, so a process opens a second client only when two statements run at once."""
         if self._idle is None:
-            self._idle = asyncio.Queue()
+            self._idle = asyncio.LifoQueue()
+            for holder in reversed(self._holders):
+                self._idle.put_nowait(holder)
         return self._idle
-
-    async def _acquire(self) -> Client:
-        """An idle client, a new one while the pool is below its size, else wait for one to come back."""
-        idle = self._pool()
-        if idle.empty() and len(self._all) + self._opening < self._pool_size:
-            self._opening += 1  # counted before the await, so a burst cannot open more than the pool size
-            try:
-                client = await asyncio.to_thread(self._open_client)
-            finally:
-                self._opening -= 1
-            self._all.append(client)
-            return client
-        return await idle.get()
 
     async def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Run one read statement, timed into the ClickHouse latency histogram."""
-        recorded = _statements.get()
-        if recorded is not None:
-            recorded.append(sql)
         started = time.perf_counter()
         try:
             return await self.execute(lambda client: client.query(sql, parameters=parameters).result_rows)
@@ -103,11 +70,16 @@ class QueryStore:
             self._metrics.clickhouse_latency.observe(time.perf_counter() - started)
 
     async def execute(self, call: Callable[[Client], T]) -> T:
-        """Run ``call(client)`` with a pooled client; a failing client is replaced rather than reused, and
-        an unreachable ClickHouse or an embedded store held by another process raises
-        :class:`StoreUnavailable`."""
+        """Run ``call(client)`` with a pooled client (waiting for an idle one while all are busy); an
+        unreachable ClickHouse or an embedded store held by another process raises
+        :class:`StoreUnavailable`, any other failure is raised as it is.
+
+        The holder goes back to the pool even when the awaiting task is cancelled: its lock makes the next
+        statement wait for the abandoned one in its thread, so no more than ``pool_size`` statements run."""
+        idle = self._pool()
+        holder = await idle.get()
         try:
-            client = await self._acquire()
+            return await asyncio.to_thread(holder.call, call)
         except StoreHeldError as exc:  # the operator must act: say so in the log, not on every request
             if time.monotonic() - self._held_logged_at >= HELD_LOG_EVERY_S:
                 self._held_logged_at = time.monotonic()
@@ -115,19 +87,8 @@ class QueryStore:
             raise StoreUnavailable(str(exc), HELD_MESSAGE) from exc
         except OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        healthy = False
-        try:
-            result = await asyncio.to_thread(call, client)
-            healthy = True
-            return result
-        except OperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
         finally:
-            if healthy:
-                self._pool().put_nowait(client)
-            else:
-                self._all.remove(client)
-                await asyncio.to_thread(_close_quietly, client)
+            idle.put_nowait(holder)
 
     async def ping(self) -> bool:
         try:
@@ -137,14 +98,7 @@ class QueryStore:
         return bool(rows) and rows[0][0] == 1
 
     async def close(self) -> None:
-        clients, self._all = self._all, []
+        """Close every client (after the statement it runs, if any); the store opens them again if used."""
         self._idle = None
-        for client in clients:
-            await asyncio.to_thread(_close_quietly, client)
-
-
-def _close_quietly(client: Client) -> None:
-    try:
-        client.close()
-    except Exception:  # a broken client may fail to close; it is dropped either way
-        return
+        for holder in self._holders:
+            await asyncio.to_thread(holder.close)

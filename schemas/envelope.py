@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse
 
 
 class ErrorCode(StrEnum):
@@ -108,10 +106,3 @@ class ErrorEnvelope(BaseModel):
 
     success: Literal[False]
     error: ErrorBody
-
-
-class EnvelopeResponse(JSONResponse):
-    """A JSON response rendered with orjson (fast, and handles datetimes and UUIDs)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)

@@ -157,8 +157,8 @@ StoredDate = Annotated[date, Field(ge=EARLIEST_DAY, lt=END_DAY)]
 
 @dataclass(frozen=True, slots=True)
 class RawRetention:
-    """A tenant's raw retention as the retention job applies it (``jobs.retention``:
-    ``table_bound``): rows before these cutoffs are deleted by its next run."""
+    """A tenant's raw retention as the retention job applies it (
+    ``jobs.retention_bounds.table_bound``): rows before these cutoffs are deleted by its next run."""
 
     days: int
     zone: ZoneInfo

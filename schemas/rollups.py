@@ -17,7 +17,7 @@ are themselves summaries re-sent with corrections (daily usage); they are read w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -40,16 +40,6 @@ ALL_GRAINS = (Grain.DAY, Grain.WEEK, Grain.MONTH)
 
 GRAIN_TYPE = "Enum8('daily' = 1, 'weekly' = 2, 'monthly' = 3)"
 """The rollup tables' ``grain`` column: compared with the grains' names (``grain = 'weekly'``)."""
-
-
-def bucket_start(moment: datetime, grain: Grain, zone: ZoneInfo) -> date:
-    """First day of ``moment``'s bucket in ``zone``: the day, the ISO week's Monday, or the month's 1st."""
-    local = moment.astimezone(zone).date()
-    if grain is Grain.DAY:
-        return local
-    if grain is Grain.WEEK:
-        return local - timedelta(days=local.weekday())
-    return local.replace(day=1)
 
 
 def buckets(moment: datetime, zone: ZoneInfo) -> tuple[date, date, date]:
@@ -379,10 +369,6 @@ def rollup(name: str) -> Rollup:
     return next(r for r in ROLLUPS if r.name == name)
 
 
-def feeds_of(stream: Stream) -> tuple[Feed, ...]:
-    return tuple(f for f in FEEDS if f.stream is stream)
-
-
 # ---- DDL ---------------------------------------------------------------------------------------------
 
 
@@ -454,25 +440,6 @@ def rollup_ddl() -> Iterator[str]:
     for item in ROLLUPS:
         yield table_ddl(item)
         yield view_ddl(item)
-
-
-# ---- reading -----------------------------------------------------------------------------------------
-
-
-def select_sql(item: Rollup, grain: Grain, group_by: Sequence[str], where: str = "") -> str:
-    """``SELECT <group_by>, <each measure merged> FROM <table> WHERE grain = ... GROUP BY <group_by>``.
-
-    Measures keep their names. ``replacing`` rollups are read ``FINAL`` so only the newest row per key
-    counts. ``where`` is an SQL condition over the table's columns (use bound parameters).
-    """
-    merged = [f"{m.merge_expression()} AS {m.name}" for m in item.measures]
-    final = " FINAL" if item.replacing_version else ""
-    condition = f" AND {where}" if where else ""
-    keys = ", ".join(group_by)
-    return (
-        f"SELECT {keys}, {', '.join(merged)} FROM {item.table}{final} WHERE grain = '{grain.value}'"
-        f"{condition} GROUP BY {keys}"
-    )
 
 
 if __name__ == "__main__":  # python -m schemas.rollups: the current DDL, to start a new migration from

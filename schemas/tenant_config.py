@@ -30,7 +30,7 @@ from schemas.topics import Stream
 
 DEFAULT_RAW_RETENTION_DAYS = 395  # 13 months
 DEFAULT_DAILY_ROLLUP_RETENTION_DAYS = 760  # 25 months
-DEFAULT_COARSE_ROLLUP_RETENTION_DAYS = 1826  # 5 years
+DEFAULT_WEEKLY_MONTHLY_ROLLUP_RETENTION_DAYS = 1826  # 5 years
 
 
 class IpHandling(StrEnum):
@@ -65,7 +65,7 @@ def known_zone(value: str) -> str:
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(known_zone)]
 RawDays = Annotated[int, Field(ge=30, le=3660)]
 DailyRollupDays = Annotated[int, Field(ge=30, le=3660)]
-CoarseRollupDays = Annotated[int, Field(ge=30, le=7320)]
+WeeklyMonthlyRollupDays = Annotated[int, Field(ge=30, le=7320)]
 TrackedStreams = Annotated[list[Stream], Field(max_length=len(Stream))]
 
 
@@ -74,7 +74,7 @@ class Retention(BaseModel):
 
     raw_days: RawDays = DEFAULT_RAW_RETENTION_DAYS
     daily_rollup_days: DailyRollupDays = DEFAULT_DAILY_ROLLUP_RETENTION_DAYS
-    weekly_monthly_rollup_days: CoarseRollupDays = DEFAULT_COARSE_ROLLUP_RETENTION_DAYS
+    weekly_monthly_rollup_days: WeeklyMonthlyRollupDays = DEFAULT_WEEKLY_MONTHLY_ROLLUP_RETENTION_DAYS
 
     @model_validator(mode="after")
     def _rollups_outlive_raw(self) -> Retention:
@@ -138,7 +138,7 @@ class _Update(BaseModel):
 class RetentionUpdate(_Update):
     raw_days: Annotated[RawDays, Strict()] | None = None
     daily_rollup_days: Annotated[DailyRollupDays, Strict()] | None = None
-    weekly_monthly_rollup_days: Annotated[CoarseRollupDays, Strict()] | None = None
+    weekly_monthly_rollup_days: Annotated[WeeklyMonthlyRollupDays, Strict()] | None = None
 
 
 @cache

@@ -24,9 +24,6 @@ class Role(StrEnum):
     """Back-end senders and readers for a tenant: any user's data, no tenant administration."""
 
 
-END_USER_ROLES = frozenset({Role.TEACHER, Role.STUDENT, Role.USER})
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     subject: str

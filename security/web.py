@@ -15,8 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plumbing.http_errors import ApiError
+from plumbing.responses import EnvelopeResponse
 from plumbing.settings import ENV_CONFIG
-from schemas.envelope import EnvelopeResponse, ErrorCode
+from schemas.envelope import ErrorCode
 from schemas.envelope import error as error_body
 
 DOC_PATHS = ("/docs", "/redoc")

@@ -15,8 +15,8 @@ from typing import Any
 import faust
 
 from plumbing.storage import Storage
-from plumbing.zones import refresh_stored_zones
-from privacy.tracking import TrackingFilter
+from plumbing.zones import stored_zones_refresher
+from privacy.tracking import TrackingFilter, tracking_refresher
 from schemas.topics import Stream, registry
 from stream_processors.dead_letters import KafkaDeadLetters
 from stream_processors.intents import IntentLog
@@ -70,13 +70,14 @@ def build_app(
 
     app.on_partitions_revoked.connect(_forget)
 
-    async def refresh_tenant_state() -> None:
-        """Zones and tracking preferences saved through the config API."""
-        await refresh_stored_zones(storage, zones)
-        await tracking.refresh(storage)
-
-    app.task(refresh_tenant_state)
-    app.timer(interval=settings.worker_zone_refresh_s, name="refresh_tenant_state")(refresh_tenant_state)
+    # zones, tracking preferences and suppressions saved through the config API: read once the app has
+    # started, then every ANALYTICS_WORKER_ZONE_REFRESH_S; Faust cancels its tasks when the app stops
+    every = settings.worker_zone_refresh_s
+    for refresher in (
+        stored_zones_refresher(storage, zones, every),
+        tracking_refresher(storage, tracking, every),
+    ):
+        app.task(refresher.run)
 
     return app, handlers
 

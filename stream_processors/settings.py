@@ -14,8 +14,6 @@ class WorkerSettings(CommonSettings):
     """Longest wait before a partial batch is written."""
     worker_data_dir: str = "var/faust"
     """Faust's local data directory (it keeps no state we rely on: offsets live in Kafka)."""
-    worker_retry_max_s: float = 30.0
-    """Cap of the exponential backoff while ClickHouse is unavailable."""
     worker_zone_refresh_s: float = 30.0
     """How often workers re-read tenant time zones and tracking preferences saved through the config API."""
     embedded_gather_wait_s: float = 0.1

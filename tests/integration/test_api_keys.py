@@ -13,15 +13,9 @@ from clickhouse_connect.driver.client import Client
 
 from cli.main import main as cli_main
 from plumbing.migrate import migrate
-from security.api_keys import (
-    ApiKeyDirectory,
-    ApiKeyIdentity,
-    ApiKeyInfo,
-    create_key,
-    list_keys,
-    parse_key,
-    revoke_key,
-)
+from security.api_key_directory import ApiKeyDirectory
+from security.api_key_store import create_key, list_keys, revoke_key
+from security.api_keys import ApiKeyIdentity, ApiKeyInfo, parse_key
 from tests.conftest import ClickHouseTarget
 
 pytestmark = pytest.mark.clickhouse

@@ -16,13 +16,13 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from cli.dev_app import create_dev_app
 from ingest_gateway.settings import GatewaySettings
 from schemas.topics import Stream
-from security.api_keys import create_key, revoke_key
-from stream_processors.settings import WorkerSettings
+from security.api_key_store import create_key, revoke_key
 from tests.conftest import ClickHouseTarget
+from tests.support.asgi import served
 from tests.support.auth import bearer
+from tests.support.dev_app import dev_app
 from tests.support.examples import example
 from tests.support.recent_examples import recent
 
@@ -60,15 +60,9 @@ class Product:
 
 @pytest_asyncio.fixture
 async def product(clickhouse: ClickHouseTarget) -> AsyncIterator[Product]:
-    worker = WorkerSettings(
-        clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, embedded_gather_wait_s=0
-    )
-    app = create_dev_app(GatewaySettings(), worker)
+    app = dev_app(clickhouse)
     app.state.api_keys = Keys()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product") as http,
-    ):
+    async with served(app, "http://product") as http:
         await _send_acme_data(http)
         yield Product(app, http)
 
@@ -279,26 +273,21 @@ async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> No
 async def test_an_api_key_from_the_cli_store_stamps_its_tenant_and_stops_when_revoked(
     clickhouse: ClickHouseTarget,
 ) -> None:
-    worker = WorkerSettings(
-        clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, embedded_gather_wait_s=0
-    )
-    app = create_dev_app(GatewaySettings(gateway_api_key_refresh_s=0.2), worker)
+    app = dev_app(clickhouse, GatewaySettings(gateway_api_key_refresh_s=0.2))
     admin = clickhouse.client()
     info, plaintext = create_key(admin, ACME, "backend")
     event = {**example(Stream.EVENTS, "valid_minimal_page_view.json"), "session_id": "s-key"}
     event.pop("id", None)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://product") as http:
-            sent = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
-            assert sent.status_code == 200, sent.text
-            listing = await http.get("/analytics/events", headers=bearer("root", ACME, ["admin"]))
-            assert [e["session_id"] for e in listing.json()["data"]] == ["s-key"]
-            assert revoke_key(admin, info.key_id)
-            await asyncio.sleep(1.0)  # five refresh intervals
-            refused = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
-            assert refused.status_code == 401
-            assert refused.json()["error"]["message"] == "unknown or revoked API key"
+    async with served(app, "http://product") as http:
+        sent = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
+        assert sent.status_code == 200, sent.text
+        listing = await http.get("/analytics/events", headers=bearer("root", ACME, ["admin"]))
+        assert [e["session_id"] for e in listing.json()["data"]] == ["s-key"]
+        assert revoke_key(admin, info.key_id)
+        await asyncio.sleep(1.0)  # five refresh intervals
+        refused = await http.post("/analytics/events", json=event, headers={"x-api-key": plaintext})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["message"] == "unknown or revoked API key"
     admin.close()
 
 

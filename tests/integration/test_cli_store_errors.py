@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support.auth import bearer
+from tests.support.processes import wait_answering
 
 pytestmark = pytest.mark.clickhouse
 
@@ -119,16 +119,9 @@ def test_a_query_api_on_a_held_store_answers_503_naming_the_cause(held_store: He
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/analytics/dashboard/u1", headers=bearer())
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
-                break
-            except httpx.TransportError:
-                assert service.poll() is None, service.stderr.read().decode() if service.stderr else ""
-                assert time.monotonic() < deadline, "analytics query did not answer"
-                time.sleep(0.2)
+        wait_answering(port, service)
+        response = httpx.get(f"http://127.0.0.1:{port}/analytics/dashboard/u1", headers=bearer())
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
     finally:
         service.terminate()
         _, errors = service.communicate(timeout=60)

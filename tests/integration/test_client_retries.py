@@ -17,12 +17,12 @@ import pytest
 
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
-from tests.integration.test_embedded_dev import Dev
-from tests.integration.test_gateway_kafka import gateway, read_topic
-from tests.integration.test_shutdown import block_raw_table
-from tests.integration.test_worker_kafka import Deployment, stop, wait_caught_up
 from tests.support.auth import bearer
 from tests.support.chdb_query import query_in_subprocess
+from tests.support.dev_process import Dev, block_raw_table
+from tests.support.kafka_gateway import gateway, read_topic
+from tests.support.kafka_worker import Deployment, wait_caught_up
+from tests.support.processes import stop
 
 USERS = ["r1", "r2", "r3"]
 

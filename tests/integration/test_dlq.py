@@ -14,8 +14,6 @@ from plumbing.kafka_admin import ensure_topics
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
 from schemas.messages import encode_batch, unpack_batch
-from schemas.rollups import Grain, rollup, select_sql
-from schemas.rows import RAW_TABLES
 from schemas.topics import Stream, message_key, registry
 from stream_processors.dead_letters import DeadLetter, KafkaDeadLetters
 from stream_processors.intents import IntentLog
@@ -25,6 +23,7 @@ from stream_processors.settings import ZoneLookup
 from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.pipeline import POISON_USER, RefusingWriter
+from tests.support.rollup_reads import assert_events_match
 
 pytestmark = pytest.mark.kafka
 
@@ -156,14 +155,5 @@ async def test_one_poison_one_letter_replayed_once_into_raw_and_every_grain(
         if d.headers.get("dlq_letter_id")
     ]
     assert {d.partition for d in replays} == {own_partition} and len(replays) == 2
-    stored = [*events, poison]
-    ((count, distinct),) = client.query(
-        f"SELECT count(), uniqExact(id) FROM {RAW_TABLES[Stream.EVENTS]}"
-    ).result_rows
-    assert (count, distinct) == (len(stored), len(stored))
-    columns = ["tenant_id", "user_id", "bucket", "event_type", "event_category", "event_name"]
-    for grain in Grain:
-        counts, _ = oracle.expected_user_events(stored, grain.value)
-        got = client.query(select_sql(rollup("user_events"), grain, columns)).result_rows
-        assert {tuple(r[:6]): r[6] for r in got} == counts, grain
+    assert_events_match(client, [*events, poison])
     client.close()

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +16,8 @@ import orjson
 import pytest
 
 from schemas.topics import Stream
-from tests.conftest import free_port
 from tests.support.auth import bearer
-from tests.support.chdb_query import query_in_subprocess
+from tests.support.dev_process import Dev
 from tests.support.examples import example
 from tests.support.recent_examples import recent_examples
 
@@ -32,36 +28,6 @@ ROUTES = {
     Stream.USAGE: "/analytics/usage",
     Stream.ACTIVITIES: "/analytics/activities",
 }
-
-
-class Dev:
-    def __init__(self, folder: Path) -> None:
-        self.url = f"chdb://{folder / 'ch'}"
-        self.port = free_port()
-        self.env = {**os.environ, "ANALYTICS_CLICKHOUSE_URL": self.url, "ANALYTICS_LOG_LEVEL": "WARNING"}
-        self.cwd = folder
-
-    def start(self, *options: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "dev", "--port", str(self.port), *options],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "analytics dev did not become ready"
-            time.sleep(0.2)
-
-    def query(self, queries: dict[str, str]) -> dict[str, list[list[object]]]:
-        return query_in_subprocess(self.url, "analytics", queries)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from schemas.topics import Stream
-from tests.integration.test_embedded_dev import Dev, post_everything
+from tests.integration.test_embedded_dev import post_everything
 from tests.support.auth import bearer
+from tests.support.dev_process import Dev
 
 pytestmark = pytest.mark.clickhouse
 

@@ -6,27 +6,20 @@ import asyncio
 import gzip
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from ingest_gateway.main import create_app
 from ingest_gateway.partitioner import partition_of
-from ingest_gateway.settings import GatewaySettings
 from plumbing.kafka_admin import ensure_topics
-from schemas.messages import unpack_batch
 from schemas.topics import Stream, registry
 from tests.conftest import own_broker
-from tests.support.auth import bearer
 from tests.support.examples import example
+from tests.support.kafka_gateway import gateway, read_topic
 from tests.support.recent_examples import recent_examples
 
 pytestmark = pytest.mark.kafka
@@ -38,49 +31,6 @@ ROUTES = {
     Stream.ACTIVITIES: "/analytics/activities",
 }
 SERVER_FIELDS = {"id", "tenant_id", "received_at", "time_clamped", "schema_version"}
-
-
-@asynccontextmanager
-async def gateway(bootstrap: str, prefix: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = GatewaySettings(kafka_bootstrap=bootstrap, topic_prefix=prefix, **overrides)
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gw", headers=bearer()) as client,
-    ):
-        deadline = time.monotonic() + 30
-        while (await client.get("/readyz")).status_code != 200:
-            assert time.monotonic() < deadline, "gateway never became ready"
-            await asyncio.sleep(0.2)
-        yield client
-
-
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[tuple[Any, Any]]:
-    """(Kafka record, event) of every event in ``topic``, reading until ``count`` events arrived."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-    )
-    await consumer.start()
-    events: list[tuple[Any, Any]] = []
-
-    def take(batch: dict[Any, list[Any]]) -> None:
-        for records in batch.values():
-            for record in records:
-                events.extend((record, event) for event in unpack_batch(record.value))
-
-    try:
-        deadline = time.monotonic() + timeout
-        while len(events) < count and time.monotonic() < deadline:
-            take(await consumer.getmany(timeout_ms=500))
-        take(await consumer.getmany(timeout_ms=1000))  # linger: prove there is nothing beyond `count`
-    finally:
-        await consumer.stop()
-    return events
 
 
 def same_value(posted: Any, stored: Any) -> bool:

@@ -16,9 +16,9 @@ import pytest
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 from tests.conftest import free_port
-from tests.integration.test_gateway_kafka import read_topic
 from tests.support.auth import bearer
 from tests.support.examples import example
+from tests.support.kafka_gateway import read_topic
 
 pytestmark = pytest.mark.kafka
 

@@ -13,7 +13,6 @@ import asyncio
 import csv
 import io
 import itertools
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,32 +25,25 @@ import pytest
 import pytest_asyncio
 from clickhouse_connect.driver.client import Client
 
-from cli.dev_app import create_dev_app
-from ingest_gateway.settings import GatewaySettings
-from jobs.erasure import (
-    PER_USER_ROLLUP_TABLES,
-    RAW_TABLE_NAMES,
-    JobStatus,
-    add_cli,
-    privacy_job,
-    privacy_jobs,
-    run_pending_deletions,
-    schedule_deletion,
-    user_suppression,
-)
+from cli.privacy_jobs import add_cli
+from jobs.erasure import PER_USER_ROLLUP_TABLES, RAW_TABLE_NAMES, run_pending_deletions
+from jobs.erasure_queue import JobStatus, privacy_job, privacy_jobs, schedule_deletion
 from plumbing.migrate import migrate
 from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
+from privacy.suppressions import user_suppression
 from privacy.tracking import TrackingFilter
 from schemas.messages import encode_batch
-from schemas.rollups import ROLLUPS, select_sql
+from schemas.rollups import ROLLUPS
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery
-from stream_processors.settings import WorkerSettings
 from tests.conftest import ClickHouseTarget
+from tests.support.asgi import served
 from tests.support.auth import bearer
+from tests.support.dev_app import dev_app
 from tests.support.pipeline import RecordingDeadLetters
+from tests.support.rollup_reads import rounded_rows, select_sql
 
 pytestmark = pytest.mark.clickhouse
 
@@ -189,19 +181,10 @@ async def product(clickhouse: ClickHouseTarget, monkeypatch: pytest.MonkeyPatch)
     so every answer is computed from what is stored."""
     monkeypatch.setenv("ANALYTICS_QUERY_CACHE_TTL_S", "0")
     monkeypatch.setenv("ANALYTICS_QUERY_TENANT_CACHE_TTL_S", "0")
-    worker = WorkerSettings(
-        clickhouse_url=clickhouse.url,
-        clickhouse_database=clickhouse.database,
-        embedded_gather_wait_s=0,
-        worker_zone_refresh_s=0.2,
-    )
-    app = create_dev_app(GatewaySettings(), worker)
+    app = dev_app(clickhouse, worker_zone_refresh_s=0.2)
     client = clickhouse.client()
     try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product") as http,
-        ):
+        async with served(app, "http://product") as http:
             yield Product(http, client)
     finally:
         client.close()
@@ -217,14 +200,6 @@ def _count(client: Client, table: str, tenant: str, user: str, *, masked_too: bo
     return int(rows[0][0])
 
 
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return float(f"{value:.9g}") if math.isfinite(value) else value
-    if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
-    return value
-
-
 def _rollups(client: Client, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every rollup row of the tenant, measures merged, tenant left out: comparable across tenants."""
     content = {}
@@ -232,8 +207,7 @@ def _rollups(client: Client, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
         for grain in item.grains:
             keys = [c for c in item.key_columns if c != "tenant_id"]
             sql = select_sql(item, grain, keys, "tenant_id = {t:String}") + f" ORDER BY {', '.join(keys)}"
-            rows = client.query(sql, parameters={"t": tenant}).result_rows
-            content[f"{item.table}/{grain}"] = [tuple(_rounded(v) for v in row) for row in rows]
+            content[f"{item.table}/{grain}"] = rounded_rows(client, sql, {"t": tenant})
     return content
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.test_embedded_dev import Dev
 from tests.support.auth import token
+from tests.support.dev_process import Dev
 
 pytestmark = pytest.mark.clickhouse
 TABLES = {

@@ -20,6 +20,7 @@ from plumbing.migrate import (
 )
 from schemas.rollups import ALL_GRAINS, FEEDS, ROLLUPS, Feed, Grain, Rollup, all_ddl, date_buckets
 from tests.conftest import ClickHouseTarget
+from tests.support.rollup_reads import rounded_rows
 
 pytestmark = pytest.mark.clickhouse
 
@@ -144,14 +145,6 @@ def _feed_rows(feed: Feed, count: int) -> list[list[Any]]:
     return rows
 
 
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
-
-
 def _per_grain_rows(client: Client, item: Rollup, grain: Grain, table: str) -> list[tuple[Any, ...]]:
     """Every stored key of one grain with its measures merged (rounded: quantile states merge in any
     order); the measures the per-grain tables had (later migrations add some)."""
@@ -163,7 +156,7 @@ def _per_grain_rows(client: Client, item: Rollup, grain: Grain, table: str) -> l
     final = " FINAL" if item.replacing_version else ""
     listed = ", ".join(keys)
     sql = f"SELECT {listed}, {merged} FROM {table}{final}{where} GROUP BY {listed} ORDER BY {listed}"
-    return [tuple(_rounded(v) for v in row) for row in client.query(sql).result_rows]
+    return rounded_rows(client, sql)
 
 
 LATER_MEASURES = {"errors", "views_by_page", "events_by_name", "feature_uses", "features_recorded"}

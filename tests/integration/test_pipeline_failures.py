@@ -14,7 +14,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
-from schemas.rollups import Grain, rollup, select_sql
+from schemas.rollups import Grain, rollup
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
 from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
@@ -22,6 +22,7 @@ from stream_processors.settings import ZoneLookup
 from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
+from tests.support.rollup_reads import select_sql
 
 pytestmark = pytest.mark.clickhouse
 

@@ -8,17 +8,15 @@ tested in test_worker_kafka.py and test_dlq.py."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import orjson
 import pytest
-from clickhouse_connect.driver.client import Client
 
 from cli.dlq import Letter
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
 from schemas.messages import encode_batch
-from schemas.rollups import Grain, rollup, select_sql
+from schemas.rollups import Grain, rollup
 from schemas.rows import RAW_TABLES
 from schemas.topics import Stream, registry
 from stream_processors.dead_letters import DeadLetter
@@ -29,25 +27,11 @@ from stream_processors.settings import WorkerSettings, ZoneLookup
 from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.pipeline import POISON_USER, InMemoryLog, RecordingDeadLetters, RefusingWriter
+from tests.support.rollup_reads import assert_events_match, rows, select_sql
 
 pytestmark = pytest.mark.clickhouse
 
 OUT_OF_RANGE = ["1969-12-31T23:59:59.000Z", "1970-01-04T12:00:00.000Z", "0002-01-01T12:02:08.000Z"]
-
-
-def rows(client: Client, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in client.query(sql).result_rows]
-
-
-def assert_events_match(client: Client, events: list[dict[str, Any]]) -> None:
-    """Raw rows (one per id) and the user_events rollup at every grain equal the oracle over ``events``."""
-    ((count, distinct),) = rows(client, f"SELECT count(), uniqExact(id) FROM {RAW_TABLES[Stream.EVENTS]}")
-    assert (count, distinct) == (len(events), len(events))
-    columns = ["tenant_id", "user_id", "bucket", "event_type", "event_category", "event_name"]
-    for grain in Grain:
-        counts, _ = oracle.expected_user_events(events, grain.value)
-        got = rows(client, select_sql(rollup("user_events"), grain, columns))
-        assert {r[:6]: r[6] for r in got} == counts, grain
 
 
 async def deliver(log: InMemoryLog, handlers: list[ExactlyOncePartitions], start: dict[int, int]) -> None:

@@ -17,20 +17,16 @@ import pytest_asyncio
 from plumbing.clickhouse import open_client
 from plumbing.migrate import migrate
 from plumbing.settings import ZoneLookup
-from plumbing.storage import Storage
 from query_api.formulas import SCORE_CURVES, performance_score
 from query_api.main import create_app
 from query_api.settings import QuerySettings
-from query_api.store import recording_statements, tables_of
-from schemas.messages import encode_batch
 from schemas.rollups import ROLLUPS
-from schemas.rows import feed_rows, raw_rows
-from schemas.topics import Stream
-from stream_processors.pipeline import Delivery, decode
 from tests.conftest import require_marker, unavailable
 from tests.support import query_oracle as oracle
 from tests.support.auth import bearer
 from tests.support.examples import stamped_page_view
+from tests.support.query_load import load
+from tests.support.statements import recording_statements, tables_of
 
 pytestmark = pytest.mark.clickhouse
 
@@ -76,29 +72,6 @@ def query(period: str) -> str:
 
 def point_key(value: str) -> date | datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
-
-
-async def load(
-    url: str, database: str, data: oracle.Dataset, zones: ZoneLookup | None = None, label: str = "load"
-) -> None:
-    """Through the processing steps: decode → raw and feed rows (buckets in ``zones``) → inserts, each
-    with a deduplication token starting with ``label`` (a second load into one database needs its own)."""
-    storage = Storage(lambda: open_client(url, database))
-    zones = zones or ZoneLookup("UTC", {oracle.TENANT: oracle.ZONE_NAME})
-    streams = {
-        Stream.EVENTS: data.events,
-        Stream.PERFORMANCE: data.performance,
-        Stream.USAGE: data.usage,
-        Stream.ACTIVITIES: data.activities,
-    }
-    for stream, rows in streams.items():
-        for offset in range(0, len(rows), 700):
-            chunk = rows[offset : offset + 700]
-            events, letters = decode(stream, [Delivery("t", 0, offset, encode_batch(chunk))])
-            assert not letters
-            for table in [*raw_rows(stream, events), *feed_rows(stream, events, zones)]:
-                await storage.insert(table, f"{label}/{stream.value}/{offset}/{table.table}")
-    storage.close()
 
 
 @pytest.fixture(scope="module")

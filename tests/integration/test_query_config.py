@@ -26,8 +26,8 @@ from query_api.main import create_app
 from query_api.settings import QuerySettings
 from schemas.tenant_config import TenantSettings
 from tests.conftest import ClickHouseTarget
-from tests.integration.test_query_api import load
 from tests.support.auth import bearer
+from tests.support.query_load import load
 from tests.support.query_oracle import Dataset, iso
 
 pytestmark = pytest.mark.clickhouse

@@ -16,7 +16,7 @@ from jobs.rebuild import rebuild_rollups
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
 from schemas.messages import MESSAGE_MODELS
-from schemas.rollups import Grain, rollup, select_sql
+from schemas.rollups import Grain, rollup
 from schemas.rows import raw_rows
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
@@ -26,6 +26,7 @@ from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.examples import example, stamped_page_view
 from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
+from tests.support.rollup_reads import select_sql
 
 pytestmark = pytest.mark.clickhouse
 ALL_UTC = ZoneLookup("UTC", {})

@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from jobs import retention
-from jobs.retention import RETAINED_TABLES, add_cli, enforce_retention, run_retention
+from cli import retention
+from cli.retention import add_cli
+from jobs.retention import enforce_retention, run_retention
+from jobs.retention_tables import RETAINED_TABLES
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
 from plumbing.tenant_store import record_shortening, save_tenant_settings

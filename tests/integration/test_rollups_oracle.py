@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
-from schemas.rollups import Grain, rollup, select_sql
+from schemas.rollups import Grain, rollup
 from schemas.rows import RAW_TABLES, TableBatch
 from schemas.topics import Stream
 from stream_processors.intents import IntentLog
@@ -23,6 +22,7 @@ from stream_processors.settings import ZoneLookup
 from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
+from tests.support.rollup_reads import rows, select_sql
 
 pytestmark = pytest.mark.clickhouse
 
@@ -78,10 +78,6 @@ async def run_with_crashes(
             return crashes
         except SimulatedCrash:
             crashes += 1
-
-
-def rows(client: Client, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in client.query(sql).result_rows]
 
 
 async def test_rollups_and_raw_tables_equal_the_oracle_despite_crashes(clickhouse: ClickHouseTarget) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -29,19 +28,19 @@ import pytest
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import Stream, registry
 from tests.conftest import free_port, own_broker, unavailable
-from tests.integration.test_embedded_dev import Dev
-from tests.integration.test_gateway_kafka import read_topic
-from tests.integration.test_worker_kafka import (
+from tests.support import rollup_oracle as oracle
+from tests.support.auth import bearer
+from tests.support.dev_process import Dev, block_raw_table
+from tests.support.examples import example
+from tests.support.kafka_gateway import read_topic
+from tests.support.kafka_worker import (
     Deployment,
     assert_matches_oracle,
     group_members,
     produce,
-    stop,
     wait_caught_up,
 )
-from tests.support import rollup_oracle as oracle
-from tests.support.auth import bearer
-from tests.support.examples import example
+from tests.support.processes import stop, wait_answering
 
 BOUND_S = 10.0
 """What the issue asks: exit within 10 s of the signal (the deadline's default is 8 s)."""
@@ -49,30 +48,11 @@ BOUND_S = 10.0
 
 def timed_stop(process: subprocess.Popen[bytes], what: str) -> float:
     """SIGTERM ``process``; seconds until it exited (killed and failed past 30 s)."""
-    started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    elapsed = stop(process, timeout_s=30)
+    if elapsed is None:
         pytest.fail(f"{what} still running 30 s after SIGTERM")
-    elapsed = time.monotonic() - started
     print(f"{what}: exited {process.returncode} {elapsed:.1f} s after SIGTERM")
     return elapsed
-
-
-def wait_answering(port: int, process: subprocess.Popen[bytes], path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, f"exited early with {process.returncode}"
-        assert time.monotonic() < deadline, f"port {port} did not answer {path}"
-        time.sleep(0.2)
 
 
 def refused_answers(results: list[httpx.Response | BaseException]) -> list[int | str]:
@@ -131,16 +111,6 @@ async def test_query_api_exits_in_time_while_its_store_never_answers(
             process.kill()
     assert elapsed < BOUND_S
     assert refused_answers(results) == [503, 503]  # answered by the graceful path, not dropped
-
-
-def block_raw_table(store: Path) -> tuple[Path, Path]:
-    """Replace the data directory of ``analytics_events`` with a file: every insert into it fails (and is
-    retried as the store being unavailable). Returns (blocked path, where the directory went)."""
-    folder = (store / "data" / "analytics" / "analytics_events").resolve()
-    aside = folder.with_name(folder.name + ".aside")
-    folder.rename(aside)
-    folder.write_text("not a directory")
-    return folder, aside
 
 
 @pytest.mark.clickhouse

@@ -15,17 +15,12 @@ import pytest
 
 from plumbing.kafka_admin import ensure_topics
 from schemas.topics import registry
-from tests.integration.test_embedded_dev import Dev
-from tests.integration.test_gateway_kafka import gateway
-from tests.integration.test_worker_kafka import (
-    PARTITIONS,
-    Deployment,
-    assert_matches_oracle,
-    stop,
-    wait_caught_up,
-)
 from tests.support import rollup_oracle as oracle
 from tests.support.auth import bearer
+from tests.support.dev_process import Dev
+from tests.support.kafka_gateway import gateway
+from tests.support.kafka_worker import PARTITIONS, Deployment, assert_matches_oracle, wait_caught_up
+from tests.support.processes import stop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 SERVER_ONLY = {"tenant_id", "received_at", "time_clamped", "schema_version"}

@@ -13,9 +13,9 @@ from typing import Any, cast
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from security.api_key_directory import ApiKeyDirectory
 from security.api_keys import (
     KEY_LENGTH,
-    ApiKeyDirectory,
     ApiKeyError,
     ApiKeyIdentity,
     ParsedKey,

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from jobs.retention import RAW_RETAINED, RETAINED_TABLES, table_bound
+from jobs.retention_bounds import table_bound
+from jobs.retention_tables import RAW_RETAINED, RETAINED_TABLES
 from plumbing.migrate import load_migrations
 from schemas.event_time import EARLIEST, END, OUT_OF_RANGE, RawRetention
 from schemas.messages import decode_batch, decode_event

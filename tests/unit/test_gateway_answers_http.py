@@ -11,10 +11,10 @@ import httpx
 import orjson
 import pytest
 
+from ingest_gateway.settings import GatewaySettings
 from schemas.topics import Stream
 from tests.support.examples import example
-from tests.unit.test_gateway_http import RecordingSink
-from tests.unit.test_gateway_time_policy import directory, iso, serve
+from tests.support.gateway import RecordingSink, gateway_client, iso, retention_directory
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
 JSON = {"content-type": "application/json"}
@@ -27,7 +27,8 @@ def sink() -> RecordingSink:
 
 @pytest.fixture
 async def client(sink: RecordingSink) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in serve(sink, directory()):
+    settings = GatewaySettings(gateway_max_batch_events=50)
+    async with gateway_client(sink, settings, retention_directory()) as http:
         yield http
 
 

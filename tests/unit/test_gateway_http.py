@@ -7,51 +7,20 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from ingest_gateway.main import create_app
 from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
 from schemas.messages import unpack_batch
 from schemas.topics import Stream
-from schemas.transport import Record, SinkUnavailable
-from tests.support.auth import bearer
 from tests.support.examples import example
+from tests.support.gateway import RecordingSink, gateway_client
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
-
-
-class RecordingSink:
-    """Keeps published records; can be switched to refuse like an unreachable broker."""
-
-    def __init__(self, partitions: int = 3) -> None:
-        self.records: list[tuple[str, int, bytes, bytes]] = []
-        self.available = True
-        self.partition_count = partitions
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-    async def ready(self) -> bool:
-        return self.available
-
-    async def partitions(self, topic: str) -> int:
-        if not self.available:
-            raise SinkUnavailable("broker down (test)")
-        return self.partition_count
-
-    async def publish(self, topic: str, records: Sequence[Record], headers: list[tuple[str, bytes]]) -> None:
-        if not self.available:
-            raise SinkUnavailable("broker down (test)")
-        self.records.extend((topic, partition, key, value) for partition, key, value in records)
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Every event published, in request order (events sorted back by their batch position)."""
-        return [event for _, _, _, value in self.records for event in unpack_batch(value)]
 
 
 @pytest.fixture
@@ -62,13 +31,8 @@ def sink() -> RecordingSink:
 @pytest.fixture
 async def client(sink: RecordingSink) -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(gateway_max_body_bytes=64 * 1024, gateway_max_batch_events=50)
-    app = create_app(settings, sink)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", headers=bearer()
-        ) as http:
-            yield http
+    async with gateway_client(sink, settings) as http:
+        yield http
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

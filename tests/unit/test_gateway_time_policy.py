@@ -7,41 +7,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
 import pytest
-from clickhouse_connect.driver.client import Client
 
 from ingest_gateway.intake import Intake
-from ingest_gateway.main import create_app
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.settings import GatewaySettings
-from privacy.directory import TenantPrivacyDirectory
-from schemas.event_time import RawRetention
 from schemas.json_limits import loads_exact
 from schemas.topics import Stream
-from tests.support.auth import TENANT, bearer
+from tests.support.auth import TENANT
 from tests.support.examples import example
-from tests.unit.test_gateway_http import RecordingSink
+from tests.support.gateway import RAW_DAYS, RecordingSink, gateway_client, iso, retention_directory
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
 USAGE = example(Stream.USAGE, "valid_minimal.json")
-RAW_DAYS = 30
-
-
-def _clickhouse_down() -> Client:
-    raise ConnectionError("ClickHouse is down (test)")
-
-
-def directory() -> TenantPrivacyDirectory:
-    """A tenant directory holding a 30-day raw retention for the test tenant (its refreshes fail, so the
-    snapshot stays as set)."""
-    tenants = TenantPrivacyDirectory(_clickhouse_down, b"s" * 32, refresh_s=3600)
-    tenants.use({})
-    tenants.use_retention({TENANT: RawRetention(RAW_DAYS, ZoneInfo("UTC"))})
-    return tenants
 
 
 @pytest.fixture
@@ -49,26 +30,12 @@ def sink() -> RecordingSink:
     return RecordingSink()
 
 
-async def serve(
-    sink: RecordingSink, privacy: TenantPrivacyDirectory | None
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(GatewaySettings(gateway_max_batch_events=50), sink, privacy=privacy)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", headers=bearer()
-        ) as http:
-            yield http
-
-
 @pytest.fixture
 async def client(sink: RecordingSink) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in serve(sink, directory()):
+    async with gateway_client(
+        sink, GatewaySettings(gateway_max_batch_events=50), retention_directory()
+    ) as http:
         yield http
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def now() -> datetime:
@@ -184,7 +151,7 @@ async def test_events_beyond_the_tenants_raw_retention_are_refused(
 
 
 async def test_without_a_tenant_directory_only_what_no_tenant_keeps_is_refused(sink: RecordingSink) -> None:
-    async for http in serve(sink, None):
+    async with gateway_client(sink, GatewaySettings(gateway_max_batch_events=50)) as http:
         year_old = {**EVENT, "timestamp": iso(now() - timedelta(days=400))}
         assert (await http.post("/analytics/events", json=year_old)).status_code == 200
         decade_old = {**EVENT, "timestamp": iso(now() - timedelta(days=3661))}
@@ -206,7 +173,7 @@ async def test_infinity_refuses_the_body_with_a_clear_400(client: httpx.AsyncCli
 
 @pytest.fixture
 def intake(sink: RecordingSink) -> Intake:
-    return Intake(GatewaySettings(), sink, GatewayMetrics(), directory())
+    return Intake(GatewaySettings(), sink, GatewayMetrics(), retention_directory())
 
 
 async def test_clamped_times_are_accepted_and_reported_per_event(intake: Intake, sink: RecordingSink) -> None:

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from jobs.erasure import (
-    PER_USER_ROLLUP_TABLES,
-    JobStatus,
-    PrivacyJob,
-    Suppression,
-    add_cli,
-    older_than,
-    tenant_wide_rollups,
-)
+from cli.privacy_jobs import add_cli
+from jobs.erasure import PER_USER_ROLLUP_TABLES, older_than, tenant_wide_rollups
+from jobs.erasure_queue import JobStatus, PrivacyJob
+from privacy.suppressions import Suppression
 from privacy.tracking import TrackingFilter
 from query_api.export import CsvExport, JsonExport, TableShape, chunk_sql, plain
 from schemas.rollups import ROLLUPS

@@ -17,7 +17,7 @@ from ingest_gateway.main import create_app as gateway_app
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import create_app as query_app
 from stream_processors.settings import WorkerSettings
-from tests.unit.test_gateway_http import RecordingSink
+from tests.support.gateway import RecordingSink
 
 UNSECURED = {"/healthz", "/readyz", "/metrics"}
 INGESTION = {

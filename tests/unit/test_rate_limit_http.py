@@ -19,7 +19,7 @@ from security.rate_limit import RateLimitSettings
 from tests.conftest import free_port
 from tests.support.auth import bearer
 from tests.support.examples import example
-from tests.unit.test_gateway_http import RecordingSink
+from tests.support.gateway import RecordingSink
 
 EVENT = example(Stream.EVENTS, "valid_minimal_page_view.json")
 UNLIMITED = 1e9

@@ -10,20 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.retention import (
+from cli.retention import add_cli
+from jobs.retention import _split_partitions
+from jobs.retention_bounds import bucket_bound, local_cutoff_day, partition_range, table_bound, table_bounds
+from jobs.retention_tables import (
     RETAINED_TABLES,
     ROLLUP_RETAINED,
     RetainedTable,
     Tier,
-    _split_partitions,
-    add_cli,
     backstop_statements,
-    bucket_bound,
-    local_cutoff_day,
     max_retention_days,
-    partition_range,
-    table_bound,
-    table_bounds,
     tier_of,
 )
 from plumbing.migrate import load_migrations
@@ -79,8 +75,8 @@ def test_raw_rows_daily_rollup_rows_and_coarser_rollup_rows_follow_their_own_set
     assert [tier_of(grain) for grain in (None, Grain.DAY, Grain.WEEK, Grain.MONTH)] == [
         Tier.RAW,
         Tier.DAILY,
-        Tier.COARSE,
-        Tier.COARSE,
+        Tier.WEEKLY_MONTHLY,
+        Tier.WEEKLY_MONTHLY,
     ]
 
 
@@ -190,7 +186,7 @@ def test_the_longest_allowed_retention_is_the_validation_bound() -> None:
     assert (
         max_retention_days(Tier.RAW),
         max_retention_days(Tier.DAILY),
-        max_retention_days(Tier.COARSE),
+        max_retention_days(Tier.WEEKLY_MONTHLY),
     ) == (
         3660,
         3660,
@@ -245,7 +241,7 @@ def test_the_backstop_never_removes_a_row_the_job_keeps_at_the_longest_retention
 ) -> None:
     """The TTL (compared with the server's UTC clock) fires only for values the job already deletes for a
     tenant at the maximum retention, in any zone; and at most a bucket plus two days after it."""
-    longest = {Tier.RAW: 3660, Tier.DAILY: 3660, Tier.COARSE: 7320}[tier_of(grain)]
+    longest = {Tier.RAW: 3660, Tier.DAILY: 3660, Tier.WEEKLY_MONTHLY: 7320}[tier_of(grain)]
     days = table.backstop_days(grain)
     assert longest <= days <= longest + 2 + {None: 0, Grain.DAY: 0, Grain.WEEK: 7, Grain.MONTH: 31}[grain]
     assert str(days) in table.backstop_ttl()

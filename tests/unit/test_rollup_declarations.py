@@ -6,7 +6,7 @@ That the migrations build exactly this DDL is checked against a real ClickHouse 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from schemas.rollups import ROLLUPS, Grain, all_ddl, bucket_start, grain_condition, view_ddl
+from schemas.rollups import ALL_GRAINS, ROLLUPS, Grain, all_ddl, buckets, grain_condition, rollup, view_ddl
 
 
 def test_every_rollup_has_one_table_and_one_view() -> None:
@@ -20,9 +20,9 @@ def test_every_rollup_has_one_table_and_one_view() -> None:
 
 
 def test_a_view_expands_each_feed_row_into_its_grains() -> None:
-    ddl = view_ddl(next(r for r in ROLLUPS if r.name == "user_events"))
+    ddl = view_ddl(rollup("user_events"))
     assert "ARRAY JOIN ['daily', 'weekly', 'monthly'] AS grain, [day, week, month] AS bucket" in ddl
-    daily_only = view_ddl(next(r for r in ROLLUPS if r.name == "session_pages"))
+    daily_only = view_ddl(rollup("session_pages"))
     assert "ARRAY JOIN" not in daily_only and "'daily' AS grain, day AS bucket" in daily_only
 
 
@@ -39,6 +39,11 @@ def test_a_grain_condition_bounds_each_grain_by_its_own_range() -> None:
         " OR (grain = 'monthly' AND bucket BETWEEN {a:Date} AND {b:Date})"
         " OR (grain = 'daily' AND bucket BETWEEN '2026-03-02' AND '2026-03-03'))"
     )
+
+
+def bucket_start(moment: datetime, grain: Grain, zone: ZoneInfo) -> date:
+    """First day of ``moment``'s ``grain`` bucket in ``zone``, as the feeds' rows carry it."""
+    return buckets(moment, zone)[ALL_GRAINS.index(grain)]
 
 
 def test_buckets_are_local_day_iso_monday_and_month() -> None:

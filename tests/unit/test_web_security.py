@@ -15,7 +15,7 @@ from security.web import WebSecuritySettings, install_web_security
 from tests.conftest import free_port
 from tests.support.auth import bearer
 from tests.support.examples import example
-from tests.unit.test_gateway_http import RecordingSink
+from tests.support.gateway import RecordingSink
 
 
 async def test_every_answer_carries_the_security_headers() -> None:

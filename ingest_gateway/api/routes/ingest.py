@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from ingest_gateway.answers import BatchAcceptedAnswer, EventAcceptedAnswer
 from ingest_gateway.api.deps import ContextDep, IntakeDep, JsonBody, RequestContext, may_ingest
 from ingest_gateway.intake import SingleResult
-from schemas.envelope import EnvelopeResponse, success
+from plumbing.responses import EnvelopeResponse
+from schemas.envelope import success
 from schemas.payloads import (
     ActivityLogCreate,
     AnalyticsEventBatchCreate,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from plumbing.responses import EnvelopeResponse
 from query_api.store import UNAVAILABLE_MESSAGE, QueryStore, StoreUnavailable
-from schemas.envelope import EnvelopeResponse
 
 router = APIRouter(tags=["operations"])
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from jobs.erasure import PrivacyJob, privacy_job, schedule_deletion
+from jobs.erasure_queue import PrivacyJob, privacy_job, schedule_deletion
 from plumbing.http_errors import ApiError
 from query_api.api.deps import Caller, CallerDep, StoreDep, UserId, envelope
 from query_api.examples import example, example_response

@@ -1,0 +1,257 @@
+"""A worker deployment on a real broker for tests: topics and consumer groups of its own, the worker
+process, events produced as the gateway would, waiting for the agent groups to catch up, and the stored
+raw rows and rollups compared with the independent oracle (:mod:`tests.support.rollup_oracle`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from ingest_gateway.partitioner import partition_of
+from plumbing.kafka_admin import ensure_topics
+from plumbing.kafka_lag import consumer_lag
+from schemas.messages import encode_batch
+from schemas.rollups import Grain, rollup
+from schemas.topics import Stream, registry
+from tests.support import rollup_oracle as oracle
+from tests.support.chdb_query import query_in_subprocess
+from tests.support.rollup_reads import select_sql
+
+PARTITIONS = 3
+STREAM_LISTS = {
+    Stream.EVENTS: "events",
+    Stream.PERFORMANCE: "performance",
+    Stream.USAGE: "usage",
+    Stream.ACTIVITIES: "activities",
+}
+
+
+@dataclass
+class Deployment:
+    """One deployment's names on a shared broker (topic and group prefixes of its own) and its store."""
+
+    bootstrap: str
+    prefix: str
+    group_prefix: str
+    clickhouse_url: str
+    database: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ANALYTICS_KAFKA_BOOTSTRAP": self.bootstrap,
+            "ANALYTICS_TOPIC_PREFIX": self.prefix,
+            "ANALYTICS_WORKER_GROUP_PREFIX": self.group_prefix,
+            "ANALYTICS_CLICKHOUSE_URL": self.clickhouse_url,
+            "ANALYTICS_CLICKHOUSE_DATABASE": self.database,
+            "ANALYTICS_LOG_LEVEL": "WARNING",
+            "ANALYTICS_TENANT_TIMEZONES": json.dumps(oracle.TENANT_ZONES),
+            "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": "500",
+        }
+
+    def start_worker(self, agents: str = "raw,rollups") -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stream_processors", "worker", "--agents", agents],
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "cli.main", "migrate"], env=self.env(), check=True, capture_output=True
+        )
+
+
+OUT_OF_RANGE = {
+    Stream.EVENTS: [
+        ("timestamp", "1969-12-31T23:59:59.000Z"),
+        ("timestamp", "1970-01-04T12:00:00.000Z"),
+        ("timestamp", "0002-01-01T12:02:08.000Z"),
+    ],
+    Stream.USAGE: [("date", "1969-12-31")],
+}
+"""Rows injected straight into the topics (the gateway refuses them): each one a dead letter."""
+
+
+def with_injected(stream: Stream, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` with the out-of-range rows of ``stream`` placed among the first ones (new ids)."""
+    out = list(events)
+    for i, (field, value) in enumerate(OUT_OF_RANGE.get(stream, [])):
+        out.insert(2 * i + 1, {**events[i], "id": f"00000000-0000-4000-8000-{i:012d}", field: value})
+    return out
+
+
+async def produce(
+    deployment: Deployment,
+    generated: oracle.Generated,
+    poison_every: int = 0,
+    inject: bool = False,
+    retried: int = 0,
+) -> int:
+    """Produce every generated event as the gateway would (envelopes per partition); return poison count.
+
+    ``inject``: out-of-range rows (:data:`OUT_OF_RANGE`) among the valid ones. ``retried``: that many
+    events per stream carry client-chosen ids and reach their topic a second time, in later messages, as
+    after a client retry whose first request was answered 503 but got through."""
+    await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    rng = random.Random(5)
+    poison = 0
+    try:
+        pending = []
+        for stream, attribute in STREAM_LISTS.items():
+            events = getattr(generated, attribute)
+            for event in events[:retried]:
+                event["client_keyed"] = True
+            sent = [*(with_injected(stream, events) if inject else events), *events[:retried]]
+            topic = registry(deployment.prefix)[stream].name
+            for start in range(0, len(sent), 25):
+                groups: dict[int, list[dict[str, Any]]] = {}
+                for event in sent[start : start + 25]:
+                    key = f"{event['tenant_id']}:{event['user_id']}".encode()
+                    groups.setdefault(partition_of(key, PARTITIONS), []).append(event)
+                for partition, group in groups.items():
+                    value = encode_batch(group)
+                    pending.append(await producer.send(topic, value, partition=partition))
+                    if poison_every and rng.randrange(poison_every) == 0:
+                        poison += 1
+                        bad = (
+                            b"{not json" if poison % 2 else encode_batch([{"user_id": "x", "nonsense": True}])
+                        )
+                        pending.append(await producer.send(topic, bad, partition=partition))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return poison
+
+
+async def lag(deployment: Deployment, groups: tuple[str, ...] = ("raw", "rollups")) -> int:
+    """Messages not yet committed by the agent groups, over every stream topic."""
+    topics = [spec.name for spec in registry(deployment.prefix).values()]
+    names = [f"{deployment.group_prefix}{group}" for group in groups]
+    return sum((await consumer_lag(deployment.bootstrap, names, topics)).values())
+
+
+async def wait_caught_up(
+    deployment: Deployment,
+    worker: subprocess.Popen[bytes],
+    timeout: float,
+    groups: tuple[str, ...] = ("raw", "rollups"),
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (remaining := await lag(deployment, groups)) > 0:
+        if worker.poll() is not None:
+            raise AssertionError(
+                f"worker exited early: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+            )
+        assert time.monotonic() < deadline, f"{remaining} messages still not committed"
+        await asyncio.sleep(1)
+
+
+def rollup_queries() -> dict[str, str]:
+    queries = {}
+    for grain in Grain:
+        queries[f"events_{grain}"] = select_sql(
+            rollup("user_events"),
+            grain,
+            ["tenant_id", "user_id", "bucket", "event_type", "event_category", "event_name"],
+        )
+        queries[f"sessions_{grain}"] = select_sql(
+            rollup("user_events"), grain, ["tenant_id", "user_id", "bucket"]
+        )
+        queries[f"activities_{grain}"] = select_sql(
+            rollup("user_activities"),
+            grain,
+            ["tenant_id", "user_id", "bucket", "activity_type", "activity_category", "severity"],
+        )
+        queries[f"usage_{grain}"] = select_sql(
+            rollup("user_usage"), grain, ["tenant_id", "user_id", "bucket"]
+        )
+        queries[f"pages_{grain}"] = select_sql(
+            rollup("page_views"), grain, ["tenant_id", "user_id", "bucket", "page"]
+        )
+        queries[f"perf_{grain}"] = (
+            f"SELECT tenant_id, user_id, toString(bucket), page, sum(samples) "
+            f"FROM {rollup('user_performance').table} WHERE grain = '{grain}' "
+            "GROUP BY tenant_id, user_id, bucket, page"
+        )
+    for table in ("analytics_events", "performance_metrics", "activity_logs"):
+        queries[f"raw_{table}"] = f"SELECT count(), uniqExact(id) FROM {table}"
+    queries["raw_usage_metrics"] = "SELECT count() FROM usage_metrics FINAL"
+    return queries
+
+
+def keyed(rows: list[list[Any]], width: int) -> dict[tuple[Any, ...], Any]:
+    out = {}
+    for row in rows:
+        key = tuple(str(v) for v in row[:width])
+        rest = row[width:]
+        out[key] = rest[0] if len(rest) == 1 else tuple(rest)
+    return out
+
+
+def stringify(expected: dict[tuple[Any, ...], Any]) -> dict[tuple[Any, ...], Any]:
+    return {tuple(str(v) for v in key): value for key, value in expected.items()}
+
+
+def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated, raw: bool = True) -> None:
+    got = query_in_subprocess(deployment.clickhouse_url, deployment.database, rollup_queries())
+    if raw:
+        assert got["raw_analytics_events"] == [[len(generated.events), len(generated.events)]]
+        assert got["raw_performance_metrics"] == [[len(generated.performance), len(generated.performance)]]
+        assert got["raw_activity_logs"] == [[len(generated.activities), len(generated.activities)]]
+        days = {(e["tenant_id"], e["user_id"], e["date"]) for e in generated.usage}
+        assert got["raw_usage_metrics"] == [[len(days)]]
+    for grain in Grain:
+        counts, sessions = oracle.expected_user_events(generated.events, grain.value)
+        assert {k: v[0] for k, v in keyed(got[f"events_{grain}"], 6).items()} == stringify(counts)
+        assert {k: v[1] for k, v in keyed(got[f"sessions_{grain}"], 3).items()} == stringify(sessions)
+        assert keyed(got[f"activities_{grain}"], 6) == stringify(
+            oracle.expected_activities(generated.activities, grain.value)
+        )
+        assert {k: tuple(v[:4]) for k, v in keyed(got[f"usage_{grain}"], 3).items()} == stringify(
+            oracle.expected_usage(generated.usage, grain.value)
+        )
+        assert {k: tuple(v) for k, v in keyed(got[f"pages_{grain}"], 4).items()} == stringify(
+            oracle.expected_page_views(generated.events, grain.value)
+        )
+        expected_perf = {
+            k: v["samples"]
+            for k, v in oracle.expected_performance(generated.performance, grain.value).items()
+        }
+        assert keyed(got[f"perf_{grain}"], 4) == stringify(expected_perf)
+
+
+async def group_members(deployment: Deployment, group: str) -> list[set[int]]:
+    """Partitions of the events topic assigned to each member of ``group``."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    topic = registry(deployment.prefix)[Stream.EVENTS].name
+    admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        members = []
+        for _group in response.groups:
+            for member in _group[5]:  # (member_id, client_id, client_host, metadata, assignment)
+                parts: set[int] = set()
+                if member[4]:
+                    for name, partitions in ConsumerProtocolMemberAssignment.decode(member[4]).assignment:
+                        if name == topic:
+                            parts.update(partitions)
+                members.append(parts)
+        return members
+    finally:
+        await admin.close()
