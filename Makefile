@@ -26,10 +26,12 @@ run: $(STAMP)
 test: $(STAMP)
 	@bash deploy/local/test.sh $(PYTEST_ARGS)
 
+## lint: ruff, formatting, mypy strict and the import layers of ADR 0014 (.importlinter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .
