@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 from security.api_keys import ApiKeyError, validate_key_name, validate_tenant_id
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def _storage() -> Iterator[Client]:
     from plumbing.clickhouse import open_for_command
     from plumbing.migrate import migrate
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     client = open_for_command(settings.clickhouse_url, settings.clickhouse_database, create_database=True)
     try:
         migrate(client)

@@ -23,8 +23,9 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     from cli.dev_app import create_dev_app
     from ingest_gateway.settings import GatewaySettings
     from plumbing.gc_tuning import tune_for_service
+    from plumbing.settings import load_settings
 
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings)
     host, port = args.host or settings.gateway_host, args.port or settings.gateway_port
     base = f"http://{host}:{port}"
     loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -41,8 +42,8 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         print(f'           curl -H "Authorization: Bearer $TOKEN" {base}/analytics/dashboard/demo_user_1')
     tune_for_service()
     from plumbing.serving import serve_http
-    from plumbing.shutdown import ShutdownWatchdog
+    from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
 
     abandons = "requests still waiting for the store (not answered, so not acknowledged: clients retry)"
-    watchdog = ShutdownWatchdog.from_settings("analytics dev", abandons)
+    watchdog = ShutdownWatchdog.from_settings(load_settings(ShutdownSettings), "analytics dev", abandons)
     return serve_http(app, watchdog, host=host, port=port, log_level=settings.log_level.lower())

@@ -25,6 +25,8 @@ from loadgen.demo import fill_if_empty
 from plumbing.clickhouse import open_client, parse_url
 from plumbing.http_errors import install_error_handlers
 from plumbing.migrate import migrate
+from plumbing.settings import RetentionScheduleSettings, load_settings
+from plumbing.shutdown import ShutdownSettings
 from plumbing.storage import Storage
 from plumbing.tenant_store import default_tenant_settings
 from privacy.directory import TenantPrivacyDirectory
@@ -33,6 +35,7 @@ from query_api.main import attach_query_api
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
 from security.api_key_directory import ApiKeyDirectory
+from security.rate_limit import RateLimitSettings
 from security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
 from stream_processors.embedded import EmbeddedSink
 from stream_processors.settings import WorkerSettings
@@ -64,17 +67,24 @@ def _beside(
 
 
 def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) -> None:
-    """Mount the query API's routes (metrics on the gateway's registry, so one ``/metrics`` shows both),
-    and run the background upkeep (zones, tracking preferences, scheduled rebuilds) beside the app."""
-    query_settings = QuerySettings(
-        clickhouse_url=worker.clickhouse_url, clickhouse_database=worker.clickhouse_database
+    """Mount the query API's routes (metrics on the gateway's registry, so one ``/metrics`` shows both) on
+    the workers' store, and run the background upkeep (zones, tracking preferences, scheduled rebuilds)
+    beside the app."""
+    query_settings = load_settings(QuerySettings).model_copy(
+        update={"clickhouse_url": worker.clickhouse_url, "clickhouse_database": worker.clickhouse_database}
     )
-    store = attach_query_api(app, query_settings, QueryMetrics(registry=app.state.metrics.registry))
+    store = attach_query_api(
+        app,
+        query_settings,
+        QueryMetrics(registry=app.state.metrics.registry),
+        load_settings(RateLimitSettings).query_limiter(),
+        load_settings(RetentionScheduleSettings).retention_grace,
+    )
     # bodies posted to the gateway routes answer 422 on schema errors, query parameters 400 (each
     # service's own rule)
     install_error_handlers(app, validation_status=lambda request: 422 if request.method == "POST" else 400)
     upkeep = Storage(
-        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.worker_retry_max_s
+        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.retry_max_s
     )
 
     async def close() -> None:
@@ -101,9 +111,10 @@ def create_dev_app(
     worker: WorkerSettings | None = None,
     demo_url: str | None = None,
 ) -> FastAPI:
-    """Migrate the store, then build the one-process app (call from the process that will serve it)."""
-    gateway = gateway or GatewaySettings()
-    worker = worker or WorkerSettings()
+    """Migrate the store, then build the one-process app (call from the process that will serve it).
+    Settings not passed are the process's own (:func:`plumbing.settings.load_settings`)."""
+    gateway = gateway or load_settings(GatewaySettings)
+    worker = worker or load_settings(WorkerSettings)
     client = open_client(worker.clickhouse_url, worker.clickhouse_database, create_database=True)
     try:
         migrate(client)
@@ -112,24 +123,27 @@ def create_dev_app(
 
     def open_writer() -> Client:
         writer = open_client(worker.clickhouse_url, worker.clickhouse_database)
-        # a feed table's views write their parts in parallel, not one after another (+10-20% events/s)
+        # a feed table's views write their parts in parallel, not one after another (more events/s: CHANGELOG)
         writer.set_client_setting("parallel_view_processing", 1)
         return writer
 
-    storage = Storage(open_writer, worker.worker_retry_max_s)
-    sink = EmbeddedSink(worker, storage, timeout_s=gateway.gateway_produce_timeout_s)
+    storage = Storage(open_writer, worker.retry_max_s)
+    sink = EmbeddedSink(
+        worker, storage, load_settings(ShutdownSettings), timeout_s=gateway.gateway_produce_timeout_s
+    )
     auth = dev_auth(worker.clickhouse_url)
     keys = ApiKeyDirectory(
         lambda: open_client(worker.clickhouse_url, worker.clickhouse_database),
         refresh_s=gateway.gateway_api_key_refresh_s,
     )
-    privacy_settings = PrivacySettings()
+    privacy_settings = load_settings(PrivacySettings)
     if privacy_settings.privacy_secret is None:  # a stable local key, like the token secret
-        privacy_settings = PrivacySettings(
-            privacy_secret=SecretStr(dev_secret(_dev_folder(worker.clickhouse_url), "dev-privacy-secret"))
-        )
+        local = dev_secret(_dev_folder(worker.clickhouse_url), "dev-privacy-secret")
+        privacy_settings = privacy_settings.model_copy(update={"privacy_secret": SecretStr(local)})
     privacy = TenantPrivacyDirectory.from_settings(
-        privacy_settings, lambda: open_client(worker.clickhouse_url, worker.clickhouse_database)
+        privacy_settings,
+        lambda: open_client(worker.clickhouse_url, worker.clickhouse_database),
+        worker.zone_lookup(),
     )
     app = create_app(gateway, sink, auth.verifier(), keys, privacy=privacy)
     app.title = "Event analytics (embedded)"
@@ -155,10 +169,10 @@ def dev_auth(clickhouse_url: str) -> AuthSettings:
     """The configured ``ANALYTICS_AUTH_*`` settings, or — when none is set — a local HS256 secret kept
     beside the embedded store (``dev-auth-secret``), so ``make run`` works without an identity provider
     while every request still carries a token."""
-    auth = AuthSettings()
+    auth = load_settings(AuthSettings)
     if auth.configured():
         return auth
-    return AuthSettings(auth_jwt_secret=SecretStr(dev_secret(_dev_folder(clickhouse_url))))
+    return auth.model_copy(update={"auth_jwt_secret": SecretStr(dev_secret(_dev_folder(clickhouse_url)))})
 
 
 def _dev_folder(clickhouse_url: str) -> Path:

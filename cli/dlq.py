@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 from schemas.messages import encode_batch
 from schemas.topics import Stream, registry
 
@@ -48,7 +48,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     spec = registry(settings.topic_prefix)[Stream(args.stream)]
     if args.action == "list":
         letters = asyncio.run(list_letters(settings.kafka_bootstrap, spec.dead_letter_name, args.limit))

@@ -30,11 +30,12 @@ def _cmd_lag(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     from plumbing.kafka_lag import consumer_lag
+    from plumbing.settings import load_settings
     from schemas.topics import registry
     from stream_processors.__main__ import parse_groups
     from stream_processors.settings import WorkerSettings
 
-    settings = WorkerSettings()
+    settings = load_settings(WorkerSettings)
     groups = [f"{settings.worker_group_prefix}{group.value}" for group in parse_groups(args.agents)]
     topics = [spec.name for spec in registry(settings.topic_prefix).values()]
     deadline = time.monotonic() + args.timeout

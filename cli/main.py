@@ -30,7 +30,7 @@ from cli import (
     worker,
 )
 from plumbing.clickhouse import StoreHeldError, StoreUnavailableError
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=CommonSettings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=load_settings(CommonSettings).log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     handler: Handler = args.handler
     try:

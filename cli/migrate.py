@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +19,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     from plumbing.clickhouse import open_for_command
     from plumbing.migrate import migrate
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     url = args.clickhouse_url or settings.clickhouse_url
     database = args.database or settings.clickhouse_database
     client = open_for_command(url, database, create_database=True)

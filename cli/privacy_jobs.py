@@ -50,12 +50,13 @@ def run_pending_cli(
 def _cmd_privacy_jobs(args: argparse.Namespace) -> int:
     from jobs.erasure_queue import JobStatus
     from plumbing.clickhouse import open_for_command
+    from plumbing.settings import load_settings
     from stream_processors.settings import WorkerSettings
 
     if not args.pending:
         print("privacy-jobs: say --pending to run the requested deletions", file=sys.stderr)
         return 2
-    settings = WorkerSettings()
+    settings = load_settings(WorkerSettings)
     wait_s = args.wait_s if args.wait_s is not None else settings.worker_zone_refresh_s + SETTLE_MARGIN_S
     client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     try:

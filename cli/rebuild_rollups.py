@@ -27,10 +27,11 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     from jobs.rebuild import rebuild_rollups
     from jobs.rebuild_queue import run_pending_rebuilds
     from plumbing.clickhouse import open_for_command
+    from plumbing.settings import load_settings
     from plumbing.tenant_store import stored_time_zones
     from stream_processors.settings import WorkerSettings
 
-    settings = WorkerSettings()
+    settings = load_settings(WorkerSettings)
     client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     try:
         if args.pending:

@@ -40,10 +40,10 @@ def _print_report(report: RetentionReport) -> None:
 def _cmd_retention(args: argparse.Namespace) -> int:
     from jobs.retention import enforce_retention, wait_for_deletes
     from plumbing.clickhouse import open_for_command
-    from plumbing.settings import CommonSettings
+    from plumbing.settings import CommonSettings, load_settings
     from plumbing.tenant_store import default_tenant_settings
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     dry_run = args.dry_run or not args.apply
     client = open_for_command(settings.clickhouse_url, settings.clickhouse_database)
     still_running = ""

@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import sys
 
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 from security.principal import Principal, Role
 
 PRIVILEGED_SUBJECT = "dev-admin"
@@ -84,7 +84,7 @@ def mint_accepted_token(
     from cli.dev_app import dev_auth
     from security.tokens import AuthConfigError, AuthError, mint_token
 
-    settings = settings or CommonSettings()
+    settings = settings or load_settings(CommonSettings)
     roles = parse_roles(roles_text)
     if ttl_s < 1:
         raise TokenRefused("--ttl: at least 1 second (the services refuse expired tokens)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from plumbing.settings import CommonSettings
+from plumbing.settings import CommonSettings, load_settings
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,7 +21,7 @@ def _cmd_topics(args: argparse.Namespace) -> int:
     from plumbing.kafka_admin import ensure_topics
     from schemas.topics import registry
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     specs = list(registry(settings.topic_prefix, args.partitions).values())
     created = asyncio.run(ensure_topics(bootstrap, specs, args.replication_factor))

@@ -13,16 +13,17 @@ from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
 from plumbing.gc_tuning import tune_for_service
 from plumbing.serving import AnswerWhenCancelled, serve_http, uvicorn_options
-from plumbing.shutdown import ShutdownWatchdog
+from plumbing.settings import load_settings
+from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
 
 ABANDONS = "requests still waiting for Kafka (not answered, so not acknowledged: clients retry)"
 
 
 def _watchdog() -> ShutdownWatchdog:
-    return ShutdownWatchdog.from_settings("gateway", ABANDONS)
+    return ShutdownWatchdog.from_settings(load_settings(ShutdownSettings), "gateway", ABANDONS)
 
 
-def served_app(settings: GatewaySettings | None = None) -> FastAPI:
+def served_app(settings: GatewaySettings) -> FastAPI:
     """The app as a served process runs it: built, then the collector tuned (``plumbing.gc_tuning``)."""
     app = create_app(settings)
     tune_for_service()
@@ -30,16 +31,16 @@ def served_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def worker_process_app() -> AnswerWhenCancelled:
-    """The app of one of ``--workers N`` processes. uvicorn builds it once its signal handlers are in
-    place, so the watchdog goes in front of them here."""
+    """The app of one of ``--workers N`` processes, from that process's own settings. uvicorn builds it
+    once its signal handlers are in place, so the watchdog goes in front of them here."""
     _watchdog().chain_signals()
-    return AnswerWhenCancelled(served_app())
+    return AnswerWhenCancelled(served_app(load_settings(GatewaySettings)))
 
 
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
     """Serve until SIGINT/SIGTERM; shutdown stops accepting, answers or drops what is in flight, then
     flushes the producer (see ``lifespan``), all within ``ANALYTICS_SHUTDOWN_TIMEOUT_S``."""
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings)
     workers = workers or settings.gateway_workers
     watchdog = _watchdog()
     options = {

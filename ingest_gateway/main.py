@@ -22,6 +22,8 @@ from plumbing.http_errors import install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import install_openapi
 from plumbing.responses import EnvelopeResponse
+from plumbing.settings import load_settings
+from plumbing.shutdown import ShutdownSettings
 from privacy.directory import TenantPrivacyDirectory
 from privacy.policy import PrivacySettings
 from schemas.transport import EventSink
@@ -29,7 +31,7 @@ from security.api_key_directory import ApiKeyDirectory
 from security.http import authenticate
 from security.rate_limit import RateLimiter, RateLimitSettings
 from security.tokens import AuthSettings, TokenVerifier
-from security.web import install_web_security
+from security.web import WebSecuritySettings, install_web_security
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,13 @@ def create_app(
     """Build the gateway. ``sink`` defaults to Kafka; the embedded mode passes its in-process bus.
     ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures (refusing to build without one).
     ``api_keys`` defaults to the keys in a ClickHouse *server* (``analytics api-keys``); an embedded
-    ``chdb://`` store belongs to one process, so there ``analytics dev`` passes its own directory."""
-    settings = settings or GatewaySettings()
-    verifier = verifier or AuthSettings().verifier()
+    ``chdb://`` store belongs to one process, so there ``analytics dev`` passes its own directory.
+    Settings not passed (nor implied by what is passed) are the process's own
+    (:func:`plumbing.settings.load_settings`)."""
+    settings = settings or load_settings(GatewaySettings)
+    verifier = verifier or load_settings(AuthSettings).verifier()
     if limiter is None:
-        limits = RateLimitSettings()
+        limits = load_settings(RateLimitSettings)
         limits.check_batch_fits(settings.gateway_max_batch_events)
         limiter = limits.gateway_limiter()
     if not parse_url(settings.clickhouse_url).is_embedded:  # keys and tenant settings of the server
@@ -60,7 +64,7 @@ def create_app(
             )
         if privacy is None:
             privacy = TenantPrivacyDirectory.from_settings(
-                PrivacySettings(), lambda: open_client(url, database)
+                load_settings(PrivacySettings), lambda: open_client(url, database), settings.zone_lookup()
             )
     elif sink is None and privacy is None:
         # a Kafka gateway on the embedded default has no shared store to read tenants' settings from
@@ -70,7 +74,7 @@ def create_app(
             "defaults (IP addresses stored as sent). Point it at the ClickHouse server the workers write to.",
             settings.clickhouse_url,
         )
-    sink = sink or KafkaEventSink(settings)
+    sink = sink or KafkaEventSink(settings, load_settings(ShutdownSettings))
     metrics = GatewayMetrics()
 
     @asynccontextmanager
@@ -109,7 +113,8 @@ def create_app(
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    install_web_security(app, settings.gateway_max_body_bytes)  # gzip bodies are also capped inflated
+    # gzip bodies are also capped inflated
+    install_web_security(app, settings.gateway_max_body_bytes, load_settings(WebSecuritySettings))
     install_openapi(app, authenticate, may_ingest, ingestion_examples(), INGESTION_BODY_DESCRIPTIONS)
     return app
 

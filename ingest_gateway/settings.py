@@ -23,6 +23,11 @@ class GatewaySettings(CommonSettings):
     gateway_api_key_refresh_s: float = 5.0
     """How often each gateway process re-reads ingestion API keys: a revoked key stops within this."""
     kafka_linger_ms: int = 5
+    """How long the producer waits for more records to fill a batch before sending it."""
     kafka_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
+    """Compression of the produced batches."""
     kafka_max_batch_bytes: int = 512 * 1024
+    """Most bytes the producer buffers per partition (one batch); a send waits while it is full (aiokafka's
+    ``max_batch_size``)."""
     kafka_client_id: str = "ingest-gateway"
+    """The producer's client id, as the brokers' logs, metrics and quotas name it."""

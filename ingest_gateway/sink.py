@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 
 from ingest_gateway.settings import GatewaySettings
 from plumbing.retry import retry_until_done
-from plumbing.shutdown import FLUSH_SHARE, ShutdownSettings
+from plumbing.shutdown import ShutdownSettings
 from schemas.transport import Record, SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,11 @@ class KafkaEventSink:
     aiokafka reconnects by itself after broker restarts.
     """
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, shutdown: ShutdownSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
-        self._stop_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE
+        self._stop_s = shutdown.flush_s
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -48,8 +48,8 @@ class KafkaEventSink:
         self._connector = asyncio.create_task(self._connect_until_started(), name="kafka-connect")
 
     async def _connect_until_started(self) -> None:
-        """Start a producer, retried with the shared backoff (capped at ``ANALYTICS_WORKER_RETRY_MAX_S``)
-        until the brokers answer; :meth:`stop` cancels it."""
+        """Start a producer, retried with the shared backoff (capped at ``ANALYTICS_RETRY_MAX_S``) until
+        the brokers answer; :meth:`stop` cancels it."""
 
         async def connect() -> AIOKafkaProducer:
             producer = self._new_producer()
@@ -64,14 +64,14 @@ class KafkaEventSink:
         def retrying(exc: Exception, wait_s: float) -> None:
             log.warning("Kafka producer cannot connect yet (%s); retrying in %.1fs", exc, wait_s)
 
-        self._producer = await retry_until_done(connect, self._settings.worker_retry_max_s, retrying)
+        self._producer = await retry_until_done(connect, self._settings.retry_max_s, retrying)
         log.info("Kafka producer connected to %s", self._settings.kafka_bootstrap)
 
     async def stop(self) -> None:
-        """Stop accepting, flush what is queued, close, all within ``FLUSH_SHARE`` of
-        ``ANALYTICS_SHUTDOWN_TIMEOUT_S``, so a broker that went down cannot hold the shutdown. Records
-        still queued then are dropped: their requests were not answered 200 (a publish returns only once
-        its records are acknowledged), so nothing acknowledged is lost."""
+        """Stop accepting, flush what is queued, close, all within the flush share of
+        ``ANALYTICS_SHUTDOWN_TIMEOUT_S`` (:attr:`ShutdownSettings.flush_s`), so a broker that went down
+        cannot hold the shutdown. Records still queued then are dropped: their requests were not answered
+        200 (a publish returns only once its records are acknowledged), so nothing acknowledged is lost."""
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,9 +2,10 @@
 and the Kafka brokers (``ingest_gateway.sink``).
 
 Waits double from :data:`FIRST_WAIT_S` up to a cap that the caller takes from its settings
-(``ANALYTICS_WORKER_RETRY_MAX_S``), with jitter: processes that lost the store at the same moment do not
-all come back at the same moment. Retrying goes on for as long as it takes; what ends it is the caller:
-``give_up`` for errors that retrying cannot cure, cancellation of the awaiting task for a shutdown.
+(``ANALYTICS_RETRY_MAX_S``, one setting for every process), with jitter: processes that lost the store at
+the same moment do not all come back at the same moment. Retrying goes on for as long as it takes; what
+ends it is the caller: ``give_up`` for errors that retrying cannot cure, cancellation of the awaiting task
+for a shutdown.
 """
 
 from __future__ import annotations

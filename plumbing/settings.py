@@ -1,17 +1,30 @@
-"""Settings shared by every service. Each service extends :class:`CommonSettings` with its own fields.
+"""Settings shared by every service, and the one place a process builds its settings. Each service extends
+:class:`CommonSettings` with its own fields; security, privacy and shutdown keep theirs beside the code
+they configure.
 
 All settings come from environment variables with the ``ANALYTICS_`` prefix (or a ``.env`` file), so one
 container image serves every role and operators configure it the twelve-factor way.
+
+Contract: a process reads each settings class from the environment once, through :func:`load_settings`,
+called by its entry points (``cli/``, a service's ``__main__``, an app factory given no settings); the
+objects built there are passed down, and no component reads the environment on its own. One cached object
+per class rather than one root composing them all: a process validates only the classes it uses, so a
+worker never refuses to start over a gateway-only variable (ADR 0014, "Settings").
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 from functools import cache
+from typing import Self, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "ANALYTICS_"
 ENV_CONFIG = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True)
@@ -20,6 +33,18 @@ files pass optional secrets as ``${VAR:-}``)."""
 PLACEHOLDER = "REPLACE_ME"
 """Marks the example secrets of ``deploy/``; a service refuses to run with one."""
 DEFAULT_CLICKHOUSE_URL = "chdb://./var/clickhouse"
+RETRY_MAX_S = f"{ENV_PREFIX}RETRY_MAX_S"
+FORMER_RETRY_MAX_S = f"{ENV_PREFIX}WORKER_RETRY_MAX_S"
+"""The deprecated name of ``ANALYTICS_RETRY_MAX_S`` (:attr:`CommonSettings.worker_retry_max_s`)."""
+_warned: set[str] = set()
+
+
+def _deprecated(message: str) -> None:
+    """Log ``message`` once per process (every settings class extending :class:`CommonSettings` would
+    otherwise repeat it at each load)."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
 
 
 class CommonSettings(BaseSettings):
@@ -42,10 +67,16 @@ class CommonSettings(BaseSettings):
     """IANA zone that rollup buckets use for tenants without one of their own."""
     tenant_timezones: dict[str, str] = {}
     """Per-tenant IANA zones, e.g. ``{"acme": "Europe/Berlin"}`` (JSON in the environment)."""
-    worker_retry_max_s: float = 30.0
+    retry_max_s: float = 30.0
     """Cap of the jittered exponential backoff (:mod:`plumbing.retry`) of every process: the workers' and
     ``analytics dev``'s store retries while ClickHouse is unavailable, the gateway's Kafka producer
     connect."""
+    worker_retry_max_s: float | None = Field(
+        None, deprecated="renamed retry_max_s (ANALYTICS_RETRY_MAX_S)", exclude=True, repr=False
+    )
+    """Deprecated former name of :attr:`retry_max_s` (``ANALYTICS_WORKER_RETRY_MAX_S``, from when only the
+    workers retried): still honoured when ``ANALYTICS_RETRY_MAX_S`` is not set, with a warning logged
+    once per process. Read :attr:`retry_max_s`."""
 
     @field_validator("tenant_timezone")
     @classmethod
@@ -59,6 +90,18 @@ class CommonSettings(BaseSettings):
         for zone in value.values():
             ZoneInfo(zone)
         return value
+
+    @model_validator(mode="after")
+    def _former_retry_name(self) -> Self:
+        former: float | None = self.__dict__.get("worker_retry_max_s")  # no deprecation warning for us
+        if former is None:
+            return self
+        if "retry_max_s" in self.model_fields_set:
+            _deprecated(f"{FORMER_RETRY_MAX_S} is deprecated and ignored: {RETRY_MAX_S} is set; remove it")
+        else:
+            _deprecated(f"{FORMER_RETRY_MAX_S} is deprecated: rename it {RETRY_MAX_S}")
+            self.retry_max_s = former
+        return self
 
     def zone_lookup(self) -> ZoneLookup:
         return ZoneLookup(self.tenant_timezone, dict(self.tenant_timezones))
@@ -102,3 +145,30 @@ class RetentionScheduleSettings(BaseSettings):
     @property
     def retention_grace(self) -> timedelta:
         return timedelta(days=self.retention_grace_days)
+
+
+S = TypeVar("S", bound=BaseSettings)
+_loaded: dict[type[BaseSettings], BaseSettings] = {}
+_loading = threading.Lock()
+
+
+def load_settings(kind: type[S]) -> S:
+    """The process's settings of class ``kind``: read from the environment (and ``.env``) on the first call,
+    the same object on every later one. A subclass is a class of its own (``GatewaySettings`` is read
+    apart from ``CommonSettings``). Raises pydantic's ``ValidationError`` naming the variable when one of
+    ``kind``'s is invalid; classes nobody asks for are never read, so never refused."""
+    with _loading:
+        loaded = _loaded.get(kind)
+        if loaded is None:
+            loaded = _loaded[kind] = kind()
+    assert isinstance(loaded, kind)
+    return loaded
+
+
+def forget_loaded_settings() -> None:
+    """Forget what :func:`load_settings` built (and which deprecations were logged), so the next call reads
+    the environment again, as a new process would. For tests, which set variables per test; a running
+    process has no reason to call it (what it built was passed down and stays in use)."""
+    with _loading:
+        _loaded.clear()
+        _warned.clear()

@@ -48,10 +48,18 @@ DEADLINE_EXIT_CODE = 1
 
 
 class ShutdownSettings(BaseSettings):
+    """``ANALYTICS_SHUTDOWN_TIMEOUT_S``, built by the entry point (:func:`plumbing.settings.load_settings`)
+    and passed to the watchdog and to the producers and sinks that flush on the way out."""
+
     model_config = ENV_CONFIG
 
     shutdown_timeout_s: float = Field(default=8.0, gt=0, le=3600)
     """Seconds from the first SIGTERM/SIGINT until the process exits, graceful or not."""
+
+    @property
+    def flush_s(self) -> float:
+        """How long a producer or sink may take to hand over what is queued (:data:`FLUSH_SHARE`)."""
+        return self.shutdown_timeout_s * FLUSH_SHARE
 
 
 class ShutdownWatchdog:
@@ -67,8 +75,8 @@ class ShutdownWatchdog:
         self._armed_at: float | None = None
 
     @classmethod
-    def from_settings(cls, service: str, abandons: str) -> ShutdownWatchdog:
-        return cls(ShutdownSettings().shutdown_timeout_s, service, abandons)
+    def from_settings(cls, settings: ShutdownSettings, service: str, abandons: str) -> ShutdownWatchdog:
+        return cls(settings.shutdown_timeout_s, service, abandons)
 
     def share(self, fraction: float) -> float:
         """Seconds of the deadline for one step of the graceful path."""

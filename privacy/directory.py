@@ -38,7 +38,7 @@ from annotated_types import Le
 from clickhouse_connect.driver.client import Client
 
 from plumbing.clickhouse import ClientHolder
-from plumbing.settings import CommonSettings, ZoneLookup
+from plumbing.settings import ZoneLookup
 from plumbing.snapshot import PeriodicSnapshot, in_thread
 from plumbing.tenant_store import stored_privacy, stored_retentions
 from privacy.policy import PrivacyPolicy, PrivacySettings, day_salt, warm_up_user_agent_parser
@@ -131,14 +131,16 @@ class TenantPrivacyDirectory:
 
     @classmethod
     def from_settings(
-        cls, settings: PrivacySettings, open_client: Callable[[], Client]
+        cls, settings: PrivacySettings, open_client: Callable[[], Client], zones: ZoneLookup
     ) -> TenantPrivacyDirectory:
+        """The directory ``settings`` (``ANALYTICS_PRIVACY_*``) configure; ``zones``: the deployment's zone
+        of tenants without a stored one (the service settings' ``zone_lookup()``)."""
         return cls(
             open_client,
             settings.secret_bytes(),
             refresh_s=settings.privacy_refresh_s,
             keep_user_agent=settings.privacy_keep_user_agent,
-            zones=CommonSettings().zone_lookup(),
+            zones=zones,
         )
 
     @property

@@ -7,18 +7,23 @@ import sys
 
 from plumbing.gc_tuning import tune_for_service
 from plumbing.serving import serve_http
-from plumbing.shutdown import ShutdownWatchdog
+from plumbing.settings import load_settings
+from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
 from query_api.main import create_app
 from query_api.settings import QuerySettings
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:
-    settings = QuerySettings()
+    settings = load_settings(QuerySettings)
     app = create_app(settings)
     tune_for_service()
     return serve_http(
         app,
-        ShutdownWatchdog.from_settings("query API", "requests still waiting for ClickHouse (not answered)"),
+        ShutdownWatchdog.from_settings(
+            load_settings(ShutdownSettings),
+            "query API",
+            "requests still waiting for ClickHouse (not answered)",
+        ),
         host=host or settings.query_host,
         port=port or settings.query_port,
         log_level=settings.log_level.lower(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Depends, FastAPI, Request
 
@@ -13,6 +13,7 @@ from plumbing.http_errors import install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import error_responses, install_openapi
 from plumbing.responses import EnvelopeResponse
+from plumbing.settings import RetentionScheduleSettings, load_settings
 from query_api.admission import Admission, default_admission_limit
 from query_api.api.routes import (
     activities,
@@ -36,7 +37,7 @@ from security.audit import AuditLog
 from security.http import PrincipalDep, authenticate
 from security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
 from security.tokens import AuthSettings, TokenVerifier
-from security.web import install_web_security
+from security.web import WebSecuritySettings, install_web_security
 
 RESOURCE_ROUTERS = (
     audit.router,
@@ -70,12 +71,14 @@ def attach_query_api(
     app: FastAPI,
     settings: QuerySettings,
     metrics: QueryMetrics,
+    limiter: RateLimiter,
+    retention_grace: timedelta,
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
-    limiter: RateLimiter | None = None,
 ) -> QueryStore:
     """Mount the read endpoints on ``app`` (their own app, or ``analytics dev``'s) and return the store
-    the caller closes on shutdown."""
+    the caller closes on shutdown. ``limiter``: the requests' rate limits (``RateLimitSettings``);
+    ``retention_grace``: how long a retention shortening waits (``RetentionScheduleSettings``)."""
     store = store or QueryStore(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
         metrics,
@@ -97,7 +100,8 @@ def attach_query_api(
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
-    app.state.query_limiter = limiter or RateLimitSettings().query_limiter()
+    app.state.query_limiter = limiter
+    app.state.query_retention_grace = retention_grace
     app.state.audit = AuditLog(store.execute)
     for router in RESOURCE_ROUTERS:  # every read needs a credential; health and metrics do not
         app.include_router(
@@ -130,9 +134,13 @@ def create_app(
     verifier: TokenVerifier | None = None,
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
-    """The query API on its own; ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures."""
-    settings = settings or QuerySettings()
-    verifier = verifier or AuthSettings().verifier()
+    """The query API on its own; ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures. Settings
+    not passed (nor implied by what is passed) are the process's own
+    (:func:`plumbing.settings.load_settings`)."""
+    settings = settings or load_settings(QuerySettings)
+    verifier = verifier or load_settings(AuthSettings).verifier()
+    limiter = limiter or load_settings(RateLimitSettings).query_limiter()
+    retention_grace = load_settings(RetentionScheduleSettings).retention_grace
     metrics = QueryMetrics()
 
     @asynccontextmanager
@@ -150,11 +158,11 @@ def create_app(
         default_response_class=EnvelopeResponse,
     )
     app.state.auth_verifier = verifier
-    attached = attach_query_api(app, settings, metrics, store, clock, limiter)
+    attached = attach_query_api(app, settings, metrics, limiter, retention_grace, store, clock)
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    install_web_security(app, settings.query_max_body_bytes)
+    install_web_security(app, settings.query_max_body_bytes, load_settings(WebSecuritySettings))
     install_openapi(app, authenticate)
     return app
 

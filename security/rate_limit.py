@@ -238,11 +238,11 @@ def raise_if_limited(verdict: Verdict) -> None:
 class RateLimitSettings(BaseSettings):
     """``ANALYTICS_*`` rate limits, per process (see ``docs/rate-limits.md`` for N processes).
 
-    Defaults sit at about one process's measured capacity (ADR 0002: ~20k events/s per gateway process;
-    ``bench/results/query-*``: 30-65 uncached requests/s per query process), so one tenant posting full
-    batches is never slowed below what the hardware gives; they stop a runaway client on a faster host,
-    and multi-tenant operators lower them. Per tenant is twice per credential, so two credentials of one
-    tenant (e.g. web and back end) can each run at their full rate. A rate of 0 disables that limit.
+    Defaults sit at about one process's measured capacity (the measurements: ``docs/rate-limits.md``), so
+    one tenant posting full batches is never slowed below what the hardware gives; they stop a runaway
+    client on a faster host, and multi-tenant operators lower them. Per tenant is twice per credential, so
+    two credentials of one tenant (e.g. web and back end) can each run at their full rate. A rate of 0
+    disables that limit.
     """
 
     model_config = ENV_CONFIG
@@ -253,9 +253,8 @@ class RateLimitSettings(BaseSettings):
 
     gateway_credential_requests_per_s: float = Field(default=1_000.0, ge=0)
     """A server-side sender relaying many clients under one credential: 1,000 requests/s is ~10k clients
-    sending every 10 s (browsers send their users' own tokens, never an ingestion key). A process answers
-    ~200 requests/s of 100-event batches (``bench/results/gateway-*``, 2 workers: 399), so this bites only
-    on floods of tiny requests."""
+    sending every 10 s (browsers send their users' own tokens, never an ingestion key). Above what a
+    process answers in batches, so this bites only on floods of tiny requests."""
     gateway_credential_requests_burst: float = Field(default=2_000.0, ge=1)
     gateway_credential_events_per_s: float = Field(default=20_000.0, ge=0)
     """About one gateway process's measured throughput."""

@@ -31,6 +31,8 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 class WebSecuritySettings(BaseSettings):
+    """What :func:`install_web_security` lets browsers do (``ANALYTICS_CORS_*``, ``ANALYTICS_HSTS_*``)."""
+
     model_config = ENV_CONFIG
 
     cors_allow_origins: list[str] = []
@@ -101,11 +103,8 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def install_web_security(
-    app: FastAPI, max_body_bytes: int, settings: WebSecuritySettings | None = None
-) -> None:
-    """Body limit, CORS (only for configured origins) and security headers on ``app``."""
-    settings = settings or WebSecuritySettings()
+def install_web_security(app: FastAPI, max_body_bytes: int, settings: WebSecuritySettings) -> None:
+    """Body limit, CORS (only for ``settings``' origins) and security headers on ``app``."""
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
     if settings.cors_allow_origins:

@@ -23,7 +23,8 @@ from faust.worker import Worker
 from plumbing.clickhouse import open_client
 from plumbing.gc_tuning import tune_for_service
 from plumbing.kafka_admin import ensure_topics
-from plumbing.shutdown import ShutdownWatchdog
+from plumbing.settings import load_settings
+from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
 from plumbing.storage import Storage
 from schemas.topics import registry
 from stream_processors.app import build_app
@@ -67,17 +68,19 @@ def parse_groups(text: str) -> list[AgentGroup]:
 
 
 def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = None) -> int:
-    settings = settings or WorkerSettings()
+    """Run ``groups`` until a signal stops them; ``settings`` default to the process's own
+    (:func:`plumbing.settings.load_settings`)."""
+    settings = settings or load_settings(WorkerSettings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, list(registry(settings.topic_prefix).values())))
     storage = Storage(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
-        settings.worker_retry_max_s,
+        settings.retry_max_s,
     )
     dead_letters = KafkaDeadLetters(settings.kafka_bootstrap)
     apps = [build_app(settings, group, storage, dead_letters)[0] for group in groups]
     worker = BoundedWorker(
         *apps,
-        watchdog=ShutdownWatchdog.from_settings("worker", ABANDONS),
+        watchdog=ShutdownWatchdog.from_settings(load_settings(ShutdownSettings), "worker", ABANDONS),
         loglevel=settings.log_level.lower(),
         quiet=True,
         redirect_stdouts=False,

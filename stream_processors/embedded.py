@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from plumbing.shutdown import FLUSH_SHARE, ShutdownSettings
+from plumbing.shutdown import ShutdownSettings
 from plumbing.storage import Storage
 from privacy.tracking import TrackingFilter
 from schemas.topics import Stream, registry
@@ -63,10 +63,13 @@ class EmbeddedSink:
         self,
         settings: WorkerSettings,
         storage: Storage,
+        shutdown: ShutdownSettings,
         timeout_s: float = 10.0,
         max_queue: int = 10_000,
     ) -> None:
+        """``shutdown`` bounds :meth:`stop`; ``timeout_s``: how long a publish waits for its commit."""
         self._settings = settings
+        self._stop_s = shutdown.flush_s
         self._gather_wait_s = settings.embedded_gather_wait_s
         self._storage = storage
         self._timeout_s = timeout_s
@@ -93,10 +96,10 @@ class EmbeddedSink:
     async def stop(self) -> None:
         """Write what is queued (the committer marks each item done after its commit), then stop.
 
-        Bounded by the shutdown deadline's flush share (:mod:`plumbing.shutdown`): while the store is
-        unavailable the queued requests are failed with :class:`SinkUnavailable` (answered 503: not
-        acknowledged, so nothing acknowledged is lost) instead of waiting for it."""
-        timeout_s = ShutdownSettings().shutdown_timeout_s * FLUSH_SHARE
+        Bounded by the shutdown deadline's flush share (:attr:`ShutdownSettings.flush_s`): while the
+        store is unavailable the queued requests are failed with :class:`SinkUnavailable` (answered 503:
+        not acknowledged, so nothing acknowledged is lost) instead of waiting for it."""
+        timeout_s = self._stop_s
         if self._committer is not None and not self._committer.done():
             try:
                 async with asyncio.timeout(timeout_s):

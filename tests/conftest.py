@@ -23,6 +23,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from plumbing.clickhouse import open_client
+from plumbing.settings import forget_loaded_settings
 from tests.support.auth import TEST_SECRET
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
@@ -35,6 +36,15 @@ for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "local" / "kafka.sh"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _settings_of_this_test() -> Iterator[None]:
+    """Every test reads the settings of the environment it sets up (``monkeypatch.setenv``), never those a
+    test before it loaded: what :func:`plumbing.settings.load_settings` built is forgotten around each."""
+    forget_loaded_settings()
+    yield
+    forget_loaded_settings()
 
 
 def unavailable(reason: str) -> None:

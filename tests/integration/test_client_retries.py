@@ -88,7 +88,7 @@ async def stored_events(client: httpx.AsyncClient, count: int, timeout: float = 
 async def test_embedded_retry_after_a_503_counts_once(tmp_path: Path) -> None:
     dev = Dev(tmp_path)
     dev.env["ANALYTICS_GATEWAY_PRODUCE_TIMEOUT_S"] = "1"
-    dev.env["ANALYTICS_WORKER_RETRY_MAX_S"] = "0.5"
+    dev.env["ANALYTICS_RETRY_MAX_S"] = "0.5"
     process = dev.start()
     try:
         async with httpx.AsyncClient(

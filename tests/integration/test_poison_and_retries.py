@@ -14,6 +14,7 @@ import pytest
 
 from cli.dlq import Letter
 from plumbing.migrate import migrate
+from plumbing.shutdown import ShutdownSettings
 from plumbing.storage import Storage
 from schemas.messages import encode_batch
 from schemas.rollups import Grain, rollup
@@ -153,7 +154,7 @@ async def test_embedded_bus_letters_injected_rows_once_and_stores_the_rest(
         clickhouse_database=clickhouse.database,
         tenant_timezones=oracle.TENANT_ZONES,
     )
-    sink = EmbeddedSink(settings, Storage(clickhouse.client), timeout_s=60)
+    sink = EmbeddedSink(settings, Storage(clickhouse.client), ShutdownSettings(), timeout_s=60)
     await sink.start()
     injected = {
         Stream.EVENTS: [

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ingest_gateway.stamping import stamp
+from plumbing.shutdown import ShutdownSettings
 from schemas.messages import encode_batch
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.rows import TableBatch
@@ -47,7 +48,7 @@ def one_event_record() -> tuple[int, bytes, bytes]:
 
 def sink_with(writer: RecordingWriter, wait_s: float) -> EmbeddedSink:
     settings = WorkerSettings(topic_prefix="analytics.", embedded_gather_wait_s=wait_s)
-    sink: Any = EmbeddedSink(settings, writer)  # type: ignore[arg-type]
+    sink: Any = EmbeddedSink(settings, writer, ShutdownSettings())  # type: ignore[arg-type]
     return sink  # type: ignore[no-any-return]
 
 

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from plumbing.shutdown import ShutdownSettings
 from plumbing.storage import Storage
 from schemas.messages import encode_batch
 from schemas.topics import Stream
@@ -25,7 +26,7 @@ async def test_not_ready_while_the_store_fails_longer_than_a_request_waits(
 ) -> None:
     monkeypatch.setenv("ANALYTICS_SHUTDOWN_TIMEOUT_S", "1")  # the stop below waits a share of it
     storage = Storage(unreachable, retry_max_s=0.1)  # type: ignore[arg-type]
-    sink = EmbeddedSink(WorkerSettings(), storage, timeout_s=0.3)
+    sink = EmbeddedSink(WorkerSettings(), storage, ShutdownSettings(), timeout_s=0.3)
     await sink.start()
     assert await sink.ready()
     topic = "analytics.events"

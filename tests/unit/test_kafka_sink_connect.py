@@ -10,6 +10,7 @@ import pytest
 
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.sink import KafkaEventSink
+from plumbing.shutdown import ShutdownSettings
 
 
 class FakeProducer:
@@ -34,9 +35,9 @@ class FakeProducer:
 def sink_with(
     refusals: int, monkeypatch: pytest.MonkeyPatch, cap_s: str
 ) -> tuple[KafkaEventSink, list[FakeProducer]]:
-    monkeypatch.setenv("ANALYTICS_WORKER_RETRY_MAX_S", cap_s)
+    monkeypatch.setenv("ANALYTICS_RETRY_MAX_S", cap_s)
     monkeypatch.setenv("ANALYTICS_SHUTDOWN_TIMEOUT_S", "1")
-    sink = KafkaEventSink(GatewaySettings())
+    sink = KafkaEventSink(GatewaySettings(), ShutdownSettings())
     left = [1] * refusals
     made: list[FakeProducer] = []
 

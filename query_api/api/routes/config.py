@@ -10,7 +10,6 @@ it (``retention_changes`` in the answer; changing the setting back before then c
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Annotated, Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -19,7 +18,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from jobs.rebuild_queue import raw_day_range, rebuilds, schedule_rebuild
-from plumbing.settings import RetentionScheduleSettings
 from plumbing.tenant_store import (
     default_tenant_settings,
     load_preferences,
@@ -39,14 +37,10 @@ from security.policy import Action
 router = APIRouter(prefix="/analytics/config", tags=["config"])
 
 
-@cache
-def _schedule_settings() -> RetentionScheduleSettings:
-    return RetentionScheduleSettings()
-
-
-async def get_retention_grace() -> timedelta:
-    """``ANALYTICS_RETENTION_GRACE_DAYS``, read once per process (an app may override this dependency)."""
-    return _schedule_settings().retention_grace
+async def get_retention_grace(request: Request) -> timedelta:
+    """``ANALYTICS_RETENTION_GRACE_DAYS`` of the app (:func:`query_api.main.attach_query_api`)."""
+    grace: timedelta = request.app.state.query_retention_grace
+    return grace
 
 
 RetentionGraceDep = Annotated[timedelta, Depends(get_retention_grace)]
