@@ -88,10 +88,9 @@ def serve_and_measure(url: str, folder: str, args: argparse.Namespace) -> dict[s
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
-        # A fresh server is slower at first (caches of part indexes and marks start empty): at 1 M events
-        # its first ~10 s of dashboards cost 37 ms CPU each against 29 ms in every later window (chDB's
-        # thread pool 9 vs 3-4 ms). Reported on its own, so the endpoint measured first does not absorb
-        # the process's warm-up.
+        # A fresh server is slower at first (caches of part indexes and marks start empty; ADR 0011 has
+        # the measurement). Reported on its own, so the endpoint measured first does not absorb the
+        # process's warm-up.
         results = {
             "dashboard_first_seconds": asyncio.run(
                 measure(base, ENDPOINTS["dashboard"], args.users, COLD_S, args.concurrency)

@@ -245,8 +245,9 @@ def _enforce_table(
     _drop_partitions(client, table, droppable)
     if outcome.rows_deleted:
         deleting = [tenant for tenant in valid if outcome.rows_deleted.get(tenant)]
-        # Asynchronous: on chDB a lightweight delete waits ~1-5 s for the mutation scheduler whatever its
-        # size, so every table's delete is queued first and :func:`wait_for_deletes` waits for them together.
+        # Asynchronous: on chDB a lightweight delete waits for the mutation scheduler whatever its size
+        # (docs/retention.md, ADR 0012), so every table's delete is queued first and
+        # :func:`wait_for_deletes` waits for them together.
         client.command(
             f"DELETE FROM {table.name} WHERE {where}",
             parameters={"parts": scanned, **bound_parameters(table, bounds, deleting)},

@@ -2,11 +2,10 @@
 
 CPython's cyclic collector runs a full collection after every ten middle-generation ones, and a full
 collection walks every container object in the process: modules, pydantic and FastAPI schemas, chDB's and
-the drivers' objects, all alive as long as the process. Measured in ``analytics dev`` under the embedded
-benchmark (32 clients): 61 full collections of ~100 ms each in 25 s, a quarter of the event loop's time.
-Freezing what exists once the service is built takes it out of every collection, and a larger young
-threshold makes collections rarer (a request's objects are freed by reference counting, not by the
-collector): 10.0k → 14.2k events/s, alternating runs (ADR 0009).
+the drivers' objects, all alive as long as the process, so under load those collections take a large
+share of the event loop's time. Freezing what exists once the service is built takes it out of every
+collection, and a larger young threshold makes collections rarer (a request's objects are freed by
+reference counting, not by the collector). ADR 0009 has the measurements.
 """
 
 from __future__ import annotations

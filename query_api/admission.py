@@ -2,16 +2,15 @@
 
 A dashboard is six or seven statements run together. Started as they arrive, every request's statements
 interleave with every other request's on the same cores, so each request takes about as long as all of
-them together, and which one finishes last is luck: on 2 cores at concurrency 4 the p99 was twice the
-median (p50 85, p99 172 ms). Admitted in arrival order, at most as many at once as there are cores to run
-them, a request waits for the ones ahead and then runs nearly alone: the same throughput, and a p99 about
-1.4 times the median (120-128 ms). ADR 0010 has the measurements.
+them together, and which one finishes last is luck: the tail is far above the median. Admitted in arrival
+order, at most as many at once as there are cores to run them, a request waits for the ones ahead and then
+runs nearly alone: the same throughput, and a tail close to the median. ADR 0010 has the measurements.
 
 ``asyncio.Semaphore`` is first in, first out since Python 3.11.1 (a newcomer no longer takes a slot a
 woken waiter was handed), which is the order this relies on.
 
 A computation that has run its own statements and only waits for tenant-wide aggregates (shared by the
-tenant's dashboards, computed by one of them on a cold cache: up to a second at 5 M events) gives its
+tenant's dashboards, computed by one of them on a cold cache, which takes long on a large tenant) gives its
 slot to the next request first (:func:`leave`); otherwise two requests waiting for one such read would
 hold every slot and stall every tenant's dashboards behind it.
 """

@@ -5,8 +5,8 @@ Keyed by tenant, user, endpoint and period parameters. Concurrent misses on one 
 
 With ``serve_stale_s``, a value past its TTL is still answered for that long while one background task
 computes the new one (stale-while-revalidate). The tenant-wide aggregates use it: they read every user's
-rows of the tenant (about a second per page at 5 M events on chDB), and without it the first dashboard
-after each expiry waited for that read.
+rows of the tenant, which takes long on a large tenant (ADR 0005), and without it the first dashboard after
+each expiry waited for that read.
 """
 
 from __future__ import annotations

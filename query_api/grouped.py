@@ -1,16 +1,16 @@
 """One statement per rollup for everything a response needs from it (``GROUPING SETS``).
 
 A dashboard needs, from one rollup, the period's totals, the previous period's totals, a series and a
-breakdown or two. Each statement costs a fixed few milliseconds in ClickHouse (more in chDB) before it
-reads a row, so these are computed together: the current and previous ranges are read in one pass over
-the table (one condition per planned segment), each row tagged ``is_current`` by its bucket, and each
-requested grouping is a grouping set. The statement selects from the table itself, not from a subquery
-(chDB spends about a millisecond analysing each nested ``SELECT``).
+breakdown or two. Each statement has a fixed cost in ClickHouse (more in chDB) before it reads a row, so
+these are computed together: the current and previous ranges are read in one pass over the table (one
+condition per planned segment), each row tagged ``is_current`` by its bucket, and each requested grouping
+is a grouping set. The statement selects from the table itself, not from a subquery (chDB analyses each
+nested ``SELECT`` before it runs).
 
 When every expression adds up (``sum``, ``sumIf``, ``count``, ``countIf``) the grouping sets are not
 needed: one flat ``GROUP BY`` over every dimension returns the finest rows and the sets are summed from
-them here. In chDB that halves the statement (``GROUPING SETS`` costs more than the rows it saves for one
-user's rollup rows); results are identical.
+them here. In chDB that is the cheaper statement (``GROUPING SETS`` costs more than the rows it saves for
+one user's rollup rows); results are identical. ADR 0005 has the measurements.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ which rollup grain serves a range.
 
 Every day-based period is a range of whole local days ``[first, last]`` (today included, so the current day
 is partial), matching the rollups' day buckets exactly. ``last_24_hours`` is the one instant-based period:
-the 24 hours before now, served from raw rows within that bounded window (see :mod:`query_api.sources`).
+the 24 hours before now, served from raw rows within that bounded window (see :mod:`query_api.raw_feeds`).
 The *previous* period is the range of equal length immediately before, so ``change_percentage`` always
 compares like with like.
 """

@@ -90,13 +90,6 @@ class QueryStore:
         finally:
             idle.put_nowait(holder)
 
-    async def ping(self) -> bool:
-        try:
-            rows = await self.rows("SELECT 1")
-        except Exception:  # readiness: any failure means not ready
-            return False
-        return bool(rows) and rows[0][0] == 1
-
     async def close(self) -> None:
         """Close every client (after the statement it runs, if any); the store opens them again if used."""
         self._idle = None

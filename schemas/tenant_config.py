@@ -4,7 +4,7 @@ stored in ClickHouse (migration 0007) so every process — gateway, workers, que
 A tenant without a stored row gets the deployment's defaults (``ANALYTICS_TENANT_TIMEZONE(S)``, IP
 handling ``store``, user agents kept, the retention defaults below). IP and user-agent handling are applied
 by the gateway (:mod:`privacy.policy`). A time-zone change moves every rollup bucket of the
-tenant, so saving one schedules a rebuild of the tenant's rollups (:func:`schedule_rebuild`), which
+tenant, so saving one schedules a rebuild of the tenant's rollups (:mod:`jobs.rebuild_queue`), which
 ``analytics rebuild-rollups --pending`` (and ``analytics dev`` in the background) carries out.
 """
 

@@ -42,7 +42,7 @@ OVERVIEW_METRICS = (
     "first_input_delay",
 )
 """The p75s the overview uses: the score's metrics, the core vitals and the page issues' (each merge of a
-t-digest costs ~0.7 ms of the statement, so time to first byte, which no field shows, is not read)."""
+t-digest adds to the statement's time, ADR 0005, so time to first byte, which no field shows, is not read)."""
 SCORED = (
     "first_contentful_paint",
     "largest_contentful_paint",
@@ -281,9 +281,9 @@ async def _issues(
 async def _affected_users(store: QueryStore, tenant_id: str, span: Range) -> dict[str, dict[str, int]]:
     """Per page and metric: users of the tenant whose own p75 on the page is beyond the rule's threshold.
     Tenant-wide, so it is shared by every dashboard of the tenant for a while (``query_tenant_cache_ttl_s``),
-    and every page is counted in one statement: a tenant has hundreds of pages (605 in the 5 M bench store),
-    and one statement per flagged page meant a cold tenant-wide read (~10 ms, up to ~2 s in a fresh store)
-    for nearly every new dashboard; all pages at once took ~60 ms there."""
+    and every page is counted in one statement: a tenant has hundreds of pages, and one statement per
+    flagged page meant a cold tenant-wide read for nearly every new dashboard, while all pages at once cost
+    little more than one of them (ADR 0005)."""
     metrics = [rule[1] for rule in PAGE_RULES]
     params: dict[str, Any] = {f"threshold{i}": rule[2] for i, rule in enumerate(PAGE_RULES)}
     per_user = select_rows(

@@ -194,10 +194,10 @@ async def usage_summary(store: QueryStore, scope: Scope, span: Range) -> UsageSu
     """The dashboard's usage totals and feature counts from one read of the daily summaries.
 
     The statement returns the range's stored summaries as they are, without ``FINAL`` (a few rows per
-    day; ``FINAL`` was ~40 % of the statement in chDB); the newest version of each (user, day) is kept
-    here, exactly what ``FINAL`` keeps, and its ``feature_uses`` are the day's feature counts. When the
-    newest summary of some day was stored before summaries carried them (migration 0017), the counts come
-    from the per-feature rollup instead (:func:`_with_feature_rows`)."""
+    day; ``FINAL`` was a large share of the statement in chDB: ADR 0005); the newest version of each
+    (user, day) is kept here, exactly what ``FINAL`` keeps, and its ``feature_uses`` are the day's feature
+    counts. When the newest summary of some day was stored before summaries carried them (migration 0017),
+    the counts come from the per-feature rollup instead (:func:`_with_feature_rows`)."""
     params: dict[str, Any] = {}
     rows = await store.rows(
         select_rows(rollup("user_usage"), span, scope, params, _SUMMARY, final=False), params

@@ -16,6 +16,8 @@ def test_every_import_contract_is_kept(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(ROOT)
+    # lint_imports configures logging for a command line run, which disables the loggers of this process
+    monkeypatch.setattr("importlinter.cli._configure_logging", lambda verbose: None)
     exit_code = lint_imports(config_filename=str(ROOT / ".importlinter"), no_cache=True, no_logo=True)
     report = capsys.readouterr().out
     assert exit_code == 0, report
