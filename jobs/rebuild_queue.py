@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -17,12 +17,9 @@ from jobs.rebuild import rebuild_rollups
 from plumbing.settings import ZoneLookup
 from plumbing.tenant_store import stored_time_zones
 from schemas.tenant_config import RebuildStatus, known_zone
+from schemas.times import stored_now
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 REBUILD_COLUMNS = (
@@ -59,7 +56,7 @@ def _write_rebuild(client: Client, job: dict[str, Any]) -> None:
 
 
 def schedule_rebuild(client: Client, tenant_id: str, first: date, last: date, reason: str) -> str:
-    now = _now()
+    now = stored_now()
     job = {
         "tenant_id": tenant_id,
         "id": str(uuid.uuid4()),
@@ -96,7 +93,7 @@ def rebuilds(
 
 
 def mark_rebuild(client: Client, job: dict[str, Any], status: RebuildStatus, detail: str = "") -> None:
-    _write_rebuild(client, {**job, "status": status.value, "detail": detail, "updated_at": _now()})
+    _write_rebuild(client, {**job, "status": status.value, "detail": detail, "updated_at": stored_now()})
 
 
 @dataclass(frozen=True)

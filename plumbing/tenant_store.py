@@ -7,7 +7,7 @@ synchronous clickhouse-connect calls (async callers run them in a thread). The m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
@@ -21,15 +21,12 @@ from schemas.tenant_config import (
     TrackingPreferences,
     UserAgentHandling,
 )
+from schemas.times import as_utc, stored_now
 from schemas.topics import Stream
 
 
 def default_tenant_settings(settings: CommonSettings, tenant_id: str) -> TenantSettings:
     return TenantSettings(time_zone=settings.tenant_timezones.get(tenant_id, settings.tenant_timezone))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def load_tenant_settings(client: Client, tenant_id: str, defaults: TenantSettings) -> TenantSettings:
@@ -76,7 +73,7 @@ def save_tenant_settings(client: Client, tenant_id: str, value: TenantSettings) 
                 value.retention.raw_days,
                 value.retention.daily_rollup_days,
                 value.retention.weekly_monthly_rollup_days,
-                _now(),
+                stored_now(),
             ]
         ],
         column_names=[
@@ -118,7 +115,7 @@ def restricted_preferences(client: Client) -> list[tuple[str, str, bool, list[st
 def save_preferences(client: Client, tenant_id: str, user_id: str, value: TrackingPreferences) -> None:
     client.insert(
         "user_preferences",
-        [[tenant_id, user_id, value.enabled, list(value.tracked_streams), _now()]],
+        [[tenant_id, user_id, value.enabled, list(value.tracked_streams), stored_now()]],
         column_names=["tenant_id", "user_id", "tracking_enabled", "tracked_streams", "updated_at"],
     )
 
@@ -171,8 +168,8 @@ def pending_shortenings(
     for tenant, changed, effective, *days in rows:
         try:
             record = RetentionShortening(
-                changed_at=_utc(changed),
-                effective_at=_utc(effective),
+                changed_at=as_utc(changed),
+                effective_at=as_utc(effective),
                 replaced=Retention(**dict(zip(TIERS, days[:3], strict=True))),
                 requested=Retention(**dict(zip(TIERS, days[3:], strict=True))),
             )
@@ -215,8 +212,3 @@ def stored_retentions(client: Client, now: datetime) -> tuple[dict[str, StoredRe
         in_force = retention_in_force(requested, shortenings, now)
         stored[name] = StoredRetention(str(zone), requested, in_force, shortenings)
     return stored, invalid
-
-
-def _utc(value: datetime) -> datetime:
-    """clickhouse-connect returns ``DateTime64(3, 'UTC')`` values naive or aware depending on the client."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
