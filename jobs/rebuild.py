@@ -8,6 +8,12 @@ declarations) pass each grain's rows only inside that grain's interval, so no ot
 it twice gives the same result. Events still arriving for the rebuilt buckets while it runs may be
 counted twice or not at all: pause the rollup workers, or rebuild once more afterwards.
 
+Every stream's raw table is read, the learning platform's too (ADR 0015): raw rows become their message
+models again (:func:`schemas.lms_rows.lms_message`) and go through the same feed transforms, so enrollment
+progress is rebuilt from ``lms_entity_upserts``. A feed bucketed by another time than the event's
+(assessment attempts: ``started_at``) is fed from the rows whose time of that column is in the buckets,
+whenever their snapshots were sent.
+
 Raw rows whose time is outside the supported range (:mod:`schemas.event_time`: a ``timestamp`` or usage
 ``date`` in 1970, stored before the gateway checked the range) are skipped, logged with their ids and
 counted in the report, as the pipeline now treats such events (the workers dead-letter them): the rebuilt
@@ -31,10 +37,11 @@ from tqdm import tqdm
 
 from plumbing.storage import DEDUP_SETTINGS
 from schemas.event_time import RANGE_TEXT
+from schemas.lms_rows import FEED_ROW_TYPES, FEED_TIME_COLUMN, lms_message
 from schemas.messages import MESSAGE_MODELS
 from schemas.rollups import FEEDS, ROLLUPS, Grain, Rollup, date_buckets, grain_condition, view_ddl
-from schemas.rows import RAW_COLUMNS, RAW_TABLES, ZoneFor, feed_rows
-from schemas.topics import Stream
+from schemas.rows import RAW_COLUMNS, RAW_TABLES, TableBatch, ZoneFor, feed_rows
+from schemas.topics import LMS_STREAMS, Stream
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +106,8 @@ def _local_midnight_utc(day: date, zone: Any) -> datetime:
 
 
 def _decoded(stream: Stream, columns: list[str], row: Iterable[Any]) -> Any:
+    if stream in LMS_STREAMS:
+        return lms_message(stream, columns, row)
     values = dict(zip(columns, row, strict=True))
     for name in _JSON_COLUMNS & values.keys():
         text = values[name]
@@ -137,21 +146,32 @@ def _readable(
 
 
 def _raw_span(
-    client: Client, stream: Stream, tenant: str, first: date, last: date, zone: Any
+    client: Client,
+    stream: Stream,
+    tenant: str,
+    first: date,
+    last: date,
+    zone: Any,
+    column: str = "timestamp",
+    types: Sequence[str] = (),
 ) -> tuple[list[Any], list[str]]:
     """The raw events of tenant-local days ``first..last`` as message models, fully read (chDB serves no
     other call on a client while a result stream is open, and inserts follow), and the ids of the rows
-    skipped (a time outside the supported range; logged here)."""
+    skipped (a time outside the supported range; logged here). The days are those of ``column`` (usage:
+    ``date``); ``types``: only rows of these ``type`` values."""
     columns = RAW_COLUMNS[stream]
     if stream is Stream.USAGE:
         condition = "date BETWEEN {a:Date} AND {b:Date}"
         params: dict[str, Any] = {"a": first, "b": last}
     else:
-        condition = "timestamp >= {a:DateTime64(3, 'UTC')} AND timestamp < {b:DateTime64(3, 'UTC')}"
+        condition = f"{column} >= {{a:DateTime64(3, 'UTC')}} AND {column} < {{b:DateTime64(3, 'UTC')}}"
         params = {
             "a": _local_midnight_utc(first, zone),
             "b": _local_midnight_utc(last + timedelta(days=1), zone),
         }
+    if types:
+        condition += " AND type IN {types:Array(String)}"
+        params["types"] = list(types)
     table = RAW_TABLES[stream]
     sql = f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE tenant_id = {{t:String}} AND {condition}"
     rows = client.query(sql, parameters={"t": tenant, **params}).result_rows
@@ -169,6 +189,34 @@ def _raw_span(
             ", ".join(skipped),
         )
     return events, skipped
+
+
+_FEED_STREAM = {feed.table: feed.stream for feed in FEEDS}
+
+
+def _span_feeds(
+    client: Client,
+    stream: Stream,
+    tenant: str,
+    first: date,
+    last: date,
+    zone_for: ZoneFor,
+    report: RebuildReport,
+) -> list[TableBatch]:
+    """The feed rows of ``stream``'s raw rows of days ``first..last``: of the rows whose ``timestamp`` is
+    in them, and for feeds bucketed by another time (:data:`~schemas.lms_rows.FEED_TIME_COLUMN`: an
+    attempt's ``started_at``, whose later snapshots may be of another month) of the rows whose time of
+    that column is in them."""
+    zone = zone_for(tenant)
+    events, skipped = _raw_span(client, stream, tenant, first, last, zone)
+    report.events += len(events)
+    report.skip(skipped)
+    batches = [b for b in feed_rows(stream, events, zone_for) if b.table not in FEED_TIME_COLUMN]
+    for table, column in FEED_TIME_COLUMN.items():
+        if _FEED_STREAM[table] is stream:
+            own, _ = _raw_span(client, stream, tenant, first, last, zone, column, FEED_ROW_TYPES[table])
+            batches += [b for b in feed_rows(stream, own, zone_for) if b.table == table]
+    return batches
 
 
 def month_spans(first: date, last: date) -> list[tuple[date, date]]:
@@ -213,12 +261,8 @@ def rebuild_rollups(
     try:
         work = [(tenant_id, span) for tenant_id in tenants for span in month_spans(first, last)]
         for tenant_id, (span_first, span_last) in progress(work):
-            zone = zone_for(tenant_id)
             for stream in Stream:
-                events, skipped = _raw_span(client, stream, tenant_id, span_first, span_last, zone)
-                report.events += len(events)
-                report.skip(skipped)
-                for batch in feed_rows(stream, events, zone_for):
+                for batch in _span_feeds(client, stream, tenant_id, span_first, span_last, zone_for, report):
                     if batch.row_count:
                         token = f"rebuild/{run}/{tenant_id}/{stream}/{span_first}/{batch.table}"
                         client.insert(

@@ -25,14 +25,36 @@ never inserted, because its buckets cannot be stored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from schemas.event_time import StoredDate, StoredTime
 from schemas.event_time import format_time as format_time  # the wire's time format, long imported from here
+from schemas.lms_messages import LMS_BATCHES, LMS_MESSAGES
+from schemas.message_fields import (  # re-exported: long imported from here
+    HASHED_IP_HEX_DIGITS as HASHED_IP_HEX_DIGITS,
+)
+from schemas.message_fields import (
+    HASHED_IP_PREFIX as HASHED_IP_PREFIX,
+)
+from schemas.message_fields import (
+    SCHEMA_VERSION_HEADER as SCHEMA_VERSION_HEADER,
+)
+from schemas.message_fields import (
+    ClientField as ClientField,
+)
+from schemas.message_fields import (
+    HashedIPAddress as HashedIPAddress,
+)
+from schemas.message_fields import (
+    SentAt as SentAt,
+)
+from schemas.message_fields import (
+    _ServerFields as _ServerFields,
+)
 from schemas.payloads import (
     ActivityLogCreate,
     AnalyticsEventCreate,
@@ -41,32 +63,6 @@ from schemas.payloads import (
     UsageMetricCreate,
 )
 from schemas.topics import SCHEMA_VERSION, Stream
-
-SCHEMA_VERSION_HEADER = "schema_version"
-HASHED_IP_PREFIX = "h:"
-HASHED_IP_HEX_DIGITS = 32
-HashedIPAddress = Annotated[str, Field(pattern=rf"^{HASHED_IP_PREFIX}[0-9a-f]{{{HASHED_IP_HEX_DIGITS}}}$")]
-"""The gateway's keyed hash of an address (``ip_handling: hash``, :func:`privacy.policy.hash_ip`)."""
-ClientField = Annotated[str, Field(max_length=64)]
-
-
-SentAt = AwareDatetime | None
-"""``sent_at`` as stored: informational (no bucket), so not range-checked on messages, and rows stored before
-the gateway checked it (e.g. ``sent_at: 0``) still read back (rollup rebuilds)."""
-
-
-class _ServerFields(BaseModel):
-    """Fields the gateway stamps on every message."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tenant_id: str = Field(min_length=1, max_length=64)
-    id: UUID
-    received_at: StoredTime
-    time_clamped: bool = False
-    client_keyed: bool = False
-    """The id came from the client (``id`` or ``Idempotency-Key``): a retry of the event carries it again."""
-    schema_version: int = SCHEMA_VERSION
 
 
 class _TimedServerFields(_ServerFields):
@@ -103,12 +99,14 @@ class UsageMetricMessage(_ServerFields, UsageMetricCreate):
     date: StoredDate
 
 
-MESSAGE_MODELS: dict[Stream, type[_ServerFields]] = {
+MESSAGE_MODELS: dict[Stream, Any] = {
     Stream.EVENTS: AnalyticsEventMessage,
     Stream.PERFORMANCE: PerformanceMetricMessage,
     Stream.USAGE: UsageMetricMessage,
     Stream.ACTIVITIES: ActivityLogMessage,
+    **LMS_MESSAGES,
 }
+"""Each stream's validator of one event (``model_validate``): a model, or a union of them (LMS streams)."""
 
 
 class EnvelopeError(ValueError):
@@ -159,6 +157,7 @@ _BATCHES: dict[Stream, type[BaseModel]] = {
     Stream.PERFORMANCE: _PerformanceBatch,
     Stream.USAGE: _UsageBatch,
     Stream.ACTIVITIES: _ActivitiesBatch,
+    **LMS_BATCHES,
 }
 
 
@@ -172,6 +171,7 @@ def decode_batch(stream: Stream, value: bytes) -> list[Any]:
     return events
 
 
-def decode_event(stream: Stream, event: Any) -> _ServerFields:
-    """Validate one event of ``stream``; raises ``pydantic.ValidationError`` if invalid."""
+def decode_event(stream: Stream, event: Any) -> Any:
+    """Validate one event of ``stream`` (a ``*Message`` model); raises ``pydantic.ValidationError`` if
+    invalid."""
     return MESSAGE_MODELS[stream].model_validate(event)

@@ -155,6 +155,10 @@ def _percent(places: int) -> tuple[Any, ...]:
 
 LayoutShift = Annotated[Decimal, *_percent(3)]
 EngagementScore = Annotated[Decimal, *_percent(2)]
+Percentage = Annotated[Decimal, *_percent(2)]
+"""A percentage 0 to 100 with at most 2 decimals (the seed's ``Decimal(5,2)`` percentages)."""
+WholeNumber = _Whole
+"""The validator refusing booleans and text where a JSON number is expected (for other contracts' ints)."""
 ClientTime = Annotated[
     EventTime,
     WithJsonSchema(

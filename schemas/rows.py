@@ -7,12 +7,9 @@ Rows are built as tuples and turned column-oriented once per batch (:class:`Tabl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import orjson
-
+from schemas.lms_rows import LMS_FEED_ROWS, LMS_RAW_COLUMNS, LMS_RAW_TABLES, lms_raw_rows
 from schemas.messages import (
     ActivityLogMessage,
     AnalyticsEventMessage,
@@ -29,44 +26,28 @@ from schemas.rollups import (
     buckets,
     date_buckets,
 )
+from schemas.table_batch import TableBatch as TableBatch  # re-exported: long imported from here
+from schemas.table_batch import ZoneFor as ZoneFor
+from schemas.table_batch import json_text as _json
 from schemas.topics import Stream
 
-ZoneFor = Callable[[str], ZoneInfo]
 PAGE_VIEW = "page_view"
 """The ``event_name`` that counts as a page view (its page is ``properties.page``)."""
 MAX_PAGE_LENGTH = 2048
 
 
-@dataclass(frozen=True)
-class TableBatch:
-    """Column-oriented rows for one table."""
-
-    table: str
-    columns: list[str]
-    data: list[list[Any]]
-
-    @property
-    def row_count(self) -> int:
-        return len(self.data[0]) if self.data else 0
-
-    @classmethod
-    def from_rows(cls, table: str, columns: list[str], rows: Sequence[tuple[Any, ...]]) -> TableBatch:
-        data = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns]
-        return cls(table, columns, data)
-
-
-def _json(value: Any) -> str:
-    return "" if value is None else orjson.dumps(value).decode()
-
-
 # ---- raw tables ----------------------------------------------------------------------------------------
 
-RAW_TABLES = {
+PRODUCT_RAW_TABLES = {
     Stream.EVENTS: "analytics_events",
     Stream.PERFORMANCE: "performance_metrics",
     Stream.USAGE: "usage_metrics",
     Stream.ACTIVITIES: "activity_logs",
 }
+"""The product-analytics streams' raw tables."""
+RAW_TABLES = {**PRODUCT_RAW_TABLES, **LMS_RAW_TABLES}
+"""Every stream's raw table (the LMS streams': :mod:`schemas.lms_rows`; the entity stream also writes the
+current-state tables, which are not raw tables)."""
 
 _SERVER = ["sent_at", "received_at", "time_clamped", "schema_version"]
 RAW_COLUMNS: dict[Stream, list[str]] = {
@@ -139,6 +120,7 @@ RAW_COLUMNS: dict[Stream, list[str]] = {
         "tags",
         *_SERVER,
     ],
+    **LMS_RAW_COLUMNS,
 }
 
 
@@ -248,7 +230,10 @@ _RAW_ROW: dict[Stream, Callable[[Any], tuple[Any, ...]]] = {
 
 
 def raw_rows(stream: Stream, events: Sequence[Any]) -> list[TableBatch]:
-    """The raw table rows of ``events`` (validated ``*Message`` models of ``stream``)."""
+    """The raw table rows of ``events`` (validated ``*Message`` models of ``stream``); for LMS entity upserts
+    also their current-state tables' rows (:func:`schemas.lms_rows.lms_raw_rows`)."""
+    if stream in LMS_RAW_TABLES:
+        return lms_raw_rows(stream, events)
     to_row = _RAW_ROW[stream]
     return [TableBatch.from_rows(RAW_TABLES[stream], RAW_COLUMNS[stream], [to_row(e) for e in events])]
 
@@ -367,6 +352,7 @@ _FEED: dict[Stream, Callable[[Any, ZoneFor], list[TableBatch]]] = {
     Stream.PERFORMANCE: _performance_feed,
     Stream.USAGE: _usage_feed,
     Stream.ACTIVITIES: _activities_feed,
+    **LMS_FEED_ROWS,
 }
 
 

@@ -22,11 +22,12 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from schemas.topics import Stream
+from schemas.topics import TRACKABLE_STREAMS, Stream
 
 DEFAULT_RAW_RETENTION_DAYS = 395  # 13 months
 DEFAULT_DAILY_ROLLUP_RETENTION_DAYS = 760  # 25 months
@@ -66,7 +67,24 @@ TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator
 RawDays = Annotated[int, Field(ge=30, le=3660)]
 DailyRollupDays = Annotated[int, Field(ge=30, le=3660)]
 WeeklyMonthlyRollupDays = Annotated[int, Field(ge=30, le=7320)]
-TrackedStreams = Annotated[list[Stream], Field(max_length=len(Stream))]
+
+
+TrackableStream = Annotated[
+    Stream,
+    AfterValidator(lambda stream: _trackable(stream)),
+    WithJsonSchema({"type": "string", "enum": [s.value for s in TRACKABLE_STREAMS]}),
+]
+
+
+def _trackable(stream: Stream | str) -> Stream | str:
+    if Stream(stream) not in TRACKABLE_STREAMS:
+        names = ", ".join(s.value for s in TRACKABLE_STREAMS)
+        raise ValueError(f"{Stream(stream).value} is not a tracked stream; choose from {names}")
+    return stream
+
+
+TrackedStreams = Annotated[list[TrackableStream], Field(max_length=len(TRACKABLE_STREAMS))]
+"""Streams a person's tracking preferences govern (:data:`schemas.topics.TRACKABLE_STREAMS`)."""
 
 
 class Retention(BaseModel):
@@ -99,7 +117,7 @@ class TrackingPreferences(BaseModel):
 
     enabled: bool = True
     """``false``: the user opted out of tracking."""
-    tracked_streams: TrackedStreams = Field(default_factory=lambda: list(Stream))
+    tracked_streams: TrackedStreams = Field(default_factory=lambda: list(TRACKABLE_STREAMS))
 
 
 # ---- partial updates (``PUT /analytics/config``, ADR 0012) ------------------------------------------------

@@ -14,12 +14,26 @@ DAY_MS = 24 * 60 * 60 * 1000
 
 
 class Stream(StrEnum):
-    """The product-analytics streams, named as in the gateway routes."""
+    """Every stream: the product-analytics ones, named as in the gateway routes, and the learning
+    platform's (ADR 0015, ``schemas.lms_payloads``)."""
 
     EVENTS = "events"
     PERFORMANCE = "performance"
     USAGE = "usage"
     ACTIVITIES = "activities"
+    LMS_ENTITIES = "lms_entities"
+    LMS_ACTIVITY = "lms_activity"
+    LMS_TELEMETRY = "lms_telemetry"
+
+
+PRODUCT_STREAMS = (Stream.EVENTS, Stream.PERFORMANCE, Stream.USAGE, Stream.ACTIVITIES)
+"""The product-analytics seed's streams (tracking preferences and the raw export are about these)."""
+LMS_STREAMS = (Stream.LMS_ENTITIES, Stream.LMS_ACTIVITY, Stream.LMS_TELEMETRY)
+"""The learning platform's streams (ADR 0015)."""
+TRACKABLE_STREAMS = (*PRODUCT_STREAMS, Stream.LMS_ACTIVITY)
+"""The streams of what people do, which a person's tracking preferences govern. LMS entity upserts are the
+platform's records (a course, an enrollment), not tracking, and telemetry has no person in it; erasure
+suppressions apply to every stream."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -258,7 +258,12 @@ class BatchWriter:
 
     def _keep_tracked(self, decoded: list[Decoded]) -> list[Decoded]:
         tracked = {id(e) for e in self._tracking.keep(self.stream, [d.event for d in decoded])}
-        kept = [d for d in decoded if id(d.event) in tracked]
+        # an erased teacher's id leaves the rows of others still in flight (privacy.tracking.redacted)
+        kept = [
+            replace(d, event=self._tracking.redacted(self.stream, d.event))
+            for d in decoded
+            if id(d.event) in tracked
+        ]
         self.untracked += len(decoded) - len(kept)
         return kept
 

@@ -18,13 +18,33 @@ from plumbing.migrate import (
     load_migrations,
     migrate,
 )
-from schemas.rollups import ALL_GRAINS, FEEDS, ROLLUPS, Feed, Grain, Rollup, all_ddl, date_buckets
+from schemas.lms_rows import LMS_RAW_COLUMNS, LMS_RAW_TABLES, LMS_STATE_COLUMNS
+from schemas.rollups import (
+    ALL_GRAINS,
+    FEEDS,
+    PRODUCT_FEEDS,
+    PRODUCT_ROLLUPS,
+    ROLLUPS,
+    Feed,
+    Grain,
+    Rollup,
+    all_ddl,
+    date_buckets,
+)
 from tests.conftest import ClickHouseTarget
 from tests.support.rollup_reads import rounded_rows
 
 pytestmark = pytest.mark.clickhouse
 
-RAW_TABLES = ["analytics_events", "performance_metrics", "usage_metrics", "activity_logs"]
+RAW_TABLES = [
+    "analytics_events",
+    "performance_metrics",
+    "usage_metrics",
+    "activity_logs",
+    "lms_entity_upserts",
+    "lms_activity",
+    "lms_telemetry",
+]
 
 
 def columns(client: Client, table: str) -> dict[str, str]:
@@ -92,6 +112,49 @@ def test_tables_are_partitioned_by_month_and_ordered_for_user_time_reads(clickho
         "ReplacingMergeTree",
     )
     assert by_name["usage_metrics"][:2] == ("toYYYYMM(date)", "tenant_id, user_id, date")
+    for table in LMS_RAW_TABLES.values():
+        assert by_name[table] == (
+            "toYYYYMM(timestamp)",
+            "tenant_id, user_id, timestamp, id",
+            "ReplacingMergeTree",
+        )
+    state_keys = {
+        "lms_institutes": "tenant_id, institute_id",
+        "lms_courses": "tenant_id, course_id",
+        "lms_users": "tenant_id, user_id",
+        "lms_enrollments": "tenant_id, course_id, user_id",
+    }
+    for table, key in state_keys.items():
+        assert by_name[table] == ("", key, "ReplacingMergeTree"), table
+
+
+def test_lms_tables_have_exactly_the_columns_the_transforms_fill(clickhouse_client: Client) -> None:
+    migrate(clickhouse_client)
+    for stream, table in LMS_RAW_TABLES.items():
+        assert list(columns(clickhouse_client, table)) == LMS_RAW_COLUMNS[stream], table
+    for table, names in LMS_STATE_COLUMNS.items():
+        assert list(columns(clickhouse_client, table)) == names, table
+    activity = columns(clickhouse_client, "lms_activity")
+    assert (activity["course_id"], activity["video_id"], activity["assessment_id"]) == ("UInt64",) * 3
+    assert activity["completion_percentage"] == activity["progress_percentage"] == "Nullable(Decimal(5, 2))"
+    assert activity["score"] == activity["max_score"] == "Nullable(Decimal(7, 2))"
+    assert activity["passed"] == "Nullable(Bool)" and activity["end_time"] == "Nullable(DateTime64(3, 'UTC'))"
+    courses = columns(clickhouse_client, "lms_courses")
+    assert courses["passing_score_centi"] == "Array(Nullable(UInt64))"
+    engines = clickhouse_client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
+        "AND name IN {names:Array(String)}",
+        parameters={"names": [*LMS_RAW_TABLES.values(), *LMS_STATE_COLUMNS]},
+    ).result_rows
+    for name, engine in engines:
+        version = "received_at" if name in LMS_RAW_TABLES.values() else "version"
+        assert engine.startswith(f"ReplacingMergeTree({version})"), name
+        assert "non_replicated_deduplication_window = 10000" in engine, name
+    skip_indexes = clickhouse_client.query(
+        "SELECT expr FROM system.data_skipping_indices "
+        "WHERE database = currentDatabase() AND table = 'lms_activity'"
+    ).result_rows
+    assert {"course_id", "video_id", "assessment_id"} <= {expr for (expr,) in skip_indexes}
 
 
 def test_edited_applied_migration_is_refused(clickhouse_client: Client) -> None:
@@ -172,14 +235,14 @@ def test_upgrading_to_one_table_per_rollup_keeps_every_grain_and_a_rerun_copies_
     assert applied_migrations(client) == {}  # creates the record table
     for migration in before:  # the store as it was before 0013
         apply(client, migration)
-    for feed in FEEDS:  # the columns the feeds had then (later migrations add some)
+    for feed in PRODUCT_FEEDS:  # the columns the feeds had then (later migrations add some)
         present = {row[0] for row in client.query(f"DESCRIBE TABLE {feed.table}").result_rows}
         kept = [i for i, name in enumerate(feed.column_names) if name in present]
         rows = [[row[i] for i in kept] for row in _feed_rows(feed, 60)]
         client.insert(feed.table, rows, column_names=[feed.column_names[i] for i in kept])
     old = {
         (item.name, grain): _per_grain_rows(client, item, grain, f"rollup_{item.name}_{grain.value}")
-        for item in ROLLUPS
+        for item in PRODUCT_ROLLUPS
         for grain in ALL_GRAINS
     }
     assert all(old.values())
@@ -190,7 +253,7 @@ def test_upgrading_to_one_table_per_rollup_keeps_every_grain_and_a_rerun_copies_
     applied = migrate(client)  # 0013 again, then the rest
 
     assert [m.version for m in applied][0] == 13
-    for item in ROLLUPS:
+    for item in PRODUCT_ROLLUPS:
         for grain in ALL_GRAINS:
             got = _per_grain_rows(client, item, grain, item.table)
             assert got == (old[item.name, grain] if grain in item.grains else []), (item.name, grain)
@@ -207,6 +270,7 @@ def test_migrated_rollups_are_what_the_declarations_create(clickhouse: ClickHous
         for statement in all_ddl():
             declared.command(statement)
         names = [name for item in ROLLUPS for name in (item.table, item.view)]
+        names += [feed.table for feed in FEEDS]
         shape = (
             "SELECT name, engine, partition_key, sorting_key, replace(as_select, currentDatabase(), '') "
             "FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)} "
@@ -217,6 +281,9 @@ def test_migrated_rollups_are_what_the_declarations_create(clickhouse: ClickHous
         assert len(got) == len(names) and got == want
         for item in ROLLUPS:
             assert columns(migrated, item.table) == columns(declared, item.table), item.name
+        for feed in FEEDS:
+            assert columns(migrated, feed.table) == columns(declared, feed.table), feed.table
+        assert {item.name for item in ROLLUPS} > {item.name for item in PRODUCT_ROLLUPS}  # LMS ones too
     finally:
         declared.command(f"DROP DATABASE IF EXISTS {declared_db}")
         declared.close()

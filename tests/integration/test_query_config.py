@@ -70,7 +70,7 @@ async def test_preferences_and_settings_round_trip_and_are_validated(api: httpx.
     fresh = (await api.get("/analytics/config/u1")).json()["data"]
     assert fresh["tracking"] == {
         "enabled": True,
-        "tracked_streams": ["events", "performance", "usage", "activities"],
+        "tracked_streams": ["events", "performance", "usage", "activities", "lms_activity"],
     }
     assert fresh["tenant"] == {
         "time_zone": "UTC",

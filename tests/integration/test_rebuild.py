@@ -6,27 +6,30 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from jobs.rebuild import rebuild_rollups
+from plumbing.clickhouse import open_client
 from plumbing.migrate import migrate
 from plumbing.storage import Storage
-from schemas.messages import MESSAGE_MODELS
+from schemas.lms_rollups import LMS_ROLLUPS
+from schemas.messages import MESSAGE_MODELS, encode_batch
 from schemas.rollups import Grain, rollup
 from schemas.rows import raw_rows
-from schemas.topics import Stream
-from stream_processors.intents import IntentLog
-from stream_processors.pipeline import AgentGroup, BatchWriter, ExactlyOncePartitions
+from schemas.topics import LMS_STREAMS, Stream
+from stream_processors.intents import Intent, IntentLog
+from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import ZoneLookup
 from tests.conftest import ClickHouseTarget
 from tests.support import rollup_oracle as oracle
 from tests.support.examples import example, stamped_page_view
+from tests.support.lms_stamps import lms_stamped
 from tests.support.pipeline import InMemoryLog, RecordingDeadLetters
-from tests.support.rollup_reads import select_sql
+from tests.support.rollup_reads import rounded_rows, select_sql
 
 pytestmark = pytest.mark.clickhouse
 ALL_UTC = ZoneLookup("UTC", {})
@@ -216,3 +219,184 @@ async def test_rebuild_skips_raw_rows_dated_1970_reports_them_and_rebuilds_the_r
     logged = [r.getMessage() for r in caplog.records if r.name == "jobs.rebuild"]
     assert len(logged) == 2 and old_event in logged[0] and old_usage in logged[1], logged
     client.close()
+
+
+# ---- the learning platform's rollups ---------------------------------------------------------------------
+
+LMS_ZONES = ZoneLookup("UTC", {"berlin": "Europe/Berlin"})
+LMS_REBUILT = {
+    Grain.DAY: (date(2026, 3, 1), date(2026, 3, 31)),
+    Grain.MONTH: (date(2026, 3, 1), date(2026, 3, 31)),
+}
+LMS_REBUILT[Grain.WEEK] = (date(2026, 2, 23), date(2026, 4, 5))  # the weeks touching March
+_MARCH = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _when(rng: random.Random) -> str:
+    """A time whose local day is in March both in UTC and in Berlin (02 to 30 March, before 20:00 UTC)."""
+    moment = _MARCH + timedelta(minutes=rng.randrange(28 * 24 * 60 + 20 * 60))
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _lms_bodies(rng: random.Random) -> dict[Stream, list[dict[str, Any]]]:
+    """A few students' month of activity in two courses, enrollment versions, telemetry samples, and an
+    attempt started on 30 March but graded on 20 April (after the rebuilt range)."""
+    activity: list[dict[str, Any]] = []
+    for _ in range(160):
+        who = {"user_type": "student", "user_id": rng.randint(1, 5), "timestamp": _when(rng)}
+        course = rng.randint(1, 2)
+        kind = rng.choice(
+            ["login", "logout", "content_viewed", "video_watched", "course_completed", "quiz", "other"]
+        )
+        if kind == "logout":
+            activity.append({**who, "type": kind, "duration_seconds": rng.randint(60, 4000)})
+        elif kind == "content_viewed":
+            activity.append({**who, "type": kind, "course_id": course, "content_id": rng.randint(1, 9)})
+        elif kind == "video_watched":
+            activity.append(
+                {
+                    **who,
+                    "type": kind,
+                    "course_id": course,
+                    "video_id": rng.randint(1, 3),
+                    "session_id": "v",
+                    "watch_duration": rng.randint(1, 900),
+                    "completion_percentage": rng.randint(0, 10000) / 100,
+                    "start_time": who["timestamp"],
+                    "device_type": rng.choice(["mobile", "desktop"]),
+                }
+            )
+        elif kind == "quiz":
+            attempt = {
+                **who,
+                "course_id": course,
+                "assessment_id": rng.randint(1, 2),
+                "attempt_id": len(activity),
+                "assessment_type": rng.choice(["quiz", "assignment"]),
+                "started_at": who["timestamp"],
+                "max_score": 10,
+            }
+            activity.append({**attempt, "type": "assessment_started"})
+            activity.append({**attempt, "type": "assessment_submitted", "submitted_at": who["timestamp"]})
+        elif kind == "other":
+            activity.append({**who, "type": kind, "verb": "answered"})
+        else:
+            activity.append({**who, "type": kind, **({"course_id": course} if kind != "login" else {})})
+    late = {
+        "user_type": "student",
+        "user_id": 1,
+        "course_id": 1,
+        "assessment_id": 1,
+        "assessment_type": "quiz",
+        "attempt_id": 9999,
+        "started_at": "2026-03-30T19:00:00Z",
+        "max_score": 10,
+    }
+    activity.append({**late, "type": "assessment_started", "timestamp": "2026-03-30T19:00:00Z"})
+    activity.append({**late, "type": "assessment_graded", "timestamp": "2026-04-20T10:00:00Z", "score": 7})
+    enrollments = [
+        {
+            "type": "enrollment",
+            "student_id": student,
+            "course_id": course,
+            "enrolled_at": "2026-03-01T08:00:00Z",
+            "progress_percentage": version * 20,
+            "version": version,
+            "timestamp": _when(rng),
+        }
+        for student in range(1, 6)
+        for course in (1, 2)
+        for version in (1, 2, 3)
+    ]
+    telemetry = [
+        {
+            "type": "traffic",
+            "source": "web",
+            "interval_seconds": 60,
+            "timestamp": _when(rng),
+            "requests": 10,
+            "errors": 1,
+            "requests_by_country": {"DE": 10},
+        }
+        for _ in range(20)
+    ] + [
+        {
+            "type": "storage",
+            "source": "db",
+            "interval_seconds": 60,
+            "timestamp": _when(rng),
+            "storage_used_bytes": rng.randint(1, 10**9),
+        }
+        for _ in range(20)
+    ]
+    rng.shuffle(enrollments)
+    return {Stream.LMS_ACTIVITY: activity, Stream.LMS_ENTITIES: enrollments, Stream.LMS_TELEMETRY: telemetry}
+
+
+async def _ingest_lms(
+    target: ClickHouseTarget, batches: dict[Stream, list[dict[str, Any]]], zones: ZoneLookup
+) -> None:
+    storage = Storage(target.client)
+    for offset, (stream, messages) in enumerate(batches.items()):
+        writer = BatchWriter(stream, None, "embedded", storage, None, RecordingDeadLetters(), zones)
+        value = encode_batch(messages)
+        await writer.write(
+            [Delivery(stream.value, 0, offset, value)], Intent("e", stream.value, 0, offset, offset)
+        )
+        assert writer.events_written == len(messages)
+    storage.close()
+
+
+def lms_snapshot(client: Client) -> dict[tuple[str, Grain], list[tuple[Any, ...]]]:
+    """Every LMS rollup's rows in the buckets the LMS test rebuilds (March), each key's measures merged,
+    per grain."""
+    out = {}
+    for item in LMS_ROLLUPS:
+        keys = [c for c in item.key_columns if c != "grain"]
+        for grain in item.grains:
+            first, last = LMS_REBUILT[grain]
+            inside = f"bucket BETWEEN '{first}' AND '{last}'"
+            if item.replacing_version:  # one row per key: its newest version as it is
+                names = ", ".join(c.name for c in item.columns())
+                sql = f"SELECT {names} FROM {item.table} FINAL WHERE grain = '{grain.value}' AND {inside}"
+            else:
+                sql = select_sql(item, grain, keys, inside)
+            out[item.name, grain] = sorted(rounded_rows(client, sql), key=repr)
+    return out
+
+
+async def test_rebuild_recomputes_the_lms_rollups_from_the_lms_raw_tables(
+    clickhouse: ClickHouseTarget,
+) -> None:
+    rng = random.Random(3)
+    batches = {
+        stream: [lms_stamped(stream, body, tenant) for tenant in ("berlin", "acme") for body in bodies]
+        for stream, bodies in _lms_bodies(rng).items()
+    }
+    live = ClickHouseTarget(clickhouse.url, f"{clickhouse.database}_live")
+    live_client = open_client(live.url, live.database, create_database=True)
+    client = clickhouse.client()
+    try:
+        migrate(live_client)
+        await _ingest_lms(live, batches, LMS_ZONES)  # as ingested with Berlin's zone configured
+        want = lms_snapshot(live_client)
+        migrate(client)
+        await _ingest_lms(clickhouse, batches, ALL_UTC)
+        assert lms_snapshot(client) != want
+
+        report = rebuild_rollups(client, date(2026, 3, 1), date(2026, 3, 31), LMS_ZONES)
+
+        # every raw row but the April grading (outside the range) fed the rebuilt buckets
+        assert report.events == sum(len(m) for m in batches.values()) - 2
+        assert lms_snapshot(client) == want
+        graded = client.query(
+            "SELECT state, score_centi FROM rollup_lms_attempts FINAL WHERE attempt_id = 9999"
+        )
+        assert graded.result_rows == [("graded", 700), ("graded", 700)]  # both tenants'
+        rebuild_rollups(client, date(2026, 3, 1), date(2026, 3, 31), LMS_ZONES)  # idempotent
+        assert lms_snapshot(client) == want
+    finally:
+        live_client.command(f"DROP DATABASE IF EXISTS {live.database}")
+        live_client.close()
+        client.close()
+    assert set(LMS_STREAMS) == set(batches)

@@ -16,6 +16,8 @@ from schemas.enums import (
     Severity,
     clickhouse_enum8,
 )
+from schemas.lms_rollups import LMS_FEEDS, LMS_ROLLUPS
+from schemas.rollup_model import feed_ddl, table_ddl, view_ddl
 
 MIGRATIONS = load_migrations()
 
@@ -62,3 +64,15 @@ def test_enum_columns_declare_exactly_the_model_enums(table: str, column: str, e
     declared = re.search(rf"^\s*{column}\s+(Enum8\(.*\))\s*,\s*$", sql, flags=re.MULTILINE)
     assert declared is not None, f"{table}.{column} not found"
     assert declared.group(1) == clickhouse_enum8(enum)
+
+
+def test_the_lms_migration_creates_the_lms_feeds_and_rollups_as_declared() -> None:
+    """0020 holds the DDL the LMS declarations generate (tests/integration/test_migrations.py compares the
+    migrated schema with the declarations on a real ClickHouse)."""
+    (lms,) = [m for m in MIGRATIONS if m.name == "lms_streams"]
+    statements = {" ".join(s.split()) for s in lms.statements}
+    declared = [feed_ddl(feed) for feed in LMS_FEEDS]
+    declared += [ddl for item in LMS_ROLLUPS for ddl in (table_ddl(item), view_ddl(item))]
+    assert len(declared) == 5 + 2 * 7
+    for ddl in declared:
+        assert " ".join(ddl.split()) in statements, ddl[:80]

@@ -1,4 +1,5 @@
-"""Every example payload is accepted or refused exactly as documented."""
+"""Every example payload of the product's streams is accepted or refused exactly as documented (the
+learning platform's: tests/unit/test_lms_payloads.py), and every stream has examples of both kinds."""
 
 from typing import Any
 
@@ -30,5 +31,5 @@ def test_invalid_examples_fail_on_exactly_the_documented_fields(stream: Stream, 
 
 def test_every_stream_has_valid_and_invalid_examples() -> None:
     for stream in Stream:
-        assert [s for s, _, _ in all_examples("valid")].count(stream) >= 2
-        assert [s for s, _, _ in all_examples("invalid")].count(stream) >= 3
+        assert [s for s, _, _ in all_examples("valid", Stream)].count(stream) >= 2
+        assert [s for s, _, _ in all_examples("invalid", Stream)].count(stream) >= 3

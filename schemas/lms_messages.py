@@ -1,0 +1,192 @@
+"""Kafka messages of the LMS streams (ADR 0015): the payloads of :mod:`schemas.lms_payloads` with the
+gateway's stamps, in the micro-batch envelope of :mod:`schemas.messages` (ADR 0003).
+
+A message's ``user_id`` is its *subject key* (``student:17``, ``course:5``, ``source:web-1``: see
+:func:`schemas.lms_payloads.subject_key`) and a person's integer id is ``lms_user_id``, so every step keyed
+by ``(tenant_id, user_id)`` (partitions, ledger, tracking, suppressions, erasure) treats LMS messages as it
+treats the product's. The workers validate every event again: one injected straight into a topic that
+breaks the contract is dead-lettered, never stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from schemas.event_time import StoredTime
+from schemas.lms_payloads import (
+    AssessmentGraded,
+    AssessmentStarted,
+    AssessmentSubmitted,
+    ContentViewed,
+    CourseCompleted,
+    CourseUpsert,
+    EnrollmentUpsert,
+    InstituteUpsert,
+    LmsId,
+    Login,
+    Logout,
+    OtherActivity,
+    ProgressUpdated,
+    StorageSample,
+    TrafficSample,
+    UptimeSample,
+    UserUpsert,
+    VideoWatched,
+)
+from schemas.message_fields import ClientField, HashedIPAddress, SentAt, _ServerFields
+from schemas.payloads import IPAddress
+from schemas.topics import Stream
+
+SubjectKey = Annotated[str, Field(min_length=3, max_length=96, pattern=r"^[a-z]+:[^\x00-\x1f\x7f/]+$")]
+
+
+class _LmsServerFields(_ServerFields):
+    """The gateway's stamps, and the subject key in ``user_id``."""
+
+    user_id: SubjectKey
+    timestamp: StoredTime
+    sent_at: SentAt = None
+
+
+class _PersonFields(_LmsServerFields):
+    lms_user_id: LmsId
+
+
+class _ClientFields(_PersonFields):
+    """Activity: the address after the tenant's IP handling, and the client parsed from the user agent."""
+
+    ip_address: HashedIPAddress | IPAddress | None = None
+    browser: ClientField | None = None
+    browser_version: ClientField | None = None
+    os: ClientField | None = None
+    os_version: ClientField | None = None
+    device: ClientField | None = None
+
+
+# The stamps' class comes first, so its ``user_id`` (the subject key) wins over the payload's.
+class InstituteMessage(_LmsServerFields, InstituteUpsert):
+    pass
+
+
+class CourseMessage(_LmsServerFields, CourseUpsert):
+    pass
+
+
+class UserMessage(_PersonFields, UserUpsert):
+    pass
+
+
+class EnrollmentMessage(_LmsServerFields, EnrollmentUpsert):
+    pass
+
+
+class LoginMessage(_ClientFields, Login):
+    pass
+
+
+class LogoutMessage(_ClientFields, Logout):
+    pass
+
+
+class ContentViewedMessage(_ClientFields, ContentViewed):
+    pass
+
+
+class ProgressUpdatedMessage(_ClientFields, ProgressUpdated):
+    pass
+
+
+class CourseCompletedMessage(_ClientFields, CourseCompleted):
+    pass
+
+
+class VideoWatchedMessage(_ClientFields, VideoWatched):
+    pass
+
+
+class AssessmentStartedMessage(_ClientFields, AssessmentStarted):
+    pass
+
+
+class AssessmentSubmittedMessage(_ClientFields, AssessmentSubmitted):
+    pass
+
+
+class AssessmentGradedMessage(_ClientFields, AssessmentGraded):
+    pass
+
+
+class OtherActivityMessage(_ClientFields, OtherActivity):
+    pass
+
+
+class TrafficMessage(_LmsServerFields, TrafficSample):
+    pass
+
+
+class StorageMessage(_LmsServerFields, StorageSample):
+    pass
+
+
+class UptimeMessage(_LmsServerFields, UptimeSample):
+    pass
+
+
+EntityMessage = Annotated[
+    InstituteMessage | CourseMessage | UserMessage | EnrollmentMessage, Field(discriminator="type")
+]
+ActivityMessage = Annotated[
+    LoginMessage
+    | LogoutMessage
+    | ContentViewedMessage
+    | ProgressUpdatedMessage
+    | CourseCompletedMessage
+    | VideoWatchedMessage
+    | AssessmentStartedMessage
+    | AssessmentSubmittedMessage
+    | AssessmentGradedMessage
+    | OtherActivityMessage,
+    Field(discriminator="type"),
+]
+TelemetryMessage = Annotated[TrafficMessage | StorageMessage | UptimeMessage, Field(discriminator="type")]
+
+
+class _EntitiesBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[EntityMessage]
+
+
+class _ActivityBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[ActivityMessage]
+
+
+class _TelemetryBatch(BaseModel):
+    schema_version: Literal[1]
+    events: list[TelemetryMessage]
+
+
+LMS_BATCHES: dict[Stream, type[BaseModel]] = {
+    Stream.LMS_ENTITIES: _EntitiesBatch,
+    Stream.LMS_ACTIVITY: _ActivityBatch,
+    Stream.LMS_TELEMETRY: _TelemetryBatch,
+}
+
+
+class UnionMessage:
+    """One event of a union stream, validated like a model (``model_validate``)."""
+
+    def __init__(self, union: Any) -> None:
+        self._adapter: TypeAdapter[Any] = TypeAdapter(union)
+
+    def model_validate(self, event: Any) -> Any:
+        return self._adapter.validate_python(event)
+
+
+LMS_MESSAGES: dict[Stream, UnionMessage] = {
+    Stream.LMS_ENTITIES: UnionMessage(EntityMessage),
+    Stream.LMS_ACTIVITY: UnionMessage(ActivityMessage),
+    Stream.LMS_TELEMETRY: UnionMessage(TelemetryMessage),
+}
