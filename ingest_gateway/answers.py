@@ -57,7 +57,8 @@ class EventAcceptedAnswer(_Answer):
 
 
 class BatchAcceptedAnswer(_Answer):
-    """The answer of ``POST /analytics/events/batch`` when at least one event was accepted."""
+    """The answer of a batch route (``POST /analytics/events/batch``, ``POST /api/learning/<stream>/batch``)
+    when at least one event was accepted."""
 
     success: Literal[True]
     data: BatchAccepted

@@ -9,6 +9,12 @@ retention (``beyond_retention``), per item like any other validation error; a si
 for only one of those reasons answers 422 with the matching error code (``TIMESTAMP_OUT_OF_RANGE``,
 ``BEYOND_RETENTION``), else ``VALIDATION_ERROR``. An event clamped from the future is accepted and reported
 in ``warnings`` (``timestamp_clamped``), shaped like an error detail.
+
+Every stream goes through here, the product's and the learning platform's (ADR 0015). An LMS item is one
+member of its stream's union on ``type``; its errors name the field as it is in the body (``session_id``,
+not pydantic's ``video_watched.session_id``), and a missing or unknown ``type`` is an error of ``type``.
+LMS messages carry their subject key in ``user_id``, so they are never stamped with an end user's id: the
+LMS routes take only credentials that speak for the whole tenant (:mod:`ingest_gateway.api.deps`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ingest_gateway.stamping import Placement, TimeRefused, place, stamp
 from privacy.directory import TenantPrivacyDirectory, longest_retention
 from schemas.envelope import ErrorCode
 from schemas.event_time import BEYOND_RETENTION, CLAMPED, OUT_OF_RANGE, RawRetention
+from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.messages import SCHEMA_VERSION_HEADER, encode_batch, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
@@ -40,6 +47,9 @@ _HEADERS = [(SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())]
 
 
 _TIME_CODES = {OUT_OF_RANGE: ErrorCode.TIMESTAMP_OUT_OF_RANGE, BEYOND_RETENTION: ErrorCode.BEYOND_RETENTION}
+VALIDATORS: dict[Stream, Any] = {**PAYLOAD_MODELS, **LMS_PAYLOADS}
+"""Each stream's validator of one item (``model_validate``): a model, or a union on ``type`` (LMS)."""
+_TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +73,21 @@ class _Valid:
     placement: Placement
 
 
-def error_details(error: ValidationError, index: int | None = None) -> list[dict[str, Any]]:
-    """Every failing field of ``error`` as ``{index?, field, reason, type}``."""
+def error_details(error: ValidationError, index: int | None = None, tag: Any = None) -> list[dict[str, Any]]:
+    """Every failing field of ``error`` as ``{index?, field, reason, type}``. ``tag``: the item's ``type``
+    when it was validated as a union on ``type``; pydantic puts the tag first in each location, which is
+    dropped so the field reads as in the body, and an error of the tag itself is the field ``type``'s."""
     details = []
     for item in error.errors(include_url=False, include_input=False):
         entry: dict[str, Any] = {}
         if index is not None:
             entry["index"] = index
-        entry["field"] = ".".join(str(part) for part in item["loc"]) or "(body)"
+        loc = item["loc"]
+        if tag is not None and loc and loc[0] == tag:
+            loc = loc[1:]
+        elif tag is not None and item["type"] in _TAG_ERRORS:
+            loc = ("type",)
+        entry["field"] = ".".join(str(part) for part in loc) or "(body)"
         entry["reason"] = item["msg"]
         entry["type"] = item["type"]
         details.append(entry)
@@ -106,6 +123,13 @@ def idempotent_id(tenant_id: str, key: str, index: int, user_id: str | None = No
     Keys of end users (``user_id``) are their own: two users choosing the same key get different ids."""
     scope = tenant_id if user_id is None else f"{tenant_id}\x1e{user_id}"
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{key}\x1f{index}")
+
+
+def _check_user(stream: Stream, user_id: str | None) -> None:
+    """An LMS message's ``user_id`` is its subject key, which an end user's id must not replace: a caller
+    posting an LMS stream for an end user is a bug (the routes refuse such credentials with 403)."""
+    if user_id is not None and stream in LMS_PAYLOADS:
+        raise ValueError(f"{stream.value} events are not stamped with an end user's id")
 
 
 class Intake:
@@ -145,9 +169,9 @@ class Intake:
                 detail["index"] = index
             return [detail]
         try:
-            payload = PAYLOAD_MODELS[stream].model_validate(item)
+            payload = VALIDATORS[stream].model_validate(item)
         except ValidationError as exc:
-            return error_details(exc, index)
+            return error_details(exc, index, item.get("type", "") if stream in LMS_PAYLOADS else None)
         try:
             return _Valid(payload, place(payload, received_at, retention))
         except TimeRefused as refused:
@@ -164,6 +188,7 @@ class Intake:
         """Validate and publish one item; its event id and warnings. Raises ``ApiError`` (422, 503).
 
         ``tenant_id`` (and ``user_id`` for end users) come from the credential and replace the body's."""
+        _check_user(stream, user_id)
         received_at = datetime.now(UTC)
         outcome = self._validate(stream, body, None, received_at, self._retention(tenant_id))
         if isinstance(outcome, list):
@@ -182,6 +207,7 @@ class Intake:
         user_id: str | None = None,
     ) -> IntakeResult:
         """Validate items one by one, publish the valid ones; report the others. Raises ``ApiError``."""
+        _check_user(stream, user_id)
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise validation_error(
                 "body must be an object with an 'events' array",

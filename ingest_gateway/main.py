@@ -1,4 +1,5 @@
-"""The gateway application: FastAPI routes, envelope-shaped errors, producer lifecycle."""
+"""The gateway application: FastAPI routes (the product's ingestion and the learning platform's), envelope-
+shaped errors, producer lifecycle."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ingest_gateway.api.deps import may_ingest
-from ingest_gateway.api.routes import health, ingest
+from ingest_gateway.api.routes import health, ingest, learning
 from ingest_gateway.intake import Intake
 from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.openapi import INGESTION_BODY_DESCRIPTIONS, ingestion_examples
@@ -110,6 +111,7 @@ def create_app(
     app.state.intake = Intake(settings, sink, metrics, privacy)
     app.state.privacy = privacy
     app.include_router(ingest.router)
+    app.include_router(learning.router)
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

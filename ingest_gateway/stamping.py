@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 import uuid_utils
@@ -29,6 +29,8 @@ from schemas.event_time import (
     out_of_range_reason,
     time_in_range,
 )
+from schemas.lms_payloads import ENTITY_UPSERTS, Activity, EntityUpsert, Telemetry
+from schemas.lms_payloads import message_fields as lms_message_fields
 from schemas.payloads import UsageMetricCreate
 from schemas.topics import SCHEMA_VERSION
 
@@ -101,9 +103,28 @@ def place(payload: Any, received_at: datetime, retention: RawRetention | None = 
             raise TimeRefused(BEYOND_RETENTION, "date", retention.reason(oldest))
         return Placement(day, False, "date")
     when, clamped = event_time(received_at, payload.timestamp, payload.sent_at)
+    if isinstance(payload, ENTITY_UPSERTS):  # state, not an event: an old version is still the newest state
+        return Placement(when, clamped, "timestamp")
     if retention is not None and when < (oldest_time := retention.oldest_time(received_at)):
         raise TimeRefused(BEYOND_RETENTION, "timestamp", retention.reason(oldest_time))
     return Placement(when, clamped, "timestamp")
+
+
+_LMS_TYPES = frozenset(
+    kind for union in (EntityUpsert, Activity, Telemetry) for kind in get_args(get_args(union)[0])
+)
+"""Every event type of the learning platform's streams (the members of each stream's ``type`` union)."""
+
+
+def message_fields(payload: Any) -> dict[str, Any]:
+    """The fields a validated payload gives its message before the stamps. A learning-platform payload
+    gives :func:`schemas.lms_payloads.message_fields`: its subject key (``student:17``) in ``user_id``,
+    which the partitioning key and every per-user step are made of, a person's integer id in
+    ``lms_user_id``, unset optional fields left out. Any other payload gives its whole JSON form."""
+    if type(payload) in _LMS_TYPES:
+        return lms_message_fields(payload)
+    fields: dict[str, Any] = payload.model_dump(mode="json")
+    return fields
 
 
 def new_event_id() -> str:
@@ -122,7 +143,8 @@ def stamp(
     privacy: PrivacyPolicy | None = None,
     placement: Placement | None = None,
 ) -> dict[str, Any]:
-    """The Kafka message of one validated payload: its fields plus the server's.
+    """The Kafka message of one validated payload (any stream's): its fields (:func:`message_fields`) plus
+    the server's.
 
     ``event_id``: the id derived from the request's ``Idempotency-Key``; the payload's own ``id`` wins.
     Either makes ``client_keyed`` true (a retry carries the same id); else a new UUIDv7.
@@ -134,7 +156,7 @@ def stamp(
     the payload's fields as they are.
     """
     placed = placement or place(payload, received_at)
-    message: dict[str, Any] = payload.model_dump(mode="json")
+    message = message_fields(payload)
     fixed = payload.id or event_id
     message["id"] = str(fixed) if fixed is not None else new_event_id()
     message["tenant_id"] = tenant_id

@@ -12,7 +12,10 @@ from fastapi import Depends, Request
 from ingest_gateway.body import parse_json, read_body
 from ingest_gateway.intake import Intake
 from ingest_gateway.settings import GatewaySettings
+from plumbing.http_errors import ApiError
+from schemas.envelope import ErrorCode
 from security.http import PrincipalDep, ingest_user
+from security.policy import Action, decide
 from security.principal import Principal
 from security.rate_limit import RateLimiter, raise_if_limited
 
@@ -56,6 +59,24 @@ async def may_ingest(request: Request, principal: PrincipalDep) -> str | None:
     return user_id
 
 
+async def may_ingest_learning(
+    principal: PrincipalDep, user_id: Annotated[str | None, Depends(may_ingest)]
+) -> None:
+    """Router-level for the learning platform's routes: as :func:`may_ingest`, and only for a credential
+    the policy lets post events for *any* user of its tenant (an ingestion API key, a service or admin
+    token): an LMS event names its person in the body (``user_type`` + ``user_id``), which an end user's
+    token could not be checked against, and it is the LMS back end that sends them. 403 otherwise."""
+    if user_id is None:
+        return
+    decision = decide(principal, Action.INGEST)
+    if not decision.allowed:
+        message = (
+            f"{decision.reason}: the learning platform's events are posted by its back end, with an "
+            "ingestion API key or a service token, not with an end user's token"
+        )
+        raise ApiError(403, ErrorCode.FORBIDDEN, message)
+
+
 def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], None]:
     """Charges a parsed body's events to the credential's and tenant's event rates (429 when over)."""
 
@@ -65,9 +86,7 @@ def events_quota(limiter: RateLimiter, principal: Principal) -> Callable[[int], 
     return charge
 
 
-async def get_context(
-    request: Request, principal: PrincipalDep, user_id: Annotated[str | None, Depends(may_ingest)]
-) -> RequestContext:
+def _context(request: Request, principal: Principal, user_id: str | None) -> RequestContext:
     key = request.headers.get("idempotency-key")
     return RequestContext(
         request_id=request.state.request_id,
@@ -79,6 +98,19 @@ async def get_context(
     )
 
 
+async def get_context(
+    request: Request, principal: PrincipalDep, user_id: Annotated[str | None, Depends(may_ingest)]
+) -> RequestContext:
+    return _context(request, principal, user_id)
+
+
+async def get_learning_context(
+    request: Request, principal: PrincipalDep, _: Annotated[None, Depends(may_ingest_learning)]
+) -> RequestContext:
+    """The context of an LMS request: never an end user's id (:func:`may_ingest_learning`)."""
+    return _context(request, principal, None)
+
+
 async def get_json_body(request: Request, settings: Annotated[GatewaySettings, Depends(get_settings)]) -> Any:
     return parse_json(await read_body(request, settings.gateway_max_body_bytes))
 
@@ -86,4 +118,5 @@ async def get_json_body(request: Request, settings: Annotated[GatewaySettings, D
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 IntakeDep = Annotated[Intake, Depends(get_intake)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
+LearningContextDep = Annotated[RequestContext, Depends(get_learning_context)]
 JsonBody = Annotated[Any, Depends(get_json_body)]

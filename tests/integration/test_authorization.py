@@ -102,6 +102,15 @@ def _url(path: str, user: str) -> str:
 def _body(method: str, path: str, user: str) -> dict[str, Any] | None:
     if method == "PUT":
         return {"tracking": {"enabled": True}}
+    if path.startswith("/api/learning/"):  # the LMS back end posts for its users: no user of its own
+        stream = {
+            "entities": Stream.LMS_ENTITIES,
+            "activity": Stream.LMS_ACTIVITY,
+            "telemetry": Stream.LMS_TELEMETRY,
+        }[path.split("/")[3]]
+        lms_item = recent(example(stream, sorted_valid(stream)))
+        lms_item.pop("id", None)
+        return {"events": [lms_item]} if path.endswith("/batch") else lms_item
     if method == "POST":
         stream = {
             "/analytics/events": Stream.EVENTS,
@@ -177,6 +186,8 @@ def _expected(method: str, path: str, roles: tuple[str, ...], own: bool, api_key
         return 202 if method == "DELETE" else 404 if "{job_id}" in path else 200
     if path == "/analytics/audit":
         return 200 if "admin" in roles else 403
+    if path.startswith("/api/learning/"):  # an LMS back end's intake: not for end users
+        return 200 if privileged else 403
     if method == "POST":
         return 200 if roles else 403
     if path == "/analytics/events":  # end users get their own listing; the user_id filter is "other"

@@ -16,16 +16,30 @@ from cli.dev_app import create_dev_app
 from ingest_gateway.main import create_app as gateway_app
 from ingest_gateway.settings import GatewaySettings
 from query_api.main import create_app as query_app
+from schemas.topics import Stream
 from stream_processors.settings import WorkerSettings
+from tests.support.examples import LMS_EVENT_TYPES
 from tests.support.gateway import RecordingSink
 
 UNSECURED = {"/healthz", "/readyz", "/metrics"}
+LEARNING = {
+    "/api/learning/entities",
+    "/api/learning/activity",
+    "/api/learning/telemetry",
+}
 INGESTION = {
     "/analytics/events",
     "/analytics/events/batch",
     "/analytics/performance",
     "/analytics/usage",
     "/analytics/activities",
+    *LEARNING,
+    *(f"{path}/batch" for path in LEARNING),
+}
+EVENT_TYPES = {
+    "/api/learning/entities": LMS_EVENT_TYPES[Stream.LMS_ENTITIES],
+    "/api/learning/activity": LMS_EVENT_TYPES[Stream.LMS_ACTIVITY],
+    "/api/learning/telemetry": LMS_EVENT_TYPES[Stream.LMS_TELEMETRY],
 }
 
 
@@ -95,7 +109,7 @@ def test_credentials_are_declared_where_checked_and_errors_are_enveloped(
             if path in UNSECURED:
                 assert "security" not in operation, path
                 continue
-            expected = (
+            expected: list[dict[str, list[str]]] = (
                 [{"bearerAuth": []}, {"apiKeyAuth": []}]
                 if path in INGESTION and method == "post"
                 else [{"bearerAuth": []}]
@@ -113,6 +127,26 @@ def test_credentials_are_declared_where_checked_and_errors_are_enveloped(
                 if int(status) >= 400:
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
+
+
+@pytest.mark.parametrize("name", ["gateway", "dev"])
+def test_the_learning_routes_document_their_union_and_an_example_of_every_event_type(
+    documents: dict[str, dict[str, Any]], name: str
+) -> None:
+    document = documents[name]
+    for path, types in EVENT_TYPES.items():
+        single = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        union = _resolve(document, single["schema"]["$ref"])
+        assert set(union["discriminator"]["mapping"]) == types, path
+        assert {
+            _resolve(document, ref)["properties"]["type"]["const"] for ref in _refs(union["oneOf"])
+        } == types
+        assert {example["value"]["type"] for example in single["examples"].values()} == types, path
+        batch = document["paths"][f"{path}/batch"]["post"]["requestBody"]["content"]["application/json"]
+        events = _resolve(document, batch["schema"]["$ref"])["properties"]["events"]
+        assert events["items"] == single["schema"], path
+        (every,) = batch["examples"].values()
+        assert {item["type"] for item in every["value"]["events"]} == types, path
 
 
 def test_metrics_are_documented_as_prometheus_text(documents: dict[str, dict[str, Any]]) -> None:

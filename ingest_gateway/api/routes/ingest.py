@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ingest_gateway.answers import BatchAcceptedAnswer, EventAcceptedAnswer
 from ingest_gateway.api.deps import ContextDep, IntakeDep, JsonBody, RequestContext, may_ingest
-from ingest_gateway.intake import SingleResult
+from ingest_gateway.intake import Intake, SingleResult
 from plumbing.responses import EnvelopeResponse
 from schemas.envelope import success
 from schemas.payloads import (
@@ -59,9 +59,8 @@ def _single(context: RequestContext, result: SingleResult) -> EnvelopeResponse:
     return EnvelopeResponse(success(data, context.request_id, context.elapsed_ms()))
 
 
-async def _accept_one(
-    stream: Stream, body: Any, intake: IntakeDep, context: RequestContext
-) -> EnvelopeResponse:
+async def accept_one(stream: Stream, body: Any, intake: Intake, context: RequestContext) -> EnvelopeResponse:
+    """A single-item route's work: charge one event, run the intake, answer."""
     context.charge_events(1)
     result = await intake.accept_single(
         stream, body, context.tenant_id, context.idempotency_key, context.user_id
@@ -69,29 +68,15 @@ async def _accept_one(
     return _single(context, result)
 
 
-@router.post(
-    "/events",
-    response_model=EventAcceptedAnswer,
-    responses=ERROR_RESPONSES,
-    openapi_extra=body_schema(AnalyticsEventCreate),
-)
-async def track_event(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
-    """Track one analytics event."""
-    return await _accept_one(Stream.EVENTS, body, intake, context)
-
-
-@router.post(
-    "/events/batch",
-    response_model=BatchAcceptedAnswer,
-    responses=ERROR_RESPONSES,
-    openapi_extra=body_schema(AnalyticsEventBatchCreate),
-)
-async def track_events_batch(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
-    """Track up to 1,000 events; valid ones are accepted, invalid ones reported by index."""
+async def accept_batch(
+    stream: Stream, body: Any, intake: Intake, context: RequestContext
+) -> EnvelopeResponse:
+    """A batch route's work: charge the body's events, run the intake, answer with the accepted ids and
+    each refused item's errors by index."""
     items = body.get("events") if isinstance(body, dict) else None
     context.charge_events(len(items) if isinstance(items, list) else 1)
     result = await intake.accept_batch(
-        Stream.EVENTS, body, context.tenant_id, context.idempotency_key, context.user_id
+        stream, body, context.tenant_id, context.idempotency_key, context.user_id
     )
     data = {
         "processed_count": len(result.accepted_ids),
@@ -104,6 +89,28 @@ async def track_events_batch(body: JsonBody, intake: IntakeDep, context: Context
 
 
 @router.post(
+    "/events",
+    response_model=EventAcceptedAnswer,
+    responses=ERROR_RESPONSES,
+    openapi_extra=body_schema(AnalyticsEventCreate),
+)
+async def track_event(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Track one analytics event."""
+    return await accept_one(Stream.EVENTS, body, intake, context)
+
+
+@router.post(
+    "/events/batch",
+    response_model=BatchAcceptedAnswer,
+    responses=ERROR_RESPONSES,
+    openapi_extra=body_schema(AnalyticsEventBatchCreate),
+)
+async def track_events_batch(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
+    """Track up to 1,000 events; valid ones are accepted, invalid ones reported by index."""
+    return await accept_batch(Stream.EVENTS, body, intake, context)
+
+
+@router.post(
     "/performance",
     response_model=EventAcceptedAnswer,
     responses=ERROR_RESPONSES,
@@ -111,7 +118,7 @@ async def track_events_batch(body: JsonBody, intake: IntakeDep, context: Context
 )
 async def submit_performance(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
     """Submit one page load's performance metrics (web vitals)."""
-    return await _accept_one(Stream.PERFORMANCE, body, intake, context)
+    return await accept_one(Stream.PERFORMANCE, body, intake, context)
 
 
 @router.post(
@@ -122,7 +129,7 @@ async def submit_performance(body: JsonBody, intake: IntakeDep, context: Context
 )
 async def submit_usage(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
     """Submit a user's usage summary for one day."""
-    return await _accept_one(Stream.USAGE, body, intake, context)
+    return await accept_one(Stream.USAGE, body, intake, context)
 
 
 @router.post(
@@ -133,4 +140,4 @@ async def submit_usage(body: JsonBody, intake: IntakeDep, context: ContextDep) -
 )
 async def log_activity(body: JsonBody, intake: IntakeDep, context: ContextDep) -> EnvelopeResponse:
     """Log one activity."""
-    return await _accept_one(Stream.ACTIVITIES, body, intake, context)
+    return await accept_one(Stream.ACTIVITIES, body, intake, context)
