@@ -9,10 +9,15 @@ a batch being re-formed, in a dead letter replayed later) cannot bring the user 
 A job is run (``analytics privacy-jobs --pending``, or ``analytics dev``'s upkeep) only once every writer
 has seen its suppression (the caller's ``ready`` rule says when), then:
 
-1. ``running``; the user's rows are deleted from every raw table and every rollup table keyed by user (every
-   grain and bucket, also buckets whose raw rows are already gone), with mutations that rewrite the parts
-   (``ALTER TABLE ... DELETE``, ``mutations_sync``), so the rows leave the disk instead of being only hidden;
-2. rollups *not* keyed by user (none today) are recomputed from the raw tables over the user's days;
+1. ``running``; the user's rows are deleted from every table of people's data (:mod:`privacy.personal_data`:
+   the product's raw tables, LMS activity and entity upserts, the LMS current-state tables of people) and
+   from every rollup table keyed by user (every grain and bucket, also buckets whose raw rows are already
+   gone), with mutations that rewrite the parts (``ALTER TABLE ... DELETE``, ``mutations_sync``), so the
+   rows leave the disk instead of being only hidden. An LMS teacher's id is also removed from other
+   people's rows that name them (``graded_by`` of students' attempts, ``teacher_ids`` of courses:
+   :data:`TEACHER_MENTIONS`), which stay;
+2. personal rollups *not* keyed by user (none today) are recomputed from the raw tables over the user's days;
+   rollups without people in them (``Rollup.personal`` false: LMS platform telemetry) are left alone;
 3. the deletions run once more, for rows a writer with an older snapshot stored meanwhile;
 4. the suppression is closed (``until`` = now + a clock-skew margin: events the gateway received before it
    stay dropped for good, later ones are new data) and the job marked ``done`` — or ``failed`` with the
@@ -33,11 +38,14 @@ from clickhouse_connect.driver.client import Client
 
 from jobs.erasure_queue import OPEN_STATUSES, JobStatus, PrivacyJob, mark_job, privacy_jobs
 from jobs.rebuild import rebuild_rollups
+from jobs.retention_tables import RAW_RETAINED
 from plumbing.settings import ZoneLookup
 from plumbing.tenant_store import stored_time_zones
+from privacy.personal_data import PER_USER_ROLLUP_TABLES as PER_USER_ROLLUP_TABLES  # long imported from here
+from privacy.personal_data import PERSONAL_RAW_TABLES, PERSONAL_STATE_TABLES, tenant_wide_rollups
 from privacy.suppressions import Suppression, user_suppression, write_suppression
-from schemas.rollups import ROLLUPS, Rollup
-from schemas.rows import RAW_TABLES
+from schemas.lms_payloads import MAX_LMS_ID, UserType
+from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES
 from schemas.times import later_than, stored_now
 from schemas.topics import Stream
 from security import audit
@@ -50,16 +58,59 @@ still stamps the events it received before the job finished as earlier than ``un
 STALE_AFTER = timedelta(minutes=10)
 """A ``running`` job that made no progress for this long belongs to a dead process: it is run again."""
 
-RAW_TABLE_NAMES: tuple[str, ...] = tuple(RAW_TABLES.values())
-PER_USER_ROLLUP_TABLES: tuple[str, ...] = tuple(
-    item.table for item in ROLLUPS if "user_id" in item.dimensions
+RAW_TABLE_NAMES = PERSONAL_RAW_TABLES
+"""The tables a person's rows are deleted from (:mod:`privacy.personal_data`)."""
+STATE_TABLE_NAMES = PERSONAL_STATE_TABLES
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Rows of *other* subjects naming a teacher (``{teacher:UInt64}`` in the SQL): ``condition`` finds them,
+    ``assignment`` (an ``ALTER TABLE ... UPDATE`` clause) removes the id and keeps the row."""
+
+    table: str
+    condition: str
+    assignment: str
+
+
+_DOCUMENT_TEACHERS = "JSONExtract(document, 'teacher_ids', 'Array(UInt64)')"
+
+
+def _teacher_ids_text(ids: str) -> str:
+    """SQL of the text ``orjson`` writes for the key and array ``ids``: ``"teacher_ids":[4,7]``."""
+    return f"""concat('"teacher_ids":[', arrayStringConcat(arrayMap(t -> toString(t), {ids}), ','), ']')"""
+
+
+_WITHOUT_TEACHER = "arrayFilter(t -> t != {teacher:UInt64}, %s)"
+TEACHER_MENTIONS: tuple[Mention, ...] = (
+    Mention(LMS_RAW_TABLES[Stream.LMS_ACTIVITY], "graded_by = {teacher:UInt64}", "graded_by = 0"),
+    Mention(
+        LMS_STATE_TABLES["course"],
+        "has(teacher_ids, {teacher:UInt64})",
+        f"teacher_ids = {_WITHOUT_TEACHER % 'teacher_ids'}",
+    ),
+    Mention(
+        LMS_RAW_TABLES[Stream.LMS_ENTITIES],
+        f"type = 'course' AND has({_DOCUMENT_TEACHERS}, {{teacher:UInt64}})",
+        f"document = replaceOne(document, {_teacher_ids_text(_DOCUMENT_TEACHERS)}, "
+        f"{_teacher_ids_text(_WITHOUT_TEACHER % _DOCUMENT_TEACHERS)})",
+    ),
 )
-"""Rollup tables keyed by user: the user's rows are deleted, nobody else's bucket is touched."""
+"""Where an LMS teacher's id appears in rows that are not the teacher's: ``graded_by`` of students' attempt
+snapshots (0 = none, as a snapshot without a grader), the course's ``teacher_ids`` in its current state and
+in the JSON document of its raw upserts (written by ``orjson``, compact: the array's text is
+``"teacher_ids":[4,7]``, while a title quoting that text is stored escaped, ``\\"``, and never matches).
+Scores, courses and upserts stay: they are the students' and the platform's data. Rollups hold no grader or
+teacher list."""
 
 
-def tenant_wide_rollups() -> list[Rollup]:
-    """Rollups that aggregate users together (no ``user_id`` dimension): recomputed after a deletion."""
-    return [item for item in ROLLUPS if "user_id" not in item.dimensions]
+def lms_teacher(user_id: str) -> int | None:
+    """The LMS id of a teacher's subject key (``teacher:4`` → 4); ``None`` for anyone else."""
+    kind, _, ident = user_id.partition(":")
+    if kind != UserType.TEACHER or not ident.isascii() or not ident.isdigit():
+        return None
+    value = int(ident)
+    return value if 1 <= value <= MAX_LMS_ID and str(value) == ident else None
 
 
 def _count(client: Client, table: str, tenant_id: str, user_id: str) -> int:
@@ -83,12 +134,33 @@ def purge(client: Client, table: str, tenant_id: str, user_id: str) -> int:
     return found
 
 
+def unmention(client: Client, mention: Mention, tenant_id: str, teacher: int) -> int:
+    """Remove ``teacher``'s id from the tenant's rows of ``mention.table`` that name it (a mutation; waits
+    for it); returns how many rows named it. Nothing to change costs one count."""
+    where = f"tenant_id = {{tenant:String}} AND {mention.condition}"
+    params: dict[str, str | int] = {"tenant": tenant_id, "teacher": teacher}
+    counted = client.query(f"SELECT count() FROM {mention.table} WHERE {where}", parameters=params)
+    found = int(counted.result_rows[0][0])
+    if found:
+        client.command(
+            f"ALTER TABLE {mention.table} UPDATE {mention.assignment} WHERE {where}",
+            parameters=params,
+            settings={"mutations_sync": 2},
+        )
+    return found
+
+
+_DAY_OF = {
+    table.name: f"toDate({table.column})" if table.is_datetime else table.column for table in RAW_RETAINED
+}
+
+
 def user_days(client: Client, tenant_id: str, user_id: str) -> tuple[date, date] | None:
-    """First and last UTC day of the user's raw rows, over every raw table."""
+    """First and last UTC day of the user's raw rows, over every raw table holding people's events."""
     parts = [
-        f"SELECT {'date' if stream is Stream.USAGE else 'toDate(timestamp)'} AS d FROM {table} "
+        f"SELECT {_DAY_OF[table]} AS d FROM {table} "
         "WHERE tenant_id = {tenant:String} AND user_id = {user:String}"
-        for stream, table in RAW_TABLES.items()
+        for table in RAW_TABLE_NAMES
     ]
     rows = client.query(
         f"SELECT min(d), max(d), count() FROM ({' UNION ALL '.join(parts)})",
@@ -101,16 +173,30 @@ def user_days(client: Client, tenant_id: str, user_id: str) -> tuple[date, date]
 @dataclass(frozen=True)
 class ErasureReport:
     raw_rows: int
+    """Rows of the raw tables and of the LMS current-state tables (stored facts, not aggregates)."""
     rollup_rows: int
     late_raw_rows: int
     """Stored meanwhile by a writer with an older snapshot (deleted by the last pass)."""
     late_rollup_rows: int
     recomputed_days: tuple[date, date] | None
+    mentions: int = 0
+    """Rows of other subjects from which an LMS teacher's id was removed (both passes)."""
 
 
 StepHook = Callable[[str], None]
 """Called after each step with its name (``raw``, ``rollups``, ``late``): progress logging, and tests that
 make a writer with a stale snapshot store a row mid-job."""
+
+
+def _facts(client: Client, tenant_id: str, user_id: str, teacher: int | None) -> tuple[int, int]:
+    """One pass over the stored facts: the user's raw and current-state rows deleted, and (a teacher) the
+    rows of others naming them unmentioned; returns both counts."""
+    deleted = sum(
+        purge(client, table, tenant_id, user_id) for table in (*RAW_TABLE_NAMES, *STATE_TABLE_NAMES)
+    )
+    if teacher is None:
+        return deleted, 0
+    return deleted, sum(unmention(client, m, tenant_id, teacher) for m in TEACHER_MENTIONS)
 
 
 def erase_user(
@@ -122,13 +208,14 @@ def erase_user(
 ) -> tuple[PrivacyJob, ErasureReport]:
     """Steps 1-3 of the module docstring; returns the job (still ``running``, heartbeat moved) and what was
     deleted. ``recompute``: rebuild the tenant's rollups over the user's days from raw (default: only when a
-    rollup is not keyed by user)."""
+    personal rollup is not keyed by user)."""
     step = on_step or (lambda _: None)
     tenant, user = job.tenant_id, job.user_id
+    teacher = lms_teacher(user)
     recompute = bool(tenant_wide_rollups()) if recompute is None else recompute
     days = user_days(client, tenant, user) if recompute else None
     job = mark_job(client, job, JobStatus.RUNNING, "deleting raw rows")
-    raw = sum(purge(client, table, tenant, user) for table in RAW_TABLE_NAMES)
+    raw, mentions = _facts(client, tenant, user, teacher)
     step("raw")
     job = mark_job(client, job, JobStatus.RUNNING, "deleting rollup rows")
     rollups = sum(purge(client, table, tenant, user) for table in PER_USER_ROLLUP_TABLES)
@@ -139,10 +226,11 @@ def erase_user(
         rebuild_rollups(client, recomputed[0], recomputed[1], zones, tenant=tenant)
     step("rollups")
     job = mark_job(client, job, JobStatus.RUNNING, "deleting rows stored meanwhile")
-    late_raw = sum(purge(client, table, tenant, user) for table in RAW_TABLE_NAMES)
+    late_raw, late_mentions = _facts(client, tenant, user, teacher)
     late_rollups = sum(purge(client, table, tenant, user) for table in PER_USER_ROLLUP_TABLES)
     step("late")
-    return job, ErasureReport(raw, rollups, late_raw, late_rollups, recomputed)
+    report = ErasureReport(raw, rollups, late_raw, late_rollups, recomputed, mentions + late_mentions)
+    return job, report
 
 
 @dataclass(frozen=True)
@@ -226,6 +314,8 @@ def _run(
     if report.late_raw_rows or report.late_rollup_rows:
         late = report.late_raw_rows + report.late_rollup_rows
         detail += f" ({late} of them stored meanwhile by writers that had not seen the suppression yet)"
+    if report.mentions:
+        detail += f"; the teacher's id removed from {report.mentions} rows of others (grades, courses)"
     if report.recomputed_days is not None:
         detail += f"; rollups recomputed {report.recomputed_days[0]}..{report.recomputed_days[1]}"
     job = mark_job(client, job, JobStatus.DONE, detail, raw_rows=raw, rollup_rows=rollups)

@@ -1,10 +1,11 @@
 """Per-tenant data retention: delete what is older than each tenant's own retention (``tenant_settings``,
 changed through ``PUT /analytics/config``; defaults 13 months raw, 25 months daily rollups, 5 years
-weekly/monthly rollups).
+weekly/monthly rollups), the product's and the learning platform's tables alike (the LMS current-state
+tables have none: :mod:`jobs.retention_tables`).
 
 Two mechanisms, because a ClickHouse table TTL cannot depend on the tenant (see ``docs/retention.md``):
 
-- a **table TTL backstop** (migrations 0012 and 0015, :mod:`jobs.retention_tables`) at the longest
+- a **table TTL backstop** (migrations 0012, 0015 and 0020, :mod:`jobs.retention_tables`) at the longest
   retention a tenant may set, so storage stays bounded even if nothing else ever runs;
 - this **job**, which removes each tenant's expired rows: a whole partition is dropped when its entire time
   range is past the retention of every tenant (for a rollup, of every grain: its grains share the table and

@@ -1,5 +1,10 @@
 """The tables whose rows expire, which retention setting governs each set of their rows, and the table TTL
-backstop the migrations write (0012 and 0015): declarations only, no I/O.
+backstop the migrations write (0012, 0015 and, for the learning platform's tables, 0020): declarations
+only, no I/O.
+
+Retained: every raw table (the product's and the LMS's, by event time) and every rollup (by bucket and
+grain). The LMS current-state tables (``schemas.lms_rows.LMS_STATE_TABLES``) are not: they hold the newest
+version of each entity, not events of a time, so they have no retention (erasure deletes a person's rows).
 
 The backstop is a table TTL at the longest retention a tenant may set, so storage stays bounded even if the
 retention job (:mod:`jobs.retention`) never runs; a unit test compares the migrations with
@@ -14,8 +19,10 @@ from enum import StrEnum
 
 from annotated_types import Le
 
+from schemas.lms_rows import LMS_RAW_TABLES
 from schemas.rollups import ROLLUPS, Grain
 from schemas.tenant_config import Retention
+from schemas.topics import LMS_STREAMS
 
 
 class Tier(StrEnum):
@@ -104,7 +111,10 @@ RAW_RETAINED = (
     RetainedTable("performance_metrics", "timestamp", is_datetime=True),
     RetainedTable("usage_metrics", "date", is_datetime=False),
     RetainedTable("activity_logs", "timestamp", is_datetime=True),
+    *(RetainedTable(LMS_RAW_TABLES[stream], "timestamp", is_datetime=True) for stream in LMS_STREAMS),
 )
+"""Raw tables: the product's, then the LMS's (by ``timestamp``: an activity's or sample's time, an entity
+version's recorded time; expiring old versions leaves the current state alone)."""
 ROLLUP_RETAINED = tuple(
     RetainedTable(rollup.table, "bucket", is_datetime=False, grains=rollup.grains) for rollup in ROLLUPS
 )
@@ -112,6 +122,7 @@ RETAINED_TABLES: tuple[RetainedTable, ...] = RAW_RETAINED + ROLLUP_RETAINED
 
 
 def backstop_statements(tables: Iterable[RetainedTable] = RETAINED_TABLES) -> list[str]:
-    """The TTL statements of the migrations, one per table: 0012 wrote the raw tables' (and the per-grain
-    rollup tables' of the old layout), 0015 the rollup tables' (``ROLLUP_RETAINED``)."""
+    """The TTL statements of the migrations, one per table: 0012 wrote the product's raw tables' (and the
+    per-grain rollup tables' of the old layout), 0015 the product's rollup tables', 0020 the LMS raw and
+    rollup tables'."""
     return [f"ALTER TABLE {t.name} MODIFY TTL {t.backstop_ttl()}" for t in tables]

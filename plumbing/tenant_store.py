@@ -22,7 +22,7 @@ from schemas.tenant_config import (
     UserAgentHandling,
 )
 from schemas.times import as_utc, stored_now
-from schemas.topics import Stream
+from schemas.topics import TRACKABLE_STREAMS, Stream
 
 
 def default_tenant_settings(settings: CommonSettings, tenant_id: str) -> TenantSettings:
@@ -107,7 +107,7 @@ def restricted_preferences(client: Client) -> list[tuple[str, str, bool, list[st
     rows = client.query(
         "SELECT tenant_id, user_id, tracking_enabled, tracked_streams FROM user_preferences FINAL "
         "WHERE NOT tracking_enabled OR length(tracked_streams) < {streams:UInt8}",
-        parameters={"streams": len(Stream)},
+        parameters={"streams": len(TRACKABLE_STREAMS)},
     ).result_rows
     return [(str(t), str(u), bool(e), list(streams)) for t, u, e, streams in rows]
 

@@ -2,6 +2,14 @@
 user who opted out, of a stream the user does not want tracked, or of a user being erased (a suppression,
 :mod:`privacy.suppressions`) are not stored — neither raw rows nor rollups.
 
+Preferences govern the streams of what people do (:data:`schemas.topics.TRACKABLE_STREAMS`: the product's
+four and LMS learning activity); an opt-out keeps a person's LMS entity upserts (the platform's records of
+users and enrollments) and telemetry has no person. Suppressions apply to every stream: they are keyed by
+``(tenant, user_id)``, and an LMS message's ``user_id`` is its subject key (``student:17``), so an erased
+student's activity and upserts are dropped. A teacher being erased also appears in other people's messages
+(``graded_by`` of students' attempts, ``teacher_ids`` of courses): :meth:`TrackingFilter.redacted` removes
+the id from those, as the erasure job does from stored rows.
+
 The gateway stays free of database calls, so it still acknowledges such events; the workers drop them
 at the transform step, from a snapshot of ``user_preferences`` and ``user_suppressions`` they refresh
 periodically (and at start: :func:`tracking_refresher`). Preferences apply from the moment a worker has seen
@@ -20,7 +28,8 @@ from plumbing.snapshot import PeriodicSnapshot
 from plumbing.storage import Storage
 from plumbing.tenant_store import restricted_preferences
 from privacy.suppressions import Suppression, active_suppressions
-from schemas.topics import Stream
+from schemas.lms_payloads import UserType, subject_key
+from schemas.topics import TRACKABLE_STREAMS, Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +71,37 @@ class TrackingFilter:
             return list(events)
         return [e for e in events if self.keeps(stream, e.tenant_id, e.user_id, e.received_at)]
 
+    def redacted(self, stream: Stream, event: Any) -> Any:
+        """``event`` (kept) without the ids of teachers being erased where it names them as someone else's
+        grader (``graded_by`` of an attempt snapshot) or teacher (``teacher_ids`` of a course upsert), by the
+        rule of :meth:`keeps` (received before the suppression closed); the event itself when it names none
+        (always, without suppressions). Writers apply it to the events :meth:`keep` kept, so messages in
+        flight cannot bring an erased teacher back into others' rows."""
+        if not self._suppressed:
+            return event
+        if stream is Stream.LMS_ACTIVITY:
+            grader = getattr(event, "graded_by", None)
+            if grader is not None and self._erasing_teacher(event.tenant_id, grader, event.received_at):
+                return event.model_copy(update={"graded_by": None})
+        elif stream is Stream.LMS_ENTITIES:
+            teachers = getattr(event, "teacher_ids", None)
+            if teachers:
+                kept = [
+                    t for t in teachers if not self._erasing_teacher(event.tenant_id, t, event.received_at)
+                ]
+                if len(kept) < len(teachers):
+                    return event.model_copy(update={"teacher_ids": kept})
+        return event
+
+    def _erasing_teacher(self, tenant_id: str, teacher_id: int, received_at: datetime) -> bool:
+        suppression = self._suppressed.get((tenant_id, subject_key(UserType.TEACHER, teacher_id)))
+        return suppression is not None and suppression.drops(received_at)
+
     def use(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Rows of (tenant, user, tracking enabled, tracked streams) replace the snapshot."""
-        every = frozenset(s.value for s in Stream)
+        """Rows of (tenant, user, tracking enabled, tracked streams) replace the snapshot. An opt-out (or a
+        stream left out) concerns the trackable streams only: other streams are always kept (but for
+        suppressions)."""
+        every = frozenset(s.value for s in TRACKABLE_STREAMS)
         snapshot = {}
         for tenant, user, enabled, streams in rows:
             untracked = every if not enabled else every - frozenset(streams)

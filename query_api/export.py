@@ -1,11 +1,16 @@
-"""The GDPR export of one user (``GET /analytics/privacy/users/{user_id}/export``): every column of every raw
-table, read in chunks and encoded as they arrive, so an export of any size holds one chunk in memory and
-no pooled ClickHouse client is kept between chunks.
+"""The GDPR export of one user (``GET /analytics/privacy/users/{user_id}/export``): every column of every
+table of facts about people (:data:`EXPORT_TABLES`), read in chunks and encoded as they arrive, so an
+export of any size holds one chunk in memory and no pooled ClickHouse client is kept between chunks.
 
-Chunks are read in the tables' own order (their sorting key after tenant and user) from where the last one
-ended (keyset pagination), with ``FINAL`` so a redelivered row appears once. Columns and keys are read from
-``system.columns`` and ``system.tables``, so a column added by a later migration is exported without a
-change here.
+One export answers for a subject whichever product holds them: the product's raw tables, then the learning
+platform's raw tables of people and current-state tables of people (an LMS subject key such as
+``student:17`` is the ``user_id`` there). A product user's export gains only empty LMS tables, listed after
+the product's (CSV: their columns after the product's).
+
+Chunks are read in the tables' own order (their sorting key without tenant and user, which the chunk fixes)
+from where the last one ended (keyset pagination), with ``FINAL`` so a redelivered row appears once (and a
+current-state table gives its newest version). Columns and keys are read from ``system.columns`` and
+``system.tables``, so a column added by a later migration is exported without a change here.
 
 Encodings (:class:`JsonExport`, :class:`CsvExport`) are pure: bytes in, bytes out.
 """
@@ -23,11 +28,13 @@ from uuid import UUID
 
 import orjson
 
+from privacy.personal_data import PERSONAL_RAW_TABLES, PERSONAL_STATE_TABLES
 from query_api.store import QueryStore
-from schemas.rows import RAW_TABLES
 from schemas.times import stored_time_text
 
-EXPORT_TABLES: tuple[str, ...] = tuple(RAW_TABLES.values())
+EXPORT_TABLES: tuple[str, ...] = (*PERSONAL_RAW_TABLES, *PERSONAL_STATE_TABLES)
+"""Every table holding people's facts (rollups are derived from them). The LMS current-state tables are
+exported as well: they outlive the raw upserts' retention."""
 CHUNK_ROWS = 5_000
 
 
@@ -37,7 +44,8 @@ class TableShape:
     columns: list[str]
     types: dict[str, str]
     key: list[str]
-    """Sorting-key columns after ``tenant_id, user_id``: the order and the keyset of the chunks."""
+    """Sorting-key columns but ``tenant_id`` and ``user_id`` (fixed within an export): the order and the
+    keyset of the chunks, unique per row after ``FINAL``."""
 
 
 async def table_shapes(store: QueryStore, tables: Sequence[str] = EXPORT_TABLES) -> list[TableShape]:
@@ -57,23 +65,23 @@ async def table_shapes(store: QueryStore, tables: Sequence[str] = EXPORT_TABLES)
         names = [str(name) for t, name, _ in columns if t == table]
         types = {str(name): str(kind) for t, name, kind in columns if t == table}
         key = sorting[table]
-        if key[:2] != ["tenant_id", "user_id"] or not set(key[2:]) <= set(names):
-            raise ValueError(f"{table} is not ordered by tenant, user and columns: {key}")
-        shapes.append(TableShape(table, names, types, key[2:]))
+        if not set(key) <= set(names):
+            raise ValueError(f"{table} is not ordered by columns: {key}")
+        shapes.append(TableShape(table, names, types, [c for c in key if c not in ("tenant_id", "user_id")]))
     return shapes
 
 
 def chunk_sql(shape: TableShape, after: bool) -> str:
-    """One chunk of the user's rows, in key order, after the key of the previous chunk's last row."""
+    """One chunk of the user's rows, in key order, after the key of the previous chunk's last row. A table
+    keyed by tenant and user alone (``lms_users``) holds one row per user after ``FINAL``: no order."""
     key = ", ".join(shape.key)
     where = "tenant_id = {tenant:String} AND user_id = {user:String}"
     if after:
         bound = ", ".join(f"{{k{i}:{shape.types[c]}}}" for i, c in enumerate(shape.key))
         where += f" AND ({key}) > ({bound})"
-    return (
-        f"SELECT {', '.join(shape.columns)} FROM {shape.name} FINAL WHERE {where} "
-        f"ORDER BY {key} LIMIT {{limit:UInt32}}"
-    )
+    order = f"ORDER BY {key} " if key else ""
+    columns = ", ".join(shape.columns)
+    return f"SELECT {columns} FROM {shape.name} FINAL WHERE {where} {order}LIMIT {{limit:UInt32}}"
 
 
 async def table_chunks(
@@ -87,7 +95,7 @@ async def table_chunks(
         rows = await store.rows(sql, params)
         if rows:
             yield rows
-        if len(rows) < chunk_rows:
+        if len(rows) < chunk_rows or not shape.key:
             return
         last = rows[-1]
         params.update({f"k{i}": last[p] for i, p in enumerate(positions)})

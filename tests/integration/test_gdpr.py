@@ -26,13 +26,14 @@ import pytest_asyncio
 from clickhouse_connect.driver.client import Client
 
 from cli.privacy_jobs import add_cli
-from jobs.erasure import PER_USER_ROLLUP_TABLES, RAW_TABLE_NAMES, run_pending_deletions
+from jobs.erasure import PER_USER_ROLLUP_TABLES, RAW_TABLE_NAMES, STATE_TABLE_NAMES, run_pending_deletions
 from jobs.erasure_queue import JobStatus, privacy_job, privacy_jobs, schedule_deletion
 from plumbing.migrate import migrate
 from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
 from privacy.suppressions import user_suppression
 from privacy.tracking import TrackingFilter
+from query_api.export import EXPORT_TABLES
 from schemas.messages import encode_batch
 from schemas.rollups import ROLLUPS
 from schemas.topics import Stream
@@ -66,7 +67,7 @@ def _id(*parts: object) -> str:
 
 @dataclass
 class Traffic:
-    """What one user posted: ids per raw table."""
+    """What one user posted: ids per exported table (the LMS ones stay empty here)."""
 
     ids: dict[str, set[str]]
 
@@ -149,7 +150,7 @@ def _bodies(user: str, day: date) -> dict[str, list[dict[str, Any]]]:
 
 async def _post(http: httpx.AsyncClient, tenant: str, user: str, days: list[date]) -> Traffic:
     service = bearer(f"{tenant}-backend", tenant, ["service"])
-    ids: dict[str, set[str]] = {table: set() for table in RAW_TABLE_NAMES}
+    ids: dict[str, set[str]] = {table: set() for table in EXPORT_TABLES}
     for day in days:
         bodies = _bodies(user, day)
         sent = await http.post(
@@ -201,13 +202,23 @@ def _count(client: Client, table: str, tenant: str, user: str, *, masked_too: bo
 
 
 def _rollups(client: Client, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every rollup row of the tenant, measures merged, tenant left out: comparable across tenants."""
+    """Every rollup row of the tenant, measures merged, tenant left out: comparable across tenants. A
+    replacing rollup holds one row per key (``FINAL``): its stored values, text ones included."""
     content = {}
     for item in ROLLUPS:
         for grain in item.grains:
             keys = [c for c in item.key_columns if c != "tenant_id"]
-            sql = select_sql(item, grain, keys, "tenant_id = {t:String}") + f" ORDER BY {', '.join(keys)}"
-            content[f"{item.table}/{grain}"] = rounded_rows(client, sql, {"t": tenant})
+            if item.replacing_version:
+                values = [*keys, *(m.name for m in item.measures)]  # not the version: a receive time
+                sql = (
+                    f"SELECT {', '.join(values)} FROM {item.table} FINAL "
+                    f"WHERE grain = '{grain.value}' AND tenant_id = {{t:String}}"
+                )
+            else:
+                sql = select_sql(item, grain, keys, "tenant_id = {t:String}")
+            content[f"{item.table}/{grain}"] = rounded_rows(
+                client, f"{sql} ORDER BY {', '.join(keys)}", {"t": tenant}
+            )
     return content
 
 
@@ -252,10 +263,10 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     assert body["success"] is True and body["metadata"]["request_id"] == exported.headers["x-request-id"]
     data = body["data"]
     assert (data["user_id"], data["tenant_id"]) == (X, ACME)
-    assert list(data["tables"]) == list(RAW_TABLE_NAMES)
+    assert list(data["tables"]) == list(EXPORT_TABLES)  # the product's tables first, then the LMS's
     for table, rows in data["tables"].items():
         assert {r["id"] for r in rows} == x.ids[table], table
-        assert {(r["tenant_id"], r["user_id"]) for r in rows} == {(ACME, X)}
+        assert {(r["tenant_id"], r["user_id"]) for r in rows} <= {(ACME, X)}
         stored = client.query(
             f"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' "
             "ORDER BY position"
@@ -275,6 +286,9 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     assert len(lines) == x.rows == 4 * len(days) + 2 * len(days)
     for table in RAW_TABLE_NAMES:
         assert {line["id"] for line in lines if line["table"] == table} == x.ids[table]
+    assert as_csv.text.split("\r\n", 1)[0].startswith(
+        "table,tenant_id,id,user_id,session_id,event_type,event_name"
+    )  # the product's columns first, as before
     assert {line["user_id"] for line in lines} == {X}
     assert {line["engagement_score"] for line in lines if line["table"] == "usage_metrics"} == {"40.5"}
     assert all(line["page"] == "" for line in lines if line["table"] == "usage_metrics")  # not its column
@@ -347,7 +361,7 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     await asyncio.sleep(0.5)  # posts acknowledged just before "done" have long been written (or dropped)
 
     # ---- nothing of X anywhere, not even rows hidden by a mask; everything else as if X had never been
-    for table in (*RAW_TABLE_NAMES, *PER_USER_ROLLUP_TABLES):
+    for table in (*RAW_TABLE_NAMES, *STATE_TABLE_NAMES, *PER_USER_ROLLUP_TABLES):
         assert _count(client, table, ACME, X, masked_too=True) == 0, table
     for table in RAW_TABLE_NAMES:
         assert _count(client, table, ACME, Y) == len(y.ids[table]), table
@@ -357,17 +371,18 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     assert _comparable(after) == _comparable(await _dashboard(http, TWIN, Y, days))
     assert _comparable(after)["overview"] == _comparable(before)["overview"]  # Y's own numbers unchanged
     empty = (await http.get(f"/analytics/privacy/users/{X}/export", headers=dpo)).json()["data"]["tables"]
-    assert empty == {table: [] for table in RAW_TABLE_NAMES}
+    assert empty == {table: [] for table in EXPORT_TABLES}
 
     # ---- audited: both exports, the requests, the outcome
     repeated = f"job {job['job_id']} (already {again.json()['data']['status']})"
+    tables = len(EXPORT_TABLES)
     expected = {
-        ("dpo", "export_user", "succeeded", f"json, {x.rows} rows of 4 tables"),
-        ("dpo", "export_user", "succeeded", f"csv, {x.rows} rows of 4 tables"),
+        ("dpo", "export_user", "succeeded", f"json, {x.rows} rows of {tables} tables"),
+        ("dpo", "export_user", "succeeded", f"csv, {x.rows} rows of {tables} tables"),
         ("dpo", "delete_user", "accepted", f"job {job['job_id']}"),
         ("svc", "delete_user", "accepted", repeated),
         ("dpo", "delete_user", "succeeded", status["detail"]),
-        ("dpo", "export_user", "succeeded", "json, 0 rows of 4 tables"),
+        ("dpo", "export_user", "succeeded", f"json, 0 rows of {tables} tables"),
         (X, "export_user", "denied", "user may not export user"),
     }
     assert expected <= await _audited(client, ACME, X)
@@ -384,7 +399,7 @@ async def _audited(client: Client, tenant: str, user: str) -> set[tuple[str, str
             parameters={"t": tenant, "u": user},
         ).result_rows
         entries = {(str(a), str(b), str(c), str(d)) for a, b, c, d in rows}
-        if ("dpo", "export_user", "succeeded", "json, 0 rows of 4 tables") in entries:  # the last one
+        if ("dpo", "export_user", "succeeded", f"json, 0 rows of {len(EXPORT_TABLES)} tables") in entries:
             break
         await asyncio.sleep(0.1)
     return entries

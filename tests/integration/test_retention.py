@@ -419,6 +419,122 @@ def test_a_tenant_with_invalid_stored_settings_keeps_everything_and_blocks_parti
     assert report.tables["analytics_events"].rows_deleted == {BRIEF: 7, KEEPER: 4}
 
 
+LMS_RAW = ("lms_activity", "lms_entity_upserts", "lms_telemetry")
+LMS_STATE = ("lms_institutes", "lms_courses", "lms_users", "lms_enrollments")
+
+
+def fill_lms(client: Client) -> list[str]:
+    """Both tenants: LMS raw rows at RAW_AGES, and one row of each LMS feed per day of DAY_AGES (so every
+    LMS rollup holds each grain it keeps); the current-state tables one entity each, last changed 3000 days
+    ago. Returns the LMS rollup tables fed."""
+    raw = [
+        [tenant, uuid.uuid4(), "student:17", NOW - age, NOW - age]
+        for tenant in (BRIEF, KEEPER)
+        for age in RAW_AGES
+    ]
+    for table in LMS_RAW:
+        client.insert(table, raw, column_names=["tenant_id", "id", "user_id", "timestamp", "received_at"])
+    feeds: dict[str, tuple[list[str], list[list[Any]]]] = {
+        "feed_lms_activity": (["user_type", "type", "course_id", "course_or_null", "is_view"], []),
+        "feed_lms_video": (["course_id", "video_id", "watch_duration"], []),
+        "feed_lms_attempts": (["course_id", "assessment_type", "assessment_id", "attempt_id", "state"], []),
+        "feed_lms_enrollments": (["course_id", "status", "progress_centi", "version"], []),
+        "feed_lms_telemetry": (["source", "type", "requests", "storage_used_bytes", "sampled_at"], []),
+    }
+    for tenant in (BRIEF, KEEPER):
+        for age in DAY_AGES:
+            local = LOCAL_TODAY[tenant] - timedelta(days=age)
+            head = [tenant, "student:17", *date_buckets(local)]
+            feeds["feed_lms_activity"][1].append([*head, "student", "content_viewed", 5, 5, 1])
+            feeds["feed_lms_video"][1].append([*head, 5, 51, 60])
+            feeds["feed_lms_attempts"][1].append([*head, 5, "quiz", 61, 1000 + age, "started"])
+            feeds["feed_lms_enrollments"][1].append([*head, 5, "active", 100 * age, age])
+            sampled = datetime.combine(local, datetime.min.time(), UTC)
+            feeds["feed_lms_telemetry"][1].append(
+                [tenant, "source:web-1", *head[2:], "web-1", "storage", 0, 7, sampled]
+            )
+    for feed, (columns, rows) in feeds.items():
+        client.insert(feed, rows, column_names=["tenant_id", "user_id", "day", "week", "month", *columns])
+    ancient = NOW - timedelta(days=3000)
+    for tenant in (BRIEF, KEEPER):
+        client.insert(
+            "lms_institutes",
+            [[tenant, 1, "North", 1, ancient]],
+            column_names=["tenant_id", "institute_id", "name", "version", "updated_at"],
+        )
+        client.insert(
+            "lms_courses",
+            [[tenant, 5, 1, "Algebra", [4], 1, ancient]],
+            column_names=[
+                "tenant_id",
+                "course_id",
+                "institute_id",
+                "title",
+                "teacher_ids",
+                "version",
+                "updated_at",
+            ],
+        )
+        client.insert(
+            "lms_users",
+            [[tenant, "student:17", "student", 17, ancient, 1, ancient]],
+            column_names=[
+                "tenant_id",
+                "user_id",
+                "user_type",
+                "lms_user_id",
+                "signed_up_at",
+                "version",
+                "updated_at",
+            ],
+        )
+        client.insert(
+            "lms_enrollments",
+            [[tenant, "student:17", 17, 5, ancient, "active", 1, ancient]],
+            column_names=[
+                "tenant_id",
+                "user_id",
+                "student_id",
+                "course_id",
+                "enrolled_at",
+                "status",
+                "version",
+                "updated_at",
+            ],
+        )
+    return [t.name for t in RETAINED_TABLES if t.name.startswith("rollup_lms_")]
+
+
+def test_the_lms_raw_tables_and_rollups_expire_like_the_products_and_the_current_state_never(
+    clickhouse_client: Client,
+) -> None:
+    client = clickhouse_client
+    migrate(client)
+    save_tenant_settings(client, BRIEF, BRIEF_SETTINGS)
+    rollups = fill_lms(client)
+    assert len(rollups) == 7
+    tables = [*LMS_RAW, *rollups]
+    before = {table: stored(client, table) for table in tables}
+    for table in rollups:  # each rollup holds every grain it keeps (the telemetry ones too)
+        grains = {grain for _, grain, _ in before[table]}
+        daily_only = table in ("rollup_lms_attempts", "rollup_lms_enrollment_progress")
+        assert grains == ({"daily"} if daily_only else {"daily", "weekly", "monthly"}), table
+    state = {
+        table: client.query(f"SELECT * FROM {table} ORDER BY tenant_id").result_rows for table in LMS_STATE
+    }
+    want = expected_removed(before)
+    assert set(want) == set(tables) and want["lms_activity"] == {BRIEF: 7, KEEPER: 4}
+
+    report = enforce_retention(client, NOW, defaults)
+
+    assert report.removed() == want  # the product's tables are empty here: nothing else removed
+    assert {table: stored(client, table) for table in tables} == survivors(before)
+    assert not set(LMS_STATE) & set(report.tables)
+    assert {
+        table: client.query(f"SELECT * FROM {table} ORDER BY tenant_id").result_rows for table in LMS_STATE
+    } == state
+
+
 def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) -> None:
     migrate(clickhouse_client)
     engines = {
@@ -433,12 +549,16 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
         "activity_logs": "TTL toDateTime(timestamp) + toIntervalDay(3661)",
         "usage_metrics": "TTL date + toIntervalDay(3662)",
     }
+    expected.update(dict.fromkeys(LMS_RAW, "TTL toDateTime(timestamp) + toIntervalDay(3661)"))
     by_grain = "toIntervalDay(multiIf(grain = 'daily', 3662, grain = 'weekly', 7329, 7353))"
+    daily_only = ("rollup_session_pages", "rollup_lms_attempts", "rollup_lms_enrollment_progress")
     for table in RETAINED_TABLES:
         if table.name.startswith("rollup_"):
-            single = table.name == "rollup_session_pages"
+            single = table.name in daily_only
             expected[table.name] = f"TTL bucket + {'toIntervalDay(3662)' if single else by_grain}"
-    assert len(expected) == 4 + 7
+    assert len(expected) == 4 + 7 + 3 + 7
+    for name in LMS_STATE:  # current state: no TTL
+        assert " TTL " not in engines[name], (name, engines[name])
     for name, ttl in expected.items():
         assert ttl in engines[name], (name, engines[name])
     # The backstop removes what is past it even if the job never runs (now() is the real clock here).

@@ -30,10 +30,13 @@ from privacy.policy import (
     truncate_ip,
 )
 from schemas.enums import clickhouse_enum8
+from schemas.lms_messages import LMS_MESSAGES
+from schemas.lms_payloads import LMS_PAYLOADS
+from schemas.lms_payloads import message_fields as lms_message_fields
 from schemas.messages import MESSAGE_MODELS
 from schemas.payloads import PAYLOAD_MODELS, AnalyticsEventCreate
 from schemas.tenant_config import IpHandling, TenantSettings, UserAgentHandling
-from schemas.topics import Stream
+from schemas.topics import LMS_STREAMS, PRODUCT_STREAMS, Stream
 from tests.support.examples import example, examples
 
 SECRET = b"a test secret of enough length"
@@ -191,9 +194,12 @@ def _event(**changes: Any) -> AnalyticsEventCreate:
     return AnalyticsEventCreate.model_validate(body)
 
 
+SERVER_FIELDS = {"id", "tenant_id", "received_at", "schema_version", "time_clamped", "client_keyed"}
+
+
 def test_without_a_policy_the_message_keeps_the_payloads_fields_and_gains_no_others() -> None:
-    server = {"id", "tenant_id", "received_at", "schema_version", "time_clamped", "client_keyed"}
-    for stream in Stream:
+    server = SERVER_FIELDS
+    for stream in PRODUCT_STREAMS:
         for _, body in examples(stream, "valid"):
             payload = PAYLOAD_MODELS[stream].model_validate(body)
             plain = stamp(payload, "acme", RECEIVED)
@@ -204,6 +210,40 @@ def test_without_a_policy_the_message_keeps_the_payloads_fields_and_gains_no_oth
                     dumped["ip_address"],
                     dumped["user_agent"],
                 )
+
+
+def test_without_a_policy_an_lms_message_is_its_contract_fields_with_the_stamps() -> None:
+    for stream in LMS_STREAMS:
+        for name, body in examples(stream, "valid"):
+            payload = LMS_PAYLOADS[stream].model_validate(body)
+            plain = stamp(payload, "acme", RECEIVED)
+            assert set(plain) == set(lms_message_fields(payload)) | SERVER_FIELDS | {"timestamp"}, name
+            LMS_MESSAGES[stream].model_validate(plain)
+
+
+@pytest.mark.parametrize("mode", list(IpHandling))
+@pytest.mark.parametrize("keep_user_agent", [True, False])
+def test_lms_activity_follows_the_tenants_ip_and_user_agent_handling(
+    mode: IpHandling, keep_user_agent: bool
+) -> None:
+    """A learner's address and browser are handled as a product user's (ADR 0015); entity upserts and
+    telemetry carry neither, so the policy leaves them as they are."""
+    body = example(Stream.LMS_ACTIVITY, "valid_login_with_client.json")
+    payload = LMS_PAYLOADS[Stream.LMS_ACTIVITY].model_validate(body)
+    policy = PrivacyPolicy(mode, SALT, keep_user_agent=keep_user_agent)
+    message = stamp(payload, "acme", RECEIVED, privacy=policy)
+    assert message["ip_address"] == apply_ip_handling(body["ip_address"], mode, SALT)
+    assert message["user_agent"] == (body["user_agent"] if keep_user_agent else None)
+    assert {k: message[k] for k in CLIENT_FIELDS} == parse_user_agent(body["user_agent"])._asdict()
+    stored = LMS_MESSAGES[Stream.LMS_ACTIVITY].model_validate(orjson.loads(orjson.dumps(message)))
+    assert (stored.ip_address, stored.browser) == (message["ip_address"], "Safari")
+    assert stored.user_id == "teacher:7" and stored.lms_user_id == 7
+    for stream in (Stream.LMS_ENTITIES, Stream.LMS_TELEMETRY):
+        for _, other in examples(stream, "valid"):
+            fixed = LMS_PAYLOADS[stream].model_validate(
+                {**other, "id": "0190f5b8-6a7e-7c2d-8e1f-3a4b5c6d7e8f"}
+            )
+            assert stamp(fixed, "acme", RECEIVED, privacy=policy) == stamp(fixed, "acme", RECEIVED)
 
 
 @pytest.mark.parametrize(

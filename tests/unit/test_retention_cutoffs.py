@@ -1,4 +1,5 @@
-"""Retention cutoffs, bucket bounds, partition ranges and the TTL backstop, without a database."""
+"""Retention cutoffs, bucket bounds, partition ranges and the TTL backstop, without a database; the LMS raw
+tables and rollups are retained like the product's, the LMS current-state tables not at all."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from jobs.retention_tables import (
     tier_of,
 )
 from plumbing.migrate import load_migrations
-from schemas.rollups import GRAIN_TYPE, ROLLUPS, Grain
+from schemas.lms_rows import LMS_STATE_TABLES
+from schemas.rollups import GRAIN_TYPE, PRODUCT_ROLLUPS, ROLLUPS, Grain
 from schemas.rows import RAW_TABLES
 from schemas.tenant_config import Retention, TenantSettings
 
@@ -59,16 +61,24 @@ def test_every_raw_and_rollup_table_is_retained_with_its_time_column_and_grains(
         "performance_metrics": ("timestamp", True, (None,)),
         "usage_metrics": ("date", False, (None,)),
         "activity_logs": ("timestamp", True, (None,)),
+        "lms_entity_upserts": ("timestamp", True, (None,)),
+        "lms_activity": ("timestamp", True, (None,)),
+        "lms_telemetry": ("timestamp", True, (None,)),
     }
     assert set(raw) == set(RAW_TABLES.values())
+    assert not set(LMS_STATE_TABLES.values()) & set(TABLES)  # current state: no retention
     rollups = {name: t for name, t in TABLES.items() if name.startswith("rollup_")}
     assert set(rollups) == {t.name for t in ROLLUP_RETAINED}
     assert {name: (t.column, t.is_datetime, t.grains) for name, t in rollups.items()} == {
         item.table: ("bucket", False, item.grains) for item in ROLLUPS
     }
-    assert len(rollups) == 7
+    assert len(rollups) == 7 + 7  # the product's and the learning platform's
     assert rollups["rollup_session_pages"].slices == (Grain.DAY,)
     assert rollups["rollup_user_events"].slices == (Grain.DAY, Grain.WEEK, Grain.MONTH)
+    for name in ("rollup_lms_attempts", "rollup_lms_enrollment_progress"):  # as-of state: daily rows only
+        assert rollups[name].slices == (Grain.DAY,), name
+    for name in ("rollup_lms_course_activity", "rollup_lms_user_days", "rollup_lms_platform_traffic"):
+        assert rollups[name].slices == (Grain.DAY, Grain.WEEK, Grain.MONTH), name
 
 
 def test_raw_rows_daily_rollup_rows_and_coarser_rollup_rows_follow_their_own_setting() -> None:
@@ -213,8 +223,14 @@ def test_the_last_ttl_of_every_retained_table_in_the_migrations_is_its_backstop(
         assert latest.pop(table.name) == f"ALTER TABLE {table.name} MODIFY TTL {table.backstop_ttl()}"
     assert latest and set(latest) <= set(dropped_after)  # the old per-grain tables only
     assert all(name.endswith(("_daily", "_weekly", "_monthly")) for name in latest)
-    rollup_statements = backstop_statements(ROLLUP_RETAINED)
+    product_rollups = {item.table for item in PRODUCT_ROLLUPS}
+    rollup_statements = backstop_statements(t for t in ROLLUP_RETAINED if t.name in product_rollups)
     assert [m.statements for m in load_migrations() if m.name == "rollup_retention"] == [rollup_statements]
+    lms = [t for t in RETAINED_TABLES if t.name.startswith(("lms_", "rollup_lms_"))]
+    assert len(lms) == 3 + 7
+    lms_statements = set(backstop_statements(lms))  # written by the migration creating the tables
+    [lms_migration] = [m for m in load_migrations() if m.version == 20]
+    assert lms_statements <= {" ".join(statement.split()) for statement in lms_migration.statements}
     assert len(backstop_statements()) == len(RETAINED_TABLES)
 
 
@@ -227,7 +243,14 @@ def test_the_backstop_ttl_is_one_expression_per_table_choosing_the_days_by_grain
         if table.grains == (Grain.DAY, Grain.WEEK, Grain.MONTH):
             assert table.backstop_ttl() == coarse, table.name
         else:
-            assert table.grains == (Grain.DAY,) and table.name == "rollup_session_pages"
+            assert table.grains == (Grain.DAY,), table.name
+            assert table.name in (
+                "rollup_session_pages",
+                "rollup_lms_attempts",
+                "rollup_lms_enrollment_progress",
+            )
+            assert table.backstop_ttl() == "bucket + INTERVAL 3662 DAY"
+    assert TABLES["lms_activity"].backstop_ttl() == "toDateTime(timestamp) + INTERVAL 3661 DAY"
     days = TABLES["rollup_user_events"]
     assert [days.backstop_days(grain) for grain in days.grains] == [3662, 7329, 7353]
 
