@@ -1,0 +1,44 @@
+"""Readers of the learning platform's eight aggregation models (ADR 0015 §5, ``docs/metrics.md``): each
+computes its seed model for a tenant, the requested ids and a period of local days from the LMS rollups
+(``schemas/lms_rollups.py``) and the current-state tables, with the formulas of
+:mod:`schemas.lms_measures`. Every reader takes the query store and answers for many ids in a few
+statements."""
+
+from query_api.lms.assessments import assessment_analytics
+from query_api.lms.courses import course_analytics, daily_course_metrics, weekly_course_metrics
+from query_api.lms.models import (
+    AssessmentAnalytics,
+    CourseAnalytics,
+    DailyCourseMetrics,
+    LmsPeriod,
+    MonthlyUserMetrics,
+    Person,
+    SystemMetrics,
+    UserAnalytics,
+    VideoWatchAnalytics,
+    WeeklyCourseMetrics,
+)
+from query_api.lms.system import system_metrics
+from query_api.lms.users import monthly_user_metrics, user_analytics
+from query_api.lms.videos import video_watch_analytics
+
+__all__ = [
+    "AssessmentAnalytics",
+    "CourseAnalytics",
+    "DailyCourseMetrics",
+    "LmsPeriod",
+    "MonthlyUserMetrics",
+    "Person",
+    "SystemMetrics",
+    "UserAnalytics",
+    "VideoWatchAnalytics",
+    "WeeklyCourseMetrics",
+    "assessment_analytics",
+    "course_analytics",
+    "daily_course_metrics",
+    "monthly_user_metrics",
+    "system_metrics",
+    "user_analytics",
+    "video_watch_analytics",
+    "weekly_course_metrics",
+]

@@ -1,0 +1,81 @@
+"""Reads shared by the LMS readers: statement parameters of a period, the course catalog from the
+current state (``lms_courses FINAL``), and the (student, assessment) pairs handed in by a period's end.
+
+Entity attributes are joined here at read time, never stored in rollups (ADR 0015 §3): a course that
+arrives after its activity changes the answers from then on, as intended. Soft-deleted entities
+(``is_deleted = 1``, the newest state) are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from query_api.lms.models import LmsPeriod
+from query_api.readers.common import ch_time
+from query_api.store import QueryStore
+from schemas import lms_measures as measures
+from schemas.rollups import rollup
+
+ATTEMPTS = rollup("lms_attempts")
+
+
+def period_params(period: LmsPeriod, courses: Sequence[int] = ()) -> dict[str, Any]:
+    """``tenant``, the period's local days ``first``/``last``, its UTC instants ``start``/``end``
+    (``end`` exclusive) and ``courses``."""
+    return {
+        "tenant": period.tenant_id,
+        "first": period.first,
+        "last": period.last,
+        "start": ch_time(period.start),
+        "end": ch_time(period.end),
+        "courses": list(courses),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class CourseEntry:
+    """A course's current state as the readers need it."""
+
+    course_id: int
+    assessments: dict[int, str]
+    """assessment id → ``quiz`` / ``assignment``, as the course lists them now"""
+
+
+async def course_catalog(
+    store: QueryStore, tenant_id: str, course_ids: Sequence[int] | None = None
+) -> dict[int, CourseEntry]:
+    """The current state of the tenant's courses (``course_ids`` only, when given), deleted ones left out."""
+    params: dict[str, Any] = {"tenant": tenant_id, "courses": list(course_ids or ())}
+    only = " AND course_id IN {courses:Array(UInt64)}" if course_ids is not None else ""
+    rows = await store.rows(
+        "SELECT course_id, assessment_ids, assessment_types FROM lms_courses FINAL "
+        "WHERE tenant_id = {tenant:String} AND is_deleted = 0" + only,
+        params,
+    )
+    return {
+        int(course): CourseEntry(int(course), {int(a): str(t) for a, t in zip(ids, kinds, strict=True)})
+        for course, ids, kinds in rows
+    }
+
+
+async def submitted_pairs(
+    store: QueryStore, period: LmsPeriod, assessment_ids: Sequence[int]
+) -> set[tuple[str, int]]:
+    """(student key, assessment id) of every attempt at one of ``assessment_ids`` started on or before the
+    period's last day whose newest snapshot is submitted or graded."""
+    if not assessment_ids:
+        return set()
+    params = {
+        **period_params(period),
+        "assessments": list(assessment_ids),
+        "states": list(measures.SUBMITTED_STATES),
+    }
+    rows = await store.rows(
+        f"SELECT DISTINCT user_id, assessment_id FROM {ATTEMPTS.table} FINAL "
+        "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {last:Date} "
+        "AND assessment_id IN {assessments:Array(UInt64)} AND state IN {states:Array(String)}",
+        params,
+    )
+    return {(str(user), int(assessment)) for user, assessment in rows}
