@@ -23,10 +23,11 @@ def describe(summary: dict[str, Any]) -> str:
     per_stream = ", ".join(
         f"{name} {counts['accepted']:,}" for name, counts in summary["streams"].items() if counts["sent"]
     )
+    resent = f" (of them {summary['resent']:,} deliberate re-sends)" if summary["resent"] else ""
     return (
         f"sent {summary['sent']:,} events in {summary['requests']:,} requests "
         f"over {summary['duration_s']} s: "
-        f"accepted {summary['accepted']:,} ({per_stream}), rejected {summary['rejected']:,}, "
+        f"accepted {summary['accepted']:,}{resent} ({per_stream}), rejected {summary['rejected']:,}, "
         f"failed {summary['failed']:,} in {summary['errors']:,} failed requests\n"
         f"{summary['events_per_s']:,} events/s accepted; latency p50 {latency['p50']} ms, "
         f"p99 {latency['p99']} ms"

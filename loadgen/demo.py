@@ -1,13 +1,16 @@
-"""Demo data for ``analytics dev --demo``: six weeks of traffic, sent once, through the real intake.
+"""Demo data for ``analytics dev --demo``: six weeks of traffic, sent once, through the real intake: the
+product's users and a small learning platform (institutes, courses, teachers, students, a six-week term
+ending today), so a newcomer sees product and LMS numbers at once.
 
 The load generator runs as a subprocess (its own core, the same HTTP path as any client) against the
-server's own port once it answers, one stream after the other over the same seeded sessions: a commit of
-one stream writes a few tables, a commit mixing all four writes 25, and a commit's cost is mostly per
-table and view (ADR 0008), so one stream at a time fills faster than mixed traffic. A store that already
-holds events is left alone, so a restart adds nothing, and the process says so and how to get the demo (a
-fresh store); an interrupted fill is not resumed (delete the store directory to start over). While it
-loads, the server's per-request access log is paused (tens of thousands of lines would bury everything
-else) and one line per stream reports progress.
+server's own port once it answers, one stream after the other over the same seeded sessions and platform:
+a commit of one stream writes a few tables, a commit mixing all of them writes dozens, and a commit's cost
+is mostly per table and view (ADR 0008), so one stream at a time fills faster than mixed traffic. The
+learning platform's entities go first, so its first numbers already have their courses and students.
+A store that already holds events is left alone, so a restart adds nothing, and the process says so and
+how to get the demo (a fresh store); an interrupted fill is not resumed (delete the store directory to
+start over). While it loads, the server's per-request access log is paused (tens of thousands of lines
+would bury everything else) and one line per stream reports progress.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import httpx
 from loadgen.options import TOKEN_ENV
 from plumbing.clickhouse import parse_url
 from plumbing.storage import Storage
-from schemas.topics import Stream
+from schemas.topics import LMS_STREAMS, PRODUCT_STREAMS, Stream
 
 ACCESS_LOGGER = "uvicorn.access"
 
@@ -37,25 +40,35 @@ DEMO_SESSIONS = 2_400
 reports, 1,000 usage summaries and 700 activities."""
 DEMO_DAYS = 42
 DEMO_USER_PREFIX = "demo_user_"
+DEMO_LMS_STUDENTS = 150
+DEMO_LMS_COURSES = 8
+"""About 11,000 items: 1,600 entity documents, 8,600 learning activities and 700 telemetry samples."""
 
 
 def loadgen_command(base_url: str, stream: Stream) -> list[str]:
+    """The load generator run sending the demo's items of ``stream``."""
+    if stream in LMS_STREAMS:
+        size = [f"--lms-students={DEMO_LMS_STUDENTS}", f"--lms-courses={DEMO_LMS_COURSES}"]
+    else:
+        size = [f"--users={DEMO_USERS}", f"--sessions={DEMO_SESSIONS}", f"--user-prefix={DEMO_USER_PREFIX}"]
     return [
         sys.executable,
         "-m",
         "cli.main",
         "loadgen",
         f"--url={base_url}",
-        f"--users={DEMO_USERS}",
-        f"--sessions={DEMO_SESSIONS}",
+        *size,
         f"--streams={stream.value}",
         f"--history={DEMO_DAYS}",
-        f"--user-prefix={DEMO_USER_PREFIX}",
         "--seed=42",
         "--concurrency=32",
         "--no-progress",
         "--json",
     ]
+
+
+DEMO_STREAMS = (*PRODUCT_STREAMS, *LMS_STREAMS)
+"""In the order they are sent (the learning platform's entities before its activity)."""
 
 
 def not_empty_message(existing: int, store_url: str, database: str) -> str:
@@ -117,20 +130,22 @@ async def fill_if_empty(
         await _wait_until_serving(base_url)
         print(
             f"demo: posting {DEMO_DAYS} days of traffic of {DEMO_USERS} users "
-            f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) to {base_url}, one stream after "
+            f"({DEMO_USER_PREFIX}1 … {DEMO_USER_PREFIX}{DEMO_USERS}) and of a learning platform of "
+            f"{DEMO_LMS_STUDENTS} students in {DEMO_LMS_COURSES} courses to {base_url}, one stream after "
             "the other; the access log is paused until it is done ...",
             flush=True,
         )
         started = time.monotonic()
         accepted: dict[str, int] = {}
-        for number, stream in enumerate(Stream, start=1):
+        for number, stream in enumerate(DEMO_STREAMS, start=1):
             summary = await _run_loadgen(loadgen_command(base_url, stream), token)
             if summary is None:
                 print(f"demo: the load generator failed on {stream.value}; see above", flush=True)
                 return
-            accepted[stream.value] = summary["accepted"]
+            # deliberate re-sends of a client id (LMS traffic) are accepted again but stored once
+            accepted[stream.value] = summary["accepted"] - summary.get("resent", 0)
             print(
-                f"demo: {number}/{len(Stream)} {stream.value}: {summary['accepted']:,} stored "
+                f"demo: {number}/{len(DEMO_STREAMS)} {stream.value}: {accepted[stream.value]:,} stored "
                 f"({time.monotonic() - started:.1f} s)",
                 flush=True,
             )

@@ -1,8 +1,11 @@
-"""Send the traffic model to a gateway: ``concurrency`` closed-loop senders, paced to ``rate`` events/s.
+"""Send the traffic models to a gateway: ``concurrency`` closed-loop senders, paced to ``rate`` events/s.
 
-The run ends after ``duration`` seconds or ``events`` items, or early once more than ``max_errors``
-requests failed. Nothing is retried: a refused item, a non-2xx answer or a transport error is counted
-and makes the run unsuccessful, since on a healthy gateway none of them is expected.
+The product's model is endless; the learning platform's (:mod:`.lms_traffic`) is one term, sent whole.
+The run ends after ``duration`` seconds or ``events`` items, when the selected traffic is all sent, or
+early once more than ``max_errors`` requests failed. Nothing is retried: a refused item, a non-2xx answer
+or a transport error is counted and makes the run unsuccessful, since on a healthy gateway none of them
+is expected. (The learning platform's own re-sends of a client id are items like any other, also counted
+as ``resent``.)
 """
 
 from __future__ import annotations
@@ -17,17 +20,21 @@ import httpx
 import orjson
 from tqdm import tqdm
 
+from loadgen.lms_traffic import lms_items
 from loadgen.options import LoadOptions
 from loadgen.requests import Request, pack
 from loadgen.stats import Tally
 from loadgen.traffic import Item, TrafficModel
+from schemas.topics import PRODUCT_STREAMS
 
 
 class GatewayUnreachable(Exception):
     """Nothing answers at the gateway URL (checked once before the run)."""
 
 
-def _requests(options: LoadOptions) -> Iterator[Request]:
+def _product_items(options: LoadOptions) -> Iterator[Item]:
+    if not options.streams & frozenset(PRODUCT_STREAMS):
+        return iter(())
     model = TrafficModel(
         seed=options.seed,
         users=options.users,
@@ -36,9 +43,26 @@ def _requests(options: LoadOptions) -> Iterator[Request]:
         streams=options.streams,
         user_prefix=options.user_prefix,
     )
-    items: Iterator[Item] = model.items()
     if options.sessions is not None:
-        items = itertools.chain.from_iterable(model.session() for _ in range(options.sessions))
+        return itertools.chain.from_iterable(model.session() for _ in range(options.sessions))
+    return model.items()
+
+
+def interleave(first: Iterator[Item], second: Iterator[Item]) -> Iterator[Item]:
+    """One item of each in turn while both last, then the rest of the longer one."""
+    sources = [first, second]
+    while sources:
+        for source in list(sources):
+            item = next(source, None)
+            if item is None:
+                sources.remove(source)
+            else:
+                yield item
+
+
+def _requests(options: LoadOptions) -> Iterator[Request]:
+    """The product's traffic and the learning platform's, item by item in turn (when both are selected)."""
+    items = interleave(_product_items(options), lms_items(options))
     if options.events is not None:
         items = itertools.islice(items, options.events)
     return pack(items, options.batch, options.gzip)
@@ -113,6 +137,8 @@ class _Run:
                     tally.samples.append(f"{request.path}: refused items: {data.get('errors', [])[:3]}")
         else:
             counts.accepted += request.count
+        if response.status_code == 200:
+            counts.resent += request.repeats
         self._progress(request.count)
 
     def _progress(self, count: int) -> None:

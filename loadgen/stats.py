@@ -19,6 +19,9 @@ class StreamCounts:
     """Items the gateway answered 200 for but refused (a batch's ``failed_count``)."""
     failed: int = 0
     """Items of requests that failed as a whole (non-2xx answer or transport error)."""
+    resent: int = 0
+    """Accepted items repeating an earlier item's client ``id``: retries the traffic model makes on purpose,
+    which the store keeps once (counted in ``accepted`` too)."""
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Tally:
             "accepted": accepted,
             "rejected": self.total("rejected"),
             "failed": self.total("failed"),
+            "resent": self.total("resent"),
             "errors": self.errors,
             "requests": self.requests,
             "duration_s": round(elapsed_s, 2),
@@ -74,6 +78,7 @@ class Tally:
                     "accepted": c.accepted,
                     "rejected": c.rejected,
                     "failed": c.failed,
+                    "resent": c.resent,
                 }
                 for stream, c in self.streams.items()
             },

@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from schemas.rows import RAW_TABLES
 from schemas.topics import Stream
 from tests.support.auth import bearer
 from tests.support.dev_process import Dev
@@ -61,12 +62,7 @@ async def post_everything(port: int) -> dict[Stream, list[str]]:
 
 
 def stored_ids(dev: Dev) -> dict[str, set[str]]:
-    tables = {
-        "events": "analytics_events",
-        "performance": "performance_metrics",
-        "usage": "usage_metrics",
-        "activities": "activity_logs",
-    }
+    tables = {stream.value: table for stream, table in RAW_TABLES.items()}
     rows = dev.query({name: f"SELECT toString(id) FROM {table}" for name, table in tables.items()})
     return {name: {str(r[0]) for r in values} for name, values in rows.items()}
 
@@ -121,7 +117,7 @@ def test_demo_fills_an_empty_store_once_and_a_restart_adds_nothing(dev: Dev) -> 
     finally:
         process.terminate()
         process.wait(timeout=60)
-    tables = ("analytics_events", "performance_metrics", "usage_metrics", "activity_logs")
+    tables = tuple(RAW_TABLES.values())
     queries = {table: f"SELECT count() FROM {table}" for table in tables}
     queries["span"] = "SELECT dateDiff('day', min(timestamp), max(timestamp)) FROM analytics_events"
     queries["users"] = "SELECT uniqExact(user_id), countIf(user_id = 'demo_user_1') FROM analytics_events"

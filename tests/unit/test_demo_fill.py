@@ -1,8 +1,10 @@
 """``analytics dev --demo`` on a store that holds events says why it adds nothing and how to get the demo;
-while the demo loads, the per-request access log is paused."""
+while the demo loads, the per-request access log is paused; it sends every stream, the learning platform's
+entities before its activity."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from pathlib import Path
@@ -10,8 +12,19 @@ from typing import Any, cast
 
 import pytest
 
-from loadgen.demo import ACCESS_LOGGER, access_log_paused, fill_if_empty
+from loadgen.demo import (
+    ACCESS_LOGGER,
+    DEMO_DAYS,
+    DEMO_LMS_COURSES,
+    DEMO_LMS_STUDENTS,
+    DEMO_STREAMS,
+    access_log_paused,
+    fill_if_empty,
+    loadgen_command,
+)
+from loadgen.options import add_arguments, options_from
 from plumbing.storage import Storage
+from schemas.topics import Stream
 from tests.conftest import free_port
 
 
@@ -67,3 +80,23 @@ def test_access_log_lines_are_dropped_only_while_the_demo_loads(caplog: pytest.L
         ("ingest_gateway", "still shown"),
         (ACCESS_LOGGER, '127.0.0.1:5 - "GET /healthz HTTP/1.1" 200'),
     ]
+
+
+def test_the_demo_sends_every_stream_once_and_the_platforms_entities_before_its_activity() -> None:
+    assert sorted(DEMO_STREAMS) == sorted(Stream)
+    assert DEMO_STREAMS.index(Stream.LMS_ENTITIES) < DEMO_STREAMS.index(Stream.LMS_ACTIVITY)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for stream in DEMO_STREAMS:
+        command = loadgen_command("http://127.0.0.1:8000", stream)
+        assert command[1:4] == ["-m", "cli.main", "loadgen"]
+        run = options_from(parser.parse_args(command[4:]))
+        assert run.streams == {stream} and run.seed == 42 and run.history_days == DEMO_DAYS
+        if stream.value.startswith("lms_"):
+            assert (run.lms_students, run.lms_courses, run.sessions) == (
+                DEMO_LMS_STUDENTS,
+                DEMO_LMS_COURSES,
+                None,
+            )
+        else:
+            assert run.sessions is not None and run.user_prefix == "demo_user_"

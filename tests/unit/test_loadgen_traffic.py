@@ -10,10 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
-from loadgen.requests import BATCH_ROUTE, ROUTES, pack
+from loadgen.lms_traffic import platform_for
+from loadgen.options import LoadOptions
+from loadgen.requests import BATCH_ROUTES, ROUTES, pack
+from loadgen.runner import _requests
 from loadgen.traffic import Item, TrafficModel
-from schemas.payloads import PAYLOAD_MODELS, PerformanceMetricCreate
-from schemas.topics import Stream
+from schemas.lms_payloads import LMS_ROUTES
+from schemas.payloads import BATCH_ROUTE, PAYLOAD_MODELS, PerformanceMetricCreate
+from schemas.topics import LMS_STREAMS, PRODUCT_STREAMS, Stream
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -34,7 +38,7 @@ def test_the_same_seed_gives_the_same_traffic_and_another_seed_does_not() -> Non
 def test_every_body_of_every_stream_validates_against_the_gateway_models(history_days: int) -> None:
     items = take(TrafficModel(seed=11, users=60, history_days=history_days, now=NOW), 20_000)
     counts = Counter(item.stream for item in items)
-    assert set(counts) == set(Stream)
+    assert set(counts) == set(PRODUCT_STREAMS)  # the learning platform is a model of its own
     for item in items:
         # as the gateway sees it: JSON on the wire, parsed, then validated by the stream's model
         PAYLOAD_MODELS[item.stream].model_validate(orjson.loads(orjson.dumps(item.body)))
@@ -126,3 +130,45 @@ def test_requests_batch_events_and_send_other_streams_alone() -> None:
     zipped = list(pack(items[:50], batch=1, compress=True))
     assert all(not r.batch for r in zipped)
     assert orjson.loads(gzip.decompress(zipped[0].body)) == items[0].body
+
+
+LMS_RUN = LoadOptions(seed=6, history_days=21, lms_students=80, lms_courses=3, now=NOW, batch=50)
+
+
+def test_learning_platform_streams_are_batched_per_stream_and_retries_counted() -> None:
+    items = [Item(i.stream, i.body) for i in platform_for(LMS_RUN).items]
+    requests = list(pack(items, batch=50, compress=False))
+    assert sum(r.count for r in requests) == len(items)
+    assert {r.path for r in requests} == {f"{LMS_ROUTES[s]}/batch" for s in LMS_STREAMS}
+    assert all(r.batch and r.path == BATCH_ROUTES[r.stream] for r in requests)
+    sent = [body for r in requests for body in orjson.loads(r.body)["events"]]
+    assert sorted(map(orjson.dumps, sent)) == sorted(orjson.dumps(i.body) for i in items)
+    ids = Counter(i.body["id"] for i in items if "id" in i.body)
+    assert sum(r.repeats for r in requests) == sum(n - 1 for n in ids.values()) > 0
+    # a batch stays in delivery order, and a partial batch of a rare stream is not held back for long
+    for request in requests:
+        bodies = [orjson.dumps(b) for b in orjson.loads(request.body)["events"]]
+        own = [orjson.dumps(i.body) for i in items if i.stream is request.stream]
+        start = own.index(bodies[0])
+        assert own[start : start + len(bodies)] == bodies
+    singles = list(pack(items[:20], batch=1, compress=False))
+    assert all(not r.batch and r.path == ROUTES[r.stream] == LMS_ROUTES[r.stream] for r in singles)
+
+
+def test_a_run_sends_the_learning_platform_whole_beside_the_product_traffic() -> None:
+    platform = platform_for(LMS_RUN)
+    times = sorted(datetime.fromisoformat(i.body["timestamp"]) for i in platform.items)
+    # a term of --history days ending at the start of today (2026-11-06 to 27), synced a week before it
+    assert datetime(2026, 10, 30, tzinfo=UTC) < times[0] < datetime(2026, 11, 6, tzinfo=UTC)
+    assert datetime(2026, 11, 26, tzinfo=UTC) < times[-1] < datetime(2026, 11, 27, tzinfo=UTC)
+    lms_only = LoadOptions(**{**LMS_RUN.__dict__, "streams": frozenset(LMS_STREAMS), "batch": 1})
+    sent = [orjson.loads(r.body) for r in _requests(lms_only)]
+    assert sent == [i.body for i in platform.items]  # finite: the run ends once the platform is sent
+    activity = frozenset({Stream.LMS_ACTIVITY, Stream.USAGE})
+    mixed = list(
+        _requests(LoadOptions(**{**LMS_RUN.__dict__, "streams": activity, "batch": 1, "sessions": 5}))
+    )
+    streams = Counter(r.stream for r in mixed)
+    assert set(streams) == activity
+    assert streams[Stream.LMS_ACTIVITY] == sum(1 for i in platform.items if i.stream is Stream.LMS_ACTIVITY)
+    assert [r.stream for r in mixed[:4]] == [Stream.USAGE, Stream.LMS_ACTIVITY] * 2  # one of each in turn
