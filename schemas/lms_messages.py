@@ -10,12 +10,14 @@ breaks the contract is dead-lettered, never stored.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
 from schemas.event_time import StoredTime
 from schemas.lms_payloads import (
+    MAX_LMS_ID,
     AssessmentGraded,
     AssessmentStarted,
     AssessmentSubmitted,
@@ -24,7 +26,6 @@ from schemas.lms_payloads import (
     CourseUpsert,
     EnrollmentUpsert,
     InstituteUpsert,
-    LmsId,
     Login,
     Logout,
     OtherActivity,
@@ -36,7 +37,7 @@ from schemas.lms_payloads import (
     VideoWatched,
 )
 from schemas.message_fields import ClientField, HashedIPAddress, SentAt, _ServerFields
-from schemas.payloads import IPAddress
+from schemas.payloads import MAX_COUNT, MAX_DURATION_S, IPAddress
 from schemas.topics import Stream
 
 SubjectKey = Annotated[str, Field(min_length=3, max_length=96, pattern=r"^[a-z]+:[^\x00-\x1f\x7f/]+$")]
@@ -50,8 +51,20 @@ class _LmsServerFields(_ServerFields):
     sent_at: SentAt = None
 
 
+# Workers validate every event of every message, and a Python validator per field costs more than the
+# rest of the decode: the fields of the most frequent events are re-declared with pydantic-core constraints
+# only (as :data:`schemas.event_time.StoredTime` does for times). The gateway wrote these messages from
+# validated payloads, so the core constraints (ranges, integer ids, two-decimal percentages) are the same
+# rules; an event injected straight into a topic that breaks them is still refused.
+CoreId = Annotated[int, Field(ge=1, le=MAX_LMS_ID, strict=True)]
+CoreSeconds = Annotated[int, Field(ge=0, le=MAX_DURATION_S, strict=True)]
+CoreCount = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
+CorePercent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False)]
+CorePoints = Annotated[Decimal, Field(ge=0, le=Decimal("99999.99"), decimal_places=2, allow_inf_nan=False)]
+
+
 class _PersonFields(_LmsServerFields):
-    lms_user_id: LmsId
+    lms_user_id: CoreId
 
 
 class _ClientFields(_PersonFields):
@@ -65,7 +78,55 @@ class _ClientFields(_PersonFields):
     device: ClientField | None = None
 
 
-# The stamps' class comes first, so its ``user_id`` (the subject key) wins over the payload's.
+class _CourseCore(BaseModel):
+    course_id: CoreId
+
+
+class _ContentCore(_CourseCore):
+    content_id: CoreId
+
+
+class _ProgressCore(_CourseCore):
+    content_id: CoreId | None = None
+    progress_percentage: CorePercent
+
+
+class _LogoutCore(BaseModel):
+    started_at: StoredTime | None = None
+    duration_seconds: CoreSeconds
+
+
+class _VideoCore(_CourseCore):
+    video_id: CoreId
+    watch_duration: CoreSeconds
+    completion_percentage: CorePercent
+    start_time: StoredTime
+    end_time: StoredTime | None = None
+    buffer_events: CoreCount | None = None
+    seek_events: CoreCount | None = None
+
+
+class _AttemptCore(_CourseCore):
+    assessment_id: CoreId
+    attempt_id: CoreId
+    started_at: StoredTime
+    submitted_at: StoredTime | None = None
+    time_taken_seconds: CoreSeconds | None = None
+    score: CorePoints | None = None
+    max_score: Annotated[CorePoints, Field(gt=0)]
+    graded_by: CoreId | None = None
+
+
+class _SubmittedCore(_AttemptCore):
+    submitted_at: StoredTime
+
+
+class _GradedCore(_AttemptCore):
+    score: CorePoints
+
+
+# Base order: the stamps' class first, so its ``user_id`` (the subject key) wins over the payload's; then
+# the core re-declarations, which win over the payload's validated fields.
 class InstituteMessage(_LmsServerFields, InstituteUpsert):
     pass
 
@@ -86,35 +147,35 @@ class LoginMessage(_ClientFields, Login):
     pass
 
 
-class LogoutMessage(_ClientFields, Logout):
+class LogoutMessage(_ClientFields, _LogoutCore, Logout):
     pass
 
 
-class ContentViewedMessage(_ClientFields, ContentViewed):
+class ContentViewedMessage(_ClientFields, _ContentCore, ContentViewed):
     pass
 
 
-class ProgressUpdatedMessage(_ClientFields, ProgressUpdated):
+class ProgressUpdatedMessage(_ClientFields, _ProgressCore, ProgressUpdated):
     pass
 
 
-class CourseCompletedMessage(_ClientFields, CourseCompleted):
+class CourseCompletedMessage(_ClientFields, _CourseCore, CourseCompleted):
     pass
 
 
-class VideoWatchedMessage(_ClientFields, VideoWatched):
+class VideoWatchedMessage(_ClientFields, _VideoCore, VideoWatched):
     pass
 
 
-class AssessmentStartedMessage(_ClientFields, AssessmentStarted):
+class AssessmentStartedMessage(_ClientFields, _AttemptCore, AssessmentStarted):
     pass
 
 
-class AssessmentSubmittedMessage(_ClientFields, AssessmentSubmitted):
+class AssessmentSubmittedMessage(_ClientFields, _SubmittedCore, AssessmentSubmitted):
     pass
 
 
-class AssessmentGradedMessage(_ClientFields, AssessmentGraded):
+class AssessmentGradedMessage(_ClientFields, _GradedCore, AssessmentGraded):
     pass
 
 
