@@ -49,13 +49,22 @@ bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway_bench --duration $(or $(DURATION),30)
 
 ## bench-worker: one worker process per agent group, then both groups in one, drain a pre-filled topic into chDB;
-## then both groups again with every event carrying a client id (the ledger's cost; CLIENT_KEYED=1.0)
+## then both groups again with every event carrying a client id (the ledger's cost; CLIENT_KEYED=1.0); then the
+## learning platform's streams (generated platforms, stamped as the gateway does): activity per group and both,
+## entity upserts and telemetry per group (LMS_EVENTS, default 500000)
 bench-worker: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups --client-keyed $(or $(CLIENT_KEYED),1.0)
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents rollups
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw,rollups
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_EVENTS),500000) --agents raw
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_EVENTS),500000) --agents rollups
+	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents raw
+	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents rollups
 
 ## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka),
 ## with 16 then 32 concurrent clients (CLIENTS=16,32), DURATION (30) seconds each

@@ -1,9 +1,19 @@
-"""``make bench-worker``: events/s of one worker process (raw + rollups agent groups) draining a
+"""``make bench-worker``: events/s of one worker process (the agent groups of ``--agents``) draining a
 pre-filled topic until every offset is committed, on the local broker and chDB.
 
-The topic is filled the way the gateway fills it: requests of 100 events over 5,000 users, one message
-per request and partition. ``--client-keyed F``: that fraction of the events carry client-chosen ids (as
-with an ``id`` field or an ``Idempotency-Key``), which the workers look up in their ledger (ADR 0013).
+The topic of ``--stream`` is filled the way the gateway fills it: requests of 100 events, one message per
+request and partition (partitioned by ``tenant_id:user_id``).
+
+- ``events`` (default): page views and clicks over 5,000 users. ``--client-keyed F``: that fraction of the
+  events carry client-chosen ids (as with an ``id`` field or an ``Idempotency-Key``), which the workers
+  look up in their ledger (ADR 0013).
+- ``lms_activity``, ``lms_entities``, ``lms_telemetry``: that stream's items of generated learning
+  platforms (:func:`loadgen.lms_platform.generate_platform`, three tenants in three zones, one seed after
+  the other until there are enough, each term ending a week ago), in delivery order, validated and stamped
+  by the gateway's own :func:`ingest_gateway.stamping.stamp`; the items the generator gives a client id
+  keep it (a few are re-sent, as in the generator's feed).
+
+``--profile FILE``: run the worker under cProfile (its main thread) and write the stats to ``FILE``.
 Results go to ``bench/results/worker-<UTC time>.json``.
 """
 
@@ -11,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
@@ -18,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +37,19 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import save_result
 from ingest_gateway.partitioner import partition_of
+from ingest_gateway.stamping import stamp
+from loadgen.lms_platform import DEFAULT_TENANTS, generate_platform
 from plumbing.kafka_admin import ensure_topics
 from plumbing.kafka_lag import consumer_lag
+from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.messages import encode_batch, format_time
-from schemas.topics import Stream, registry
+from schemas.topics import LMS_STREAMS, Stream, message_key, registry
 
 PARTITIONS = 6
+REQUEST_EVENTS = 100
+MIN_BUSY_S = 2.0
+"""The shortest drain after the first commit that gives an ``events_per_s`` (else ``null``)."""
+STREAMS = [Stream.EVENTS, *LMS_STREAMS]
 
 
 def event(rng: random.Random, now: datetime, client_keyed: float = 0.0) -> dict[str, Any]:
@@ -58,40 +77,89 @@ def event(rng: random.Random, now: datetime, client_keyed: float = 0.0) -> dict[
     }
 
 
-async def prefill(bootstrap: str, topic: str, total: int, client_keyed: float) -> int:
+def event_requests(total: int, client_keyed: float) -> Iterator[list[dict[str, Any]]]:
+    """Requests of :data:`REQUEST_EVENTS` stamped page views and clicks."""
     rng = random.Random(1)
     now = datetime.now(UTC)
+    for _ in range(total // REQUEST_EVENTS):
+        yield [event(rng, now, client_keyed) for _ in range(REQUEST_EVENTS)]
+
+
+def lms_requests(stream: Stream, total: int) -> Iterator[list[dict[str, Any]]]:
+    """Requests of up to :data:`REQUEST_EVENTS` items of ``stream`` of generated platforms (seed 1, 2, …),
+    each tenant's in delivery order, stamped as the gateway stamps them; ``total`` items in all.
+    Telemetry comes from platforms without activity and a longer term (the samples are all it needs)."""
+    now = datetime.now(UTC)
+    term_days = 210 if stream is Stream.LMS_TELEMETRY else 105
+    term_start = (now - timedelta(days=term_days + 7)).date()
+    scale = 0.0 if stream is Stream.LMS_TELEMETRY else 1.0
+    payload = LMS_PAYLOADS[stream]
+    left = total
+    seed = 0
+    while left > 0:
+        seed += 1
+        platforms = generate_platform(seed, term_start=term_start, term_days=term_days, activity_scale=scale)
+        for platform in platforms:
+            bodies = [item.body for item in platform.items if item.stream is stream]
+            for start in range(0, min(len(bodies), left), REQUEST_EVENTS):
+                chunk = bodies[start : min(start + REQUEST_EVENTS, left)]
+                yield [stamp(payload.model_validate(body), platform.tenant_id, now) for body in chunk]
+            left -= min(len(bodies), left)
+
+
+async def prefill(
+    bootstrap: str, topic: str, requests: Iterator[list[dict[str, Any]]]
+) -> tuple[int, int, int]:
+    """Each request as the gateway sends it: one message per partition; returns (messages, events, events
+    with a client-chosen id)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type="lz4")
     await producer.start()
-    messages = 0
+    messages = events = keyed = 0
     try:
         pending = []
-        for _ in range(total // 100):
+        for request in requests:
             groups: dict[int, list[dict[str, Any]]] = {}
-            for item in (event(rng, now, client_keyed) for _ in range(100)):
-                key = f"default:{item['user_id']}".encode()
+            for item in request:
+                key = message_key(item["tenant_id"], item["user_id"])
                 groups.setdefault(partition_of(key, PARTITIONS), []).append(item)
             for partition, group in groups.items():
                 pending.append(await producer.send(topic, encode_batch(group), partition=partition))
                 messages += 1
+            events += len(request)
+            keyed += sum(1 for item in request if item["client_keyed"])
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return messages
+    return messages, events, keyed
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--agents", default="raw,rollups")
-    parser.add_argument("--client-keyed", type=float, default=0.0, help="fraction of events with client ids")
+    parser.add_argument("--stream", choices=[s.value for s in STREAMS], default=Stream.EVENTS.value)
+    parser.add_argument(
+        "--client-keyed", type=float, default=0.0, help="fraction of events with client ids (events stream)"
+    )
+    parser.add_argument("--profile", help="write the worker's cProfile stats to this file")
     args = parser.parse_args()
+    stream = Stream(args.stream)
+    if args.client_keyed and stream is not Stream.EVENTS:
+        parser.error("--client-keyed is for the events stream (LMS items keep the generator's client ids)")
     bootstrap = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     tag = uuid.uuid4().hex[:6]
     prefix, group_prefix = f"wbench-{tag}.", f"wbench-{tag}-"
     topics = registry(prefix, PARTITIONS)
     asyncio.run(ensure_topics(bootstrap, list(topics.values())))
-    messages = asyncio.run(prefill(bootstrap, topics[Stream.EVENTS].name, args.events, args.client_keyed))
+    topic = topics[stream].name
+    requests = (
+        event_requests(args.events, args.client_keyed)
+        if stream is Stream.EVENTS
+        else lms_requests(stream, args.events)
+    )
+    filling = time.perf_counter()
+    messages, events, keyed = asyncio.run(prefill(bootstrap, topic, requests))
+    fill_s = time.perf_counter() - filling
     with tempfile.TemporaryDirectory() as data:
         env = {
             **os.environ,
@@ -101,22 +169,22 @@ def main() -> int:
             "ANALYTICS_CLICKHOUSE_URL": f"chdb://{data}/ch",
             "ANALYTICS_WORKER_DATA_DIR": f"{data}/faust",
             "ANALYTICS_LOG_LEVEL": "WARNING",
+            "ANALYTICS_TENANT_TIMEZONES": json.dumps(dict(DEFAULT_TENANTS)),
         }
         subprocess.run(
             [sys.executable, "-m", "cli.main", "migrate"], env=env, check=True, capture_output=True
         )
         groups = [f"{group_prefix}{g}" for g in args.agents.split(",")]
         started = time.perf_counter()
+        profiled = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         worker = subprocess.Popen(
-            [sys.executable, "-m", "stream_processors", "worker", "--agents", args.agents], env=env
+            [sys.executable, *profiled, "-m", "stream_processors", "worker", "--agents", args.agents], env=env
         )
         first_progress: float | None = None
         left_at_first_progress = messages * len(groups)
         try:
             while True:
-                remaining = sum(
-                    asyncio.run(consumer_lag(bootstrap, groups, [topics[Stream.EVENTS].name])).values()
-                )
+                remaining = sum(asyncio.run(consumer_lag(bootstrap, groups, [topic])).values())
                 if first_progress is None and remaining < messages * len(groups):
                     first_progress = time.perf_counter()
                     left_at_first_progress = remaining
@@ -124,24 +192,28 @@ def main() -> int:
                     break
                 if worker.poll() is not None:
                     raise SystemExit("worker exited before catching up")
-                time.sleep(0.5)
+                time.sleep(0.2)
             finished = time.perf_counter()
         finally:
             worker.terminate()
             worker.wait(timeout=60)
     total_s = finished - started
     busy_s = finished - (first_progress or started)
-    # events handled after the first commit (messages carry equal shares of events on average)
-    busy_events = args.events * left_at_first_progress / (messages * len(args.agents.split(",")))
+    # events handled after the first commit (messages carry equal shares of events on average); a drain of
+    # a few commits in all (large messages: telemetry) leaves too short a window to tell
+    busy_events = events * left_at_first_progress / (messages * len(args.agents.split(",")))
+    rate = round(busy_events / busy_s, 1) if busy_s >= MIN_BUSY_S else None
     result = {
+        "stream": stream.value,
         "agents": args.agents,
-        "events": args.events,
-        "client_keyed_fraction": args.client_keyed,
+        "events": events,
+        "client_keyed_fraction": round(keyed / events, 3),
         "kafka_messages": messages,
+        "prefill_seconds": round(fill_s, 2),
         "seconds_including_startup": round(total_s, 2),
-        "events_per_s_including_startup": round(args.events / total_s, 1),
+        "events_per_s_including_startup": round(events / total_s, 1),
         "seconds_from_first_commit": round(busy_s, 2),
-        "events_per_s": round(busy_events / busy_s, 1),
+        "events_per_s": rate,
         "clickhouse": "chdb (embedded)",
         "batch_max_messages": int(os.environ.get("ANALYTICS_WORKER_BATCH_MAX_MESSAGES", "5000")),
     }

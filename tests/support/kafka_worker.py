@@ -1,27 +1,35 @@
 """A worker deployment on a real broker for tests: topics and consumer groups of its own, the worker
-process, events produced as the gateway would, waiting for the agent groups to catch up, and the stored
-raw rows and rollups compared with the independent oracle (:mod:`tests.support.rollup_oracle`)."""
+process, events produced as the gateway would (the product's generated events, or a generated learning
+platform's items stamped by the gateway's own :func:`ingest_gateway.stamping.stamp`), waiting for the agent
+groups to catch up, and the stored raw rows and rollups compared with the independent oracle
+(:mod:`tests.support.rollup_oracle`)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from ingest_gateway.partitioner import partition_of
+from ingest_gateway.stamping import stamp
+from loadgen.lms_platform import TenantPlatform
 from plumbing.kafka_admin import ensure_topics
 from plumbing.kafka_lag import consumer_lag
+from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.messages import encode_batch
 from schemas.rollups import Grain, rollup
-from schemas.topics import Stream, registry
+from schemas.topics import Stream, message_key, registry
 from tests.support import rollup_oracle as oracle
 from tests.support.chdb_query import query_in_subprocess
 from tests.support.rollup_reads import select_sql
@@ -44,6 +52,14 @@ class Deployment:
     group_prefix: str
     clickhouse_url: str
     database: str
+    zones: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Tenant → IANA zone, besides the product oracle's tenants (:data:`rollup_oracle.TENANT_ZONES`)."""
+    batch_max_messages: int = 500
+    session_timeout_s: int = 6
+    """The consumer group session timeout (Faust's ``BROKER_SESSION_TIMEOUT``, read from the environment;
+    the broker's least allowed is 6 s). After a SIGKILL the group waits this long for the dead member
+    before giving its partitions to the next worker: Faust's default (60 s) would make each restart in a
+    crash test wait a minute."""
 
     def env(self) -> dict[str, str]:
         return {
@@ -54,8 +70,10 @@ class Deployment:
             "ANALYTICS_CLICKHOUSE_URL": self.clickhouse_url,
             "ANALYTICS_CLICKHOUSE_DATABASE": self.database,
             "ANALYTICS_LOG_LEVEL": "WARNING",
-            "ANALYTICS_TENANT_TIMEZONES": json.dumps(oracle.TENANT_ZONES),
-            "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": "500",
+            "ANALYTICS_TENANT_TIMEZONES": json.dumps({**oracle.TENANT_ZONES, **self.zones}),
+            "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": str(self.batch_max_messages),
+            "BROKER_SESSION_TIMEOUT": str(self.session_timeout_s),
+            "BROKER_HEARTBEAT_INTERVAL": "1",
         }
 
     def start_worker(self, agents: str = "raw,rollups") -> subprocess.Popen[bytes]:
@@ -134,6 +152,54 @@ async def produce(
     finally:
         await producer.stop()
     return poison
+
+
+def stamp_lms(
+    platforms: Sequence[TenantPlatform], received_at: datetime, per_request: int = 100
+) -> list[tuple[Stream, list[dict[str, Any]]]]:
+    """The Kafka messages the gateway makes of each tenant's items, request by request: an LMS back end
+    posting its feed in delivery order, ``per_request`` items of one stream a request (sent when full,
+    the rest at the end); each request received a millisecond after the one before, from ``received_at``
+    on. Each item is validated by its stream's payload model and stamped by
+    :func:`ingest_gateway.stamping.stamp` (no privacy policy: the default stores what was sent)."""
+    bodies: list[tuple[str, Stream, list[dict[str, Any]]]] = []
+    for platform in platforms:
+        pending: dict[Stream, list[dict[str, Any]]] = {}
+        for item in platform.items:
+            pending.setdefault(item.stream, []).append(item.body)
+            if len(pending[item.stream]) == per_request:
+                bodies.append((platform.tenant_id, item.stream, pending.pop(item.stream)))
+        bodies.extend((platform.tenant_id, stream, rest) for stream, rest in pending.items())
+    requests = []
+    for index, (tenant, stream, chunk) in enumerate(bodies):
+        at = received_at + timedelta(milliseconds=index)
+        requests.append((stream, [stamp(LMS_PAYLOADS[stream].model_validate(b), tenant, at) for b in chunk]))
+    return requests
+
+
+async def produce_requests(
+    deployment: Deployment, requests: Sequence[tuple[Stream, list[dict[str, Any]]]]
+) -> int:
+    """Each request's messages to its stream's topic as the gateway sends them: one message per request
+    and partition, partitioned by ``tenant_id:user_id`` (the subject key). Returns the messages sent."""
+    await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    topics = registry(deployment.prefix)
+    try:
+        pending = []
+        for stream, messages in requests:
+            groups: dict[int, list[dict[str, Any]]] = {}
+            for message in messages:
+                key = message_key(message["tenant_id"], message["user_id"])
+                groups.setdefault(partition_of(key, PARTITIONS), []).append(message)
+            for partition, group in groups.items():
+                value = encode_batch(group)
+                pending.append(await producer.send(topics[stream].name, value, partition=partition))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return len(pending)
 
 
 async def lag(deployment: Deployment, groups: tuple[str, ...] = ("raw", "rollups")) -> int:

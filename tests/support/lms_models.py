@@ -52,7 +52,7 @@ class Asked:
 
 
 def ids_of(
-    tenant_id: str, zone: str, bodies: Iterable[dict[str, Any]], people: int = 12, video_students: int = 4
+    bodies: Iterable[dict[str, Any]], people: int = 12, video_students: int = 4
 ) -> tuple[list[int], list[int], list[tuple[str, int]], list[int]]:
     """Every course and assessment the bodies name, every teacher and admin plus a spread of students
     (``people`` in all), and ``video_students`` students: (courses, assessments, people, video students)."""
