@@ -51,7 +51,8 @@ bench-gateway: $(STAMP)
 ## bench-worker: one worker process per agent group, then both groups in one, drain a pre-filled topic into chDB;
 ## then both groups again with every event carrying a client id (the ledger's cost; CLIENT_KEYED=1.0); then the
 ## learning platform's streams (generated platforms, stamped as the gateway does): activity per group and both,
-## entity upserts and telemetry per group (LMS_EVENTS, default 500000)
+## entity upserts and telemetry per group (LMS_EVENTS, default 500000; entity upserts LMS_ENTITY_EVENTS, default
+## 200000: a low-volume stream whose generated platforms are slow to fill the topic with)
 bench-worker: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
@@ -61,8 +62,8 @@ bench-worker: $(STAMP)
 	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw
 	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw,rollups
-	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_EVENTS),500000) --agents raw
-	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_EVENTS),500000) --agents rollups
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents raw
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents raw
 	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents rollups
 

@@ -10,8 +10,9 @@ request and partition (partitioned by ``tenant_id:user_id``).
 - ``lms_activity``, ``lms_entities``, ``lms_telemetry``: that stream's items of generated learning
   platforms (:func:`loadgen.lms_platform.generate_platform`, three tenants in three zones, one seed after
   the other until there are enough, each term ending a week ago), in delivery order, validated and stamped
-  by the gateway's own :func:`ingest_gateway.stamping.stamp`; the items the generator gives a client id
-  keep it (a few are re-sent, as in the generator's feed).
+  by the gateway's own :func:`ingest_gateway.stamping.stamp`. The items the generator gives a client id
+  (xAPI statement ids: about a third of the activity) keep it, so the workers' ledger looks them up; the
+  result's ``client_keyed_fraction`` says how many there were.
 
 ``--profile FILE``: run the worker under cProfile (its main thread) and write the stats to ``FILE``.
 Results go to ``bench/results/worker-<UTC time>.json``.

@@ -72,7 +72,8 @@ def deployment(kafka_bootstrap: str, tmp_path: Path, platforms: list[TenantPlatf
         f"chdb://{tmp_path / 'chdb'}",
         "analytics",
         zones={p.tenant_id: p.time_zone for p in platforms},
-        batch_max_messages=20,  # many small commits: the kills land between and inside them
+        batch_max_messages=20,  # many small batches: the kills land between and inside them
+        commit_interval_s=0.2,  # the lag follows the progress closely: the kills are placed by it
     )
 
 
@@ -113,11 +114,11 @@ def newest_versions(platforms: list[TenantPlatform]) -> dict[str, set[tuple[str,
     return out
 
 
-async def kill_during_load(deployment: Deployment, rng: random.Random, floor: int) -> int:
-    """Start a worker and SIGKILL it a random 0.5–2.5 s after its first commit (its start-up and the
+async def kill_during_load(deployment: Deployment, rng: random.Random, share: int) -> int:
+    """Start a worker and SIGKILL it a random 0.3–2.5 s after its first commit (its start-up and the
     group's rebalance take seconds, so a kill at a random time since the start would mostly hit those),
-    or earlier once fewer than ``floor`` messages are left (a kill after the drain would test nothing);
-    the messages then still uncommitted."""
+    or earlier once it committed ``share`` messages (so that every kill finds load left, however fast the
+    machine); the messages then still uncommitted."""
     worker = deployment.start_worker()
     loop = asyncio.get_running_loop()
     before = await lag(deployment)
@@ -126,10 +127,10 @@ async def kill_during_load(deployment: Deployment, rng: random.Random, floor: in
         if worker.poll() is not None:
             raise AssertionError(worker.stderr.read().decode()[-3000:] if worker.stderr else "worker died")
         assert loop.time() < deadline, "the worker committed nothing"
-        await asyncio.sleep(0.2)
-    kill_at = loop.time() + rng.uniform(0.5, 2.5)
-    while loop.time() < kill_at and remaining >= floor:
         await asyncio.sleep(0.1)
+    kill_at = loop.time() + rng.uniform(0.3, 2.5)
+    while loop.time() < kill_at and before - remaining < share:
+        await asyncio.sleep(0.05)
         remaining = await lag(deployment)
     worker.kill()  # SIGKILL: no flush, no commit, no goodbye
     worker.wait()
@@ -155,10 +156,10 @@ async def test_sigkill_at_random_moments_on_lms_streams_loses_and_duplicates_not
     assert sum(n > 1 for counter in sent.values() for n in counter.values()) > 0, "no client id re-sent"
     deployment.migrate()
     await produce_requests(deployment, requests)
-    floor = await lag(deployment) // 10
+    share = await lag(deployment) // (KILLS + 2)
     rng = random.Random(77)
     for kill in range(KILLS):
-        assert await kill_during_load(deployment, rng, floor) > 0, f"drained before kill {kill + 1}"
+        assert await kill_during_load(deployment, rng, share) > 0, f"drained before kill {kill + 1}"
     worker = deployment.start_worker()
     try:
         await wait_caught_up(deployment, worker, timeout=240)
