@@ -51,8 +51,11 @@ def check_bounded_json(value: Any) -> Any:
     cannot be stored unchanged (``number_out_of_range``, see the module docstring).
 
     Fast path: in the serialized text, brackets bound the depth and ``:``/``,`` bound the keys and items
-    from above (characters inside strings only over-count), so small values skip the exact walk.
+    from above (characters inside strings only over-count), so small values skip the exact walk; an empty
+    object or array (most events' ``properties``) skips everything.
     """
+    if not value:
+        return value
     try:
         text = orjson.dumps(value)
     except orjson.JSONEncodeError as exc:

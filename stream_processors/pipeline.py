@@ -259,11 +259,11 @@ class BatchWriter:
     def _keep_tracked(self, decoded: list[Decoded]) -> list[Decoded]:
         tracked = {id(e) for e in self._tracking.keep(self.stream, [d.event for d in decoded])}
         # an erased teacher's id leaves the rows of others still in flight (privacy.tracking.redacted)
-        kept = [
-            replace(d, event=self._tracking.redacted(self.stream, d.event))
-            for d in decoded
-            if id(d.event) in tracked
-        ]
+        kept = []
+        for d in decoded:
+            if id(d.event) in tracked:
+                event = self._tracking.redacted(self.stream, d.event)
+                kept.append(d if event is d.event else replace(d, event=event))
         self.untracked += len(decoded) - len(kept)
         return kept
 
