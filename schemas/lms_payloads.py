@@ -369,12 +369,18 @@ class _Sample(_TimedPayload):
         return subject_key("source", self.source)
 
 
+MAX_LATENCY_MS_SUM = 1e15
+"""Bound of a sample's summed latency (ms): stored as whole microseconds in a ``UInt64``."""
+
+
 class TrafficSample(_Sample):
     type: Literal["traffic"]
     requests: ByteCount
     errors: ByteCount = Field(default=0, description="responses with a 5xx status")
     bytes_served: ByteCount = 0
-    latency_ms_sum: Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)] = 0.0
+    latency_ms_sum: Annotated[float, Field(ge=0, le=MAX_LATENCY_MS_SUM, allow_inf_nan=False, strict=True)] = (
+        0.0
+    )
     latency_ms_histogram: Annotated[
         dict[LatencyBound, ByteCount], Field(max_length=len(LATENCY_BOUNDS_MS))
     ] = Field(
