@@ -58,10 +58,6 @@ still stamps the events it received before the job finished as earlier than ``un
 STALE_AFTER = timedelta(minutes=10)
 """A ``running`` job that made no progress for this long belongs to a dead process: it is run again."""
 
-RAW_TABLE_NAMES = PERSONAL_RAW_TABLES
-"""The tables a person's rows are deleted from (:mod:`privacy.personal_data`)."""
-STATE_TABLE_NAMES = PERSONAL_STATE_TABLES
-
 
 @dataclass(frozen=True)
 class Mention:
@@ -160,7 +156,7 @@ def user_days(client: Client, tenant_id: str, user_id: str) -> tuple[date, date]
     parts = [
         f"SELECT {_DAY_OF[table]} AS d FROM {table} "
         "WHERE tenant_id = {tenant:String} AND user_id = {user:String}"
-        for table in RAW_TABLE_NAMES
+        for table in PERSONAL_RAW_TABLES
     ]
     rows = client.query(
         f"SELECT min(d), max(d), count() FROM ({' UNION ALL '.join(parts)})",
@@ -192,7 +188,7 @@ def _facts(client: Client, tenant_id: str, user_id: str, teacher: int | None) ->
     """One pass over the stored facts: the user's raw and current-state rows deleted, and (a teacher) the
     rows of others naming them unmentioned; returns both counts."""
     deleted = sum(
-        purge(client, table, tenant_id, user_id) for table in (*RAW_TABLE_NAMES, *STATE_TABLE_NAMES)
+        purge(client, table, tenant_id, user_id) for table in (*PERSONAL_RAW_TABLES, *PERSONAL_STATE_TABLES)
     )
     if teacher is None:
         return deleted, 0

@@ -26,11 +26,12 @@ import pytest_asyncio
 from clickhouse_connect.driver.client import Client
 
 from cli.privacy_jobs import add_cli
-from jobs.erasure import PER_USER_ROLLUP_TABLES, RAW_TABLE_NAMES, STATE_TABLE_NAMES, run_pending_deletions
+from jobs.erasure import run_pending_deletions
 from jobs.erasure_queue import JobStatus, privacy_job, privacy_jobs, schedule_deletion
 from plumbing.migrate import migrate
 from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
+from privacy.personal_data import PER_USER_ROLLUP_TABLES, PERSONAL_RAW_TABLES, PERSONAL_STATE_TABLES
 from privacy.suppressions import user_suppression
 from privacy.tracking import TrackingFilter
 from query_api.export import EXPORT_TABLES
@@ -284,7 +285,7 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     assert as_csv.status_code == 200 and as_csv.headers["content-type"] == "text/csv; charset=utf-8"
     lines = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(lines) == x.rows == 4 * len(days) + 2 * len(days)
-    for table in RAW_TABLE_NAMES:
+    for table in PERSONAL_RAW_TABLES:
         assert {line["id"] for line in lines if line["table"] == table} == x.ids[table]
     assert as_csv.text.split("\r\n", 1)[0].startswith(
         "table,tenant_id,id,user_id,session_id,event_type,event_name"
@@ -361,9 +362,9 @@ async def test_export_and_erase_a_user_on_the_running_product(product: Product) 
     await asyncio.sleep(0.5)  # posts acknowledged just before "done" have long been written (or dropped)
 
     # ---- nothing of X anywhere, not even rows hidden by a mask; everything else as if X had never been
-    for table in (*RAW_TABLE_NAMES, *STATE_TABLE_NAMES, *PER_USER_ROLLUP_TABLES):
+    for table in (*PERSONAL_RAW_TABLES, *PERSONAL_STATE_TABLES, *PER_USER_ROLLUP_TABLES):
         assert _count(client, table, ACME, X, masked_too=True) == 0, table
-    for table in RAW_TABLE_NAMES:
+    for table in PERSONAL_RAW_TABLES:
         assert _count(client, table, ACME, Y) == len(y.ids[table]), table
     assert _rollups(client, ACME) == _rollups(client, TWIN)
     after = await _dashboard(http, ACME, Y, days)
@@ -468,7 +469,8 @@ class Writers:
 
 def _x_rows(client: Client) -> int:
     return sum(
-        _count(client, t, "default", X, masked_too=True) for t in (*RAW_TABLE_NAMES, *PER_USER_ROLLUP_TABLES)
+        _count(client, t, "default", X, masked_too=True)
+        for t in (*PERSONAL_RAW_TABLES, *PER_USER_ROLLUP_TABLES)
     )
 
 
