@@ -63,8 +63,14 @@ CorePercent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, allow_inf
 CorePoints = Annotated[Decimal, Field(ge=0, le=Decimal("99999.99"), decimal_places=2, allow_inf_nan=False)]
 
 
+UserTypeText = Literal["student", "teacher", "admin"]
+"""The values of :class:`schemas.lms_payloads.UserType` (a test keeps them equal), as plain text: a
+``Literal`` validates without the enum lookup that would cost every activity message its share."""
+
+
 class _PersonFields(_LmsServerFields):
     lms_user_id: CoreId
+    user_type: UserTypeText
 
 
 class _ClientFields(_PersonFields):
@@ -125,6 +131,26 @@ class _GradedCore(_AttemptCore):
     score: CorePoints
 
 
+class _EntityCore(BaseModel):
+    version: Annotated[int, Field(ge=0, le=MAX_LMS_ID, strict=True)]
+    is_deleted: Annotated[bool, Field(strict=True)] = False
+
+
+class _UserCore(_EntityCore):
+    institute_id: CoreId | None = None
+    signed_up_at: StoredTime
+
+
+class _EnrollmentCore(_EntityCore):
+    student_id: CoreId
+    course_id: CoreId
+    enrolled_at: StoredTime
+    status: Literal["active", "completed", "dropped"] = "active"
+    progress_percentage: CorePercent = Decimal(0)
+    completed_at: StoredTime | None = None
+    dropped_at: StoredTime | None = None
+
+
 # Base order: the stamps' class first, so its ``user_id`` (the subject key) wins over the payload's; then
 # the core re-declarations, which win over the payload's validated fields.
 class InstituteMessage(_LmsServerFields, InstituteUpsert):
@@ -135,11 +161,11 @@ class CourseMessage(_LmsServerFields, CourseUpsert):
     pass
 
 
-class UserMessage(_PersonFields, UserUpsert):
+class UserMessage(_PersonFields, _UserCore, UserUpsert):
     pass
 
 
-class EnrollmentMessage(_LmsServerFields, EnrollmentUpsert):
+class EnrollmentMessage(_LmsServerFields, _EnrollmentCore, EnrollmentUpsert):
     pass
 
 

@@ -47,7 +47,7 @@ from schemas.lms_rollups import (
     LMS_VIDEO_FEED,
     VIDEO_COMPLETED_PERCENT,
 )
-from schemas.rollup_model import buckets
+from schemas.rollup_model import buckets, date_buckets
 from schemas.table_batch import TableBatch, ZoneFor, json_text
 from schemas.topics import Stream
 
@@ -205,9 +205,8 @@ def _centi_or_none(value: Decimal | None) -> int | None:
     return None if value is None else centi(value)
 
 
-def hour_of_week(moment: datetime, zone: ZoneInfo) -> int:
-    """Local wall-clock hour of the week: Monday 00:00–00:59 = 0 … Sunday 23:00–23:59 = 167."""
-    local = moment.astimezone(zone)
+def hour_of_week(local: datetime) -> int:
+    """Wall-clock hour of the week of a local time: Monday 00:00–00:59 = 0 … Sunday 23:00–23:59 = 167."""
     return local.weekday() * 24 + local.hour
 
 
@@ -227,12 +226,22 @@ def snapshot_version(moment: datetime, event_type: str) -> int:
 _ENTITY_STAMPED = frozenset([*_ENTITY_COLUMNS, *_STAMPS, "client_keyed"])
 
 
-def _document(m: Any) -> str:
-    """The entity's own fields (those not stored as columns) as JSON, absent optional ones left out."""
-    fields = set(type(m).model_fields) - _ENTITY_STAMPED
-    if m.type in ("course", "enrollment"):
+def _document_fields(kind: str, cls: type[BaseModel]) -> set[str]:
+    fields = set(cls.model_fields) - _ENTITY_STAMPED
+    if kind in ("course", "enrollment"):
         fields.add("course_id")
-    return orjson.dumps(m.model_dump(mode="json", include=fields, exclude_none=True)).decode()
+    return fields
+
+
+_DOCUMENT_FIELDS = {
+    cls: _document_fields(kind, cls) for kind, cls in MESSAGE_CLASSES[Stream.LMS_ENTITIES].items()
+}
+"""Entity message class → the fields its ``document`` holds."""
+
+
+def _document(m: BaseModel) -> str:
+    """The entity's own fields (those not stored as columns) as JSON, absent optional ones left out."""
+    return m.model_dump_json(include=_DOCUMENT_FIELDS[type(m)], exclude_none=True)
 
 
 def _raw_entity(m: Any) -> tuple[Any, ...]:
@@ -473,10 +482,11 @@ def _activity_feed_row(m: Any, zone: ZoneInfo) -> tuple[Any, ...]:
     course = get("course_id")
     submitted = m.assessment_id if kind in _SUBMITTED else None
     is_quiz = get("assessment_type") == AssessmentType.QUIZ
+    local = m.timestamp.astimezone(zone)  # once for the buckets and the hour of the week
     return (
         m.tenant_id,
         m.user_id,
-        *buckets(m.timestamp, zone),
+        *date_buckets(local.date()),
         m.user_type,
         kind,
         course or 0,
@@ -488,7 +498,7 @@ def _activity_feed_row(m: Any, zone: ZoneInfo) -> tuple[Any, ...]:
         1 if kind == "assessment_started" and is_quiz else 0,
         m.watch_duration if kind == "video_watched" else 0,
         m.duration_seconds if kind == "logout" else 0,
-        hour_of_week(m.timestamp, zone),
+        hour_of_week(local),
     )
 
 

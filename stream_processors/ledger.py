@@ -39,7 +39,8 @@ _LOOKUP = (
 
 
 Keyed = tuple[str, Any, bool]
-"""``(source, event, keyed)``: where an event was delivered, the event, whether its id may repeat."""
+"""``(source, event, keyed)``: where an event was delivered (empty when it cannot repeat: never read), the
+event, whether its id may repeat."""
 
 
 def source_of(topic: str, partition: int, offset: int) -> str:

@@ -87,9 +87,11 @@ class Decoded:
 
     @property
     def keyed(self) -> Keyed:
-        """For the ledger: ids chosen by clients, and replayed letters, may arrive more than once."""
-        repeatable = getattr(self.event, "client_keyed", False) or HEADER_LETTER_ID in self.delivery.headers
-        return (self.delivery.source, self.event, bool(repeatable))
+        """For the ledger: ids chosen by clients, and replayed letters, may arrive more than once. The
+        ledger never reads the source of an event that cannot repeat, so it is left empty."""
+        if getattr(self.event, "client_keyed", False) or HEADER_LETTER_ID in self.delivery.headers:
+            return (self.delivery.source, self.event, True)
+        return ("", self.event, False)
 
 
 class RangeReader(Protocol):
@@ -233,13 +235,15 @@ class BatchWriter:
         if self.group is AgentGroup.ROLLUPS:
             letters = []  # the raw group writes them: one letter per failure, whatever the groups
         kept = self._keep_tracked(decoded)
-        firsts = await self._ledger.first_deliveries([d.keyed for d in kept])
+        keys = [d.keyed for d in kept]
+        firsts = await self._ledger.first_deliveries(keys)
         fresh = [d for d, first in zip(kept, firsts, strict=True) if first]
         self.repeats += len(kept) - len(fresh)
         if self._intents is not None:
             await self._intents.record(intent)
         stored: list[Decoded] = []
-        for part, skip, items in _parts(fresh):
+        replayed = any(HEADER_STORED_TABLES in d.headers for d in deliveries)
+        for part, skip, items in _parts(fresh) if replayed else [("", frozenset[str](), fresh)]:
 
             def token(path: str, table: str, part: str = part) -> str:
                 return intent.token(table, f"{part}{path}")
@@ -250,7 +254,9 @@ class BatchWriter:
             refused = {r.index for r in refusals}
             stored.extend(d for i, d in enumerate(items) if i not in refused)
             letters.extend(self._refusal_letter(items[r.index], r.error, r.stored_tables) for r in refusals)
-        await self._ledger.record([d.keyed for d in stored], intent.token(LEDGER_TABLE))
+        stored_events = {id(d.event) for d in stored}
+        stored_keys = [key for key in keys if key[2] and id(key[1]) in stored_events]
+        await self._ledger.record(stored_keys, intent.token(LEDGER_TABLE))
         if letters:
             await self._dead_letters.send(letters)
         self.events_written += len(stored)

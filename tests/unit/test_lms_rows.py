@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
+from schemas.lms_messages import UserTypeText
+from schemas.lms_payloads import EnrollmentStatus, UserType
 from schemas.lms_rows import (
     LMS_RAW_COLUMNS,
     LMS_RAW_TABLES,
@@ -513,3 +515,9 @@ def test_rows_are_deterministic(stream: Stream) -> None:
     events = models(stream)
     assert raw_rows(stream, events) == raw_rows(stream, events)
     assert feed_rows(stream, events, ZONES) == feed_rows(stream, events, ZONES)
+
+
+def test_message_enums_as_text_are_the_payload_enum_values() -> None:
+    assert set(get_args(UserTypeText)) == {t.value for t in UserType}
+    status = MESSAGE_CLASSES[Stream.LMS_ENTITIES]["enrollment"].model_fields["status"].annotation
+    assert set(get_args(status)) == {s.value for s in EnrollmentStatus}
