@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plumbing.responses import EnvelopeResponse
 from schemas.envelope import Details, ErrorCode, detail, error
+from schemas.lms_envelope import AnalyticsErrorCode, analytics_code, details_by_field, is_lms_path, lms_error
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,47 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class AnalyticsError(Exception):
+    """An error of the learning platform's API, with one of the seed's analytics codes (ADR 0016);
+    ``details`` maps a parameter to its problems."""
+
+    def __init__(
+        self,
+        status: int,
+        code: AnalyticsErrorCode,
+        message: str,
+        details: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: Details | None = None,
+    headers: dict[str, str] | None = None,
+) -> EnvelopeResponse:
+    """An error in the envelope of the route asked: the second seed's (``schemas.lms_envelope``) under its
+    paths, else the product's (``schemas.envelope``)."""
+    if is_lms_path(request.url.path):
+        body = lms_error(
+            status,
+            analytics_code(code),
+            message,
+            str(getattr(request.state, "request_id", "")),
+            details_by_field(details),
+        )
+    else:
+        body = error(code, message, details)
+    return EnvelopeResponse(body, status_code=status, headers=headers)
+
+
 def field_of(location: tuple[int | str, ...]) -> str:
     """A pydantic error location as the envelope's ``field``: the parameter or the dotted body path,
     without FastAPI's ``query``/``path``/``body`` prefix (``("query", "page")`` → ``page``)."""
@@ -79,16 +121,20 @@ def install_error_handlers(app: FastAPI, validation_status: int | ValidationStat
     app.state.validation_status = status_of
 
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> EnvelopeResponse:
-        return EnvelopeResponse(
-            error(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers
-        )
+    async def api_error(request: Request, exc: ApiError) -> EnvelopeResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(AnalyticsError)
+    async def analytics_error(request: Request, exc: AnalyticsError) -> EnvelopeResponse:
+        request_id = str(getattr(request.state, "request_id", ""))
+        body = lms_error(exc.status, exc.code, exc.message, request_id, exc.details)
+        return EnvelopeResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(request: Request, exc: RequestValidationError) -> EnvelopeResponse:
         details = [detail(field_of(tuple(e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
-        return EnvelopeResponse(
-            error(ErrorCode.VALIDATION_ERROR, "invalid request", details), status_code=status_of(request)
+        return error_response(
+            request, status_of(request), ErrorCode.VALIDATION_ERROR, "invalid request", details
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -100,9 +146,9 @@ def install_error_handlers(app: FastAPI, validation_status: int | ValidationStat
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not only those of the first route matched
             headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
-        return EnvelopeResponse(error(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
+        return error_response(request, exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return EnvelopeResponse(error(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
+        return error_response(request, 500, ErrorCode.INTERNAL_ERROR, "internal error")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Depends, FastAPI, Request
 
 from plumbing.clickhouse import open_client, parse_url
-from plumbing.http_errors import install_error_handlers
+from plumbing.http_errors import error_response, install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import error_responses, install_openapi
 from plumbing.responses import EnvelopeResponse
@@ -27,12 +27,14 @@ from query_api.api.routes import (
     usage,
 )
 from query_api.cache import ResultCache
+from query_api.lms_api.routes import courses as lms_courses
+from query_api.lms_api.routes import teacher_student, users_system
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
 from query_api.store import QueryStore, StoreUnavailable
 from query_api.tenants import TenantDirectory
-from schemas.envelope import ErrorCode, detail, error
+from schemas.envelope import ErrorCode, detail
 from security.audit import AuditLog
 from security.http import PrincipalDep, authenticate
 from security.rate_limit import RateLimiter, RateLimitSettings, raise_if_limited
@@ -49,6 +51,16 @@ RESOURCE_ROUTERS = (
     config.router,
     privacy.router,
 )
+
+
+LMS_ROUTERS = (
+    lms_courses.router,
+    users_system.users,
+    users_system.system,
+    teacher_student.teacher,
+    teacher_student.student,
+)
+"""The learning platform's reads (ADR 0016): their own envelopes and error documentation."""
 
 
 QUERY_ERRORS = error_responses(400, 503)
@@ -110,17 +122,22 @@ def attach_query_api(
             responses=QUERY_ERRORS,
         )
 
+    for router in LMS_ROUTERS:
+        app.include_router(router, dependencies=[Depends(authenticate), Depends(within_query_rate)])
+
     @app.exception_handler(ParameterError)
-    async def bad_parameter(_: Request, exc: ParameterError) -> EnvelopeResponse:
+    async def bad_parameter(request: Request, exc: ParameterError) -> EnvelopeResponse:
         details = [detail(exc.parameter, str(exc), "invalid_parameter")]
-        return EnvelopeResponse(error(ErrorCode.VALIDATION_ERROR, str(exc), details), status_code=400)
+        return error_response(request, 400, ErrorCode.VALIDATION_ERROR, str(exc), details)
 
     @app.exception_handler(StoreUnavailable)
-    async def store_unavailable(_: Request, exc: StoreUnavailable) -> EnvelopeResponse:
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> EnvelopeResponse:
         """503 with the cause a client may see (e.g. the embedded store held by another process)."""
-        return EnvelopeResponse(
-            error(ErrorCode.SERVICE_UNAVAILABLE, exc.public_message),
-            status_code=503,
+        return error_response(
+            request,
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            exc.public_message,
             headers={"Retry-After": str(settings.query_retry_after_s)},
         )
 

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -207,3 +208,40 @@ def own_broker(tmp_path: Path) -> OwnBroker:
         "KAFKA_HEAP": "384m",
     }
     return OwnBroker(port, tmp_path / "kafka", env)
+
+
+@pytest.fixture(scope="session")
+def _lms_platform_database(
+    _clickhouse_url: str | None,
+) -> Iterator[tuple[ClickHouseTarget, list[Any]] | None]:
+    """The generated learning platform (seed 7) stored once per session (``tests/support/
+    lms_platform_store.py``); taken through :func:`lms_platform`, which checks the marker."""
+    if _clickhouse_url is None:
+        yield None
+        return
+    from loadgen.lms_platform import generate_platform
+    from tests.support.lms_platform_store import fill
+
+    platforms = generate_platform(seed=7)
+    target = ClickHouseTarget(_clickhouse_url, f"test_lms_{uuid.uuid4().hex[:10]}")
+    fill(target.url, target.database, platforms)
+    try:
+        yield target, platforms
+    finally:
+        admin = open_client(_clickhouse_url)
+        try:
+            admin.command(f"DROP DATABASE IF EXISTS {target.database}")
+        finally:
+            admin.close()
+
+
+@pytest.fixture(scope="module")
+def lms_platform(
+    request: pytest.FixtureRequest, _lms_platform_database: tuple[ClickHouseTarget, list[Any]] | None
+) -> tuple[ClickHouseTarget, list[Any]]:
+    """The stored learning platform and its generated tenants (shared by every module of the session)."""
+    require_marker(request, "clickhouse")
+    if _lms_platform_database is None:
+        unavailable("no ClickHouse: neither Docker nor the chdb package is available")
+    assert _lms_platform_database is not None
+    return _lms_platform_database

@@ -20,7 +20,7 @@ from query_api.lms.models import (
 )
 from query_api.lms.system import system_metrics
 from query_api.lms.users import monthly_user_metrics, user_analytics
-from query_api.lms.videos import video_watch_analytics
+from query_api.lms.videos import video_sessions, video_watch_analytics
 
 __all__ = [
     "AssessmentAnalytics",
@@ -39,6 +39,7 @@ __all__ = [
     "monthly_user_metrics",
     "system_metrics",
     "user_analytics",
+    "video_sessions",
     "video_watch_analytics",
     "weekly_course_metrics",
 ]

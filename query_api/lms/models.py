@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import PlainSerializer
+
+Percent = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+"""A two-decimal figure (percentages, scores): exact in Python, a JSON number in answers (as the LMS API
+renders it), so the documented schema says ``number``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +74,13 @@ class CourseAnalytics:
     period_end: date
     total_enrollments: int
     active_students: int
-    completion_rate: Decimal
-    average_progress: Decimal
+    completion_rate: Percent
+    average_progress: Percent
     total_watch_time: int
     """minutes"""
-    quiz_completion_rate: Decimal
-    assignment_submission_rate: Decimal
-    engagement_score: Decimal
+    quiz_completion_rate: Percent
+    assignment_submission_rate: Percent
+    engagement_score: Percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,7 @@ class UserAnalytics:
     videos_watched: int
     quizzes_attempted: int
     assignments_submitted: int
-    engagement_score: Decimal
+    engagement_score: Percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +117,19 @@ class SystemMetrics:
     """bytes"""
     bandwidth_used: int
     """bytes"""
-    system_uptime: Decimal | None
+    system_uptime: Percent | None
     """``None`` without an uptime sample in the period"""
-    error_rate: Decimal
+    error_rate: Percent
+
+
+Day = date
+"""``date`` under another name, for the field named ``date`` (its annotation would name the field itself)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DailyCourseMetrics:
     course_id: int
-    date: date
+    date: Day
     total_views: int
     unique_viewers: int
     total_watch_time: int
@@ -126,7 +137,7 @@ class DailyCourseMetrics:
     completion_count: int
     quiz_attempts: int
     assignment_submissions: int
-    average_engagement: Decimal
+    average_engagement: Percent
     tenant_id: str
 
 
@@ -140,8 +151,8 @@ class WeeklyCourseMetrics:
     completed_enrollments: int
     total_watch_time: int
     """minutes"""
-    average_progress: Decimal
-    engagement_score: Decimal
+    average_progress: Percent
+    engagement_score: Percent
     tenant_id: str
 
 
@@ -157,7 +168,7 @@ class MonthlyUserMetrics:
     videos_watched: int
     quizzes_completed: int
     assignments_submitted: int
-    engagement_score: Decimal
+    engagement_score: Percent
     tenant_id: str
 
 
@@ -168,11 +179,11 @@ class AssessmentAnalytics:
     course_id: int
     total_attempts: int
     completed_attempts: int
-    average_score: Decimal
-    pass_rate: Decimal
+    average_score: Percent
+    pass_rate: Percent
     average_time_taken: int
     """minutes"""
-    difficulty_score: Decimal
+    difficulty_score: Percent
     period_start: date
     period_end: date
     tenant_id: str
@@ -185,7 +196,7 @@ class VideoWatchAnalytics:
     session_id: str
     watch_duration: int
     """seconds"""
-    completion_percentage: Decimal
+    completion_percentage: Percent
     start_time: datetime
     end_time: datetime | None
     device_type: str | None

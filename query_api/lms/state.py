@@ -16,9 +16,11 @@ from query_api.lms.models import LmsPeriod
 from query_api.readers.common import ch_time
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
+from schemas.lms_payloads import UserType
 from schemas.rollups import rollup
 
 ATTEMPTS = rollup("lms_attempts")
+COURSE_ACTIVITY_TABLE = rollup("lms_course_activity").table
 
 
 def period_params(period: LmsPeriod, courses: Sequence[int] = ()) -> dict[str, Any]:
@@ -79,3 +81,29 @@ async def submitted_pairs(
         params,
     )
     return {(str(user), int(assessment)) for user, assessment in rows}
+
+
+async def course_known(store: QueryStore, tenant_id: str, course_id: int) -> bool:
+    """Whether the tenant has a course ``course_id``: a version in the catalog (also a deleted one: its
+    history stays readable) or activity counted for it (activity may arrive before its course)."""
+    rows = await store.rows(
+        "SELECT count() FROM (SELECT course_id FROM lms_courses WHERE tenant_id = {tenant:String} "
+        "AND course_id = {course:UInt64} LIMIT 1 UNION ALL SELECT course_id FROM "
+        f"{COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}} "
+        "AND course_id = {course:UInt64} LIMIT 1)",
+        {"tenant": tenant_id, "course": course_id},
+    )
+    return bool(rows and rows[0][0])
+
+
+async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list[str]:
+    """The roles (``student``, ``teacher``, ``admin``) under which the tenant knows LMS user ``user_id``: a
+    version in the catalog, or activity (which may arrive before the person's document)."""
+    keys = [f"{kind.value}:{user_id}" for kind in UserType]
+    rows = await store.rows(
+        "SELECT DISTINCT user_type FROM (SELECT user_type FROM lms_users WHERE tenant_id = {tenant:String} "
+        "AND user_id IN {keys:Array(String)} UNION ALL SELECT user_type FROM lms_activity "
+        "WHERE tenant_id = {tenant:String} AND user_id IN {keys:Array(String)}) ORDER BY user_type",
+        {"tenant": tenant_id, "keys": keys},
+    )
+    return [str(kind) for (kind,) in rows]

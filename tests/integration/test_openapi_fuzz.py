@@ -17,7 +17,10 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
   partial ``PUT /analytics/config`` with the stored settings): a schema-valid body breaking it is refused
   with 400 naming ``tenant.retention``, which :func:`accepts_valid_data` tolerates, and nothing else;
 - a batch over the batch limit (``maxItems``) is refused with 413 ``PAYLOAD_TOO_LARGE`` (documented), so
-  413 is one more status the negative-data check accepts.
+  413 is one more status the negative-data check accepts;
+- the learning platform's ``startDate``/``endDate`` must be in order and at most ``MAX_RANGE_DAYS`` apart
+  (either alone runs to or from today): a schema-valid pair breaking it is refused with 400
+  ``INVALID_DATE_RANGE`` naming a date, which :func:`accepts_valid_data` tolerates, and nothing else.
 """
 
 from __future__ import annotations
@@ -138,6 +141,14 @@ def _cross_field_rule(response: schemathesis.Response, case: schemathesis.Case) 
     return bool(details) and all(d["type"] == "value_error" for d in details)
 
 
+def _breaks_lms_date_range(response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """A 400 ``INVALID_DATE_RANGE`` of an LMS read naming only its dates (see the module)."""
+    if response.status_code != 400 or not case.path.startswith("/api/"):
+        return False
+    body = response.json()
+    return body.get("errorCode") == "INVALID_DATE_RANGE" and set(body["details"]) <= {"startDate", "endDate"}
+
+
 def accepts_valid_data(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
@@ -150,6 +161,7 @@ def accepts_valid_data(
             or _breaks_retention_order(response, case)
             or _beyond_retention(response)
             or _cross_field_rule(response, case)
+            or _breaks_lms_date_range(response, case)
         ):
             return None
         raise

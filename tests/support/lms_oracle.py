@@ -537,21 +537,23 @@ def assessment_analytics(
 
 
 def video_watch_rows(
-    facts: Facts, students: Iterable[int], first: date, last: date
+    facts: Facts, students: Iterable[int] | None, first: date, last: date, course: int | None = None
 ) -> dict[int, list[dict[str, Any]]]:
-    """Each student's watch sessions that started in the period, as sent, by start time."""
-    out: dict[int, list[dict[str, Any]]] = {student: [] for student in students}
-    keys = {f"student:{student}": student for student in out}
+    """Each student's watch sessions that started in the period, as sent, by start time (``students``
+    ``None``: every student who watched; ``course``: in that course only)."""
+    out: dict[int, list[dict[str, Any]]] = {student: [] for student in students or ()}
     for events in facts.by_day.values():
         for a in events:
-            student = keys.get(a.person)
-            if a.type != "video_watched" or student is None:
+            if a.type != "video_watched" or not a.person.startswith("student:"):
+                continue
+            student = int(a.person.removeprefix("student:"))
+            if (students is not None and student not in out) or (course is not None and a.course != course):
                 continue
             b = a.body
             start = moment(b["start_time"])
             if not first <= facts.local_day(start) <= last:
                 continue
-            out[student].append(
+            out.setdefault(student, []).append(
                 {
                     "video_id": int(b["video_id"]),
                     "student_id": student,

@@ -1,0 +1,111 @@
+"""The LMS reads' query parameters, with the seed's camelCase names, declared once: FastAPI validates their
+declared types (400 ``ANALYTICS_VALIDATION_ERROR``, ``details`` naming the parameter) and
+:mod:`query_api.lms_api.periods` resolves them in the caller's tenant zone."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query
+
+from query_api.api.deps import ClockDep, TenantsDep
+from query_api.api.params import DAY_PATTERN, FIRST_YEAR, LAST_YEAR
+from query_api.lms_api.access import LmsCaller
+from query_api.lms_api.periods import (
+    MAX_RANGE_DAYS,
+    AnalyticsPeriod,
+    DayGranularity,
+    DayRange,
+    month_range,
+    resolve_days,
+)
+from query_api.lms_api.responses import MAX_LIMIT
+
+PeriodQuery = Annotated[
+    AnalyticsPeriod | None,
+    Query(
+        alias="period",
+        description="local days of the tenant's zone (default `LAST_30_DAYS`); `CUSTOM` takes "
+        "`startDate` and `endDate`, which also override any other period",
+    ),
+]
+StartDateQuery = Annotated[
+    str | None,
+    Query(
+        alias="startDate",
+        description="first local day (YYYY-MM-DD); without `endDate` the range ends today "
+        f"(at most {MAX_RANGE_DAYS} days)",
+        pattern=DAY_PATTERN,
+    ),
+]
+EndDateQuery = Annotated[
+    str | None,
+    Query(alias="endDate", description="last local day (YYYY-MM-DD), inclusive", pattern=DAY_PATTERN),
+]
+GranularityQuery = Annotated[
+    DayGranularity,
+    Query(
+        alias="granularity",
+        description="width of the series' points (weeks from Monday, quarters from January)",
+    ),
+]
+PageQuery = Annotated[int, Query(alias="page", ge=1, le=100_000, description="page of the list, from 1")]
+LimitQuery = Annotated[int, Query(alias="limit", ge=1, le=MAX_LIMIT, description="items per page")]
+YearQuery = Annotated[
+    int | None, Query(alias="year", ge=FIRST_YEAR, le=LAST_YEAR, description="default: this year")
+]
+MonthQuery = Annotated[
+    int | None,
+    Query(alias="month", ge=1, le=12, description="default: every month of `year` (or this month)"),
+]
+
+
+async def today_for(caller: LmsCaller, tenants: TenantsDep, clock: ClockDep) -> tuple[DayRange, date]:
+    """A one-day range of today in the caller's tenant zone, and today."""
+    zone = await tenants.zone(caller.tenant_id)
+    today = clock().astimezone(zone).date()
+    return DayRange(caller.tenant_id, zone, today, today), today
+
+
+async def days_for(
+    caller: LmsCaller,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: AnalyticsPeriod | None,
+    start_date: str | None,
+    end_date: str | None,
+    default: AnalyticsPeriod = AnalyticsPeriod.LAST_30_DAYS,
+) -> DayRange:
+    """The local days a read covers (see :func:`query_api.lms_api.periods.resolve_days`)."""
+    base, today = await today_for(caller, tenants, clock)
+    return resolve_days(
+        caller.tenant_id,
+        base.zone,
+        today,
+        period=period,
+        start_date=start_date,
+        end_date=end_date,
+        default=default,
+    )
+
+
+async def month_for(
+    caller: LmsCaller, tenants: TenantsDep, clock: ClockDep, year: int | None, month: int | None
+) -> DayRange:
+    base, today = await today_for(caller, tenants, clock)
+    return month_range(caller.tenant_id, base.zone, today, year, month)
+
+
+__all__ = [
+    "EndDateQuery",
+    "GranularityQuery",
+    "LimitQuery",
+    "MonthQuery",
+    "PageQuery",
+    "PeriodQuery",
+    "StartDateQuery",
+    "YearQuery",
+    "days_for",
+    "month_for",
+]

@@ -1,0 +1,1 @@
+"""The LMS API's routers, one module per resource group of the seed."""

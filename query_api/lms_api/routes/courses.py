@@ -1,0 +1,198 @@
+"""``/api/admin/analytics/courses/...``: a course's performance, daily and weekly metrics and assessments, for
+an admin (or service) credential of the tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from plumbing.http_errors import AnalyticsError
+from query_api import lms
+from query_api.api.deps import ClockDep, TenantsDep
+from query_api.lms.state import course_catalog, course_known
+from query_api.lms_api import examples
+from query_api.lms_api.access import LmsCaller, LmsCallerDep
+from query_api.lms_api.params import (
+    EndDateQuery,
+    GranularityQuery,
+    LimitQuery,
+    PageQuery,
+    PeriodQuery,
+    StartDateQuery,
+    days_for,
+)
+from query_api.lms_api.periods import DayGranularity, DayRange, TimeGranularity, day_buckets
+from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
+from schemas.lms_envelope import AnalyticsErrorCode
+from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
+
+router = APIRouter(prefix="/api/admin/analytics/courses", tags=["lms: course analytics"])
+
+CourseId = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
+
+
+@dataclass(frozen=True, slots=True)
+class CoursePerformanceAnalytics:
+    """A course over a range of days: the range as a whole, and the same figures per point of the series
+    (``granularity``; the first and last points clipped to the range)."""
+
+    course_id: int
+    granularity: str
+    summary: lms.CourseAnalytics
+    series: list[lms.CourseAnalytics]
+
+
+async def known_course(caller: LmsCaller, course_id: int) -> None:
+    """404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant has the course (catalog or activity)."""
+    if not await course_known(caller.store, caller.tenant_id, course_id):
+        raise AnalyticsError(
+            404,
+            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
+            f"course {course_id} has no data in this tenant",
+            {"courseId": ["no such course"]},
+        )
+
+
+async def course_performance(
+    caller: LmsCaller, course_id: int, days: DayRange, granularity: DayGranularity
+) -> CoursePerformanceAnalytics:
+    buckets = day_buckets(days, granularity)
+    whole, *parts = await asyncio.gather(
+        lms.course_analytics(caller.store, days.period, [course_id]),
+        *(lms.course_analytics(caller.store, bucket.period, [course_id]) for bucket in buckets),
+    )
+    return CoursePerformanceAnalytics(
+        course_id, granularity.value, whole[course_id], [part[course_id] for part in parts]
+    )
+
+
+PERFORMANCE_EXAMPLE = CoursePerformanceAnalytics(12, "MONTHLY", examples.COURSE, [examples.COURSE])
+
+
+@router.get(
+    "/{courseId}/performance",
+    response_class=LmsResponse,
+    responses=documented(CoursePerformanceAnalytics, PERFORMANCE_EXAMPLE),
+)
+async def get_course_performance(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseId,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    granularity: GranularityQuery = DayGranularity.WEEKLY,
+) -> LmsResponse:
+    """``CourseAnalytics`` of the course over ``startDate``..``endDate`` (default: the last 30 days) and per
+    ``granularity`` point."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, None, start_date, end_date)
+    await known_course(caller, course_id)
+    return answer(request, await course_performance(caller, course_id, days, granularity))
+
+
+@router.get(
+    "/{courseId}/daily-metrics",
+    response_class=LmsResponse,
+    responses=documented(list[lms.DailyCourseMetrics], [examples.DAILY], paginated=True),
+)
+async def get_daily_metrics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseId,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> LmsResponse:
+    """``DailyCourseMetrics`` of each local day of ``startDate``..``endDate`` (default: the last 30 days),
+    oldest first; days without activity are listed with zeros."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, None, start_date, end_date)
+    await known_course(caller, course_id)
+    all_days = [days.first + timedelta(days=i) for i in range((days.last - days.first).days + 1)]
+    wanted, pagination = page_of(all_days, page, limit)
+    found = await asyncio.gather(
+        *(
+            lms.daily_course_metrics(caller.store, caller.tenant_id, days.zone, day, [course_id])
+            for day in wanted
+        )
+    )
+    return answer(request, [item[course_id] for item in found], pagination)
+
+
+@router.get(
+    "/{courseId}/weekly-metrics",
+    response_class=LmsResponse,
+    responses=documented(list[lms.WeeklyCourseMetrics], [examples.WEEKLY], paginated=True),
+)
+async def get_weekly_metrics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseId,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> LmsResponse:
+    """``WeeklyCourseMetrics`` of every ISO week (Monday to Sunday, local) that overlaps ``startDate``..
+    ``endDate`` (default: the last 30 days), oldest first."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, None, start_date, end_date)
+    await known_course(caller, course_id)
+    mondays = [
+        bucket.first - timedelta(days=bucket.first.weekday())
+        for bucket in day_buckets(days, TimeGranularity.WEEKLY)
+    ]
+    wanted, pagination = page_of(mondays, page, limit)
+    found = await asyncio.gather(
+        *(
+            lms.weekly_course_metrics(caller.store, caller.tenant_id, days.zone, monday, [course_id])
+            for monday in wanted
+        )
+    )
+    return answer(request, [item[course_id] for item in found], pagination)
+
+
+AssessmentTypeQuery = Annotated[
+    AssessmentType | None, Query(alias="assessmentType", description="only quizzes or only assignments")
+]
+
+
+@router.get(
+    "/{courseId}/assessments",
+    response_class=LmsResponse,
+    responses=documented(list[lms.AssessmentAnalytics], [examples.ASSESSMENT]),
+)
+async def get_course_assessments(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseId,
+    assessment_type: AssessmentTypeQuery = None,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """``AssessmentAnalytics`` of each assessment the course lists now (of ``assessmentType`` only, when
+    given) over the period, by assessment id."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    await known_course(caller, course_id)
+    catalog = await course_catalog(caller.store, caller.tenant_id, [course_id])
+    listed = catalog[course_id].assessments if course_id in catalog else {}
+    wanted = [
+        a for a, kind in sorted(listed.items()) if assessment_type is None or kind == assessment_type.value
+    ]
+    found = await lms.assessment_analytics(caller.store, days.period, wanted)
+    return answer(request, [found[a] for a in wanted if a in found])

@@ -1,0 +1,160 @@
+"""``/api/teacher/analytics/...`` (the courses a teacher is assigned to, their assessments and videos) and
+``/api/student/analytics/...`` (the calling student's own data), ADR 0016 §4."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from query_api import lms
+from query_api.api.deps import ClockDep, TenantsDep
+from query_api.lms.state import course_catalog
+from query_api.lms_api import examples
+from query_api.lms_api.access import LmsCaller, LmsCallerDep
+from query_api.lms_api.params import (
+    EndDateQuery,
+    LimitQuery,
+    PageQuery,
+    PeriodQuery,
+    StartDateQuery,
+    days_for,
+)
+from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
+from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
+
+teacher = APIRouter(prefix="/api/teacher/analytics", tags=["lms: teacher analytics"])
+student = APIRouter(prefix="/api/student/analytics", tags=["lms: student analytics"])
+
+CourseIdPath = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
+VideoIdQuery = Annotated[
+    int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
+]
+CourseIdQuery = Annotated[
+    int | None, Query(alias="courseId", ge=1, le=MAX_LMS_ID, description="one course only")
+]
+
+
+async def _assessment(
+    request: Request,
+    caller: LmsCaller,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    assessment_id: int,
+    kind: AssessmentType,
+    period: PeriodQuery,
+    start_date: StartDateQuery,
+    end_date: EndDateQuery,
+) -> LmsResponse:
+    """``AssessmentAnalytics`` of an assessment of ``kind`` listed by a course the caller teaches; any other
+    (another course's, another kind, none) is refused alike, so nothing about it is disclosed."""
+    taught = await caller.teacher_courses()
+    catalog = await course_catalog(caller.store, caller.tenant_id, sorted(taught))
+    course = next(
+        (c for c in sorted(catalog) if catalog[c].assessments.get(assessment_id) == kind.value), None
+    )
+    if course is None:
+        raise caller.refuse_target(
+            f"{kind.value}:{assessment_id}", f"no course you teach lists this {kind.value}"
+        )
+    await caller.require_teacher_of(course)
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    found = await lms.assessment_analytics(caller.store, days.period, [assessment_id])
+    return answer(request, found[assessment_id])
+
+
+@teacher.get(
+    "/assignments/{assignmentId}",
+    response_class=LmsResponse,
+    responses=documented(lms.AssessmentAnalytics, examples.ASSESSMENT),
+)
+async def get_assignment_analytics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    assignment_id: Annotated[int, Path(alias="assignmentId", ge=1, le=MAX_LMS_ID)],
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """Submissions and grading of an assignment of a course the teacher teaches, over the period (default:
+    the last 30 days; attempts by the local day they started)."""
+    kind = AssessmentType.ASSIGNMENT
+    return await _assessment(
+        request, caller, tenants, clock, assignment_id, kind, period, start_date, end_date
+    )
+
+
+@teacher.get(
+    "/quizzes/{quizId}",
+    response_class=LmsResponse,
+    responses=documented(lms.AssessmentAnalytics, examples.ASSESSMENT),
+)
+async def get_quiz_analytics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    quiz_id: Annotated[int, Path(alias="quizId", ge=1, le=MAX_LMS_ID)],
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """Attempts and scores of a quiz of a course the teacher teaches, over the period (default: the last 30
+    days)."""
+    kind = AssessmentType.QUIZ
+    return await _assessment(request, caller, tenants, clock, quiz_id, kind, period, start_date, end_date)
+
+
+@teacher.get(
+    "/courses/{courseId}/video-analytics",
+    response_class=LmsResponse,
+    responses=documented(list[lms.VideoWatchAnalytics], [examples.VIDEO_SESSION], paginated=True),
+)
+async def get_course_video_analytics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseIdPath,
+    video_id: VideoIdQuery = None,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> LmsResponse:
+    """The watch sessions of the course's students that started in the period (default: the last 30 days),
+    of ``videoId`` only when given; by student, then start time."""
+    await caller.require_teacher_of(course_id)
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    sessions = await lms.video_sessions(caller.store, days.period, course_id=course_id, video_id=video_id)
+    items, pagination = page_of(sessions, page, limit)
+    return answer(request, items, pagination)
+
+
+@student.get(
+    "/video-history",
+    response_class=LmsResponse,
+    responses=documented(list[lms.VideoWatchAnalytics], [examples.VIDEO_SESSION], paginated=True),
+)
+async def get_my_video_history(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseIdQuery = None,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    page: PageQuery = 1,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> LmsResponse:
+    """The calling student's watch sessions that started in the period (default: the last 30 days), of
+    ``courseId`` only when given; by start time."""
+    me = caller.student()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    sessions = await lms.video_sessions(caller.store, days.period, student_ids=[me], course_id=course_id)
+    items, pagination = page_of(sessions, page, limit)
+    return answer(request, items, pagination)
