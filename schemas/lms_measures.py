@@ -81,6 +81,14 @@ def average_minutes(total_seconds: int, count: int) -> int:
     return half_up(total_seconds, SECONDS_PER_MINUTE * count)
 
 
+def mean_percent_centi(total_centi: int, count: int) -> Decimal:
+    """The mean of ``count`` percentages given as a total of hundredths, two decimals half up; 0.00 without
+    items: ``VideoAnalytics.average_completion`` (Σ ``completion_percentage`` of the sessions ÷ sessions)."""
+    if count == 0:
+        return ZERO_PERCENT
+    return hundredths(half_up(total_centi, count))
+
+
 def completion_rate(completed: int, enrollments: int) -> Decimal:
     """``CourseAnalytics.completion_rate``: enrollments completed by the period's end (``completed_at`` on or
     before it) per enrollment made by then (``enrolled_at`` on or before it, any status), in percent."""
@@ -152,3 +160,11 @@ def error_rate(errors: int, requests: int) -> Decimal:
     """``SystemMetrics.error_rate``: 5xx responses ÷ requests over the traffic samples of the period, in
     percent; 0.00 without requests."""
     return percent(errors, requests)
+
+
+def average_latency_ms(latency_us_sum: int, requests: int) -> Decimal:
+    """``TrafficAnalytics.average_latency_ms``: Σ request latency (µs, as the traffic rollup keeps it) ÷
+    requests, in milliseconds with two decimals, half up; 0.00 without requests."""
+    if requests == 0:
+        return ZERO_PERCENT
+    return hundredths(half_up(latency_us_sum, requests * 10))

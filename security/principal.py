@@ -22,6 +22,9 @@ class Role(StrEnum):
     """Only their own data."""
     SERVICE = "service"
     """Back-end senders and readers for a tenant: any user's data, no tenant administration."""
+    PLATFORM = "platform"
+    """Operators of a deployment hosting several tenants: with ``admin``, the learning platform's dashboard
+    overview of any tenant they name (``tenantId``); nothing else beyond their own tenant."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,18 @@ computes its seed model for a tenant, the requested ids and a period of local da
 statements."""
 
 from query_api.lms.assessments import assessment_analytics
+from query_api.lms.cohorts import (
+    Cohort,
+    CohortAnalysis,
+    RetentionAnalysis,
+    RetentionPoint,
+    RetentionSegment,
+    enrollment_cohorts,
+    retention,
+    signup_cohorts,
+)
 from query_api.lms.courses import course_analytics, daily_course_metrics, weekly_course_metrics
+from query_api.lms.heatmap import ActivityHeatmap, HeatmapCell, activity_heatmap
 from query_api.lms.models import (
     AssessmentAnalytics,
     CourseAnalytics,
@@ -18,27 +29,48 @@ from query_api.lms.models import (
     VideoWatchAnalytics,
     WeeklyCourseMetrics,
 )
+from query_api.lms.progress import CourseProgress, UserProgressAnalytics, course_students, user_progress
 from query_api.lms.system import system_metrics
+from query_api.lms.traffic import TrafficAnalytics, traffic_analytics
 from query_api.lms.users import monthly_user_metrics, user_analytics
-from query_api.lms.videos import video_sessions, video_watch_analytics
+from query_api.lms.videos import VideoAnalytics, video_analytics, video_sessions, video_watch_analytics
 
 __all__ = [
+    "Cohort",
+    "CohortAnalysis",
+    "RetentionAnalysis",
+    "RetentionPoint",
+    "RetentionSegment",
+    "enrollment_cohorts",
+    "retention",
+    "signup_cohorts",
+    "ActivityHeatmap",
+    "HeatmapCell",
+    "activity_heatmap",
     "AssessmentAnalytics",
+    "CourseProgress",
     "CourseAnalytics",
     "DailyCourseMetrics",
     "LmsPeriod",
     "MonthlyUserMetrics",
     "Person",
     "SystemMetrics",
+    "TrafficAnalytics",
     "UserAnalytics",
+    "UserProgressAnalytics",
     "VideoWatchAnalytics",
     "WeeklyCourseMetrics",
     "assessment_analytics",
     "course_analytics",
+    "course_students",
     "daily_course_metrics",
     "monthly_user_metrics",
     "system_metrics",
+    "traffic_analytics",
     "user_analytics",
+    "user_progress",
+    "VideoAnalytics",
+    "video_analytics",
     "video_sessions",
     "video_watch_analytics",
     "weekly_course_metrics",

@@ -107,3 +107,18 @@ async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list
         {"tenant": tenant_id, "keys": keys},
     )
     return [str(kind) for (kind,) in rows]
+
+
+async def institute_courses(store: QueryStore, tenant_id: str, institute_id: int) -> list[int] | None:
+    """The courses the institute has now (current state, deleted ones left out), by id; ``None`` when the
+    tenant knows no institute ``institute_id`` (no version of it, and no course naming it: a course may
+    arrive before its institute)."""
+    rows = await store.rows(
+        "SELECT (SELECT count() FROM lms_institutes WHERE tenant_id = {tenant:String} "
+        "AND institute_id = {institute:UInt64}) AS known, groupArray(course_id) FROM (SELECT course_id "
+        "FROM lms_courses FINAL WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
+        "AND institute_id = {institute:UInt64} ORDER BY course_id)",
+        {"tenant": tenant_id, "institute": institute_id},
+    )
+    known, courses = rows[0]
+    return sorted(int(c) for c in courses) if int(known) or courses else None

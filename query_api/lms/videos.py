@@ -4,18 +4,26 @@
 A watch session belongs to the period its ``start_time`` falls in (local days of the tenant's zone);
 ``student_id`` is the student's LMS id, ``watch_duration`` seconds, ``completion_percentage`` 0–100 with
 two decimals; optional fields the client left out are ``None``.
+
+``VideoAnalytics`` (the admin ``courses/{courseId}/videos`` read; the seed names the type only): per video of
+a course, from ``rollup_lms_video_views`` (a session counts on the local day of its event's ``timestamp``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from query_api.lms.models import LmsPeriod, Person, VideoWatchAnalytics
+from query_api.lms.grains import period_condition
+from query_api.lms.models import LmsPeriod, Percent, Person, VideoWatchAnalytics
 from query_api.lms.state import period_params
 from query_api.readers.common import utc
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
+from schemas.rollups import rollup
 
 
 async def video_sessions(
@@ -77,4 +85,71 @@ async def video_watch_analytics(
     out: dict[int, list[VideoWatchAnalytics]] = {student: [] for student in sorted(set(student_ids))}
     for session in await video_sessions(store, period, student_ids=student_ids):
         out.setdefault(session.student_id, []).append(session)
+    return out
+
+
+VIDEO_VIEWS = rollup("lms_video_views")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoAnalytics:
+    """One video of a course over a period: its watch sessions (counted on the local day of the event),
+    viewers, time watched (seconds, as ``VideoWatchAnalytics.watch_duration``), completion and playback
+    trouble, and the sessions by device type and playback quality (``""``: not reported)."""
+
+    video_id: int
+    course_id: int
+    tenant_id: str
+    period_start: date
+    period_end: date
+    watch_sessions: int
+    unique_viewers: int
+    total_watch_seconds: int
+    average_completion: Percent
+    """mean ``completion_percentage`` of the sessions"""
+    completion_rate: Percent
+    """share of sessions that reached the completed threshold"""
+    buffer_events: int
+    seek_events: int
+    sessions_by_device: dict[str, int]
+    sessions_by_quality: dict[str, int]
+
+
+async def video_analytics(
+    store: QueryStore, period: LmsPeriod, course_id: int, video_id: int | None = None
+) -> list[VideoAnalytics]:
+    """``VideoAnalytics`` of every video of ``course_id`` watched in ``period`` (``video_id`` only, when
+    given), by video id."""
+    params: dict[str, Any] = {**period_params(period), "course": course_id, "video": video_id or 0}
+    covered = period_condition(period.first, period.last, params)
+    only = " AND video_id = {video:UInt64}" if video_id is not None else ""
+    rows = await store.rows(
+        "SELECT video_id, sum(watch_sessions), uniqExact(user_id), sum(watch_seconds), "
+        "sum(completion_centi), sum(completed_sessions), sum(buffer_events), sum(seek_events), "
+        "sumMap(map(device_type, watch_sessions)), sumMap(map(playback_quality, watch_sessions)) "
+        f"FROM {VIDEO_VIEWS.table} WHERE tenant_id = {{tenant:String}} AND course_id = {{course:UInt64}}"
+        f"{only} AND {covered} GROUP BY video_id ORDER BY video_id",
+        params,
+    )
+    out = []
+    for video, sessions, viewers, seconds, completion, completed, buffers, seeks, devices, qualities in rows:
+        count = int(sessions)
+        out.append(
+            VideoAnalytics(
+                video_id=int(video),
+                course_id=course_id,
+                tenant_id=period.tenant_id,
+                period_start=period.first,
+                period_end=period.last,
+                watch_sessions=count,
+                unique_viewers=int(viewers),
+                total_watch_seconds=int(seconds),
+                average_completion=measures.mean_percent_centi(int(completion), count),
+                completion_rate=measures.percent(int(completed), count),
+                buffer_events=int(buffers),
+                seek_events=int(seeks),
+                sessions_by_device={str(k): int(v) for k, v in sorted(dict(devices).items())},
+                sessions_by_quality={str(k): int(v) for k, v in sorted(dict(qualities).items())},
+            )
+        )
     return out

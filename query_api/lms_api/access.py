@@ -69,6 +69,19 @@ class LmsCaller:
             )
         self._record("lms_read_tenant", None, Outcome.ALLOWED)
 
+    def tenant_named(self, tenant_id: str | None) -> str:
+        """The tenant a tenant-wide read is about: the credential's, or ``tenant_id`` for a ``platform``
+        admin (another tenant named by anyone else is a 403)."""
+        self.require_admin()
+        if tenant_id is None or tenant_id == self.tenant_id:
+            return self.tenant_id
+        if Role.PLATFORM not in self.principal.roles:
+            raise self._refuse(
+                "lms_read_tenant", f"tenant:{tenant_id}", "only a platform role reads other tenants"
+            )
+        self._record("lms_read_tenant", f"tenant:{tenant_id}", Outcome.ALLOWED)
+        return tenant_id
+
     def person_id(self, role: Role) -> int:
         """The LMS user id of a ``role`` credential (its ``sub``), or 403."""
         action = f"lms_read_{role.value}"

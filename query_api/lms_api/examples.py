@@ -12,9 +12,11 @@ from query_api.lms.models import (
     DailyCourseMetrics,
     MonthlyUserMetrics,
     SystemMetrics,
+    UserAnalytics,
     VideoWatchAnalytics,
     WeeklyCourseMetrics,
 )
+from query_api.lms.progress import CourseProgress, UserProgressAnalytics
 
 TENANT = "acme-university"
 
@@ -55,6 +57,20 @@ WEEKLY = WeeklyCourseMetrics(
     average_progress=Decimal("58.10"),
     engagement_score=Decimal("41.30"),
     tenant_id=TENANT,
+)
+USER = UserAnalytics(
+    user_id=1017,
+    user_type="student",
+    tenant_id=TENANT,
+    period_start=date(2026, 2, 16),
+    period_end=date(2026, 2, 22),
+    login_count=9,
+    session_duration_avg=34,
+    courses_accessed=3,
+    videos_watched=11,
+    quizzes_attempted=4,
+    assignments_submitted=2,
+    engagement_score=Decimal("71.43"),
 )
 MONTHLY_USER = MonthlyUserMetrics(
     user_id=1017,
@@ -112,4 +128,23 @@ VIDEO_SESSION = VideoWatchAnalytics(
     buffer_events=2,
     seek_events=5,
     tenant_id=TENANT,
+)
+PROGRESS = UserProgressAnalytics(
+    student_id=1017,
+    tenant_id=TENANT,
+    enrolled_courses=2,
+    active_courses=1,
+    completed_courses=1,
+    dropped_courses=0,
+    average_progress=COURSE.average_progress,
+    courses=[
+        CourseProgress(
+            course_id=12,
+            status="active",
+            progress_percentage=WEEKLY.average_progress,
+            enrolled_at=VIDEO_SESSION.start_time,
+            completed_at=None,
+            dropped_at=None,
+        )
+    ],
 )

@@ -5,12 +5,13 @@ declared types (400 ``ANALYTICS_VALIDATION_ERROR``, ``details`` naming the param
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Query
 
 from query_api.api.deps import ClockDep, TenantsDep
-from query_api.api.params import DAY_PATTERN, FIRST_YEAR, LAST_YEAR
+from query_api.api.params import FIRST_YEAR, LAST_YEAR, Day
 from query_api.lms_api.access import LmsCaller
 from query_api.lms_api.periods import (
     MAX_RANGE_DAYS,
@@ -22,6 +23,21 @@ from query_api.lms_api.periods import (
 )
 from query_api.lms_api.responses import MAX_LIMIT
 
+
+class CourseFigure(StrEnum):
+    """The figures of ``CourseAnalytics`` (every field but its keys and period): what courses are ranked by
+    (``compare``) and what a teacher's trend follows."""
+
+    total_enrollments = "total_enrollments"
+    active_students = "active_students"
+    completion_rate = "completion_rate"
+    average_progress = "average_progress"
+    total_watch_time = "total_watch_time"
+    quiz_completion_rate = "quiz_completion_rate"
+    assignment_submission_rate = "assignment_submission_rate"
+    engagement_score = "engagement_score"
+
+
 PeriodQuery = Annotated[
     AnalyticsPeriod | None,
     Query(
@@ -31,17 +47,15 @@ PeriodQuery = Annotated[
     ),
 ]
 StartDateQuery = Annotated[
-    str | None,
+    Day | None,
     Query(
         alias="startDate",
         description="first local day (YYYY-MM-DD); without `endDate` the range ends today "
         f"(at most {MAX_RANGE_DAYS} days)",
-        pattern=DAY_PATTERN,
     ),
 ]
 EndDateQuery = Annotated[
-    str | None,
-    Query(alias="endDate", description="last local day (YYYY-MM-DD), inclusive", pattern=DAY_PATTERN),
+    Day | None, Query(alias="endDate", description="last local day (YYYY-MM-DD), inclusive")
 ]
 GranularityQuery = Annotated[
     DayGranularity,
@@ -98,6 +112,7 @@ async def month_for(
 
 
 __all__ = [
+    "CourseFigure",
     "EndDateQuery",
     "GranularityQuery",
     "LimitQuery",

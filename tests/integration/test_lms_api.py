@@ -32,13 +32,16 @@ COURSES_PER_TENANT = 3
 
 
 def json_of(value: Any) -> Any:
-    """An oracle value as JSON carries it: decimals as numbers, dates as ``YYYY-MM-DD``."""
+    """An oracle value as JSON carries it: decimals as numbers, dates ``YYYY-MM-DD``, UTC times RFC 3339
+    with ``Z``."""
     if isinstance(value, dict):
         return {k: json_of(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_of(v) for v in value]
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -277,6 +280,17 @@ async def test_monthly_user_metrics_and_system_figures_equal_the_oracle(
         assert body["data"] == json_of([oracle.system_metrics(t.facts, a, b) for a, b in spans]), t.tenant_id
         body = await data(
             http,
+            "/api/admin/analytics/system/traffic",
+            admin(t.tenant_id),
+            startDate="2025-12-01",
+            endDate="2026-03-15",
+            granularity="MONTHLY",
+        )
+        want_traffic = [oracle.traffic_analytics(t.facts, a, b) for a, b in spans]
+        assert body["data"] == json_of(want_traffic), t.tenant_id
+        assert all(w["requests"] and w["requests_by_country"] for w in want_traffic)
+        body = await data(
+            http,
             "/api/admin/analytics/system/storage",
             admin(t.tenant_id),
             period="CUSTOM",
@@ -374,3 +388,366 @@ async def test_students_read_their_own_video_history(http: httpx.AsyncClient, te
             403,
         )
         await error(http, "/api/student/analytics/video-history", admin(t.tenant_id), 403)
+
+
+async def test_course_videos_and_comparison_equal_the_oracle(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    first, last = date(2026, 2, 20), date(2026, 3, 10)
+    dates = {"startDate": str(first), "endDate": str(last)}
+    compared = 0
+    for t in tenants:
+        for course in t.courses[:COURSES_PER_TENANT]:
+            want = oracle.video_analytics(t.facts, course, first, last)
+            path = f"/api/admin/analytics/courses/{course}/videos"
+            body = await data(http, path, admin(t.tenant_id), **dates)
+            assert body["data"] == json_of(want), (t.tenant_id, course)
+            compared += len(want)
+            if want:
+                one = want[-1]["video_id"]
+                body = await data(http, path, admin(t.tenant_id), videoId=one, **dates)
+                assert body["data"] == json_of([want[-1]])
+
+        courses = t.courses[:4]
+        figures = oracle.course_analytics(t.facts, courses, first, last)
+        ranked = sorted(
+            figures.values(), key=lambda c: (-c["active_students"], -c["engagement_score"], c["course_id"])
+        )
+        body = await data(
+            http,
+            "/api/admin/analytics/courses/compare",
+            admin(t.tenant_id),
+            courseIds=",".join(str(c) for c in [*courses, courses[0]]),
+            metrics="active_students,engagement_score",
+            **dates,
+        )
+        assert body["data"] == json_of(ranked), t.tenant_id
+        await error(
+            http,
+            "/api/admin/analytics/courses/compare",
+            admin(t.tenant_id),
+            404,
+            courseIds=f"{courses[0]},999999",
+            metrics="active_students",
+        )
+        await error(
+            http,
+            "/api/admin/analytics/courses/compare",
+            admin(t.tenant_id),
+            400,
+            courseIds=str(courses[0]),
+            metrics="active_students",
+        )
+    assert compared >= 5
+
+
+async def test_progress_of_students_for_admins_teachers_and_themselves(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    for t in tenants:
+        students = [ident for kind, ident in t.people if kind == "student"][:4]
+        for ident in students:
+            want = json_of(oracle.user_progress(t.facts, ident))
+            body = await data(http, f"/api/admin/analytics/users/{ident}/progress", admin(t.tenant_id))
+            assert body["data"] == want, (t.tenant_id, ident)
+            body = await data(
+                http, "/api/student/analytics/progress", bearer_of(str(ident), t.tenant_id, "student")
+            )
+            assert body["data"] == want, (t.tenant_id, ident)
+        assert any(oracle.user_progress(t.facts, s)["courses"] for s in students)
+
+        teacher, course, _ = taught(t)
+        headers = bearer_of(str(teacher), t.tenant_id, "teacher")
+        enrolled = sorted(int(key[1]) for key in t.facts.current["enrollment"] if key[2] == str(course))
+        path = f"/api/teacher/analytics/courses/{course}/students"
+        body = await data(http, path, headers, includeDetails="true", limit=500)
+        want = [json_of(oracle.user_progress(t.facts, s, course)) for s in enrolled]
+        assert body["data"] == want and body["pagination"]["total"] == len(enrolled) > 0, t.tenant_id
+        body = await data(http, path, headers, studentId=enrolled[0])
+        assert body["data"] == [{**want[0], "courses": []}]
+        outsider = next(ident for kind, ident in t.people if kind == "student" and ident not in enrolled)
+        assert (await error(http, path, headers, 404, studentId=outsider))["errorCode"] == (
+            "ANALYTICS_DATA_NOT_AVAILABLE"
+        )
+
+
+async def test_students_study_time_per_week_equals_the_oracle(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    first, last = date(2026, 2, 25), date(2026, 3, 12)
+    weeks = [
+        (date(2026, 2, 25), date(2026, 3, 1)),
+        (date(2026, 3, 2), date(2026, 3, 8)),
+        (date(2026, 3, 9), date(2026, 3, 12)),
+    ]
+    for t in tenants:
+        for ident in [ident for kind, ident in t.people if kind == "student"][:3]:
+            body = await data(
+                http,
+                "/api/student/analytics/study-time",
+                bearer_of(str(ident), t.tenant_id, "student"),
+                startDate=str(first),
+                endDate=str(last),
+            )
+            want = [
+                oracle.user_analytics(t.facts, [("student", ident)], a, b)[("student", ident)]
+                for a, b in weeks
+            ]
+            assert body["data"] == json_of(want), (t.tenant_id, ident)
+
+
+async def test_activity_heatmap_equals_the_oracle_in_each_zone(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    first, last = date(2026, 3, 2), date(2026, 3, 15)  # across Chicago's change to daylight time
+    for t in tenants:
+        counts = oracle.events_by_hour_of_week(t.facts, first, last)
+        path = "/api/admin/analytics/users/activity-heatmap"
+        body = await data(http, path, admin(t.tenant_id), startDate=str(first), endDate=str(last))
+        cells = body["data"]["cells"]
+        assert [(c["weekday"], c["hour"]) for c in cells] == [(d, h) for d in range(1, 8) for h in range(24)]
+        assert [c["events"] for c in cells] == counts and body["data"]["total_events"] == sum(counts) > 0
+        body = await data(
+            http, path, admin(t.tenant_id), startDate=str(first), endDate=str(last), granularity="DAILY"
+        )
+        assert [c["events"] for c in body["data"]["cells"]] == [
+            sum(counts[d * 24 : d * 24 + 24]) for d in range(7)
+        ]
+
+
+def tenants_in(value: Any) -> set[str]:
+    """Every ``tenant_id`` anywhere in an answer."""
+    if isinstance(value, dict):
+        found = {str(value["tenant_id"])} if "tenant_id" in value else set()
+        return found.union(*(tenants_in(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(tenants_in(v) for v in value))
+    return set()
+
+
+def lms_routes(app_openapi: dict[str, Any]) -> list[str]:
+    return sorted(
+        path for path, ops in app_openapi["paths"].items() if path.startswith("/api/") and "get" in ops
+    )
+
+
+def filled(path: str, ids: dict[str, int]) -> str:
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", str(value))
+    assert "{" not in path, path
+    return path
+
+
+async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    """Role × route × own/other, over every ``/api/`` read the document lists: a teacher, a student, an
+    ingestion-only service caller of the same tenant and an admin of another tenant get a refusal in the
+    seed's envelope (403, or 404 for another tenant's admin: the entity is not theirs) and no data."""
+    t, other = tenants[0], tenants[1]
+    teacher, course, others = taught(t)
+    student = next(ident for kind, ident in t.people if kind == "student")
+    catalog = t.facts.courses()
+    assessment = {
+        a["assessment_type"]: int(a["assessment_id"]) for a in catalog[course].get("assessments", [])
+    }
+    foreign = {  # ids that exist in this tenant but not in the other
+        "courseId": next(c for c in t.courses if c not in other.courses),
+        "userId": next(ident for kind, ident in t.people if kind == "student" and not roles_of(other, ident)),
+        "assignmentId": assessment["assignment"],
+        "quizId": assessment["quiz"],
+        # institute ids repeat across tenants: the other tenant's admin then reads its own (checked below)
+        "instituteId": int(catalog[course]["institute_id"]),
+    }
+    document = (await http.get("/openapi.json")).json()
+    routes = lms_routes(document)
+    assert len(routes) >= 18, routes
+    values = {
+        "courseIds": f"{foreign['courseId']},{foreign['courseId'] + 1}",
+        "metrics": "active_students",
+        "cohortBy": "SIGNUP_MONTH",
+    }
+
+    def required(route: str) -> dict[str, str]:
+        """Values for the query parameters the document says ``route`` requires."""
+        declared = document["paths"][route]["get"].get("parameters", [])
+        return {p["name"]: values[p["name"]] for p in declared if p["in"] == "query" and p.get("required")}
+
+    checked = 0
+    for route in routes:
+        path = filled(route, foreign)
+        callers: list[tuple[str, dict[str, str], set[int]]] = [
+            ("student of the tenant", bearer_of(str(student), t.tenant_id, "student"), {403}),
+            ("admin of another tenant", admin(other.tenant_id), {403, 404}),
+            ("no credential", {}, {401}),
+        ]
+        if route.startswith("/api/admin/"):
+            callers.append(("teacher of the tenant", bearer_of(str(teacher), t.tenant_id, "teacher"), {403}))
+        if route.startswith("/api/teacher/"):
+            path = filled(route, {**foreign, "courseId": others[0] if others else 999_999})
+            if "assignmentId" in route or "quizId" in route:
+                # an assessment of a course this teacher does not teach
+                other_course = others[0]
+                kinds = {
+                    a["assessment_type"]: int(a["assessment_id"])
+                    for a in catalog[other_course]["assessments"]
+                }
+                path = filled(route, {"assignmentId": kinds["assignment"], "quizId": kinds["quiz"]})
+            callers.append(
+                ("teacher of other courses", bearer_of(str(teacher), t.tenant_id, "teacher"), {403})
+            )
+            callers.append(("admin", admin(t.tenant_id), {403}))
+        if route.startswith("/api/student/"):
+            callers = [
+                ("teacher", bearer_of(str(teacher), t.tenant_id, "teacher"), {403}),
+                ("admin", admin(t.tenant_id), {403}),
+                ("no credential", {}, {401}),
+            ]
+        own_reads = "{" not in route and "compare" not in route
+        if route.startswith("/api/admin/") and (own_reads or "{instituteId}" in route):
+            # nothing in the path that only this tenant has: the other's admin reads its own tenant only
+            callers = [c for c in callers if c[0] != "admin of another tenant"]
+            response = await http.get(path, params=required(route), headers=admin(other.tenant_id))
+            assert response.status_code in (200, 404), (route, response.text[:300])
+            if response.status_code == 200:
+                assert tenants_in(response.json()["data"]) <= {other.tenant_id}, route
+        for who, headers, statuses in callers:
+            response = await http.get(path, params=required(route), headers=headers)
+            body = response.json()
+            assert response.status_code in statuses, (route, who, response.status_code, body)
+            assert "data" not in body and body["errorCode"] in (
+                "FORBIDDEN",
+                "UNAUTHORIZED",
+                "ANALYTICS_DATA_NOT_AVAILABLE",
+            )
+            checked += 1
+    assert checked >= len(routes) * 3
+
+
+async def test_cohorts_and_retention_equal_the_oracle(http: httpx.AsyncClient, tenants: list[Tenant]) -> None:
+    today = date(2026, 3, 20)
+    first, last = date(2025, 12, 1), date(2026, 2, 28)
+    cases: list[tuple[str, dict[str, str]]] = [
+        ("SIGNUP_MONTH", {}),
+        ("SIGNUP_WEEK", {"userType": "student"}),
+        ("ENROLLMENT_MONTH", {}),
+        ("ENROLLMENT_WEEK", {}),
+    ]
+    for t in tenants:
+        course = t.courses[0]
+        institute = str(t.facts.courses()[course].get("institute_id"))
+        for by, filters in [
+            *cases,
+            ("ENROLLMENT_MONTH", {"courseId": str(course)}),
+            ("SIGNUP_MONTH", {"instituteId": institute}),
+        ]:
+            params: dict[str, Any] = {"cohortBy": by, "startDate": str(first), "endDate": str(last)}
+            if filters:
+                params["filters"] = ",".join(f"{k}:{v}" for k, v in filters.items())
+            body = await data(http, "/api/admin/analytics/users/cohort", admin(t.tenant_id), **params)
+            want = oracle.cohorts(t.facts, by, first, last, today, filters)
+            assert body["data"]["cohorts"] == json_of(want), (t.tenant_id, by, filters)
+            assert sum(c["size"] for c in want) > 0, (t.tenant_id, by, filters)
+        await error(
+            http,
+            "/api/admin/analytics/users/cohort",
+            admin(t.tenant_id),
+            400,
+            cohortBy="SIGNUP_WEEK",
+            filters=f"courseId:{course}",
+        )
+
+        spans = [
+            (date(2026, 1, 1), date(2026, 1, 4)),
+            (date(2026, 1, 5), date(2026, 1, 11)),
+            (date(2026, 1, 12), date(2026, 1, 18)),
+            (date(2026, 1, 19), date(2026, 1, 20)),
+        ]
+        for segment_by in ("NONE", "USER_TYPE", "INSTITUTE"):
+            body = await data(
+                http,
+                "/api/admin/analytics/users/retention",
+                admin(t.tenant_id),
+                startDate="2026-01-01",
+                endDate="2026-01-20",
+                segmentBy=segment_by,
+            )
+            want_segments = oracle.retention(t.facts, spans, segment_by)
+            assert body["data"]["segments"] == json_of(want_segments), (t.tenant_id, segment_by)
+            assert any(p["retained_users"] for s in want_segments for p in s["points"])
+
+
+async def test_institute_courses_and_a_teachers_course_trend_equal_the_oracle(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    first, last = date(2026, 2, 25), date(2026, 3, 12)
+    dates = {"startDate": str(first), "endDate": str(last)}
+    for t in tenants:
+        catalog = t.facts.courses()
+        for institute in sorted({int(b["institute_id"]) for b in catalog.values() if b.get("institute_id")}):
+            courses = sorted(c for c, b in catalog.items() if b.get("institute_id") == institute)
+            want = oracle.course_analytics(t.facts, courses, first, last)
+            path = f"/api/admin/analytics/institutes/{institute}/enrollments"
+            body = await data(http, path, admin(t.tenant_id), **dates)
+            assert body["data"] == json_of([want[c] for c in courses]), (t.tenant_id, institute)
+            body = await data(http, path, admin(t.tenant_id), courseId=courses[-1], **dates)
+            assert body["data"] == json_of([want[courses[-1]]])
+        await error(http, "/api/admin/analytics/institutes/999999/enrollments", admin(t.tenant_id), 404)
+
+        teacher, course, _ = taught(t)
+        body = await data(
+            http,
+            f"/api/teacher/analytics/courses/{course}",
+            bearer_of(str(teacher), t.tenant_id, "teacher"),
+            metric="active_students",
+            **dates,
+        )
+        weeks = [(first, date(2026, 3, 1)), (date(2026, 3, 2), date(2026, 3, 8)), (date(2026, 3, 9), last)]
+        want_trend = [
+            {
+                "period_start": a,
+                "period_end": b,
+                "value": oracle.course_analytics(t.facts, [course], a, b)[course]["active_students"],
+            }
+            for a, b in weeks
+        ]
+        assert body["data"] == json_of(
+            {
+                "course_id": course,
+                "summary": oracle.course_analytics(t.facts, [course], first, last)[course],
+                "metric": "active_students",
+                "trend": want_trend,
+            }
+        ), t.tenant_id
+
+
+async def test_dashboard_overview_equals_the_oracle_and_other_tenants_need_the_platform_role(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    first, last = date(2026, 2, 16), date(2026, 3, 1)
+    before = (date(2026, 2, 2), date(2026, 2, 15))
+    platform = {"authorization": f"Bearer {token('ops', tenants[0].tenant_id, ('admin', 'platform'))}"}
+    for t in tenants:
+        catalog = sorted(t.facts.courses())
+        courses = oracle.course_analytics(t.facts, catalog, first, last)
+        top = sorted(
+            courses.values(), key=lambda c: (-c["active_students"], -c["engagement_score"], c["course_id"])
+        )
+        want = json_of(
+            {
+                "tenant_id": t.tenant_id,
+                "current": oracle.system_metrics(t.facts, first, last),
+                "previous": oracle.system_metrics(t.facts, *before),
+                "top_courses": top[:5],
+            }
+        )
+        dates = {"startDate": str(first), "endDate": str(last)}
+        body = await data(http, "/api/admin/analytics/dashboard", admin(t.tenant_id), **dates)
+        assert body["data"] == want, t.tenant_id
+        body = await data(http, "/api/admin/analytics/dashboard", platform, tenantId=t.tenant_id, **dates)
+        assert body["data"] == want, t.tenant_id
+    other = tenants[1].tenant_id
+    body = await error(
+        http, "/api/admin/analytics/dashboard", admin(tenants[0].tenant_id), 403, tenantId=other
+    )
+    assert body["errorCode"] == "FORBIDDEN"

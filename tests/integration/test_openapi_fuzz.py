@@ -20,7 +20,9 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
   413 is one more status the negative-data check accepts;
 - the learning platform's ``startDate``/``endDate`` must be in order and at most ``MAX_RANGE_DAYS`` apart
   (either alone runs to or from today): a schema-valid pair breaking it is refused with 400
-  ``INVALID_DATE_RANGE`` naming a date, which :func:`accepts_valid_data` tolerates, and nothing else.
+  ``INVALID_DATE_RANGE`` naming a date, which :func:`accepts_valid_data` tolerates, and nothing else;
+- a cohort ``filters`` key that does not apply to its ``cohortBy`` (``courseId`` for signup cohorts,
+  ``userType`` for enrollment cohorts) is refused with 400 naming ``filters``, tolerated likewise.
 """
 
 from __future__ import annotations
@@ -142,11 +144,14 @@ def _cross_field_rule(response: schemathesis.Response, case: schemathesis.Case) 
 
 
 def _breaks_lms_date_range(response: schemathesis.Response, case: schemathesis.Case) -> bool:
-    """A 400 ``INVALID_DATE_RANGE`` of an LMS read naming only its dates (see the module)."""
+    """A 400 of an LMS read for a rule across parameters: ``INVALID_DATE_RANGE`` naming only its dates, or
+    a cohort filter its ``cohortBy`` does not take (see the module)."""
     if response.status_code != 400 or not case.path.startswith("/api/"):
         return False
     body = response.json()
-    return body.get("errorCode") == "INVALID_DATE_RANGE" and set(body["details"]) <= {"startDate", "endDate"}
+    if body.get("errorCode") == "INVALID_DATE_RANGE":
+        return set(body["details"]) <= {"startDate", "endDate"}
+    return body.get("errorCode") == "ANALYTICS_VALIDATION_ERROR" and set(body["details"]) == {"filters"}
 
 
 def accepts_valid_data(

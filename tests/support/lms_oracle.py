@@ -572,3 +572,250 @@ def video_watch_rows(
     for rows in out.values():
         rows.sort(key=lambda r: (r["start_time"], r["video_id"], r["session_id"]))
     return out
+
+
+def video_analytics(facts: Facts, course: int, first: date, last: date) -> list[dict[str, Any]]:
+    """Per video of ``course`` with a watch session whose event's local day is in the period, by video id:
+    sessions, distinct viewers, seconds, mean completion (two decimals, half up), share of sessions at 90 %
+    or more, buffering and seeks, sessions by device type and by quality (``""`` when not sent)."""
+    per: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    viewers: dict[int, set[str]] = defaultdict(set)
+    for day, events in facts.by_day.items():
+        if not first <= day <= last:
+            continue
+        for a in events:
+            if a.type == "video_watched" and a.course == course:
+                per[int(a.body["video_id"])].append(a.body)
+                viewers[int(a.body["video_id"])].add(a.person)
+    out = []
+    for video in sorted(per):
+        bodies = per[video]
+        completion = [hundredths_of(b["completion_percentage"]) for b in bodies]
+        devices: dict[str, int] = defaultdict(int)
+        qualities: dict[str, int] = defaultdict(int)
+        for b in bodies:
+            devices[b.get("device_type") or ""] += 1
+            qualities[b.get("playback_quality") or ""] += 1
+        out.append(
+            {
+                "video_id": video,
+                "course_id": course,
+                "tenant_id": facts.tenant_id,
+                "period_start": first,
+                "period_end": last,
+                "watch_sessions": len(bodies),
+                "unique_viewers": len(viewers[video]),
+                "total_watch_seconds": sum(int(b["watch_duration"]) for b in bodies),
+                "average_completion": (Decimal(sum(completion)) / len(bodies) / 100).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                ),
+                "completion_rate": pct(sum(1 for c in completion if c >= 9000), len(bodies)),
+                "buffer_events": sum(int(b.get("buffer_events") or 0) for b in bodies),
+                "seek_events": sum(int(b.get("seek_events") or 0) for b in bodies),
+                "sessions_by_device": dict(sorted(devices.items())),
+                "sessions_by_quality": dict(sorted(qualities.items())),
+            }
+        )
+    return out
+
+
+def traffic_analytics(facts: Facts, first: date, last: date) -> dict[str, Any]:
+    """The traffic samples whose local day is in the period, summed over every source: requests, errors,
+    bytes, mean latency (ms, two decimals half up, from each sample's ``latency_ms_sum`` × 1000 rounded to
+    whole µs as stored), histogram, countries and regions (keys with a zero total left out)."""
+    totals = {"requests": 0, "errors": 0, "bytes_served": 0}
+    latency_us = 0
+    maps: dict[str, dict[str, int]] = {
+        "latency_ms_histogram": defaultdict(int),
+        "requests_by_country": defaultdict(int),
+        "requests_by_region": defaultdict(int),
+    }
+    for _, day, body in facts.samples:
+        if body["type"] != "traffic" or not first <= day <= last:
+            continue
+        for name in totals:
+            totals[name] += int(body.get(name, 0))
+        latency_us += round(float(body.get("latency_ms_sum", 0)) * 1000)
+        for name, into in maps.items():
+            for key, count in (body.get(name) or {}).items():
+                into[str(key)] += int(count)
+    requests = totals["requests"]
+    average = (
+        (Decimal(latency_us) / 1000 / requests).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        if requests
+        else Decimal("0.00")
+    )
+    return {
+        "tenant_id": facts.tenant_id,
+        "period_start": first,
+        "period_end": last,
+        **totals,
+        "error_rate": pct(totals["errors"], requests),
+        "average_latency_ms": average,
+        **{name: {k: v for k, v in sorted(into.items()) if v} for name, into in maps.items()},
+    }
+
+
+def user_progress(facts: Facts, student: int, course: int | None = None) -> dict[str, Any]:
+    """A student's enrollments as their newest versions say (deleted ones left out), by course id, with
+    counts by status and the mean progress of those not dropped."""
+    items = []
+    for key, body in facts.current["enrollment"].items():
+        if key[1] != str(student) or (course is not None and key[2] != str(course)):
+            continue
+        items.append(
+            {
+                "course_id": int(body["course_id"]),
+                "status": body.get("status", "active"),
+                "progress_percentage": Decimal(hundredths_of(body.get("progress_percentage", 0))) / 100,
+                "enrolled_at": moment(body["enrolled_at"]),
+                "completed_at": moment(body["completed_at"]) if body.get("completed_at") else None,
+                "dropped_at": moment(body["dropped_at"]) if body.get("dropped_at") else None,
+            }
+        )
+    items.sort(key=lambda c: c["course_id"])
+    kept = [hundredths_of(c["progress_percentage"]) for c in items if c["status"] != "dropped"]
+    return {
+        "student_id": student,
+        "tenant_id": facts.tenant_id,
+        "enrolled_courses": len(items),
+        "active_courses": sum(1 for c in items if c["status"] == "active"),
+        "completed_courses": sum(1 for c in items if c["status"] == "completed"),
+        "dropped_courses": sum(1 for c in items if c["status"] == "dropped"),
+        "average_progress": pct(sum(kept), 10_000 * len(kept)) if kept else Decimal("0.00"),
+        "courses": items,
+    }
+
+
+def events_by_hour_of_week(facts: Facts, first: date, last: date) -> list[int]:
+    """Learning events (every type, every person) whose local day is in the period, per local hour of the
+    week: Monday 00:00–00:59 first, 168 counts."""
+    counts = [0] * 168
+    for day, events in facts.by_day.items():
+        if first <= day <= last:
+            for a in events:
+                local = a.when.astimezone(facts.zone)
+                counts[local.weekday() * 24 + local.hour] += 1
+    return counts
+
+
+def _unit(day: date, monthly: bool) -> date:
+    return day.replace(day=1) if monthly else day - timedelta(days=day.weekday())
+
+
+def _after(day: date, monthly: bool) -> date:
+    if monthly:
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return day + timedelta(days=7)
+
+
+def active_days(facts: Facts, course: int | None = None) -> dict[str, set[date]]:
+    """Person key → local days with a learning event (in ``course`` only, when given)."""
+    out: dict[str, set[date]] = defaultdict(set)
+    for day, events in facts.by_day.items():
+        for a in events:
+            if course is None or a.course == course:
+                out[a.person].add(day)
+    return out
+
+
+def cohorts(
+    facts: Facts, by: str, first: date, last: date, today: date, filters: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The cohort table of ``by`` (``SIGNUP_WEEK`` … ``ENROLLMENT_MONTH``) for cohorts starting in the units
+    that meet ``[first, last]``: size, members active per offset (≤ 12, not past ``today``), share."""
+    filters = filters or {}
+    monthly = by.endswith("MONTH")
+    members: dict[Any, date] = {}
+    if by.startswith("SIGNUP"):
+        for body in facts.current["user"].values():
+            if filters.get("userType") not in (None, body["user_type"]):
+                continue
+            if "instituteId" in filters and str(body.get("institute_id")) != filters["instituteId"]:
+                continue
+            members[f"{body['user_type']}:{body['user_id']}"] = facts.local_day(moment(body["signed_up_at"]))
+        days = active_days(facts)
+
+        def active(member: Any) -> set[date]:
+            return days.get(member, set())
+    else:
+        institutes = {c: str(b.get("institute_id")) for c, b in facts.courses().items()}
+        for body in facts.current["enrollment"].values():
+            course = int(body["course_id"])
+            if "courseId" in filters and str(course) != filters["courseId"]:
+                continue
+            if "instituteId" in filters and institutes.get(course) != filters["instituteId"]:
+                continue
+            members[(f"student:{body['student_id']}", course)] = facts.local_day(moment(body["enrolled_at"]))
+        by_course = {c: active_days(facts, c) for c in {course for _, course in members}}
+
+        def active(member: Any) -> set[date]:
+            return by_course[member[1]].get(member[0], set())
+
+    out = []
+    start = _unit(first, monthly)
+    while start <= last:
+        end = _after(start, monthly) - timedelta(days=1)
+        group = [m for m, joined in members.items() if start <= joined <= end]
+        counts = []
+        window = start
+        while window <= today and len(counts) < 12:
+            window_end = _after(window, monthly) - timedelta(days=1)
+            counts.append(sum(1 for m in group if any(window <= d <= window_end for d in active(m))))
+            window = window_end + timedelta(days=1)
+        out.append(
+            {
+                "cohort_start": start,
+                "cohort_end": end,
+                "size": len(group),
+                "active": counts,
+                "retention": [pct(c, len(group)) for c in counts],
+            }
+        )
+        start = end + timedelta(days=1)
+    return out
+
+
+def retention(facts: Facts, spans: list[tuple[date, date]], segment_by: str) -> list[dict[str, Any]]:
+    """Per segment (sorted), per span: active, new (first activity ever in it), returning, retained (also
+    active in the span before; before the first, the same number of days just before it) and the rate."""
+    days = active_days(facts)
+    last = spans[-1][1]
+    institutes = {
+        f"{b['user_type']}:{b['user_id']}": int(b.get("institute_id") or 0)
+        for b in facts.current["user"].values()
+    }
+    segments: dict[str, list[set[date]]] = defaultdict(list)
+    for person, seen in days.items():
+        seen = {d for d in seen if d <= last}
+        if not seen:
+            continue
+        kind = person.split(":")[0]
+        segment = {"NONE": "all", "USER_TYPE": kind, "INSTITUTE": f"institute:{institutes.get(person, 0)}"}[
+            segment_by
+        ]
+        segments[segment].append(seen)
+    length = (spans[0][1] - spans[0][0]).days + 1
+    windows = [(spans[0][0] - timedelta(days=length), spans[0][0] - timedelta(days=1)), *spans]
+    out = []
+    for segment in sorted(segments):
+        people = segments[segment]
+        points = []
+        for (p0, p1), (s0, s1) in zip(windows, windows[1:], strict=False):
+            active = [d for d in people if any(s0 <= x <= s1 for x in d)]
+            before = [d for d in people if any(p0 <= x <= p1 for x in d)]
+            new = sum(1 for d in active if s0 <= min(d) <= s1)
+            retained = sum(1 for d in active if any(p0 <= x <= p1 for x in d))
+            points.append(
+                {
+                    "period_start": s0,
+                    "period_end": s1,
+                    "active_users": len(active),
+                    "new_users": new,
+                    "returning_users": len(active) - new,
+                    "retained_users": retained,
+                    "retention_rate": pct(retained, len(before)),
+                }
+            )
+        out.append({"segment": segment, "points": points})
+    return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from plumbing.http_errors import AnalyticsError
+from query_api.lms import CourseAnalytics
+from query_api.lms_api.params import CourseFigure
 from query_api.lms_api.periods import (
     MAX_BUCKETS,
     MAX_RANGE_DAYS,
@@ -155,3 +158,8 @@ def test_error_envelope_is_the_seeds() -> None:
     assert analytics_code(ErrorCode.TIMESTAMP_OUT_OF_RANGE) is AnalyticsErrorCode.ANALYTICS_VALIDATION_ERROR
     assert is_lms_path("/api/admin/analytics/realtime") and is_lms_path("/api/student/analytics/progress")
     assert not is_lms_path("/api/learning/activity") and not is_lms_path("/analytics/events")
+
+
+def test_course_figures_are_every_figure_of_course_analytics() -> None:
+    keys = {"course_id", "tenant_id", "period_start", "period_end"}
+    assert [f.value for f in CourseFigure] == [f.name for f in fields(CourseAnalytics) if f.name not in keys]

@@ -17,6 +17,7 @@ from query_api.lms.state import course_catalog, course_known
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
+    CourseFigure,
     EndDateQuery,
     GranularityQuery,
     LimitQuery,
@@ -196,3 +197,95 @@ async def get_course_assessments(
     ]
     found = await lms.assessment_analytics(caller.store, days.period, wanted)
     return answer(request, [found[a] for a in wanted if a in found])
+
+
+VIDEO_EXAMPLE = lms.VideoAnalytics(
+    video_id=501,
+    course_id=12,
+    tenant_id=examples.TENANT,
+    period_start=examples.COURSE.period_start,
+    period_end=examples.COURSE.period_end,
+    watch_sessions=1_204,
+    unique_viewers=143,
+    total_watch_seconds=611_420,
+    average_completion=examples.VIDEO_SESSION.completion_percentage,
+    completion_rate=examples.COURSE.completion_rate,
+    buffer_events=388,
+    seek_events=2_950,
+    sessions_by_device={"desktop": 702, "mobile": 431, "tablet": 71},
+    sessions_by_quality={"": 96, "1080p": 655, "720p": 453},
+)
+
+
+@router.get(
+    "/{courseId}/videos",
+    response_class=LmsResponse,
+    responses=documented(list[lms.VideoAnalytics], [VIDEO_EXAMPLE]),
+)
+async def get_course_videos(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseId,
+    video_id: Annotated[
+        int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
+    ] = None,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """``VideoAnalytics`` of each video of the course watched in the period (default: the last 30 days), by
+    video id; ``videoId`` narrows to one."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    await known_course(caller, course_id)
+    return answer(request, await lms.video_analytics(caller.store, days.period, course_id, video_id))
+
+
+COMPARABLE = tuple(figure.value for figure in CourseFigure)
+"""The figures of ``CourseAnalytics`` courses are ranked by."""
+_FIGURE = "(" + "|".join(COMPARABLE) + ")"
+MAX_COMPARED = 50
+
+
+@router.get(
+    "/compare",
+    response_class=LmsResponse,
+    responses=documented(list[lms.CourseAnalytics], [examples.COURSE]),
+)
+async def compare_courses(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_ids: Annotated[
+        str,
+        Query(
+            alias="courseIds",
+            description=f"2 to {MAX_COMPARED} course ids, comma-separated (up to 15 digits each)",
+            pattern=r"^[1-9][0-9]{0,14}(,[1-9][0-9]{0,14}){1,49}$",
+        ),
+    ],
+    metrics: Annotated[
+        str,
+        Query(
+            description="figures to rank by, comma-separated, most important first: " + ", ".join(COMPARABLE),
+            pattern=f"^{_FIGURE}(,{_FIGURE})*$",
+        ),
+    ],
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """``CourseAnalytics`` of each course over the period (default: the last 30 days), best first by
+    ``metrics`` in order (ties by course id). Every course must be known to the tenant (404 otherwise)."""
+    caller.require_admin()
+    ids = list(dict.fromkeys(int(c) for c in course_ids.split(",")))  # a repeated id is compared once
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    for course in ids:
+        await known_course(caller, course)
+    found = await lms.course_analytics(caller.store, days.period, ids)
+    order = list(dict.fromkeys(metrics.split(",")))
+    ranked = sorted(found.values(), key=lambda c: (*(-getattr(c, name) for name in order), c.course_id))
+    return answer(request, ranked)

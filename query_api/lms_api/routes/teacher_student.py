@@ -3,27 +3,37 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.api.deps import ClockDep, TenantsDep
+from query_api.lms.models import Percent
 from query_api.lms.state import course_catalog
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
+    CourseFigure,
     EndDateQuery,
+    GranularityQuery,
     LimitQuery,
     PageQuery,
     PeriodQuery,
     StartDateQuery,
     days_for,
 )
+from query_api.lms_api.periods import DayGranularity, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
+from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
 
 teacher = APIRouter(prefix="/api/teacher/analytics", tags=["lms: teacher analytics"])
+
 student = APIRouter(prefix="/api/student/analytics", tags=["lms: student analytics"])
 
 CourseIdPath = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
@@ -61,6 +71,70 @@ async def _assessment(
     days = await days_for(caller, tenants, clock, period, start_date, end_date)
     found = await lms.assessment_analytics(caller.store, days.period, [assessment_id])
     return answer(request, found[assessment_id])
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    period_start: date
+    period_end: date
+    value: Percent
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherCourseAnalytics:
+    """A taught course over the period: its ``CourseAnalytics``, and one of its figures (``metric``) per
+    week of the period (ISO weeks clipped to it)."""
+
+    course_id: int
+    summary: lms.CourseAnalytics
+    metric: str
+    trend: list[TrendPoint]
+
+
+TEACHER_COURSE_EXAMPLE = TeacherCourseAnalytics(
+    12,
+    examples.COURSE,
+    "engagement_score",
+    [
+        TrendPoint(
+            examples.WEEKLY.week_start_date, examples.WEEKLY.week_end_date, examples.WEEKLY.engagement_score
+        )
+    ],
+)
+
+
+@teacher.get(
+    "/courses/{courseId}",
+    response_class=LmsResponse,
+    responses=documented(TeacherCourseAnalytics, TEACHER_COURSE_EXAMPLE),
+)
+async def get_my_course_analytics(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    course_id: CourseIdPath,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    metric: Annotated[
+        CourseFigure, Query(description="the figure whose weekly trend is returned")
+    ] = CourseFigure.engagement_score,
+) -> LmsResponse:
+    """``CourseAnalytics`` of a course the teacher teaches over the period (default: the last 30 days), and
+    ``metric`` week by week."""
+    await caller.require_teacher_of(course_id)
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    weeks = day_buckets(days, DayGranularity.WEEKLY)
+    whole, *parts = await asyncio.gather(
+        lms.course_analytics(caller.store, days.period, [course_id]),
+        *(lms.course_analytics(caller.store, week.period, [course_id]) for week in weeks),
+    )
+    trend = [
+        TrendPoint(week.first, week.last, getattr(part[course_id], metric.value))
+        for week, part in zip(weeks, parts, strict=True)
+    ]
+    return answer(request, TeacherCourseAnalytics(course_id, whole[course_id], metric.value, trend))
 
 
 @teacher.get(
@@ -158,3 +232,77 @@ async def get_my_video_history(
     sessions = await lms.video_sessions(caller.store, days.period, student_ids=[me], course_id=course_id)
     items, pagination = page_of(sessions, page, limit)
     return answer(request, items, pagination)
+
+
+@teacher.get(
+    "/courses/{courseId}/students",
+    response_class=LmsResponse,
+    responses=documented(list[lms.UserProgressAnalytics], [examples.PROGRESS], paginated=True),
+)
+async def get_course_students(
+    request: Request,
+    caller: LmsCallerDep,
+    course_id: CourseIdPath,
+    student_id: Annotated[
+        int | None, Query(alias="studentId", ge=1, le=MAX_LMS_ID, description="one student only")
+    ] = None,
+    include_details: Annotated[
+        bool, Query(alias="includeDetails", description="also each student's enrollment (status, dates)")
+    ] = False,
+    page: PageQuery = 1,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> LmsResponse:
+    """The progress in this course of each student enrolled in it now, by student id; figures count this
+    course only. ``studentId`` narrows to one (404 unless enrolled)."""
+    await caller.require_teacher_of(course_id)
+    students = await lms.course_students(caller.store, caller.tenant_id, course_id)
+    if student_id is not None:
+        if student_id not in students:
+            raise AnalyticsError(
+                404,
+                AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
+                f"student {student_id} is not enrolled in course {course_id}",
+                {"studentId": ["not enrolled in this course"]},
+            )
+        students = [student_id]
+    wanted, pagination = page_of(students, page, limit)
+    found = await lms.user_progress(caller.store, caller.tenant_id, wanted, course_id)
+    items = [found[s] if include_details else replace(found[s], courses=[]) for s in wanted]
+    return answer(request, items, pagination)
+
+
+@student.get(
+    "/progress",
+    response_class=LmsResponse,
+    responses=documented(lms.UserProgressAnalytics, examples.PROGRESS),
+)
+async def get_my_progress(request: Request, caller: LmsCallerDep) -> LmsResponse:
+    """Where the calling student stands now in each course they are enrolled in, by course id."""
+    me = caller.student()
+    found = await lms.user_progress(caller.store, caller.tenant_id, [me])
+    return answer(request, found[me])
+
+
+@student.get(
+    "/study-time",
+    response_class=LmsResponse,
+    responses=documented(list[lms.UserAnalytics], [examples.USER]),
+)
+async def get_my_study_time(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    granularity: GranularityQuery = DayGranularity.WEEKLY,
+) -> LmsResponse:
+    """The calling student's ``UserAnalytics`` per ``granularity`` point of the period (default: the last
+    30 days, weekly): logins, mean session length, courses, videos, quizzes, submissions, engagement."""
+    me = lms.Person("student", caller.student())
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    found = await asyncio.gather(
+        *(lms.user_analytics(caller.store, bucket.period, [me]) for bucket in day_buckets(days, granularity))
+    )
+    return answer(request, [item[me] for item in found])

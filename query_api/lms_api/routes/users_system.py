@@ -4,9 +4,10 @@ months, and the tenant's platform figures, for an admin (or service) credential.
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
@@ -24,7 +25,7 @@ from query_api.lms_api.params import (
     days_for,
     today_for,
 )
-from query_api.lms_api.periods import DayGranularity, day_buckets
+from query_api.lms_api.periods import AnalyticsPeriod, DayGranularity, day_buckets
 from query_api.lms_api.responses import LmsResponse, answer, documented
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
@@ -33,6 +34,185 @@ users = APIRouter(prefix="/api/admin/analytics/users", tags=["lms: user analytic
 system = APIRouter(prefix="/api/admin/analytics/system", tags=["lms: system analytics"])
 
 UserIdPath = Annotated[int, Path(alias="userId", ge=1, le=MAX_LMS_ID, description="the person's LMS user id")]
+
+
+class HeatmapGranularity(StrEnum):
+    """The heatmap's cells: weekday × hour, or whole weekdays."""
+
+    HOURLY = "HOURLY"
+    DAILY = "DAILY"
+
+
+HEATMAP_EXAMPLE = lms.ActivityHeatmap(
+    examples.TENANT,
+    examples.COURSE.period_start,
+    examples.COURSE.period_end,
+    "HOURLY",
+    412,
+    [lms.HeatmapCell(1, 18, 212), lms.HeatmapCell(1, 19, 200)],
+)
+
+
+@users.get(
+    "/activity-heatmap",
+    response_class=LmsResponse,
+    responses=documented(lms.ActivityHeatmap, HEATMAP_EXAMPLE),
+)
+async def get_activity_heatmap(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    granularity: Annotated[
+        HeatmapGranularity,
+        Query(description="`HOURLY`: weekday × local hour (168 cells); `DAILY`: 7 weekdays"),
+    ] = HeatmapGranularity.HOURLY,
+) -> LmsResponse:
+    """Learning events of every person of the tenant in the period (default: the last 30 days) by local
+    weekday and hour of the tenant's zone, every cell listed."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    hourly = granularity is HeatmapGranularity.HOURLY
+    return answer(request, await lms.activity_heatmap(caller.store, days.period, hourly))
+
+
+class CohortBy(StrEnum):
+    """What makes a cohort: signing up, or enrolling in a course, in the same week (ISO) or month."""
+
+    SIGNUP_WEEK = "SIGNUP_WEEK"
+    SIGNUP_MONTH = "SIGNUP_MONTH"
+    ENROLLMENT_WEEK = "ENROLLMENT_WEEK"
+    ENROLLMENT_MONTH = "ENROLLMENT_MONTH"
+
+
+class SegmentBy(StrEnum):
+    NONE = "NONE"
+    USER_TYPE = "USER_TYPE"
+    INSTITUTE = "INSTITUTE"
+
+
+_ID = "[1-9][0-9]{0,14}"
+_FILTER = f"(userType:(student|teacher|admin)|instituteId:{_ID}|courseId:{_ID})"
+FiltersQuery = Annotated[
+    str | None,
+    Query(
+        description="comma-separated `key:value`: `userType` (signup cohorts), `courseId` (enrollment "
+        "cohorts), `instituteId` (the person's, or the enrolled course's)",
+        pattern=f"^{_FILTER}(,{_FILTER})*$",
+    ),
+]
+
+
+def _filters(text: str | None, cohort_by: CohortBy) -> dict[str, str]:
+    found = dict(item.split(":", 1) for item in text.split(",")) if text else {}
+    wrong = "courseId" if cohort_by.value.startswith("SIGNUP") else "userType"
+    if wrong in found:
+        message = f"{wrong} does not filter {cohort_by.value} cohorts"
+        raise AnalyticsError(
+            400, AnalyticsErrorCode.ANALYTICS_VALIDATION_ERROR, message, {"filters": [message]}
+        )
+    return found
+
+
+COHORT_EXAMPLE = lms.CohortAnalysis(
+    examples.TENANT,
+    "SIGNUP_WEEK",
+    examples.COURSE.period_start,
+    examples.COURSE.period_end,
+    [
+        lms.Cohort(
+            examples.WEEKLY.week_start_date,
+            examples.WEEKLY.week_end_date,
+            40,
+            [38, 31, 27],
+            [
+                examples.COURSE.engagement_score,
+                examples.COURSE.average_progress,
+                examples.COURSE.completion_rate,
+            ],
+        )
+    ],
+)
+
+
+@users.get("/cohort", response_class=LmsResponse, responses=documented(lms.CohortAnalysis, COHORT_EXAMPLE))
+async def get_user_cohorts(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    cohort_by: Annotated[CohortBy, Query(alias="cohortBy")],
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    filters: FiltersQuery = None,
+) -> LmsResponse:
+    """A cohort table: the people who signed up (or the enrollments made) in each week or month of the
+    period (default: the last 90 days), and how many were active in each week or month after, up to 12 and
+    not past today."""
+    caller.require_admin()
+    found = _filters(filters, cohort_by)
+    days = await days_for(caller, tenants, clock, period, start_date, end_date, AnalyticsPeriod.LAST_90_DAYS)
+    _, today = await today_for(caller, tenants, clock)
+    monthly = cohort_by.value.endswith("MONTH")
+    institute = int(found["instituteId"]) if "instituteId" in found else None
+    if cohort_by.value.startswith("SIGNUP"):
+        table = await lms.signup_cohorts(
+            caller.store, days.period, monthly, today, found.get("userType"), institute
+        )
+    else:
+        course = int(found["courseId"]) if "courseId" in found else None
+        table = await lms.enrollment_cohorts(caller.store, days.period, monthly, today, course, institute)
+    return answer(request, table)
+
+
+RETENTION_EXAMPLE = lms.RetentionAnalysis(
+    examples.TENANT,
+    "USER_TYPE",
+    examples.WEEKLY.week_start_date,
+    examples.WEEKLY.week_end_date,
+    [
+        lms.RetentionSegment(
+            "student",
+            [
+                lms.RetentionPoint(
+                    examples.WEEKLY.week_start_date,
+                    examples.WEEKLY.week_end_date,
+                    131,
+                    6,
+                    125,
+                    118,
+                    examples.COURSE.average_progress,
+                )
+            ],
+        )
+    ],
+)
+
+
+@users.get(
+    "/retention", response_class=LmsResponse, responses=documented(lms.RetentionAnalysis, RETENTION_EXAMPLE)
+)
+async def get_user_retention(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    segment_by: Annotated[SegmentBy, Query(alias="segmentBy")] = SegmentBy.NONE,
+    granularity: GranularityQuery = DayGranularity.WEEKLY,
+) -> LmsResponse:
+    """Active, new, returning and retained people per ``granularity`` point of the period (default: the
+    last 90 days, weekly), per segment (user type, institute, or none)."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date, AnalyticsPeriod.LAST_90_DAYS)
+    spans = [(b.first, b.last) for b in day_buckets(days, granularity)]
+    return answer(request, await lms.retention(caller.store, days.period, spans, segment_by.value))
 
 
 @users.get(
@@ -79,6 +259,25 @@ async def get_monthly_user_metrics(
     return answer(request, [item[person] for item in found for person in people])
 
 
+@users.get(
+    "/{userId}/progress",
+    response_class=LmsResponse,
+    responses=documented(lms.UserProgressAnalytics, examples.PROGRESS),
+)
+async def get_user_progress(request: Request, caller: LmsCallerDep, user_id: UserIdPath) -> LmsResponse:
+    """Where the student stands now in each course they are enrolled in (current state), by course id."""
+    caller.require_admin()
+    if "student" not in await user_types_of(caller.store, caller.tenant_id, user_id):
+        raise AnalyticsError(
+            404,
+            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
+            f"student {user_id} has no data in this tenant",
+            {"userId": ["no such student"]},
+        )
+    found = await lms.user_progress(caller.store, caller.tenant_id, [user_id])
+    return answer(request, found[user_id])
+
+
 @system.get(
     "/usage",
     response_class=LmsResponse,
@@ -120,3 +319,43 @@ async def get_system_storage(
     caller.require_admin()
     days = await days_for(caller, tenants, clock, period, start_date, end_date)
     return answer(request, await lms.system_metrics(caller.store, days.period))
+
+
+TRAFFIC_EXAMPLE = lms.TrafficAnalytics(
+    tenant_id=examples.TENANT,
+    period_start=examples.SYSTEM.period_start,
+    period_end=examples.SYSTEM.period_start,
+    requests=1_482_300,
+    errors=6_226,
+    error_rate=examples.SYSTEM.error_rate,
+    bytes_served=518_577_111_040,
+    average_latency_ms=examples.COURSE.average_progress,
+    latency_ms_histogram={"le_100": 1_203_118, "le_500": 262_030, "le_1000": 13_520, "gt_1000": 3_632},
+    requests_by_country={"DE": 402_110, "IN": 611_203, "US": 468_987},
+    requests_by_region={"DE-BE": 120_400, "IN-KA": 300_002, "US-IL": 210_500},
+)
+
+
+@system.get(
+    "/traffic",
+    response_class=LmsResponse,
+    responses=documented(list[lms.TrafficAnalytics], [TRAFFIC_EXAMPLE]),
+)
+async def get_system_traffic(
+    request: Request,
+    caller: LmsCallerDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    granularity: GranularityQuery = DayGranularity.DAILY,
+) -> LmsResponse:
+    """``TrafficAnalytics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
+    daily): requests, errors, bytes, mean latency, the latency histogram and the geography of requests."""
+    caller.require_admin()
+    days = await days_for(caller, tenants, clock, period, start_date, end_date)
+    found = await asyncio.gather(
+        *(lms.traffic_analytics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
+    )
+    return answer(request, list(found))
