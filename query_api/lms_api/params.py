@@ -4,15 +4,16 @@ declared types (400 ``ANALYTICS_VALIDATION_ERROR``, ``details`` naming the param
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.api.params import FIRST_YEAR, LAST_YEAR, Day
-from query_api.lms_api.access import LmsCaller
+from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.periods import (
     MAX_RANGE_DAYS,
     AnalyticsPeriod,
@@ -104,6 +105,43 @@ async def days_for(
     )
 
 
+def days_param(default: AnalyticsPeriod, with_period: bool = True) -> Callable[..., Awaitable[DayRange]]:
+    """A dependency resolving ``period`` (unless ``with_period`` is false: reads the seed gives
+    ``startDate``/``endDate`` only), ``startDate`` and ``endDate`` into the local days a read covers."""
+    if with_period:
+
+        async def days(
+            caller: LmsCallerDep,
+            tenants: TenantsDep,
+            clock: ClockDep,
+            period: PeriodQuery = None,
+            start_date: StartDateQuery = None,
+            end_date: EndDateQuery = None,
+        ) -> DayRange:
+            return await days_for(caller, tenants, clock, period, start_date, end_date, default)
+
+        return days
+
+    async def dates(
+        caller: LmsCallerDep,
+        tenants: TenantsDep,
+        clock: ClockDep,
+        start_date: StartDateQuery = None,
+        end_date: EndDateQuery = None,
+    ) -> DayRange:
+        return await days_for(caller, tenants, clock, None, start_date, end_date, default)
+
+    return dates
+
+
+Last30Days = Annotated[DayRange, Depends(days_param(AnalyticsPeriod.LAST_30_DAYS))]
+"""``period``/``startDate``/``endDate``, by default the last 30 days."""
+Last90Days = Annotated[DayRange, Depends(days_param(AnalyticsPeriod.LAST_90_DAYS))]
+"""``period``/``startDate``/``endDate``, by default the last 90 days (cohorts, retention)."""
+DateRange = Annotated[DayRange, Depends(days_param(AnalyticsPeriod.LAST_30_DAYS, with_period=False))]
+"""``startDate``/``endDate`` only, by default the last 30 days."""
+
+
 async def month_for(
     caller: LmsCaller, tenants: TenantsDep, clock: ClockDep, year: int | None, month: int | None
 ) -> DayRange:
@@ -112,6 +150,9 @@ async def month_for(
 
 
 __all__ = [
+    "DateRange",
+    "Last30Days",
+    "Last90Days",
     "CourseFigure",
     "EndDateQuery",
     "GranularityQuery",

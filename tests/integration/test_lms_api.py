@@ -541,9 +541,10 @@ def filled(path: str, ids: dict[str, int]) -> str:
 async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
     http: httpx.AsyncClient, tenants: list[Tenant]
 ) -> None:
-    """Role × route × own/other, over every ``/api/`` read the document lists: a teacher, a student, an
-    ingestion-only service caller of the same tenant and an admin of another tenant get a refusal in the
-    seed's envelope (403, or 404 for another tenant's admin: the entity is not theirs) and no data."""
+    """Role × route × own/other, over every ``/api/`` read the document lists: students, teachers of other
+    courses and admins of other tenants get a refusal in the seed's envelope (403, or 404 for another
+    tenant's admin: the entity is not theirs) and no data; no credential, a malformed token, basic auth and
+    an unknown API key get 401 (``WWW-Authenticate: Bearer``)."""
     t, other = tenants[0], tenants[1]
     teacher, course, others = taught(t)
     student = next(ident for kind, ident in t.people if kind == "student")
@@ -576,10 +577,16 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
     checked = 0
     for route in routes:
         path = filled(route, foreign)
+        anonymous: list[tuple[str, dict[str, str], set[int]]] = [
+            ("no credential", {}, {401}),
+            ("a token that is none", {"authorization": "Bearer nonsense"}, {401}),
+            ("basic auth", {"authorization": "Basic dXNlcjpwYXNz"}, {401}),
+            ("an unknown API key", {"x-api-key": "ak_k1_wrong"}, {401}),
+        ]
         callers: list[tuple[str, dict[str, str], set[int]]] = [
             ("student of the tenant", bearer_of(str(student), t.tenant_id, "student"), {403}),
             ("admin of another tenant", admin(other.tenant_id), {403, 404}),
-            ("no credential", {}, {401}),
+            *anonymous,
         ]
         if route.startswith("/api/admin/"):
             callers.append(("teacher of the tenant", bearer_of(str(teacher), t.tenant_id, "teacher"), {403}))
@@ -601,7 +608,7 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
             callers = [
                 ("teacher", bearer_of(str(teacher), t.tenant_id, "teacher"), {403}),
                 ("admin", admin(t.tenant_id), {403}),
-                ("no credential", {}, {401}),
+                *anonymous,
             ]
         own_reads = "{" not in route and "compare" not in route
         if route.startswith("/api/admin/") and (own_reads or "{instituteId}" in route):
@@ -615,6 +622,8 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
             response = await http.get(path, params=required(route), headers=headers)
             body = response.json()
             assert response.status_code in statuses, (route, who, response.status_code, body)
+            if response.status_code == 401:
+                assert response.headers["www-authenticate"].startswith("Bearer"), (route, who)
             assert "data" not in body and body["errorCode"] in (
                 "FORBIDDEN",
                 "UNAUTHORIZED",

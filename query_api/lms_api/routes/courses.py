@@ -1,5 +1,5 @@
-"""``/api/admin/analytics/courses/...``: a course's performance, daily and weekly metrics and assessments, for
-an admin (or service) credential of the tenant."""
+"""``/api/admin/analytics/courses/...``: a course's performance, daily and weekly metrics, assessments and
+videos, and the comparison of courses, for an admin (or service) credential of the tenant."""
 
 from __future__ import annotations
 
@@ -12,19 +12,16 @@ from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
-from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.state import course_catalog, course_known
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
     CourseFigure,
-    EndDateQuery,
+    DateRange,
     GranularityQuery,
+    Last30Days,
     LimitQuery,
     PageQuery,
-    PeriodQuery,
-    StartDateQuery,
-    days_for,
 )
 from query_api.lms_api.periods import DayGranularity, DayRange, TimeGranularity, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
@@ -82,17 +79,13 @@ PERFORMANCE_EXAMPLE = CoursePerformanceAnalytics(12, "MONTHLY", examples.COURSE,
 async def get_course_performance(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: DateRange,
     course_id: CourseId,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     granularity: GranularityQuery = DayGranularity.WEEKLY,
 ) -> LmsResponse:
     """``CourseAnalytics`` of the course over ``startDate``..``endDate`` (default: the last 30 days) and per
     ``granularity`` point."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, None, start_date, end_date)
     await known_course(caller, course_id)
     return answer(request, await course_performance(caller, course_id, days, granularity))
 
@@ -105,18 +98,14 @@ async def get_course_performance(
 async def get_daily_metrics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: DateRange,
     course_id: CourseId,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
     """``DailyCourseMetrics`` of each local day of ``startDate``..``endDate`` (default: the last 30 days),
     oldest first; days without activity are listed with zeros."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, None, start_date, end_date)
     await known_course(caller, course_id)
     all_days = [days.first + timedelta(days=i) for i in range((days.last - days.first).days + 1)]
     wanted, pagination = page_of(all_days, page, limit)
@@ -137,18 +126,14 @@ async def get_daily_metrics(
 async def get_weekly_metrics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: DateRange,
     course_id: CourseId,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
     """``WeeklyCourseMetrics`` of every ISO week (Monday to Sunday, local) that overlaps ``startDate``..
     ``endDate`` (default: the last 30 days), oldest first."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, None, start_date, end_date)
     await known_course(caller, course_id)
     mondays = [
         bucket.first - timedelta(days=bucket.first.weekday())
@@ -177,18 +162,13 @@ AssessmentTypeQuery = Annotated[
 async def get_course_assessments(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_id: CourseId,
     assessment_type: AssessmentTypeQuery = None,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """``AssessmentAnalytics`` of each assessment the course lists now (of ``assessmentType`` only, when
     given) over the period, by assessment id."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     await known_course(caller, course_id)
     catalog = await course_catalog(caller.store, caller.tenant_id, [course_id])
     listed = catalog[course_id].assessments if course_id in catalog else {}
@@ -225,20 +205,15 @@ VIDEO_EXAMPLE = lms.VideoAnalytics(
 async def get_course_videos(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_id: CourseId,
     video_id: Annotated[
         int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
     ] = None,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """``VideoAnalytics`` of each video of the course watched in the period (default: the last 30 days), by
     video id; ``videoId`` narrows to one."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     await known_course(caller, course_id)
     return answer(request, await lms.video_analytics(caller.store, days.period, course_id, video_id))
 
@@ -257,8 +232,7 @@ MAX_COMPARED = 50
 async def compare_courses(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_ids: Annotated[
         str,
         Query(
@@ -274,15 +248,11 @@ async def compare_courses(
             pattern=f"^{_FIGURE}(,{_FIGURE})*$",
         ),
     ],
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """``CourseAnalytics`` of each course over the period (default: the last 30 days), best first by
     ``metrics`` in order (ties by course id). Every course must be known to the tenant (404 otherwise)."""
     caller.require_admin()
     ids = list(dict.fromkeys(int(c) for c in course_ids.split(",")))  # a repeated id is compared once
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     for course in ids:
         await known_course(caller, course)
     found = await lms.course_analytics(caller.store, days.period, ids)

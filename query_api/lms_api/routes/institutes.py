@@ -9,11 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
-from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.state import institute_courses
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
-from query_api.lms_api.params import EndDateQuery, PeriodQuery, StartDateQuery, days_for
+from query_api.lms_api.params import Last30Days
 from query_api.lms_api.responses import LmsResponse, answer, documented
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
@@ -33,20 +32,15 @@ InstituteId = Annotated[
 async def get_institute_enrollments(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     institute_id: InstituteId,
     course_id: Annotated[
         int | None, Query(alias="courseId", ge=1, le=MAX_LMS_ID, description="one of its courses only")
     ] = None,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """``CourseAnalytics`` (enrollments, active students, completion, progress …) of each course the
     institute has now, over the period (default: the last 30 days), by course id."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     courses = await institute_courses(caller.store, caller.tenant_id, institute_id)
     if courses is None:
         raise AnalyticsError(

@@ -12,22 +12,18 @@ from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
-from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.models import Percent
 from query_api.lms.state import course_catalog
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
     CourseFigure,
-    EndDateQuery,
     GranularityQuery,
+    Last30Days,
     LimitQuery,
     PageQuery,
-    PeriodQuery,
-    StartDateQuery,
-    days_for,
 )
-from query_api.lms_api.periods import DayGranularity, day_buckets
+from query_api.lms_api.periods import DayGranularity, DayRange, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
@@ -46,15 +42,7 @@ CourseIdQuery = Annotated[
 
 
 async def _assessment(
-    request: Request,
-    caller: LmsCaller,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    assessment_id: int,
-    kind: AssessmentType,
-    period: PeriodQuery,
-    start_date: StartDateQuery,
-    end_date: EndDateQuery,
+    request: Request, caller: LmsCaller, days: DayRange, assessment_id: int, kind: AssessmentType
 ) -> LmsResponse:
     """``AssessmentAnalytics`` of an assessment of ``kind`` listed by a course the caller teaches; any other
     (another course's, another kind, none) is refused alike, so nothing about it is disclosed."""
@@ -68,7 +56,6 @@ async def _assessment(
             f"{kind.value}:{assessment_id}", f"no course you teach lists this {kind.value}"
         )
     await caller.require_teacher_of(course)
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     found = await lms.assessment_analytics(caller.store, days.period, [assessment_id])
     return answer(request, found[assessment_id])
 
@@ -111,12 +98,8 @@ TEACHER_COURSE_EXAMPLE = TeacherCourseAnalytics(
 async def get_my_course_analytics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_id: CourseIdPath,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     metric: Annotated[
         CourseFigure, Query(description="the figure whose weekly trend is returned")
     ] = CourseFigure.engagement_score,
@@ -124,7 +107,6 @@ async def get_my_course_analytics(
     """``CourseAnalytics`` of a course the teacher teaches over the period (default: the last 30 days), and
     ``metric`` week by week."""
     await caller.require_teacher_of(course_id)
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     weeks = day_buckets(days, DayGranularity.WEEKLY)
     whole, *parts = await asyncio.gather(
         lms.course_analytics(caller.store, days.period, [course_id]),
@@ -145,19 +127,13 @@ async def get_my_course_analytics(
 async def get_assignment_analytics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     assignment_id: Annotated[int, Path(alias="assignmentId", ge=1, le=MAX_LMS_ID)],
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """Submissions and grading of an assignment of a course the teacher teaches, over the period (default:
     the last 30 days; attempts by the local day they started)."""
     kind = AssessmentType.ASSIGNMENT
-    return await _assessment(
-        request, caller, tenants, clock, assignment_id, kind, period, start_date, end_date
-    )
+    return await _assessment(request, caller, days, assignment_id, kind)
 
 
 @teacher.get(
@@ -168,17 +144,13 @@ async def get_assignment_analytics(
 async def get_quiz_analytics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     quiz_id: Annotated[int, Path(alias="quizId", ge=1, le=MAX_LMS_ID)],
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
 ) -> LmsResponse:
     """Attempts and scores of a quiz of a course the teacher teaches, over the period (default: the last 30
     days)."""
     kind = AssessmentType.QUIZ
-    return await _assessment(request, caller, tenants, clock, quiz_id, kind, period, start_date, end_date)
+    return await _assessment(request, caller, days, quiz_id, kind)
 
 
 @teacher.get(
@@ -189,20 +161,15 @@ async def get_quiz_analytics(
 async def get_course_video_analytics(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_id: CourseIdPath,
     video_id: VideoIdQuery = None,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
     """The watch sessions of the course's students that started in the period (default: the last 30 days),
     of ``videoId`` only when given; by student, then start time."""
     await caller.require_teacher_of(course_id)
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     sessions = await lms.video_sessions(caller.store, days.period, course_id=course_id, video_id=video_id)
     items, pagination = page_of(sessions, page, limit)
     return answer(request, items, pagination)
@@ -216,19 +183,14 @@ async def get_course_video_analytics(
 async def get_my_video_history(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
+    days: Last30Days,
     course_id: CourseIdQuery = None,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
     """The calling student's watch sessions that started in the period (default: the last 30 days), of
     ``courseId`` only when given; by start time."""
     me = caller.student()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     sessions = await lms.video_sessions(caller.store, days.period, student_ids=[me], course_id=course_id)
     items, pagination = page_of(sessions, page, limit)
     return answer(request, items, pagination)
@@ -291,17 +253,12 @@ async def get_my_progress(request: Request, caller: LmsCallerDep) -> LmsResponse
 async def get_my_study_time(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last30Days,
     granularity: GranularityQuery = DayGranularity.WEEKLY,
 ) -> LmsResponse:
     """The calling student's ``UserAnalytics`` per ``granularity`` point of the period (default: the last
     30 days, weekly): logins, mean session length, courses, videos, quizzes, submissions, engagement."""
     me = lms.Person("student", caller.student())
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     found = await asyncio.gather(
         *(lms.user_analytics(caller.store, bucket.period, [me]) for bucket in day_buckets(days, granularity))
     )

@@ -1,5 +1,6 @@
-"""``/api/admin/analytics/users/{userId}/monthly-metrics`` and ``/api/admin/analytics/system/...``: a person's
-months, and the tenant's platform figures, for an admin (or service) credential."""
+"""``/api/admin/analytics/users/...`` (the activity heatmap, cohorts, retention, a person's months and
+progress) and ``/api/admin/analytics/system/...`` (usage, storage, traffic), for an admin (or service)
+credential of the tenant."""
 
 from __future__ import annotations
 
@@ -16,16 +17,14 @@ from query_api.lms.state import user_types_of
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
 from query_api.lms_api.params import (
-    EndDateQuery,
     GranularityQuery,
+    Last30Days,
+    Last90Days,
     MonthQuery,
-    PeriodQuery,
-    StartDateQuery,
     YearQuery,
-    days_for,
     today_for,
 )
-from query_api.lms_api.periods import AnalyticsPeriod, DayGranularity, day_buckets
+from query_api.lms_api.periods import DayGranularity, day_buckets
 from query_api.lms_api.responses import LmsResponse, answer, documented
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
@@ -61,11 +60,7 @@ HEATMAP_EXAMPLE = lms.ActivityHeatmap(
 async def get_activity_heatmap(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last30Days,
     granularity: Annotated[
         HeatmapGranularity,
         Query(description="`HOURLY`: weekday × local hour (168 cells); `DAILY`: 7 weekdays"),
@@ -74,7 +69,6 @@ async def get_activity_heatmap(
     """Learning events of every person of the tenant in the period (default: the last 30 days) by local
     weekday and hour of the tenant's zone, every cell listed."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     hourly = granularity is HeatmapGranularity.HOURLY
     return answer(request, await lms.activity_heatmap(caller.store, days.period, hourly))
 
@@ -142,12 +136,10 @@ COHORT_EXAMPLE = lms.CohortAnalysis(
 async def get_user_cohorts(
     request: Request,
     caller: LmsCallerDep,
+    days: Last90Days,
     tenants: TenantsDep,
     clock: ClockDep,
     cohort_by: Annotated[CohortBy, Query(alias="cohortBy")],
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
     filters: FiltersQuery = None,
 ) -> LmsResponse:
     """A cohort table: the people who signed up (or the enrollments made) in each week or month of the
@@ -155,7 +147,6 @@ async def get_user_cohorts(
     not past today."""
     caller.require_admin()
     found = _filters(filters, cohort_by)
-    days = await days_for(caller, tenants, clock, period, start_date, end_date, AnalyticsPeriod.LAST_90_DAYS)
     _, today = await today_for(caller, tenants, clock)
     monthly = cohort_by.value.endswith("MONTH")
     institute = int(found["instituteId"]) if "instituteId" in found else None
@@ -199,18 +190,13 @@ RETENTION_EXAMPLE = lms.RetentionAnalysis(
 async def get_user_retention(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last90Days,
     segment_by: Annotated[SegmentBy, Query(alias="segmentBy")] = SegmentBy.NONE,
     granularity: GranularityQuery = DayGranularity.WEEKLY,
 ) -> LmsResponse:
     """Active, new, returning and retained people per ``granularity`` point of the period (default: the
     last 90 days, weekly), per segment (user type, institute, or none)."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date, AnalyticsPeriod.LAST_90_DAYS)
     spans = [(b.first, b.last) for b in day_buckets(days, granularity)]
     return answer(request, await lms.retention(caller.store, days.period, spans, segment_by.value))
 
@@ -286,17 +272,12 @@ async def get_user_progress(request: Request, caller: LmsCallerDep, user_id: Use
 async def get_system_usage(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last30Days,
     granularity: GranularityQuery = DayGranularity.DAILY,
 ) -> LmsResponse:
     """``SystemMetrics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
     daily), oldest first."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     found = await asyncio.gather(
         *(lms.system_metrics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
     )
@@ -307,17 +288,12 @@ async def get_system_usage(
 async def get_system_storage(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last30Days,
 ) -> LmsResponse:
     """``SystemMetrics`` of the tenant over the period (default: the last 30 days):
     ``total_storage_used`` is the newest sample's by the period's end, ``bandwidth_used`` the bytes served
     in it."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     return answer(request, await lms.system_metrics(caller.store, days.period))
 
 
@@ -344,17 +320,12 @@ TRAFFIC_EXAMPLE = lms.TrafficAnalytics(
 async def get_system_traffic(
     request: Request,
     caller: LmsCallerDep,
-    tenants: TenantsDep,
-    clock: ClockDep,
-    period: PeriodQuery = None,
-    start_date: StartDateQuery = None,
-    end_date: EndDateQuery = None,
+    days: Last30Days,
     granularity: GranularityQuery = DayGranularity.DAILY,
 ) -> LmsResponse:
     """``TrafficAnalytics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
     daily): requests, errors, bytes, mean latency, the latency histogram and the geography of requests."""
     caller.require_admin()
-    days = await days_for(caller, tenants, clock, period, start_date, end_date)
     found = await asyncio.gather(
         *(lms.traffic_analytics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
     )
