@@ -97,8 +97,22 @@ def _cohort_table(
     return cohorts
 
 
-def _instant(day: date, period: LmsPeriod) -> str:
-    return ch_time(LmsPeriod(period.tenant_id, period.zone, day, day).start)
+def _cohort_params(period: LmsPeriod, monthly: bool, today: date) -> dict[str, Any]:
+    """``tenant``; ``start``/``end``: the UTC instants bounding the period's cohorts (whole weeks or months);
+    ``first``: the first cohort's first day; ``today``."""
+    first = unit_start(period.first, monthly)
+    after = next_unit(unit_start(period.last, monthly), monthly)
+
+    def instant(day: date) -> str:
+        return ch_time(LmsPeriod(period.tenant_id, period.zone, day, day).start)
+
+    return {
+        "tenant": period.tenant_id,
+        "start": instant(first),
+        "end": instant(after),
+        "first": first,
+        "today": today,
+    }
 
 
 async def signup_cohorts(
@@ -110,16 +124,10 @@ async def signup_cohorts(
     institute_id: int | None = None,
 ) -> CohortAnalysis:
     """People by the week or month they signed up in (``user_type``, ``institute_id``: only those)."""
-    first = unit_start(period.first, monthly)
-    after = next_unit(unit_start(period.last, monthly), monthly)
-    params: dict[str, Any] = {
-        "tenant": period.tenant_id,
-        "start": _instant(first, period),
-        "end": _instant(after, period),
+    params = {
+        **_cohort_params(period, monthly, today),
         "kind": user_type or "",
         "institute": institute_id or 0,
-        "first": first,
-        "today": today,
     }
     only = (" AND user_type = {kind:String}" if user_type else "") + (
         " AND institute_id = {institute:UInt64}" if institute_id else ""
@@ -157,16 +165,10 @@ async def enrollment_cohorts(
 ) -> CohortAnalysis:
     """Enrollments by the week or month they were made in; a member is active in an offset when the student
     had activity in that course then (``course_id``, ``institute_id`` of the course: only those)."""
-    first = unit_start(period.first, monthly)
-    after = next_unit(unit_start(period.last, monthly), monthly)
-    params: dict[str, Any] = {
-        "tenant": period.tenant_id,
-        "start": _instant(first, period),
-        "end": _instant(after, period),
+    params = {
+        **_cohort_params(period, monthly, today),
         "course": course_id or 0,
         "institute": institute_id or 0,
-        "first": first,
-        "today": today,
     }
     only = " AND course_id = {course:UInt64}" if course_id else ""
     if institute_id:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from query_api.lms.models import LmsPeriod
+from query_api.lms.models import LmsPeriod, Person
 from query_api.readers.common import ch_time
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -99,7 +99,7 @@ async def course_known(store: QueryStore, tenant_id: str, course_id: int) -> boo
 async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list[str]:
     """The roles (``student``, ``teacher``, ``admin``) under which the tenant knows LMS user ``user_id``: a
     version in the catalog, or activity (which may arrive before the person's document)."""
-    keys = [f"{kind.value}:{user_id}" for kind in UserType]
+    keys = [Person(kind.value, user_id).key for kind in UserType]
     rows = await store.rows(
         "SELECT DISTINCT user_type FROM (SELECT user_type FROM lms_users WHERE tenant_id = {tenant:String} "
         "AND user_id IN {keys:Array(String)} UNION ALL SELECT user_type FROM lms_activity "

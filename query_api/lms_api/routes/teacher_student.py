@@ -25,6 +25,7 @@ from query_api.lms_api.params import (
 )
 from query_api.lms_api.periods import DayGranularity, DayRange, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
+from query_api.lms_api.routes.courses import course_performance
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
 
@@ -107,16 +108,11 @@ async def get_my_course_analytics(
     """``CourseAnalytics`` of a course the teacher teaches over the period (default: the last 30 days), and
     ``metric`` week by week."""
     await caller.require_teacher_of(course_id)
-    weeks = day_buckets(days, DayGranularity.WEEKLY)
-    whole, *parts = await asyncio.gather(
-        lms.course_analytics(caller.store, days.period, [course_id]),
-        *(lms.course_analytics(caller.store, week.period, [course_id]) for week in weeks),
-    )
+    weekly = await course_performance(caller, course_id, days, DayGranularity.WEEKLY)
     trend = [
-        TrendPoint(week.first, week.last, getattr(part[course_id], metric.value))
-        for week, part in zip(weeks, parts, strict=True)
+        TrendPoint(week.period_start, week.period_end, getattr(week, metric.value)) for week in weekly.series
     ]
-    return answer(request, TeacherCourseAnalytics(course_id, whole[course_id], metric.value, trend))
+    return answer(request, TeacherCourseAnalytics(course_id, weekly.summary, metric.value, trend))
 
 
 @teacher.get(
