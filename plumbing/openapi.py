@@ -196,6 +196,11 @@ def _complete_operation(
         del responses["422"]
         answered = _validation_status(app, method)
         responses.setdefault(str(answered), error_response(answered))
+    for response in responses.values():
+        for media in response.get("content", {}).values():
+            # FastAPI describes a Server-Sent Events stream with OpenAPI 3.2's ``itemSchema``; this document
+            # is 3.1, where the stream is a string (its events are described in the response's text)
+            media.pop("itemSchema", None)
     for code, response in responses.items():
         if int(code) >= 400:
             media = response.setdefault("content", {}).setdefault("application/json", {})

@@ -29,7 +29,7 @@ from query_api.api.routes import (
 from query_api.cache import ResultCache
 from query_api.lms_api.routes import courses as lms_courses
 from query_api.lms_api.routes import dashboard as lms_dashboard
-from query_api.lms_api.routes import institutes, teacher_student, users_system
+from query_api.lms_api.routes import engagement, institutes, realtime, system, teacher_student, users_system
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
@@ -56,12 +56,14 @@ RESOURCE_ROUTERS = (
 
 LMS_ROUTERS = (
     lms_dashboard.router,
+    realtime.router,
     lms_courses.router,
     users_system.users,
-    users_system.system,
+    system.system,
     institutes.router,
     teacher_student.teacher,
     teacher_student.student,
+    engagement.router,
 )
 """The learning platform's reads (ADR 0016): their own envelopes and error documentation."""
 

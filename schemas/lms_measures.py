@@ -168,3 +168,25 @@ def average_latency_ms(latency_us_sum: int, requests: int) -> Decimal:
     if requests == 0:
         return ZERO_PERCENT
     return hundredths(half_up(latency_us_sum, requests * 10))
+
+
+MS_PER_DAY = 86_400_000
+
+
+def average_days(total_ms: int, count: int) -> Decimal:
+    """``CourseCompletionAnalytics.average_days_to_complete``: Σ (``completed_at`` − ``enrolled_at``) of the
+    enrollments completed in the period ÷ those enrollments, in days with two decimals, half up; 0.00
+    without one."""
+    if count == 0:
+        return ZERO_PERCENT
+    return hundredths(half_up(total_ms * 100, count * MS_PER_DAY))
+
+
+PROGRESS_BANDS = ((0, 2_500), (2_500, 5_000), (5_000, 7_500), (7_500, 10_000), (10_000, 10_001))
+"""Progress bands in hundredths of a percent, ``[low, high)``: 0–24.99, 25–49.99, 50–74.99, 75–99.99 and
+exactly 100 (finished)."""
+
+
+def progress_band(progress_centi: int) -> int:
+    """The index in :data:`PROGRESS_BANDS` of a progress in hundredths (0–10000)."""
+    return next(i for i, (low, high) in enumerate(PROGRESS_BANDS) if low <= progress_centi < high)

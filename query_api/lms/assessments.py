@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from query_api.lms.grains import daily_condition
-from query_api.lms.models import AssessmentAnalytics, LmsPeriod
+from query_api.lms.models import AssessmentAnalytics, LmsPeriod, Person
 from query_api.lms.state import ATTEMPTS, course_catalog, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -47,12 +48,20 @@ class AttemptFacts:
 
 
 async def assessment_analytics(
-    store: QueryStore, period: LmsPeriod, assessment_ids: Sequence[int]
+    store: QueryStore, period: LmsPeriod, assessment_ids: Sequence[int], person: Person | None = None
 ) -> dict[int, AssessmentAnalytics]:
+    """Figures of each assessment of ``assessment_ids`` over the attempts started in ``period`` (``person``'s
+    attempts only, when given: a learner's own scores)."""
     ids = sorted(set(assessment_ids))
     if not ids:
         return {}
-    params = {**period_params(period), "assessments": ids, "states": list(measures.SUBMITTED_STATES)}
+    params = {
+        **period_params(period),
+        "assessments": ids,
+        "states": list(measures.SUBMITTED_STATES),
+        "person": person.key if person else "",
+    }
+    only = " AND user_id = {person:String}" if person else ""
     handed_in = "state IN {states:Array(String)}"
     rows, catalog = await asyncio.gather(
         store.rows(
@@ -65,7 +74,7 @@ async def assessment_analytics(
             f"sumIf(ifNull(time_taken_seconds, 0), {handed_in}) "
             f"FROM {ATTEMPTS.table} FINAL WHERE tenant_id = {{tenant:String}} "
             f"AND {daily_condition(period.first, period.last, params)} "
-            "AND assessment_id IN {assessments:Array(UInt64)} "
+            "AND assessment_id IN {assessments:Array(UInt64)}" + only + " "
             "GROUP BY assessment_id, course_id, assessment_type "
             "ORDER BY assessment_id, course_id, assessment_type",
             params,
@@ -100,3 +109,31 @@ async def assessment_analytics(
             tenant_id=period.tenant_id,
         )
     return out
+
+
+async def attempted(
+    store: QueryStore,
+    tenant_id: str,
+    person: Person,
+    course_id: int | None = None,
+    assessment_type: str | None = None,
+) -> tuple[list[int], date | None]:
+    """The assessments ``person`` has attempted (in ``course_id``, of ``assessment_type``, when given), by id,
+    and the local day of their first attempt (``None`` without one)."""
+    params: dict[str, object] = {
+        "tenant": tenant_id,
+        "person": person.key,
+        "course": course_id or 0,
+        "kind": assessment_type or "",
+    }
+    where = "tenant_id = {tenant:String} AND grain = 'daily' AND user_id = {person:String}"
+    if course_id is not None:
+        where += " AND course_id = {course:UInt64}"
+    if assessment_type is not None:
+        where += " AND assessment_type = {kind:String}"
+    rows = await store.rows(
+        f"SELECT assessment_id, min(bucket) FROM {ATTEMPTS.table} WHERE {where} "
+        "GROUP BY assessment_id ORDER BY assessment_id",
+        params,
+    )
+    return [int(a) for a, _ in rows], min((first for _, first in rows), default=None)

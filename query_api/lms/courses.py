@@ -41,6 +41,9 @@ class CourseFacts:
     new_enrollments: int = 0
     completed_by_end: int = 0
     completed_in_period: int = 0
+    completion_ms: int = 0
+    """Σ (completed − enrolled) in milliseconds over the enrollments completed in the period"""
+    dropped_by_end: int = 0
     students: set[str] = field(default_factory=set)
     """enrolled and not dropped by the end of the period (subject keys)"""
     progress_centi: dict[str, int] = field(default_factory=dict)
@@ -83,19 +86,24 @@ async def _enrollments(
         "ifNull(completed_at < {end:DateTime64(3, 'UTC')}, 0), "
         "ifNull(completed_at >= {start:DateTime64(3, 'UTC')} "
         "AND completed_at < {end:DateTime64(3, 'UTC')}, 0), "
-        "ifNull(dropped_at < {end:DateTime64(3, 'UTC')}, 0) "
+        "ifNull(dropped_at < {end:DateTime64(3, 'UTC')}, 0), "
+        "ifNull(greatest(0, toUnixTimestamp64Milli(completed_at) - toUnixTimestamp64Milli(enrolled_at)), 0) "
         "FROM lms_enrollments FINAL WHERE tenant_id = {tenant:String} "
         "AND course_id IN {courses:Array(UInt64)} "
         "AND is_deleted = 0 AND enrolled_at < {end:DateTime64(3, 'UTC')}",
         params,
     )
-    for course, student, new, completed, completed_now, dropped in rows:
+    for course, student, new, completed, completed_now, dropped, took_ms in rows:
         item = facts[int(course)]
         item.enrollments += 1
         item.new_enrollments += int(new)
         item.completed_by_end += int(completed)
-        item.completed_in_period += int(completed_now)
-        if not dropped:
+        if completed_now:
+            item.completed_in_period += 1
+            item.completion_ms += int(took_ms)
+        if dropped:
+            item.dropped_by_end += 1
+        else:
             item.students.add(str(student))
 
 

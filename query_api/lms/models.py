@@ -54,6 +54,15 @@ class LmsPeriod:
 
 
 @dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One figure over one point of a series (the point's local days, both inclusive)."""
+
+    period_start: date
+    period_end: date
+    value: Percent | int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     """A person of the LMS: the seed keys users by ``(user_id, user_type)``."""
 

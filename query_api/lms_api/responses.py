@@ -100,6 +100,20 @@ LMS_ERRORS: dict[int | str, dict[str, Any]] = {
 """The errors of every LMS read (a route adds 422 where it answers ``INSUFFICIENT_DATA``)."""
 
 
+def errors_of_a_stream() -> dict[int | str, dict[str, Any]]:
+    """:data:`LMS_ERRORS` (but 404) for a route whose success is not JSON (an event stream): FastAPI files
+    a response ``model`` under the route's own media type, so the error envelope is referenced explicitly
+    under ``application/json``, where the errors are answered."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, spec in LMS_ERRORS.items():
+        if status == 404:
+            continue
+        media = dict(spec["content"]["application/json"])
+        media["schema"] = {"$ref": "#/components/schemas/TApiErrorResponse"}
+        out[status] = {"description": spec["description"], "content": {"application/json": media}}
+    return out
+
+
 def documented(model: Any, example: Any, paginated: bool = False) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of a read: the success envelope of ``model`` with ``example`` as its ``data``, and
     :data:`LMS_ERRORS`."""

@@ -490,13 +490,14 @@ def system_metrics(facts: Facts, first: date, last: date) -> dict[str, Any]:
 
 
 def assessment_analytics(
-    facts: Facts, assessments: Iterable[int], first: date, last: date
+    facts: Facts, assessments: Iterable[int], first: date, last: date, person: str | None = None
 ) -> dict[int, dict[str, Any]]:
-    """Per assessment; one that no course lists and nobody started in the period is left out."""
+    """Per assessment (``person``'s attempts only, when given); one that no course lists and nobody started
+    in the period is left out."""
     wanted = set(assessments)
     attempts: dict[int, list[Attempt]] = defaultdict(list)
     for t in facts.attempts:
-        if t.assessment in wanted and first <= t.started <= last:
+        if t.assessment in wanted and first <= t.started <= last and person in (None, t.person):
             attempts[t.assessment].append(t)
     listing: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for course, body in facts.courses().items():

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
-from query_api.lms.models import Percent
+from query_api.lms.models import TrendPoint
 from query_api.lms.state import course_catalog
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
@@ -59,13 +58,6 @@ async def _assessment(
     await caller.require_teacher_of(course)
     found = await lms.assessment_analytics(caller.store, days.period, [assessment_id])
     return answer(request, found[assessment_id])
-
-
-@dataclass(frozen=True, slots=True)
-class TrendPoint:
-    period_start: date
-    period_end: date
-    value: Percent
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,5 @@
-"""``/api/admin/analytics/users/...`` (the activity heatmap, cohorts, retention, a person's months and
-progress) and ``/api/admin/analytics/system/...`` (usage, storage, traffic), for an admin (or service)
-credential of the tenant."""
+"""``/api/admin/analytics/users/...``: the activity heatmap, cohorts, retention, a person's months and
+progress, for an admin (or service) credential of the tenant."""
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
 
 users = APIRouter(prefix="/api/admin/analytics/users", tags=["lms: user analytics"])
-system = APIRouter(prefix="/api/admin/analytics/system", tags=["lms: system analytics"])
 
 UserIdPath = Annotated[int, Path(alias="userId", ge=1, le=MAX_LMS_ID, description="the person's LMS user id")]
 
@@ -262,71 +260,3 @@ async def get_user_progress(request: Request, caller: LmsCallerDep, user_id: Use
         )
     found = await lms.user_progress(caller.store, caller.tenant_id, [user_id])
     return answer(request, found[user_id])
-
-
-@system.get(
-    "/usage",
-    response_class=LmsResponse,
-    responses=documented(list[lms.SystemMetrics], [examples.SYSTEM]),
-)
-async def get_system_usage(
-    request: Request,
-    caller: LmsCallerDep,
-    days: Last30Days,
-    granularity: GranularityQuery = DayGranularity.DAILY,
-) -> LmsResponse:
-    """``SystemMetrics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
-    daily), oldest first."""
-    caller.require_admin()
-    found = await asyncio.gather(
-        *(lms.system_metrics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
-    )
-    return answer(request, list(found))
-
-
-@system.get("/storage", response_class=LmsResponse, responses=documented(lms.SystemMetrics, examples.SYSTEM))
-async def get_system_storage(
-    request: Request,
-    caller: LmsCallerDep,
-    days: Last30Days,
-) -> LmsResponse:
-    """``SystemMetrics`` of the tenant over the period (default: the last 30 days):
-    ``total_storage_used`` is the newest sample's by the period's end, ``bandwidth_used`` the bytes served
-    in it."""
-    caller.require_admin()
-    return answer(request, await lms.system_metrics(caller.store, days.period))
-
-
-TRAFFIC_EXAMPLE = lms.TrafficAnalytics(
-    tenant_id=examples.TENANT,
-    period_start=examples.SYSTEM.period_start,
-    period_end=examples.SYSTEM.period_start,
-    requests=1_482_300,
-    errors=6_226,
-    error_rate=examples.SYSTEM.error_rate,
-    bytes_served=518_577_111_040,
-    average_latency_ms=examples.COURSE.average_progress,
-    latency_ms_histogram={"le_100": 1_203_118, "le_500": 262_030, "le_1000": 13_520, "gt_1000": 3_632},
-    requests_by_country={"DE": 402_110, "IN": 611_203, "US": 468_987},
-    requests_by_region={"DE-BE": 120_400, "IN-KA": 300_002, "US-IL": 210_500},
-)
-
-
-@system.get(
-    "/traffic",
-    response_class=LmsResponse,
-    responses=documented(list[lms.TrafficAnalytics], [TRAFFIC_EXAMPLE]),
-)
-async def get_system_traffic(
-    request: Request,
-    caller: LmsCallerDep,
-    days: Last30Days,
-    granularity: GranularityQuery = DayGranularity.DAILY,
-) -> LmsResponse:
-    """``TrafficAnalytics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
-    daily): requests, errors, bytes, mean latency, the latency histogram and the geography of requests."""
-    caller.require_admin()
-    found = await asyncio.gather(
-        *(lms.traffic_analytics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
-    )
-    return answer(request, list(found))
