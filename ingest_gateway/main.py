@@ -114,9 +114,9 @@ def create_app(
     app.include_router(learning.router)
     app.include_router(health.router)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # gzip bodies are also capped inflated
     install_web_security(app, settings.gateway_max_body_bytes, load_settings(WebSecuritySettings))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: every answer has an id
     install_openapi(app, authenticate, may_ingest, ingestion_examples(), INGESTION_BODY_DESCRIPTIONS)
     return app
 

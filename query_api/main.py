@@ -183,8 +183,8 @@ def create_app(
     attached = attach_query_api(app, settings, metrics, limiter, retention_grace, store, clock)
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_web_security(app, settings.query_max_body_bytes, load_settings(WebSecuritySettings))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: every answer has an id
     install_openapi(app, authenticate)
     return app
 

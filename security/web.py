@@ -1,6 +1,7 @@
 """Browser-facing protections every service installs: a CORS allow-list, security headers on every answer,
-and a request body limit answering 413 ``PAYLOAD_TOO_LARGE`` in the seed's envelope (FastAPI's own
-``max_body_size`` answers plain text, which clients of the envelope cannot parse).
+and a request body limit answering 413 ``PAYLOAD_TOO_LARGE`` in the envelope of the route asked (FastAPI's
+own ``max_body_size`` answers plain text, which clients of the envelope cannot parse). Services install these
+inside their request-context middleware, so an early refusal carries the request id too.
 
 The APIs answer JSON only, so the strictest content policy applies to them; the OpenAPI pages (``/docs``,
 ``/redoc``) load Swagger UI and ReDoc from a CDN and keep the browser's defaults.
@@ -8,17 +9,15 @@ The APIs answer JSON only, so the strictest content policy applies to them; the 
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic_settings import BaseSettings
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plumbing.http_errors import ApiError
-from plumbing.responses import EnvelopeResponse
+from plumbing.http_errors import ApiError, error_response
 from plumbing.settings import ENV_CONFIG
 from schemas.envelope import ErrorCode
-from schemas.envelope import error as error_body
 
 DOC_PATHS = ("/docs", "/redoc")
 API_HEADERS = {
@@ -86,7 +85,7 @@ class BodyLimit:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             error = self._too_large()
-            response = EnvelopeResponse(error_body(error.code, error.message), status_code=413)
+            response = error_response(Request(scope), 413, error.code, error.message)
             await response(scope, receive, send)
             return
         seen = 0

@@ -97,4 +97,12 @@ async def test_bodies_over_the_limit_answer_413_in_the_envelope() -> None:
                 )
                 assert streamed.status_code == 413, (path, streamed.text)
                 assert streamed.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        # the learning platform's routes refuse a declared oversize body in their own envelope, with the id
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=query), base_url="http://svc", headers=bearer()
+        ) as http:
+            response = await http.request("GET", "/api/admin/analytics/dashboard", content=b"x" * 4096)
+            body = response.json()
+            assert response.status_code == 413 and body["errorCode"] == "PAYLOAD_TOO_LARGE", body
+            assert body["correlationId"] == response.headers["x-request-id"] != ""
     await query.state.query_store.close()
