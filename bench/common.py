@@ -20,8 +20,10 @@ _SECRET = secrets.token_urlsafe(48)
 """This run's HS256 secret: the services under test verify the benchmark's tokens with it."""
 
 
-def bench_token(roles: tuple[str, ...] = ("service",), tenant: str = "default") -> str:
-    return mint_token(_SECRET, "bench", tenant, roles, ttl_s=24 * 3600)
+def bench_token(
+    roles: tuple[str, ...] = ("service",), tenant: str = "default", subject: str = "bench"
+) -> str:
+    return mint_token(_SECRET, subject, tenant, roles, ttl_s=24 * 3600)
 
 
 def auth_env() -> dict[str, str]:

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from query_api.lms.grains import daily_condition, period_condition
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
-from query_api.lms.state import course_catalog, period_params, submitted_pairs
+from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params
+from query_api.lms.state import course_catalog, first_handed_in_days
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -77,118 +78,153 @@ class CourseFacts:
         return measures.submission_rate(pairs, len(self.students), len(assessments))
 
 
+_COMPLETED_BY_END = "ifNull(completed_at < ends[span], 0)"
+_COMPLETED_IN = f"ifNull(completed_at >= starts[span], 0) AND {_COMPLETED_BY_END}"
+_DROPPED_BY_END = "ifNull(dropped_at < ends[span], 0)"
+_TOOK_MS = (
+    "ifNull(greatest(0, toUnixTimestamp64Milli(completed_at) - toUnixTimestamp64Milli(enrolled_at)), 0)"
+)
+
+
 async def _enrollments(
-    store: QueryStore, period: LmsPeriod, ids: list[int], facts: dict[int, CourseFacts]
+    store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]
 ) -> None:
-    params = period_params(period, ids)
+    """Enrollments made by each period's end (current state against the period's instants)."""
     rows = await store.rows(
-        "SELECT course_id, user_id, enrolled_at >= {start:DateTime64(3, 'UTC')}, "
-        "ifNull(completed_at < {end:DateTime64(3, 'UTC')}, 0), "
-        "ifNull(completed_at >= {start:DateTime64(3, 'UTC')} "
-        "AND completed_at < {end:DateTime64(3, 'UTC')}, 0), "
-        "ifNull(dropped_at < {end:DateTime64(3, 'UTC')}, 0), "
-        "ifNull(greatest(0, toUnixTimestamp64Milli(completed_at) - toUnixTimestamp64Milli(enrolled_at)), 0) "
-        "FROM lms_enrollments FINAL WHERE tenant_id = {tenant:String} "
-        "AND course_id IN {courses:Array(UInt64)} "
-        "AND is_deleted = 0 AND enrolled_at < {end:DateTime64(3, 'UTC')}",
+        SPANS_WITH + "SELECT span, course_id, count(), countIf(enrolled_at >= starts[span]), "
+        f"countIf({_COMPLETED_BY_END}), countIf({_COMPLETED_IN}), sumIf({_TOOK_MS}, {_COMPLETED_IN}), "
+        f"countIf({_DROPPED_BY_END}), groupArrayIf(user_id, NOT {_DROPPED_BY_END}) "
+        "FROM lms_enrollments FINAL "
+        "ARRAY JOIN arrayFilter(i -> enrolled_at < ends[i], range(1, length(ends) + 1)) AS span "
+        "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} AND is_deleted = 0 "
+        "AND enrolled_at < {spans_end:DateTime64(3, 'UTC')} GROUP BY span, course_id",
         params,
     )
-    for course, student, new, completed, completed_now, dropped, took_ms in rows:
-        item = facts[int(course)]
-        item.enrollments += 1
-        item.new_enrollments += int(new)
-        item.completed_by_end += int(completed)
-        if completed_now:
-            item.completed_in_period += 1
-            item.completion_ms += int(took_ms)
-        if dropped:
-            item.dropped_by_end += 1
-        else:
-            item.students.add(str(student))
+    for span, course, made, new, completed, completed_now, took_ms, dropped, learners in rows:
+        item = facts[int(span) - 1][int(course)]
+        item.enrollments, item.new_enrollments = int(made), int(new)
+        item.completed_by_end, item.completed_in_period = int(completed), int(completed_now)
+        item.completion_ms, item.dropped_by_end = int(took_ms), int(dropped)
+        item.students = {str(student) for student in learners}
 
 
-async def _progress(
-    store: QueryStore, period: LmsPeriod, ids: list[int], facts: dict[int, CourseFacts]
-) -> None:
-    params = period_params(period, ids)
+async def _progress(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
     rows = await store.rows(
-        f"SELECT course_id, user_id, argMax(progress_centi, version) FROM {ENROLLMENT_PROGRESS.table} "
-        "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {last:Date} "
-        "AND course_id IN {courses:Array(UInt64)} GROUP BY course_id, user_id",
+        SPANS_WITH + "SELECT span, course_id, user_id, argMax(progress_centi, version) "
+        f"FROM {ENROLLMENT_PROGRESS.table} ARRAY JOIN {UP_TO_SPANS} AS span "
+        "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {spans_last:Date} "
+        "AND course_id IN {courses:Array(UInt64)} GROUP BY span, course_id, user_id",
         params,
     )
-    for course, student, progress in rows:
-        facts[int(course)].progress_centi[str(student)] = int(progress)
+    for span, course, student, progress in rows:
+        facts[int(span) - 1][int(course)].progress_centi[str(student)] = int(progress)
 
 
-async def _activity(
-    store: QueryStore, period: LmsPeriod, ids: list[int], facts: dict[int, CourseFacts]
-) -> None:
-    params = period_params(period, ids)
+async def _activity(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
     rows = await store.rows(
-        "SELECT course_id, sum(views), sum(watch_seconds), sum(completions), sum(quiz_attempts), "
-        f"sum(assignment_submissions), uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), "
-        f"uniqExactIf(user_id, {measures.VIEWER_SQL}) FROM {COURSE_ACTIVITY.table} "
-        "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} "
-        f"AND {period_condition(period.first, period.last, params)} GROUP BY course_id",
+        SPANS_WITH + "SELECT span, course_id, sum(views), sum(watch_seconds), sum(completions), "
+        "sum(quiz_attempts), sum(assignment_submissions), "
+        f"uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), uniqExactIf(user_id, {measures.VIEWER_SQL}) "
+        f"FROM {COURSE_ACTIVITY.table} ARRAY JOIN {COVER_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
+        f"AND course_id IN {{courses:Array(UInt64)}} AND {IN_RANGE} GROUP BY span, course_id",
         params,
     )
-    for course, views, seconds, completions, quizzes, assignments, active, viewers in rows:
-        item = facts[int(course)]
+    for span, course, views, seconds, completions, quizzes, assignments, active, viewers in rows:
+        item = facts[int(span) - 1][int(course)]
         item.views, item.watch_seconds, item.completions = int(views), int(seconds), int(completions)
         item.quiz_attempts, item.assignment_submissions = int(quizzes), int(assignments)
         item.active_students, item.unique_viewers = int(active), int(viewers)
 
 
 async def _active_days(
-    store: QueryStore, period: LmsPeriod, ids: list[int], facts: dict[int, CourseFacts]
+    store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]
 ) -> None:
-    params = period_params(period, ids)
     rows = await store.rows(
-        f"SELECT course_id, user_id, uniqExact(bucket) FROM {COURSE_ACTIVITY.table} "
-        "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} "
-        f"AND {measures.ACTIVE_STUDENT_SQL} AND {daily_condition(period.first, period.last, params)} "
-        "GROUP BY course_id, user_id",
+        SPANS_WITH + f"SELECT span, course_id, user_id, uniqExact(bucket) FROM {COURSE_ACTIVITY.table} "
+        f"ARRAY JOIN {DAY_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
+        f"AND course_id IN {{courses:Array(UInt64)}} AND {measures.ACTIVE_STUDENT_SQL} AND grain = 'daily' "
+        f"AND {IN_RANGE} GROUP BY span, course_id, user_id",
         params,
     )
-    for course, student, days in rows:
-        facts[int(course)].active_days[str(student)] = int(days)
+    for span, course, student, days in rows:
+        facts[int(span) - 1][int(course)].active_days[str(student)] = int(days)
 
 
 async def _assessments(
-    store: QueryStore, period: LmsPeriod, ids: list[int], facts: dict[int, CourseFacts]
+    store: QueryStore, periods: Sequence[LmsPeriod], ids: list[int], facts: list[dict[int, CourseFacts]]
 ) -> None:
-    catalog = await course_catalog(store, period.tenant_id, ids)
-    for course, entry in catalog.items():
-        facts[course].quizzes = frozenset(a for a, kind in entry.assessments.items() if kind == "quiz")
-        facts[course].assignments = frozenset(
-            a for a, kind in entry.assessments.items() if kind == "assignment"
-        )
+    catalog = await course_catalog(store, periods[0].tenant_id, ids)
     wanted = sorted({a for entry in catalog.values() for a in entry.assessments})
-    handed_in = await submitted_pairs(store, period, wanted)
-    for item in facts.values():
-        item.handed_in = handed_in
+    first_handed_in = await first_handed_in_days(store, periods[0].tenant_id, wanted)
+    for period, by_course in zip(periods, facts, strict=True):
+        handed_in = {pair for pair, day in first_handed_in.items() if day <= period.last}
+        for course, entry in catalog.items():
+            by_course[course].quizzes = frozenset(
+                a for a, kind in entry.assessments.items() if kind == "quiz"
+            )
+            by_course[course].assignments = frozenset(
+                a for a, kind in entry.assessments.items() if kind == "assignment"
+            )
+        for item in by_course.values():
+            item.handed_in = handed_in
+
+
+async def course_facts_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], *, rates: bool = True
+) -> list[dict[int, CourseFacts]]:
+    """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone), in a few
+    statements whatever the number of periods (``rates``: also the course's assessments and the pairs
+    handed in, which only ``CourseAnalytics`` needs)."""
+    ids = sorted(set(course_ids))
+    facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
+    if not ids or not periods:
+        return facts
+    params = {**span_params(periods), "courses": ids}
+    reads = [
+        _enrollments(store, params, facts),
+        _progress(store, params, facts),
+        _activity(store, params, facts),
+        _active_days(store, params, facts),
+    ]
+    if rates:
+        reads.append(_assessments(store, periods, ids, facts))
+    await asyncio.gather(*reads)
+    return facts
 
 
 async def course_facts(
     store: QueryStore, period: LmsPeriod, course_ids: Sequence[int], *, rates: bool = True
 ) -> dict[int, CourseFacts]:
-    """The facts of every course in ``course_ids`` over ``period`` (``rates``: also the course's assessments
-    and the pairs handed in, which only ``CourseAnalytics`` needs)."""
-    ids = sorted(set(course_ids))
-    facts = {course: CourseFacts(period.days) for course in ids}
-    if not ids:
-        return facts
-    reads = [
-        _enrollments(store, period, ids, facts),
-        _progress(store, period, ids, facts),
-        _activity(store, period, ids, facts),
-        _active_days(store, period, ids, facts),
+    """:func:`course_facts_by_period` of one period."""
+    return (await course_facts_by_period(store, [period], course_ids, rates=rates))[0]
+
+
+def _analytics(period: LmsPeriod, course: int, item: CourseFacts) -> CourseAnalytics:
+    return CourseAnalytics(
+        course_id=course,
+        tenant_id=period.tenant_id,
+        period_start=period.first,
+        period_end=period.last,
+        total_enrollments=item.enrollments,
+        active_students=item.active_students,
+        completion_rate=measures.completion_rate(item.completed_by_end, item.enrollments),
+        average_progress=item.average_progress,
+        total_watch_time=measures.minutes(item.watch_seconds),
+        quiz_completion_rate=item.rate(item.quizzes),
+        assignment_submission_rate=item.rate(item.assignments),
+        engagement_score=item.engagement,
+    )
+
+
+async def course_analytics_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int]
+) -> list[dict[int, CourseAnalytics]]:
+    """``CourseAnalytics`` of every course in ``course_ids`` over each of ``periods``."""
+    found = await course_facts_by_period(store, periods, course_ids)
+    return [
+        {course: _analytics(period, course, item) for course, item in facts.items()}
+        for period, facts in zip(periods, found, strict=True)
     ]
-    if rates:
-        reads.append(_assessments(store, period, ids, facts))
-    await asyncio.gather(*reads)
-    return facts
 
 
 async def course_analytics(
@@ -196,70 +232,81 @@ async def course_analytics(
 ) -> dict[int, CourseAnalytics]:
     """``CourseAnalytics`` of every course in ``course_ids`` over ``period`` (a course without any data has
     zeros)."""
-    facts = await course_facts(store, period, course_ids)
-    return {
-        course: CourseAnalytics(
-            course_id=course,
-            tenant_id=period.tenant_id,
-            period_start=period.first,
-            period_end=period.last,
-            total_enrollments=item.enrollments,
-            active_students=item.active_students,
-            completion_rate=measures.completion_rate(item.completed_by_end, item.enrollments),
-            average_progress=item.average_progress,
-            total_watch_time=measures.minutes(item.watch_seconds),
-            quiz_completion_rate=item.rate(item.quizzes),
-            assignment_submission_rate=item.rate(item.assignments),
-            engagement_score=item.engagement,
-        )
-        for course, item in facts.items()
-    }
+    return (await course_analytics_by_period(store, [period], course_ids))[0]
+
+
+def _daily(period: LmsPeriod, course: int, item: CourseFacts) -> DailyCourseMetrics:
+    return DailyCourseMetrics(
+        course_id=course,
+        date=period.first,
+        total_views=item.views,
+        unique_viewers=item.unique_viewers,
+        total_watch_time=measures.minutes(item.watch_seconds),
+        completion_count=item.completions,
+        quiz_attempts=item.quiz_attempts,
+        assignment_submissions=item.assignment_submissions,
+        average_engagement=item.engagement,
+        tenant_id=period.tenant_id,
+    )
+
+
+async def daily_course_metrics_of_days(
+    store: QueryStore, tenant_id: str, zone: ZoneInfo, days: Sequence[date], course_ids: Sequence[int]
+) -> list[dict[int, DailyCourseMetrics]]:
+    """``DailyCourseMetrics`` of every course in ``course_ids`` on each local day of ``days``."""
+    periods = [LmsPeriod(tenant_id, zone, day, day) for day in days]
+    if not periods:
+        return []
+    found = await course_facts_by_period(store, periods, course_ids, rates=False)
+    return [
+        {course: _daily(period, course, item) for course, item in facts.items()}
+        for period, facts in zip(periods, found, strict=True)
+    ]
 
 
 async def daily_course_metrics(
     store: QueryStore, tenant_id: str, zone: ZoneInfo, day: date, course_ids: Sequence[int]
 ) -> dict[int, DailyCourseMetrics]:
     """``DailyCourseMetrics`` of every course in ``course_ids`` on the local ``day``."""
-    period = LmsPeriod(tenant_id, zone, day, day)
-    facts = await course_facts(store, period, course_ids, rates=False)
-    return {
-        course: DailyCourseMetrics(
-            course_id=course,
-            date=day,
-            total_views=item.views,
-            unique_viewers=item.unique_viewers,
-            total_watch_time=measures.minutes(item.watch_seconds),
-            completion_count=item.completions,
-            quiz_attempts=item.quiz_attempts,
-            assignment_submissions=item.assignment_submissions,
-            average_engagement=item.engagement,
-            tenant_id=tenant_id,
-        )
-        for course, item in facts.items()
-    }
+    return (await daily_course_metrics_of_days(store, tenant_id, zone, [day], course_ids))[0]
+
+
+def _weekly(period: LmsPeriod, course: int, item: CourseFacts) -> WeeklyCourseMetrics:
+    return WeeklyCourseMetrics(
+        course_id=course,
+        week_start_date=period.first,
+        week_end_date=period.last,
+        total_enrollments=item.enrollments,
+        new_enrollments=item.new_enrollments,
+        completed_enrollments=item.completed_in_period,
+        total_watch_time=measures.minutes(item.watch_seconds),
+        average_progress=item.average_progress,
+        engagement_score=item.engagement,
+        tenant_id=period.tenant_id,
+    )
+
+
+async def weekly_course_metrics_of_weeks(
+    store: QueryStore, tenant_id: str, zone: ZoneInfo, mondays: Sequence[date], course_ids: Sequence[int]
+) -> list[dict[int, WeeklyCourseMetrics]]:
+    """``WeeklyCourseMetrics`` of every course in ``course_ids`` for each ISO week starting on one of
+    ``mondays`` (Monday to Sunday in the tenant's zone)."""
+    for monday in mondays:
+        if monday.weekday() != 0:
+            raise ValueError(f"an ISO week starts on a Monday, not on {monday:%A} {monday}")
+    periods = [LmsPeriod(tenant_id, zone, monday, monday + timedelta(days=6)) for monday in mondays]
+    if not periods:
+        return []
+    found = await course_facts_by_period(store, periods, course_ids, rates=False)
+    return [
+        {course: _weekly(period, course, item) for course, item in facts.items()}
+        for period, facts in zip(periods, found, strict=True)
+    ]
 
 
 async def weekly_course_metrics(
     store: QueryStore, tenant_id: str, zone: ZoneInfo, week_start: date, course_ids: Sequence[int]
 ) -> dict[int, WeeklyCourseMetrics]:
     """``WeeklyCourseMetrics`` of every course in ``course_ids`` for the ISO week starting on the Monday
-    ``week_start`` (Monday to Sunday in the tenant's zone)."""
-    if week_start.weekday() != 0:
-        raise ValueError(f"an ISO week starts on a Monday, not on {week_start:%A} {week_start}")
-    period = LmsPeriod(tenant_id, zone, week_start, week_start + timedelta(days=6))
-    facts = await course_facts(store, period, course_ids, rates=False)
-    return {
-        course: WeeklyCourseMetrics(
-            course_id=course,
-            week_start_date=period.first,
-            week_end_date=period.last,
-            total_enrollments=item.enrollments,
-            new_enrollments=item.new_enrollments,
-            completed_enrollments=item.completed_in_period,
-            total_watch_time=measures.minutes(item.watch_seconds),
-            average_progress=item.average_progress,
-            engagement_score=item.engagement,
-            tenant_id=tenant_id,
-        )
-        for course, item in facts.items()
-    }
+    ``week_start``."""
+    return (await weekly_course_metrics_of_weeks(store, tenant_id, zone, [week_start], course_ids))[0]

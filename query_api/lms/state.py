@@ -1,5 +1,5 @@
 """Reads shared by the LMS readers: statement parameters of a period, the course catalog from the
-current state (``lms_courses FINAL``), and the (student, assessment) pairs handed in by a period's end.
+current state (``lms_courses FINAL``), and when each (student, assessment) pair was first handed in.
 
 Entity attributes are joined here at read time, never stored in rollups (ADR 0015 §3): a course that
 arrives after its activity changes the answers from then on, as intended. Soft-deleted entities
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from query_api.lms.models import LmsPeriod, Person
@@ -62,25 +63,22 @@ async def course_catalog(
     }
 
 
-async def submitted_pairs(
-    store: QueryStore, period: LmsPeriod, assessment_ids: Sequence[int]
-) -> set[tuple[str, int]]:
-    """(student key, assessment id) of every attempt at one of ``assessment_ids`` started on or before the
-    period's last day whose newest snapshot is submitted or graded."""
+async def first_handed_in_days(
+    store: QueryStore, tenant_id: str, assessment_ids: Sequence[int]
+) -> dict[tuple[str, int], date]:
+    """(student key, assessment id) → the first local day an attempt at it started whose newest snapshot is
+    submitted or graded: the pair counts as handed in by the end of every period ending on or after that
+    day."""
     if not assessment_ids:
-        return set()
-    params = {
-        **period_params(period),
-        "assessments": list(assessment_ids),
-        "states": list(measures.SUBMITTED_STATES),
-    }
+        return {}
     rows = await store.rows(
-        f"SELECT DISTINCT user_id, assessment_id FROM {ATTEMPTS.table} FINAL "
-        "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {last:Date} "
-        "AND assessment_id IN {assessments:Array(UInt64)} AND state IN {states:Array(String)}",
-        params,
+        f"SELECT user_id, assessment_id, min(bucket) FROM {ATTEMPTS.table} FINAL "
+        "WHERE tenant_id = {tenant:String} AND grain = 'daily' "
+        "AND assessment_id IN {assessments:Array(UInt64)} AND state IN {states:Array(String)} "
+        "GROUP BY user_id, assessment_id",
+        {"tenant": tenant_id, "assessments": list(assessment_ids), "states": list(measures.SUBMITTED_STATES)},
     )
-    return {(str(user), int(assessment)) for user, assessment in rows}
+    return {(str(user), int(assessment)): day for user, assessment, day in rows}
 
 
 async def course_known(store: QueryStore, tenant_id: str, course_id: int) -> bool:

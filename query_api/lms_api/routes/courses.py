@@ -3,7 +3,6 @@ videos, and the comparison of courses, for an admin (or service) credential of t
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -12,6 +11,11 @@ from fastapi import APIRouter, Path, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
+from query_api.lms.courses import (
+    course_analytics_by_period,
+    daily_course_metrics_of_days,
+    weekly_course_metrics_of_weeks,
+)
 from query_api.lms.state import course_catalog, course_known
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
@@ -59,9 +63,8 @@ async def course_performance(
     caller: LmsCaller, course_id: int, days: DayRange, granularity: DayGranularity
 ) -> CoursePerformanceAnalytics:
     buckets = day_buckets(days, granularity)
-    whole, *parts = await asyncio.gather(
-        lms.course_analytics(caller.store, days.period, [course_id]),
-        *(lms.course_analytics(caller.store, bucket.period, [course_id]) for bucket in buckets),
+    whole, *parts = await course_analytics_by_period(
+        caller.store, [days.period, *(bucket.period for bucket in buckets)], [course_id]
     )
     return CoursePerformanceAnalytics(
         course_id, granularity.value, whole[course_id], [part[course_id] for part in parts]
@@ -109,12 +112,7 @@ async def get_daily_metrics(
     await known_course(caller, course_id)
     all_days = [days.first + timedelta(days=i) for i in range((days.last - days.first).days + 1)]
     wanted, pagination = page_of(all_days, page, limit)
-    found = await asyncio.gather(
-        *(
-            lms.daily_course_metrics(caller.store, caller.tenant_id, days.zone, day, [course_id])
-            for day in wanted
-        )
-    )
+    found = await daily_course_metrics_of_days(caller.store, caller.tenant_id, days.zone, wanted, [course_id])
     return answer(request, [item[course_id] for item in found], pagination)
 
 
@@ -140,11 +138,8 @@ async def get_weekly_metrics(
         for bucket in day_buckets(days, TimeGranularity.WEEKLY)
     ]
     wanted, pagination = page_of(mondays, page, limit)
-    found = await asyncio.gather(
-        *(
-            lms.weekly_course_metrics(caller.store, caller.tenant_id, days.zone, monday, [course_id])
-            for monday in wanted
-        )
+    found = await weekly_course_metrics_of_weeks(
+        caller.store, caller.tenant_id, days.zone, wanted, [course_id]
     )
     return answer(request, [item[course_id] for item in found], pagination)
 
