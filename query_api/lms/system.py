@@ -14,9 +14,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, SystemMetrics
-from query_api.lms.state import period_params
+from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -28,77 +27,95 @@ TRAFFIC = rollup("lms_platform_traffic")
 STORAGE = rollup("lms_platform_storage")
 
 
-async def _one(store: QueryStore, sql: str, params: dict[str, Any]) -> Sequence[int]:
-    rows = await store.rows(sql, params)
-    return [int(v) for v in rows[0]] if rows else []
+def _by_span(rows: Sequence[Sequence[Any]], periods: int, width: int) -> list[list[int]]:
+    """Rows ``(span, value…)`` as one list of ``width`` integers per period (zeros where none)."""
+    out = [[0] * width for _ in range(periods)]
+    for span, *values in rows:
+        out[int(span) - 1] = [int(v or 0) for v in values]
+    return out
+
+
+async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPeriod]) -> list[SystemMetrics]:
+    """``SystemMetrics`` of the tenant over each of ``periods`` (one tenant and zone), in seven statements
+    whatever the number of periods."""
+    if not periods:
+        return []
+    params = span_params(periods)
+    tenant = "tenant_id = {tenant:String}"
+    spans = f"ARRAY JOIN {COVER_SPANS} AS span WHERE {tenant} AND {IN_RANGE}"
+    until_end = "ARRAY JOIN arrayFilter(i -> {moment} < ends[i], range(1, length(ends) + 1)) AS span"
+    found = await asyncio.gather(
+        store.rows(
+            SPANS_WITH
+            + "SELECT span, count() FROM lms_users FINAL "
+            + until_end.format(moment="signed_up_at")
+            + f" WHERE {tenant} AND is_deleted = 0 GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH
+            + "SELECT span, uniqExact(user_id), sum(logins), sum(sessions_ended), sum(session_seconds) "
+            f"FROM {USER_DAYS.table} {spans} GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH
+            + "SELECT span, count() FROM lms_courses FINAL "
+            + until_end.format(moment="ifNull(published_at, toDateTime64(0, 3, 'UTC'))")
+            + f" WHERE {tenant} AND is_deleted = 0 AND is_published = 1 GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH
+            + f"SELECT span, uniqExact(course_id) FROM {COURSE_ACTIVITY.table} {spans} GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH + f"SELECT span, sum(watch_sessions) FROM {VIDEO_VIEWS.table} {spans} GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH + "SELECT span, sum(requests), sum(errors), sum(bytes_served), sum(observed_seconds), "
+            f"sum(up_seconds) FROM {TRAFFIC.table} {spans} GROUP BY span",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH
+            + "SELECT span, sum(latest) FROM (SELECT span, source, argMaxMerge(storage_used_bytes) "
+            f"AS latest FROM {STORAGE.table} ARRAY JOIN {UP_TO_SPANS} AS span WHERE {tenant} "
+            "AND grain = 'daily' AND bucket <= {spans_last:Date} GROUP BY span, source) GROUP BY span",
+            params,
+        ),
+    )
+    n = len(periods)
+    users, people, courses, active_courses, videos, traffic, storage = (
+        _by_span(rows, n, width) for rows, width in zip(found, (1, 4, 1, 1, 1, 5, 1), strict=True)
+    )
+    out = []
+    for i, period in enumerate(periods):
+        active_users, logins, sessions_ended, session_seconds = people[i]
+        requests, errors, bytes_served, observed, up = traffic[i]
+        out.append(
+            SystemMetrics(
+                tenant_id=period.tenant_id,
+                period_start=period.first,
+                period_end=period.last,
+                total_users=users[i][0],
+                active_users=active_users,
+                total_courses=courses[i][0],
+                active_courses=active_courses[i][0],
+                total_sessions=logins,
+                average_session_duration=measures.average_minutes(session_seconds, sessions_ended),
+                total_video_views=videos[i][0],
+                total_storage_used=storage[i][0],
+                bandwidth_used=bytes_served,
+                system_uptime=measures.uptime(up, observed),
+                error_rate=measures.error_rate(errors, requests),
+            )
+        )
+    return out
 
 
 async def system_metrics(store: QueryStore, period: LmsPeriod) -> SystemMetrics:
-    params = period_params(period)
-    covered = period_condition(period.first, period.last, params)
-    tenant = "tenant_id = {tenant:String}"
-    (
-        (users,),
-        (active_users, logins, sessions_ended, session_seconds),
-        (courses,),
-        (active_courses,),
-        (video_views,),
-        (requests, errors, bytes_served, observed, up),
-        (storage,),
-    ) = await asyncio.gather(
-        _one(
-            store,
-            f"SELECT count() FROM lms_users FINAL WHERE {tenant} AND is_deleted = 0 "
-            "AND signed_up_at < {end:DateTime64(3, 'UTC')}",
-            params,
-        ),
-        _one(
-            store,
-            "SELECT uniqExact(user_id), sum(logins), sum(sessions_ended), sum(session_seconds) "
-            f"FROM {USER_DAYS.table} WHERE {tenant} AND {covered}",
-            params,
-        ),
-        _one(
-            store,
-            f"SELECT count() FROM lms_courses FINAL WHERE {tenant} AND is_deleted = 0 AND is_published = 1 "
-            "AND ifNull(published_at < {end:DateTime64(3, 'UTC')}, 1)",
-            params,
-        ),
-        _one(
-            store,
-            f"SELECT uniqExact(course_id) FROM {COURSE_ACTIVITY.table} WHERE {tenant} AND {covered}",
-            params,
-        ),
-        _one(
-            store, f"SELECT sum(watch_sessions) FROM {VIDEO_VIEWS.table} WHERE {tenant} AND {covered}", params
-        ),
-        _one(
-            store,
-            "SELECT sum(requests), sum(errors), sum(bytes_served), sum(observed_seconds), sum(up_seconds) "
-            f"FROM {TRAFFIC.table} WHERE {tenant} AND {covered}",
-            params,
-        ),
-        _one(
-            store,
-            "SELECT sum(latest) FROM (SELECT source, argMaxMerge(storage_used_bytes) AS latest "
-            f"FROM {STORAGE.table} WHERE {tenant} AND grain = 'daily' AND bucket <= {{last:Date}} "
-            "GROUP BY source)",
-            params,
-        ),
-    )
-    return SystemMetrics(
-        tenant_id=period.tenant_id,
-        period_start=period.first,
-        period_end=period.last,
-        total_users=users,
-        active_users=active_users,
-        total_courses=courses,
-        active_courses=active_courses,
-        total_sessions=logins,
-        average_session_duration=measures.average_minutes(session_seconds, sessions_ended),
-        total_video_views=video_views,
-        total_storage_used=storage,
-        bandwidth_used=bytes_served,
-        system_uptime=measures.uptime(up, observed),
-        error_rate=measures.error_rate(errors, requests),
-    )
+    """:func:`system_metrics_by_period` of one period."""
+    return (await system_metrics_by_period(store, [period]))[0]

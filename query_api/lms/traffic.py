@@ -5,12 +5,12 @@ summed over every reporting source (samples count on the local day of their ``ti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, Percent
-from query_api.lms.state import period_params
+from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, span_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -34,30 +34,48 @@ class TrafficAnalytics:
     requests_by_region: dict[str, int]
 
 
-async def traffic_analytics(store: QueryStore, period: LmsPeriod) -> TrafficAnalytics:
-    params = period_params(period)
-    covered = period_condition(period.first, period.last, params)
+def _counts(values: object) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sorted(dict(values or {}).items()) if int(v)}  # type: ignore[call-overload]
+
+
+async def traffic_analytics_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod]
+) -> list[TrafficAnalytics]:
+    """``TrafficAnalytics`` of the tenant over each of ``periods`` (one tenant and zone), in one statement."""
+    if not periods:
+        return []
+    params = span_params(periods)
     rows = await store.rows(
-        "SELECT sum(requests), sum(errors), sum(bytes_served), sum(latency_us_sum), "
+        SPANS_WITH + "SELECT span, sum(requests), sum(errors), sum(bytes_served), sum(latency_us_sum), "
         "sumMap(latency_ms_histogram), sumMap(requests_by_country), sumMap(requests_by_region) "
-        f"FROM {TRAFFIC.table} WHERE tenant_id = {{tenant:String}} AND {covered}",
+        f"FROM {TRAFFIC.table} ARRAY JOIN {COVER_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
+        f"AND {IN_RANGE} GROUP BY span",
         params,
     )
-    requests, errors, served, latency, histogram, countries, regions = rows[0]
+    found = {int(span): values for span, *values in rows}
+    out = []
+    for index, period in enumerate(periods, start=1):
+        requests, errors, served, latency, histogram, countries, regions = found.get(
+            index, (0, 0, 0, 0, {}, {}, {})
+        )
+        out.append(
+            TrafficAnalytics(
+                tenant_id=period.tenant_id,
+                period_start=period.first,
+                period_end=period.last,
+                requests=int(requests),
+                errors=int(errors),
+                error_rate=measures.error_rate(int(errors), int(requests)),
+                bytes_served=int(served),
+                average_latency_ms=measures.average_latency_ms(int(latency), int(requests)),
+                latency_ms_histogram=_counts(histogram),
+                requests_by_country=_counts(countries),
+                requests_by_region=_counts(regions),
+            )
+        )
+    return out
 
-    def counts(values: object) -> dict[str, int]:
-        return {str(k): int(v) for k, v in sorted(dict(values or {}).items()) if int(v)}  # type: ignore[call-overload]
 
-    return TrafficAnalytics(
-        tenant_id=period.tenant_id,
-        period_start=period.first,
-        period_end=period.last,
-        requests=int(requests),
-        errors=int(errors),
-        error_rate=measures.error_rate(int(errors), int(requests)),
-        bytes_served=int(served),
-        average_latency_ms=measures.average_latency_ms(int(latency), int(requests)),
-        latency_ms_histogram=counts(histogram),
-        requests_by_country=counts(countries),
-        requests_by_region=counts(regions),
-    )
+async def traffic_analytics(store: QueryStore, period: LmsPeriod) -> TrafficAnalytics:
+    """:func:`traffic_analytics_by_period` of one period."""
+    return (await traffic_analytics_by_period(store, [period]))[0]

@@ -9,14 +9,15 @@ and the daily rows of the same statement give the active days (engagement). Form
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from query_api.lms.grains import daily_condition, period_condition
 from query_api.lms.models import LmsPeriod, MonthlyUserMetrics, Person, UserAnalytics
+from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, span_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -38,58 +39,85 @@ class UserFacts:
     active_days: int = 0
 
 
+async def user_facts_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod], people: Sequence[Person]
+) -> list[dict[Person, UserFacts]]:
+    """The facts of every person in ``people`` over each of ``periods`` (one tenant and zone; zeros for one
+    without activity), in two statements: the sums over each period's cover, the active days from the daily
+    rows."""
+    keys = {person.key: person for person in people}
+    facts = [dict.fromkeys(keys.values(), UserFacts()) for _ in periods]
+    if not keys or not periods:
+        return facts
+    params = {**span_params(periods), "users": sorted(keys)}
+    where = f"tenant_id = {{tenant:String}} AND user_id IN {{users:Array(String)}} AND {IN_RANGE}"
+    sums, days = await asyncio.gather(
+        store.rows(
+            SPANS_WITH + "SELECT span, user_id, sum(logins), sum(sessions_ended), sum(session_seconds), "
+            "uniqExactMerge(courses_accessed), uniqExactMerge(videos_watched), sum(quizzes_attempted), "
+            "uniqExactMerge(quizzes_completed), uniqExactMerge(assignments_submitted), "
+            f"sum(courses_completed) FROM {USER_DAYS.table} ARRAY JOIN {COVER_SPANS} AS span "
+            f"WHERE {where} GROUP BY span, user_id",
+            params,
+        ),
+        store.rows(
+            SPANS_WITH + f"SELECT span, user_id, uniqExact(bucket) FROM {USER_DAYS.table} "
+            f"ARRAY JOIN {DAY_SPANS} AS span WHERE {where} AND grain = 'daily' GROUP BY span, user_id",
+            params,
+        ),
+    )
+    active = {(int(span), str(key)): int(count) for span, key, count in days}
+    for span, key, *values in sums:  # a person with a daily row in a period has a row of its cover too
+        numbers = [int(v) for v in values]
+        found = UserFacts(*numbers)
+        facts[int(span) - 1][keys[str(key)]] = replace(
+            found, active_days=active.get((int(span), str(key)), 0)
+        )
+    return facts
+
+
 async def user_facts(
     store: QueryStore, period: LmsPeriod, people: Sequence[Person]
 ) -> dict[Person, UserFacts]:
-    """The facts of every person in ``people`` over ``period`` (zeros for one without activity)."""
-    keys = {person.key: person for person in people}
-    facts = dict.fromkeys(keys.values(), UserFacts())
-    if not keys:
-        return facts
-    params: dict[str, object] = {"tenant": period.tenant_id, "users": sorted(keys)}
-    covered = period_condition(period.first, period.last, params)
-    daily = daily_condition(period.first, period.last, params)
-    rows = await store.rows(
-        f"SELECT user_id, sumIf(logins, {covered}), sumIf(sessions_ended, {covered}), "
-        f"sumIf(session_seconds, {covered}), uniqExactMergeIf(courses_accessed, {covered}), "
-        f"uniqExactMergeIf(videos_watched, {covered}), sumIf(quizzes_attempted, {covered}), "
-        f"uniqExactMergeIf(quizzes_completed, {covered}), "
-        f"uniqExactMergeIf(assignments_submitted, {covered}), "
-        f"sumIf(courses_completed, {covered}), uniqExactIf(bucket, {daily}) FROM {USER_DAYS.table} "
-        "WHERE tenant_id = {tenant:String} AND user_id IN {users:Array(String)} "
-        f"AND ({covered} OR {daily}) GROUP BY user_id",
-        params,
-    )
-    for key, *values in rows:
-        facts[keys[str(key)]] = UserFacts(*(int(v) for v in values))
-    return facts
+    """:func:`user_facts_by_period` of one period."""
+    return (await user_facts_by_period(store, [period], people))[0]
 
 
 def _engagement(item: UserFacts, period: LmsPeriod) -> Decimal:
     return measures.user_engagement(item.active_days, period.days)
 
 
+def _analytics(period: LmsPeriod, person: Person, item: UserFacts) -> UserAnalytics:
+    return UserAnalytics(
+        user_id=person.user_id,
+        user_type=person.user_type,
+        tenant_id=period.tenant_id,
+        period_start=period.first,
+        period_end=period.last,
+        login_count=item.logins,
+        session_duration_avg=measures.average_minutes(item.session_seconds, item.sessions_ended),
+        courses_accessed=item.courses_accessed,
+        videos_watched=item.videos_watched,
+        quizzes_attempted=item.quizzes_attempted,
+        assignments_submitted=item.assignments_submitted,
+        engagement_score=_engagement(item, period),
+    )
+
+
+async def user_analytics_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod], people: Sequence[Person]
+) -> list[dict[Person, UserAnalytics]]:
+    found = await user_facts_by_period(store, periods, people)
+    return [
+        {person: _analytics(period, person, item) for person, item in facts.items()}
+        for period, facts in zip(periods, found, strict=True)
+    ]
+
+
 async def user_analytics(
     store: QueryStore, period: LmsPeriod, people: Sequence[Person]
 ) -> dict[Person, UserAnalytics]:
-    facts = await user_facts(store, period, people)
-    return {
-        person: UserAnalytics(
-            user_id=person.user_id,
-            user_type=person.user_type,
-            tenant_id=period.tenant_id,
-            period_start=period.first,
-            period_end=period.last,
-            login_count=item.logins,
-            session_duration_avg=measures.average_minutes(item.session_seconds, item.sessions_ended),
-            courses_accessed=item.courses_accessed,
-            videos_watched=item.videos_watched,
-            quizzes_attempted=item.quizzes_attempted,
-            assignments_submitted=item.assignments_submitted,
-            engagement_score=_engagement(item, period),
-        )
-        for person, item in facts.items()
-    }
+    return (await user_analytics_by_period(store, [period], people))[0]
 
 
 def month_period(tenant_id: str, zone: ZoneInfo, year: int, month: int) -> LmsPeriod:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from query_api import lms
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.state import course_catalog
+from query_api.lms.system import system_metrics_by_period
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
 from query_api.lms_api.params import EndDateQuery, PeriodQuery, StartDateQuery
@@ -67,9 +68,8 @@ async def get_dashboard_overview(
     )
     length = timedelta(days=(days.last - days.first).days + 1)
     previous = lms.LmsPeriod(tenant, zone, days.first - length, days.last - length)
-    current_metrics, previous_metrics, catalog = await asyncio.gather(
-        lms.system_metrics(caller.store, days.period),
-        lms.system_metrics(caller.store, previous),
+    (current_metrics, previous_metrics), catalog = await asyncio.gather(
+        system_metrics_by_period(caller.store, [days.period, previous]),
         course_catalog(caller.store, tenant),
     )
     courses = await lms.course_analytics(caller.store, days.period, sorted(catalog))

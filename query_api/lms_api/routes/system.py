@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from query_api import lms
 from query_api.lms.models import TrendPoint
 from query_api.lms.performance import PerformanceFigure, SystemPerformance, system_performance
+from query_api.lms.system import system_metrics_by_period
+from query_api.lms.traffic import traffic_analytics_by_period
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
 from query_api.lms_api.params import GranularityQuery, Last30Days
@@ -34,10 +35,8 @@ async def get_system_usage(
     """``SystemMetrics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
     daily), oldest first."""
     caller.require_admin()
-    found = await asyncio.gather(
-        *(lms.system_metrics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
-    )
-    return answer(request, list(found))
+    periods = [bucket.period for bucket in day_buckets(days, granularity)]
+    return answer(request, await system_metrics_by_period(caller.store, periods))
 
 
 @system.get("/storage", response_class=LmsResponse, responses=documented(lms.SystemMetrics, examples.SYSTEM))
@@ -82,10 +81,8 @@ async def get_system_traffic(
     """``TrafficAnalytics`` of the tenant per ``granularity`` point of the period (default: the last 30 days,
     daily): requests, errors, bytes, mean latency, the latency histogram and the geography of requests."""
     caller.require_admin()
-    found = await asyncio.gather(
-        *(lms.traffic_analytics(caller.store, bucket.period) for bucket in day_buckets(days, granularity))
-    )
-    return answer(request, list(found))
+    periods = [bucket.period for bucket in day_buckets(days, granularity)]
+    return answer(request, await traffic_analytics_by_period(caller.store, periods))
 
 
 PERFORMANCE_EXAMPLE = SystemPerformance(

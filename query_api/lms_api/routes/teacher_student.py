@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.lms.models import TrendPoint
 from query_api.lms.state import course_catalog
+from query_api.lms.users import user_analytics_by_period
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
@@ -247,7 +247,6 @@ async def get_my_study_time(
     """The calling student's ``UserAnalytics`` per ``granularity`` point of the period (default: the last
     30 days, weekly): logins, mean session length, courses, videos, quizzes, submissions, engagement."""
     me = lms.Person("student", caller.student())
-    found = await asyncio.gather(
-        *(lms.user_analytics(caller.store, bucket.period, [me]) for bucket in day_buckets(days, granularity))
-    )
+    periods = [bucket.period for bucket in day_buckets(days, granularity)]
+    found = await user_analytics_by_period(caller.store, periods, [me])
     return answer(request, [item[me] for item in found])
