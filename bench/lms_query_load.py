@@ -86,7 +86,7 @@ async def fill(
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     ids: dict[str, Any] = {}
-    for index in range(tenants):
+    for index in tenants:
         tenant_id, zone = f"lms-bench-{index + 1}", ZONES[index % len(ZONES)]
         save_tenant_settings(admin, tenant_id, TenantSettings(time_zone=zone, retention=LONG_RETENTION))
         zones = ZoneLookup("UTC", {tenant_id: zone})
@@ -140,9 +140,11 @@ def main() -> int:
     parser.add_argument("--courses", type=int, default=20, help="per tenant")
     parser.add_argument("--scale", type=float, default=6.5, help="learning activity per student and day")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--first", type=int, default=0, help="index of the first tenant (to add tenants)")
     parser.add_argument("--ids-out", required=True)
     args = parser.parse_args()
-    found = asyncio.run(fill(args.url, args.tenants, args.students, args.courses, args.scale, args.seed))
+    tenants = range(args.first, args.first + args.tenants)
+    found = asyncio.run(fill(args.url, tenants, args.students, args.courses, args.scale, args.seed))
     with open(args.ids_out, "w") as out:
         json.dump(found, out)
     print(found["fill_s"])

@@ -198,9 +198,10 @@ def _complete_operation(
         responses.setdefault(str(answered), error_response(answered))
     for response in responses.values():
         for media in response.get("content", {}).values():
-            # FastAPI describes a Server-Sent Events stream with OpenAPI 3.2's ``itemSchema``; this document
-            # is 3.1, where the stream is a string (its events are described in the response's text)
-            media.pop("itemSchema", None)
+            # FastAPI describes each event of a Server-Sent Events stream with OpenAPI 3.2's ``itemSchema``;
+            # this document is 3.1, so the event's schema becomes the stream's (what tools validate events by)
+            if "itemSchema" in media:
+                media["schema"] = media.pop("itemSchema")
     for code, response in responses.items():
         if int(code) >= 400:
             media = response.setdefault("content", {}).setdefault("application/json", {})

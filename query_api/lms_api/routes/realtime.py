@@ -68,7 +68,7 @@ async def get_realtime_metrics(request: Request, caller: RealtimeCaller, clock: 
         200: {
             "description": "a `text/event-stream` of events named `realtime` whose `data` is the success "
             "envelope of `GET /api/admin/analytics/realtime`",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {}},
         },
         **errors_of_a_stream(),
     },
