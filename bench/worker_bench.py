@@ -113,7 +113,9 @@ async def prefill(
 ) -> tuple[int, int, int]:
     """Each request as the gateway sends it: one message per partition; returns (messages, events, events
     with a client-chosen id)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type="lz4")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type="lz4", enable_idempotence=True
+    )
     await producer.start()
     messages = events = keyed = 0
     try:

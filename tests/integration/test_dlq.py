@@ -105,7 +105,7 @@ async def test_one_poison_one_letter_replayed_once_into_raw_and_every_grain(
     migrate(client)
     events = oracle.generate(400, users=9, seed=4).events
     poison = {**events[0], "id": "00000000-0000-4000-8000-0000000000bb", "user_id": POISON_USER}
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:  # as the gateway does: a message per partition, keyed tenant:user when it holds one user
         for event in [*events[:200], poison, *events[200:]]:

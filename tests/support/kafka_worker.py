@@ -129,7 +129,9 @@ async def produce(
     events per stream carry client-chosen ids and reach their topic a second time, in later messages, as
     after a client retry whose first request was answered 503 but got through."""
     await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
-    producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5, enable_idempotence=True
+    )
     await producer.start()
     rng = random.Random(5)
     poison = 0
@@ -190,7 +192,9 @@ async def produce_requests(
     """Each request's messages to its stream's topic as the gateway sends them: one message per request
     and partition, partitioned by ``tenant_id:user_id`` (the subject key). Returns the messages sent."""
     await ensure_topics(deployment.bootstrap, list(registry(deployment.prefix, PARTITIONS).values()))
-    producer = AIOKafkaProducer(bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=deployment.bootstrap, acks="all", linger_ms=5, enable_idempotence=True
+    )
     await producer.start()
     topics = registry(deployment.prefix)
     try:
