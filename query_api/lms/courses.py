@@ -86,68 +86,74 @@ _TOOK_MS = (
 )
 
 
-async def _enrollments(
-    store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]
-) -> None:
-    """Enrollments made by each period's end (current state against the period's instants)."""
-    rows = await store.rows(
-        SPANS_WITH + "SELECT span, course_id, count(), countIf(enrolled_at >= starts[span]), "
-        f"countIf({_COMPLETED_BY_END}), countIf({_COMPLETED_IN}), sumIf({_TOOK_MS}, {_COMPLETED_IN}), "
-        f"countIf({_DROPPED_BY_END}), groupArrayIf(user_id, NOT {_DROPPED_BY_END}) "
-        "FROM lms_enrollments FINAL "
+_NONE = "CAST([], 'Array(String)')"
+_INTS = "arrayMap(x -> toInt64(x), [{}])"
+
+
+def _part(name: str, user: str, values: str, learners: str = _NONE) -> str:
+    """One part of the course-facts union: ``(part, span, course_id, user, [values], [learners])``."""
+    numbers = _INTS.format(values)
+    return f"{SPANS_WITH}SELECT '{name}' AS part, span, course_id, {user} AS user, {numbers}, {learners}"
+
+
+_FACTS_SQL = " UNION ALL ".join(
+    [
+        # enrollments made by each period's end (current state against the period's instants)
+        _part(
+            "enrollments",
+            "''",
+            f"count(), countIf(enrolled_at >= starts[span]), countIf({_COMPLETED_BY_END}), "
+            f"countIf({_COMPLETED_IN}), sumIf({_TOOK_MS}, {_COMPLETED_IN}), countIf({_DROPPED_BY_END})",
+            f"groupArrayIf(user_id, NOT {_DROPPED_BY_END})",
+        )
+        + " FROM lms_enrollments FINAL "
         "ARRAY JOIN arrayFilter(i -> enrolled_at < ends[i], range(1, length(ends) + 1)) AS span "
         "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} AND is_deleted = 0 "
         "AND enrolled_at < {spans_end:DateTime64(3, 'UTC')} GROUP BY span, course_id",
-        params,
-    )
-    for span, course, made, new, completed, completed_now, took_ms, dropped, learners in rows:
-        item = facts[int(span) - 1][int(course)]
-        item.enrollments, item.new_enrollments = int(made), int(new)
-        item.completed_by_end, item.completed_in_period = int(completed), int(completed_now)
-        item.completion_ms, item.dropped_by_end = int(took_ms), int(dropped)
-        item.students = {str(student) for student in learners}
-
-
-async def _progress(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
-    rows = await store.rows(
-        SPANS_WITH + "SELECT span, course_id, user_id, argMax(progress_centi, version) "
-        f"FROM {ENROLLMENT_PROGRESS.table} ARRAY JOIN {UP_TO_SPANS} AS span "
+        # each enrollment's progress as of each period's end
+        _part("progress", "user_id", "argMax(progress_centi, version)")
+        + f" FROM {ENROLLMENT_PROGRESS.table} ARRAY JOIN {UP_TO_SPANS} AS span "
         "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {spans_last:Date} "
         "AND course_id IN {courses:Array(UInt64)} GROUP BY span, course_id, user_id",
-        params,
-    )
-    for span, course, student, progress in rows:
-        facts[int(span) - 1][int(course)].progress_centi[str(student)] = int(progress)
-
-
-async def _activity(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
-    rows = await store.rows(
-        SPANS_WITH + "SELECT span, course_id, sum(views), sum(watch_seconds), sum(completions), "
-        "sum(quiz_attempts), sum(assignment_submissions), "
-        f"uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), uniqExactIf(user_id, {measures.VIEWER_SQL}) "
-        f"FROM {COURSE_ACTIVITY.table} ARRAY JOIN {COVER_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
-        f"AND course_id IN {{courses:Array(UInt64)}} AND {IN_RANGE} GROUP BY span, course_id",
-        params,
-    )
-    for span, course, views, seconds, completions, quizzes, assignments, active, viewers in rows:
-        item = facts[int(span) - 1][int(course)]
-        item.views, item.watch_seconds, item.completions = int(views), int(seconds), int(completions)
-        item.quiz_attempts, item.assignment_submissions = int(quizzes), int(assignments)
-        item.active_students, item.unique_viewers = int(active), int(viewers)
-
-
-async def _active_days(
-    store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]
-) -> None:
-    rows = await store.rows(
-        SPANS_WITH + f"SELECT span, course_id, user_id, uniqExact(bucket) FROM {COURSE_ACTIVITY.table} "
-        f"ARRAY JOIN {DAY_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
+        # activity sums and exact unique counts over each period's cover
+        _part(
+            "activity",
+            "''",
+            "sum(views), sum(watch_seconds), sum(completions), sum(quiz_attempts), "
+            f"sum(assignment_submissions), uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), "
+            f"uniqExactIf(user_id, {measures.VIEWER_SQL})",
+        )
+        + f" FROM {COURSE_ACTIVITY.table} ARRAY JOIN {COVER_SPANS} AS span "
+        f"WHERE tenant_id = {{tenant:String}} AND course_id IN {{courses:Array(UInt64)}} AND {IN_RANGE} "
+        "GROUP BY span, course_id",
+        # each student's active days in each period
+        _part("days", "user_id", "uniqExact(bucket)")
+        + f" FROM {COURSE_ACTIVITY.table} ARRAY JOIN {DAY_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
         f"AND course_id IN {{courses:Array(UInt64)}} AND {measures.ACTIVE_STUDENT_SQL} AND grain = 'daily' "
         f"AND {IN_RANGE} GROUP BY span, course_id, user_id",
-        params,
-    )
-    for span, course, student, days in rows:
-        facts[int(span) - 1][int(course)].active_days[str(student)] = int(days)
+    ]
+)
+
+
+async def _facts(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
+    """Enrollments, progress, activity and active days of every period, in one statement."""
+    for part, span, course, user, values, learners in await store.rows(_FACTS_SQL, params):
+        item = facts[int(span) - 1][int(course)]
+        numbers = [int(v) for v in values]
+        if part == "enrollments":
+            made, new, completed, completed_now, took_ms, dropped = numbers
+            item.enrollments, item.new_enrollments = made, new
+            item.completed_by_end, item.completed_in_period = completed, completed_now
+            item.completion_ms, item.dropped_by_end = took_ms, dropped
+            item.students = {str(student) for student in learners}
+        elif part == "progress":
+            item.progress_centi[str(user)] = numbers[0]
+        elif part == "activity":
+            item.views, item.watch_seconds, item.completions = numbers[0], numbers[1], numbers[2]
+            item.quiz_attempts, item.assignment_submissions = numbers[3], numbers[4]
+            item.active_students, item.unique_viewers = numbers[5], numbers[6]
+        else:
+            item.active_days[str(user)] = numbers[0]
 
 
 async def _assessments(
@@ -180,12 +186,7 @@ async def course_facts_by_period(
     if not ids or not periods:
         return facts
     params = {**span_params(periods), "courses": ids}
-    reads = [
-        _enrollments(store, params, facts),
-        _progress(store, params, facts),
-        _activity(store, params, facts),
-        _active_days(store, params, facts),
-    ]
+    reads = [_facts(store, params, facts)]
     if rates:
         reads.append(_assessments(store, periods, ids, facts))
     await asyncio.gather(*reads)

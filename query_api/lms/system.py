@@ -10,9 +10,7 @@ user type; logins and sessions), ``rollup_lms_course_activity`` (active courses)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from query_api.lms.models import LmsPeriod, SystemMetrics
 from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params
@@ -27,70 +25,55 @@ TRAFFIC = rollup("lms_platform_traffic")
 STORAGE = rollup("lms_platform_storage")
 
 
-def _by_span(rows: Sequence[Sequence[Any]], periods: int, width: int) -> list[list[int]]:
-    """Rows ``(span, value…)`` as one list of ``width`` integers per period (zeros where none)."""
-    out = [[0] * width for _ in range(periods)]
-    for span, *values in rows:
-        out[int(span) - 1] = [int(v or 0) for v in values]
-    return out
+_PARTS = ("users", "people", "courses", "active_courses", "videos", "traffic", "storage")
+_WIDTHS = dict(zip(_PARTS, (1, 4, 1, 1, 1, 5, 1), strict=True))
+
+
+def _part(name: str, select: str) -> str:
+    """One part of the union: ``(part, span, [values])``, the values as ``Int64``."""
+    return f"{SPANS_WITH}SELECT '{name}' AS part, span, {select}"
 
 
 async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPeriod]) -> list[SystemMetrics]:
-    """``SystemMetrics`` of the tenant over each of ``periods`` (one tenant and zone), in seven statements
-    whatever the number of periods."""
+    """``SystemMetrics`` of the tenant over each of ``periods`` (one tenant and zone), in one statement
+    (a union of seven reads) whatever the number of periods."""
     if not periods:
         return []
     params = span_params(periods)
     tenant = "tenant_id = {tenant:String}"
-    spans = f"ARRAY JOIN {COVER_SPANS} AS span WHERE {tenant} AND {IN_RANGE}"
+    spans = f"ARRAY JOIN {COVER_SPANS} AS span WHERE {tenant} AND {IN_RANGE} GROUP BY span"
     until_end = "ARRAY JOIN arrayFilter(i -> {moment} < ends[i], range(1, length(ends) + 1)) AS span"
-    found = await asyncio.gather(
-        store.rows(
-            SPANS_WITH
-            + "SELECT span, count() FROM lms_users FINAL "
-            + until_end.format(moment="signed_up_at")
-            + f" WHERE {tenant} AND is_deleted = 0 GROUP BY span",
-            params,
+    parts = [
+        _part("users", "[toInt64(count())] FROM lms_users FINAL ")
+        + until_end.format(moment="signed_up_at")
+        + f" WHERE {tenant} AND is_deleted = 0 GROUP BY span",
+        _part(
+            "people",
+            "arrayMap(x -> toInt64(x), [uniqExact(user_id), sum(logins), sum(sessions_ended), "
+            f"sum(session_seconds)]) FROM {USER_DAYS.table} {spans}",
         ),
-        store.rows(
-            SPANS_WITH
-            + "SELECT span, uniqExact(user_id), sum(logins), sum(sessions_ended), sum(session_seconds) "
-            f"FROM {USER_DAYS.table} {spans} GROUP BY span",
-            params,
+        _part("courses", "[toInt64(count())] FROM lms_courses FINAL ")
+        + until_end.format(moment="ifNull(published_at, toDateTime64(0, 3, 'UTC'))")
+        + f" WHERE {tenant} AND is_deleted = 0 AND is_published = 1 GROUP BY span",
+        _part("active_courses", f"[toInt64(uniqExact(course_id))] FROM {COURSE_ACTIVITY.table} {spans}"),
+        _part("videos", f"[toInt64(sum(watch_sessions))] FROM {VIDEO_VIEWS.table} {spans}"),
+        _part(
+            "traffic",
+            "arrayMap(x -> toInt64(x), [sum(requests), sum(errors), sum(bytes_served), "
+            f"sum(observed_seconds), sum(up_seconds)]) FROM {TRAFFIC.table} {spans}",
         ),
-        store.rows(
-            SPANS_WITH
-            + "SELECT span, count() FROM lms_courses FINAL "
-            + until_end.format(moment="ifNull(published_at, toDateTime64(0, 3, 'UTC'))")
-            + f" WHERE {tenant} AND is_deleted = 0 AND is_published = 1 GROUP BY span",
-            params,
+        _part(
+            "storage",
+            "[toInt64(sum(latest))] FROM (SELECT span, source, argMaxMerge(storage_used_bytes) AS latest "
+            f"FROM {STORAGE.table} ARRAY JOIN {UP_TO_SPANS} AS span WHERE {tenant} AND grain = 'daily' "
+            "AND bucket <= {spans_last:Date} GROUP BY span, source) GROUP BY span",
         ),
-        store.rows(
-            SPANS_WITH
-            + f"SELECT span, uniqExact(course_id) FROM {COURSE_ACTIVITY.table} {spans} GROUP BY span",
-            params,
-        ),
-        store.rows(
-            SPANS_WITH + f"SELECT span, sum(watch_sessions) FROM {VIDEO_VIEWS.table} {spans} GROUP BY span",
-            params,
-        ),
-        store.rows(
-            SPANS_WITH + "SELECT span, sum(requests), sum(errors), sum(bytes_served), sum(observed_seconds), "
-            f"sum(up_seconds) FROM {TRAFFIC.table} {spans} GROUP BY span",
-            params,
-        ),
-        store.rows(
-            SPANS_WITH
-            + "SELECT span, sum(latest) FROM (SELECT span, source, argMaxMerge(storage_used_bytes) "
-            f"AS latest FROM {STORAGE.table} ARRAY JOIN {UP_TO_SPANS} AS span WHERE {tenant} "
-            "AND grain = 'daily' AND bucket <= {spans_last:Date} GROUP BY span, source) GROUP BY span",
-            params,
-        ),
-    )
-    n = len(periods)
-    users, people, courses, active_courses, videos, traffic, storage = (
-        _by_span(rows, n, width) for rows, width in zip(found, (1, 4, 1, 1, 1, 5, 1), strict=True)
-    )
+    ]
+    rows = await store.rows(" UNION ALL ".join(parts), params)
+    found = {name: [[0] * width for _ in periods] for name, width in _WIDTHS.items()}
+    for name, span, values in rows:
+        found[str(name)][int(span) - 1] = [int(v) for v in values]
+    users, people, courses, active_courses, videos, traffic, storage = (found[name] for name in _PARTS)
     out = []
     for i, period in enumerate(periods):
         active_users, logins, sessions_ended, session_seconds = people[i]
