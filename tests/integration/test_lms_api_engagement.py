@@ -80,6 +80,18 @@ async def test_course_engagement_and_completion_equal_the_oracle(
             )
             assert body["data"] == want, (t.tenant_id, course)
             assert want["completed_enrollments"] and want["total_enrollments"] > want["completed_enrollments"]
+
+            # ISO weeks (the default) across Chicago's change to daylight time, clipped to the range
+            weeks = [
+                (date(2026, 3, 4), date(2026, 3, 8)),
+                (date(2026, 3, 9), date(2026, 3, 15)),
+                (date(2026, 3, 16), date(2026, 3, 17)),
+            ]
+            body = await data(http, path, admin(t.tenant_id), startDate="2026-03-04", endDate="2026-03-17")
+            want = more.course_completion(
+                t.facts, course, date(2026, 3, 4), date(2026, 3, 17), "WEEKLY", weeks
+            )
+            assert body["data"] == json_of(want), (t.tenant_id, course)
     assert listed >= 30
 
 
@@ -175,6 +187,17 @@ async def test_system_and_institute_performance_equal_the_oracle(
             want = json_of(more.system_performance(t.facts, first, last, metric))
             assert body["data"] == want, (t.tenant_id, metric)
             assert want["requests"] and len(want["trend"]) == 28
+        body = await data(  # across Chicago's change to daylight time
+            http,
+            "/api/admin/analytics/system/performance",
+            admin(t.tenant_id),
+            startDate="2026-03-06",
+            endDate="2026-03-10",
+            metric="requests",
+        )
+        assert body["data"] == json_of(
+            more.system_performance(t.facts, date(2026, 3, 6), date(2026, 3, 10), "requests")
+        )
 
         institutes = more.institutes(t.facts)
         assert len(institutes) >= 2
