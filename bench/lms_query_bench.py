@@ -1,6 +1,6 @@
 """``make bench-query`` (second part): every read of the learning platform API over a store filled with
 generated platforms (``bench.lms_query_load``: by default 10 tenants of 500 students and 20 courses each, a
-105-day term ending 5 days ago, about 5 M learning events), served by ``analytics query`` with the result
+105-day term ending 5 days ago, activity scale 8.5: about 5 M learning events), served by ``analytics query`` with the result
 cache off, so every request runs its statements.
 
 Per endpoint: 2 s of warm-up, then a closed loop of ``--concurrency`` clients for ``--duration`` seconds,
@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--students", type=int, default=500, help="per tenant")
     parser.add_argument("--courses", type=int, default=20, help="per tenant")
-    parser.add_argument("--scale", type=float, default=7.0, help="learning activity per student and day")
+    parser.add_argument("--scale", type=float, default=8.5, help="learning activity per student and day")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per endpoint")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--store", help="a store filled before (chdb URL) and its ids file: skip the fill")

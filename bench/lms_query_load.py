@@ -138,7 +138,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--students", type=int, default=500, help="per tenant")
     parser.add_argument("--courses", type=int, default=20, help="per tenant")
-    parser.add_argument("--scale", type=float, default=6.5, help="learning activity per student and day")
+    parser.add_argument("--scale", type=float, default=8.5, help="learning activity per student and day")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--first", type=int, default=0, help="index of the first tenant (to add tenants)")
     parser.add_argument("--ids-out", required=True)

@@ -21,7 +21,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
-from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params
+from query_api.lms.spans import (
+    COVER_SPANS,
+    DAY_SPANS,
+    IN_RANGE,
+    SPANS_WITH,
+    UP_TO_SPANS,
+    span_params,
+    spanned,
+)
 from query_api.lms.state import course_catalog, first_handed_in_days
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -96,6 +104,7 @@ def _part(name: str, user: str, values: str, learners: str = _NONE) -> str:
     return f"{SPANS_WITH}SELECT '{name}' AS part, span, course_id, {user} AS user, {numbers}, {learners}"
 
 
+_TENANT_COURSES = "tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)}"
 _FACTS_SQL = " UNION ALL ".join(
     [
         # enrollments made by each period's end (current state against the period's instants)
@@ -106,15 +115,22 @@ _FACTS_SQL = " UNION ALL ".join(
             f"countIf({_COMPLETED_IN}), sumIf({_TOOK_MS}, {_COMPLETED_IN}), countIf({_DROPPED_BY_END})",
             f"groupArrayIf(user_id, NOT {_DROPPED_BY_END})",
         )
-        + " FROM lms_enrollments FINAL "
-        "ARRAY JOIN arrayFilter(i -> enrolled_at < ends[i], range(1, length(ends) + 1)) AS span "
-        "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} AND is_deleted = 0 "
-        "AND enrolled_at < {spans_end:DateTime64(3, 'UTC')} GROUP BY span, course_id",
+        + " "
+        + spanned(
+            "lms_enrollments FINAL",
+            f"{_TENANT_COURSES} AND is_deleted = 0 AND enrolled_at < {{spans_end:DateTime64(3, 'UTC')}}",
+            "arrayFilter(i -> enrolled_at < ends[i], range(1, length(ends) + 1))",
+        )
+        + " GROUP BY span, course_id",
         # each enrollment's progress as of each period's end
         _part("progress", "user_id", "argMax(progress_centi, version)")
-        + f" FROM {ENROLLMENT_PROGRESS.table} ARRAY JOIN {UP_TO_SPANS} AS span "
-        "WHERE tenant_id = {tenant:String} AND grain = 'daily' AND bucket <= {spans_last:Date} "
-        "AND course_id IN {courses:Array(UInt64)} GROUP BY span, course_id, user_id",
+        + " "
+        + spanned(
+            ENROLLMENT_PROGRESS.table,
+            f"{_TENANT_COURSES} AND grain = 'daily' AND bucket <= {{spans_last:Date}}",
+            UP_TO_SPANS,
+        )
+        + " GROUP BY span, course_id, user_id",
         # activity sums and exact unique counts over each period's cover
         _part(
             "activity",
@@ -123,14 +139,18 @@ _FACTS_SQL = " UNION ALL ".join(
             f"sum(assignment_submissions), uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), "
             f"uniqExactIf(user_id, {measures.VIEWER_SQL})",
         )
-        + f" FROM {COURSE_ACTIVITY.table} ARRAY JOIN {COVER_SPANS} AS span "
-        f"WHERE tenant_id = {{tenant:String}} AND course_id IN {{courses:Array(UInt64)}} AND {IN_RANGE} "
-        "GROUP BY span, course_id",
+        + " "
+        + spanned(COURSE_ACTIVITY.table, f"{_TENANT_COURSES} AND {IN_RANGE}", COVER_SPANS)
+        + " GROUP BY span, course_id",
         # each student's active days in each period
         _part("days", "user_id", "uniqExact(bucket)")
-        + f" FROM {COURSE_ACTIVITY.table} ARRAY JOIN {DAY_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
-        f"AND course_id IN {{courses:Array(UInt64)}} AND {measures.ACTIVE_STUDENT_SQL} AND grain = 'daily' "
-        f"AND {IN_RANGE} GROUP BY span, course_id, user_id",
+        + " "
+        + spanned(
+            COURSE_ACTIVITY.table,
+            f"{_TENANT_COURSES} AND {measures.ACTIVE_STUDENT_SQL} AND grain = 'daily' AND {IN_RANGE}",
+            DAY_SPANS,
+        )
+        + " GROUP BY span, course_id, user_id",
     ]
 )
 

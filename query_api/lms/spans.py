@@ -9,7 +9,9 @@ array parameters, and SQL that gives each row the periods it counts in, so a rea
 - ``starts[span]``/``ends[span]``: a period's UTC instants (``end`` exclusive), for current-state rows.
 
 A row ``ARRAY JOIN``-ed with one of these counts once in each period it belongs to; periods may overlap
-(the whole range and its points)."""
+(the whole range and its points). :func:`spanned` filters the rows first: ClickHouse evaluates an
+``ARRAY JOIN`` before the ``WHERE`` of the same ``SELECT``, so a filter placed after it would compute the
+periods of every row of the table."""
 
 from __future__ import annotations
 
@@ -65,3 +67,9 @@ def span_params(periods: Sequence[LmsPeriod]) -> dict[str, Any]:
         "spans_start": ch_time(min(p.start for p in periods)),
         "spans_end": ch_time(max(p.end for p in periods)),
     }
+
+
+def spanned(source: str, where: str, spans: str) -> str:
+    """``FROM`` the rows of ``source`` (a table, perhaps ``… FINAL``) that ``where`` keeps, each repeated
+    once per period of ``spans`` (as ``span``)."""
+    return f"FROM (SELECT * FROM {source} WHERE {where}) ARRAY JOIN {spans} AS span"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from query_api.lms.models import LmsPeriod, SystemMetrics
-from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params
+from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params, spanned
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -41,32 +41,46 @@ async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPerio
         return []
     params = span_params(periods)
     tenant = "tenant_id = {tenant:String}"
-    spans = f"ARRAY JOIN {COVER_SPANS} AS span WHERE {tenant} AND {IN_RANGE} GROUP BY span"
-    until_end = "ARRAY JOIN arrayFilter(i -> {moment} < ends[i], range(1, length(ends) + 1)) AS span"
+
+    def covered(table: str) -> str:
+        return spanned(table, f"{tenant} AND {IN_RANGE}", COVER_SPANS) + " GROUP BY span"
+
+    def until_end(table: str, where: str, moment: str) -> str:
+        ends = f"arrayFilter(i -> {moment} < ends[i], range(1, length(ends) + 1))"
+        return spanned(table, f"{tenant} AND {where}", ends) + " GROUP BY span"
+
     parts = [
-        _part("users", "[toInt64(count())] FROM lms_users FINAL ")
-        + until_end.format(moment="signed_up_at")
-        + f" WHERE {tenant} AND is_deleted = 0 GROUP BY span",
+        _part(
+            "users", "[toInt64(count())] " + until_end("lms_users FINAL", "is_deleted = 0", "signed_up_at")
+        ),
         _part(
             "people",
             "arrayMap(x -> toInt64(x), [uniqExact(user_id), sum(logins), sum(sessions_ended), "
-            f"sum(session_seconds)]) FROM {USER_DAYS.table} {spans}",
+            f"sum(session_seconds)]) {covered(USER_DAYS.table)}",
         ),
-        _part("courses", "[toInt64(count())] FROM lms_courses FINAL ")
-        + until_end.format(moment="ifNull(published_at, toDateTime64(0, 3, 'UTC'))")
-        + f" WHERE {tenant} AND is_deleted = 0 AND is_published = 1 GROUP BY span",
-        _part("active_courses", f"[toInt64(uniqExact(course_id))] FROM {COURSE_ACTIVITY.table} {spans}"),
-        _part("videos", f"[toInt64(sum(watch_sessions))] FROM {VIDEO_VIEWS.table} {spans}"),
+        _part(
+            "courses",
+            "[toInt64(count())] "
+            + until_end(
+                "lms_courses FINAL",
+                "is_deleted = 0 AND is_published = 1",
+                "ifNull(published_at, toDateTime64(0, 3, 'UTC'))",
+            ),
+        ),
+        _part("active_courses", f"[toInt64(uniqExact(course_id))] {covered(COURSE_ACTIVITY.table)}"),
+        _part("videos", f"[toInt64(sum(watch_sessions))] {covered(VIDEO_VIEWS.table)}"),
         _part(
             "traffic",
             "arrayMap(x -> toInt64(x), [sum(requests), sum(errors), sum(bytes_served), "
-            f"sum(observed_seconds), sum(up_seconds)]) FROM {TRAFFIC.table} {spans}",
+            f"sum(observed_seconds), sum(up_seconds)]) {covered(TRAFFIC.table)}",
         ),
         _part(
             "storage",
             "[toInt64(sum(latest))] FROM (SELECT span, source, argMaxMerge(storage_used_bytes) AS latest "
-            f"FROM {STORAGE.table} ARRAY JOIN {UP_TO_SPANS} AS span WHERE {tenant} AND grain = 'daily' "
-            "AND bucket <= {spans_last:Date} GROUP BY span, source) GROUP BY span",
+            + spanned(
+                STORAGE.table, f"{tenant} AND grain = 'daily' AND bucket <= {{spans_last:Date}}", UP_TO_SPANS
+            )
+            + " GROUP BY span, source) GROUP BY span",
         ),
     ]
     rows = await store.rows(" UNION ALL ".join(parts), params)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from query_api.lms.models import LmsPeriod, Percent
-from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, span_params
+from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, span_params, spanned
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -48,8 +48,8 @@ async def traffic_analytics_by_period(
     rows = await store.rows(
         SPANS_WITH + "SELECT span, sum(requests), sum(errors), sum(bytes_served), sum(latency_us_sum), "
         "sumMap(latency_ms_histogram), sumMap(requests_by_country), sumMap(requests_by_region) "
-        f"FROM {TRAFFIC.table} ARRAY JOIN {COVER_SPANS} AS span WHERE tenant_id = {{tenant:String}} "
-        f"AND {IN_RANGE} GROUP BY span",
+        + spanned(TRAFFIC.table, f"tenant_id = {{tenant:String}} AND {IN_RANGE}", COVER_SPANS)
+        + " GROUP BY span",
         params,
     )
     found = {int(span): values for span, *values in rows}

@@ -17,7 +17,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from query_api.lms.models import LmsPeriod, MonthlyUserMetrics, Person, UserAnalytics
-from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, span_params
+from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, span_params, spanned
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -56,13 +56,16 @@ async def user_facts_by_period(
             SPANS_WITH + "SELECT span, user_id, sum(logins), sum(sessions_ended), sum(session_seconds), "
             "uniqExactMerge(courses_accessed), uniqExactMerge(videos_watched), sum(quizzes_attempted), "
             "uniqExactMerge(quizzes_completed), uniqExactMerge(assignments_submitted), "
-            f"sum(courses_completed) FROM {USER_DAYS.table} ARRAY JOIN {COVER_SPANS} AS span "
-            f"WHERE {where} GROUP BY span, user_id",
+            "sum(courses_completed) "
+            + spanned(USER_DAYS.table, where, COVER_SPANS)
+            + " GROUP BY span, user_id",
             params,
         ),
         store.rows(
-            SPANS_WITH + f"SELECT span, user_id, uniqExact(bucket) FROM {USER_DAYS.table} "
-            f"ARRAY JOIN {DAY_SPANS} AS span WHERE {where} AND grain = 'daily' GROUP BY span, user_id",
+            SPANS_WITH
+            + "SELECT span, user_id, uniqExact(bucket) "
+            + spanned(USER_DAYS.table, f"{where} AND grain = 'daily'", DAY_SPANS)
+            + " GROUP BY span, user_id",
             params,
         ),
     )
