@@ -33,10 +33,20 @@ async def video_sessions(
     student_ids: Sequence[int] | None = None,
     course_id: int | None = None,
     video_id: int | None = None,
-) -> list[VideoWatchAnalytics]:
-    """Every watch session started in ``period``, of the students ``student_ids`` (``None``: every
-    student), in course ``course_id`` and of video ``video_id`` when given; by student, then start time."""
-    params = {**period_params(period), "course": course_id or 0, "video": video_id or 0}
+    page: tuple[int, int] | None = None,
+) -> tuple[list[VideoWatchAnalytics], int]:
+    """The watch sessions started in ``period``, of the students ``student_ids`` (``None``: every
+    student), in course ``course_id`` and of video ``video_id`` when given; by student, then start time;
+    ``page`` = (offset, limit) of the ones wanted (``None``: all). Answers them and how many there are in
+    all (the page is cut in the statement: a course's sessions can be many)."""
+    offset, limit = page if page is not None else (0, 2**62)
+    params = {
+        **period_params(period),
+        "course": course_id or 0,
+        "video": video_id or 0,
+        "offset": offset,
+        "limit": limit,
+    }
     where = [
         "tenant_id = {tenant:String}",
         "type = 'video_watched'",
@@ -46,7 +56,7 @@ async def video_sessions(
     if student_ids is not None:
         keys = sorted(Person(measures.STUDENT, student).key for student in set(student_ids))
         if not keys:
-            return []
+            return [], 0
         params["users"] = keys
         where.append("user_id IN {users:Array(String)}")
     if course_id is not None:
@@ -55,10 +65,17 @@ async def video_sessions(
         where.append("video_id = {video:UInt64}")
     rows = await store.rows(
         "SELECT lms_user_id, video_id, session_id, watch_duration, completion_percentage, start_time, "
-        "end_time, device_type, playback_quality, buffer_events, seek_events FROM lms_activity FINAL "
-        f"WHERE {' AND '.join(where)} ORDER BY lms_user_id, start_time, video_id, session_id",
+        "end_time, device_type, playback_quality, buffer_events, seek_events, count() OVER () "
+        f"FROM lms_activity FINAL WHERE {' AND '.join(where)} "
+        "ORDER BY lms_user_id, start_time, video_id, session_id LIMIT {limit:UInt64} OFFSET {offset:UInt64}",
         params,
     )
+    total = int(rows[0][-1]) if rows else 0
+    if not rows and offset:  # a page past the end: the count still answers
+        counted = await store.rows(
+            f"SELECT count() FROM lms_activity FINAL WHERE {' AND '.join(where)}", params
+        )
+        total = int(counted[0][0])
     return [
         VideoWatchAnalytics(
             video_id=int(video),
@@ -74,8 +91,10 @@ async def video_sessions(
             seek_events=None if seeks is None else int(seeks),
             tenant_id=period.tenant_id,
         )
-        for student, video, session, seconds, completion, start, end, device, quality, buffers, seeks in rows
-    ]
+        for student, video, session, seconds, completion, start, end, device, quality, buffers, seeks, _ in (
+            rows
+        )
+    ], total
 
 
 async def video_watch_analytics(
@@ -83,7 +102,8 @@ async def video_watch_analytics(
 ) -> dict[int, list[VideoWatchAnalytics]]:
     """Every watch session started in ``period`` by each student of ``student_ids``, by start time."""
     out: dict[int, list[VideoWatchAnalytics]] = {student: [] for student in sorted(set(student_ids))}
-    for session in await video_sessions(store, period, student_ids=student_ids):
+    sessions, _ = await video_sessions(store, period, student_ids=student_ids)
+    for session in sessions:
         out.setdefault(session.student_id, []).append(session)
     return out
 

@@ -44,13 +44,15 @@ def answer(request: Request, data: Any, pagination: Pagination | None = None) ->
     )
 
 
+def pagination(page: int, limit: int, total: int) -> Pagination:
+    """The ``pagination`` block of page ``page`` of ``total`` items, ``limit`` a page."""
+    return Pagination(page=page, limit=limit, total=total, totalPages=(total + limit - 1) // limit)
+
+
 def page_of(items: list[Any], page: int, limit: int) -> tuple[list[Any], Pagination]:
     """One page of ``items`` and its ``pagination`` block."""
-    total = len(items)
     start = (page - 1) * limit
-    return items[start : start + limit], Pagination(
-        page=page, limit=limit, total=total, totalPages=(total + limit - 1) // limit
-    )
+    return items[start : start + limit], pagination(page, limit, len(items))
 
 
 def _error_example(status: int, code: AnalyticsErrorCode, message: str, field: str | None) -> dict[str, Any]:

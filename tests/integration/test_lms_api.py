@@ -284,6 +284,12 @@ async def test_teacher_reads_equal_the_oracle_for_their_courses_only(
                 break
             page += 1
         assert got == [jsonish_session(r) for r in want_sessions], (t.tenant_id, course)
+        body = await data(http, path, headers, limit=7, page=2, **dates)  # a page cut in the statement
+        assert body["data"] == got[7:14] and body["pagination"]["total"] == len(got)
+        body = await data(
+            http, path, headers, limit=500, page=99, **dates
+        )  # past the end: none, still counted
+        assert body["data"] == [] and body["pagination"]["total"] == len(got)
 
         for other in others[:2]:
             body = await error(http, f"/api/teacher/analytics/courses/{other}/video-analytics", headers, 403)

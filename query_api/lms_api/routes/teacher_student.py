@@ -23,7 +23,7 @@ from query_api.lms_api.params import (
     PageQuery,
 )
 from query_api.lms_api.periods import DayGranularity, DayRange, day_buckets
-from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
+from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of, pagination
 from query_api.lms_api.routes.courses import course_performance
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
@@ -158,9 +158,10 @@ async def get_course_video_analytics(
     """The watch sessions of the course's students that started in the period (default: the last 30 days),
     of ``videoId`` only when given; by student, then start time."""
     await caller.require_teacher_of(course_id)
-    sessions = await lms.video_sessions(caller.store, days.period, course_id=course_id, video_id=video_id)
-    items, pagination = page_of(sessions, page, limit)
-    return answer(request, items, pagination)
+    items, total = await lms.video_sessions(
+        caller.store, days.period, course_id=course_id, video_id=video_id, page=((page - 1) * limit, limit)
+    )
+    return answer(request, items, pagination(page, limit, total))
 
 
 @student.get(
@@ -179,9 +180,10 @@ async def get_my_video_history(
     """The calling student's watch sessions that started in the period (default: the last 30 days), of
     ``courseId`` only when given; by start time."""
     me = caller.student()
-    sessions = await lms.video_sessions(caller.store, days.period, student_ids=[me], course_id=course_id)
-    items, pagination = page_of(sessions, page, limit)
-    return answer(request, items, pagination)
+    items, total = await lms.video_sessions(
+        caller.store, days.period, student_ids=[me], course_id=course_id, page=((page - 1) * limit, limit)
+    )
+    return answer(request, items, pagination(page, limit, total))
 
 
 @teacher.get(
