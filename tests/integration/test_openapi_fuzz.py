@@ -48,7 +48,7 @@ from tests.support.auth import token
 
 pytestmark = pytest.mark.clickhouse
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 SEED = 16
 
 
