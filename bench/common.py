@@ -7,8 +7,12 @@ import os
 import platform
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,3 +83,29 @@ def save_result(benchmark: str, result: dict[str, Any]) -> Path:
     print(json.dumps(result, indent=2))
     print(f"written to {path}")
     return path
+
+
+@contextmanager
+def query_server(url: str, folder: str) -> Iterator[str]:
+    """``analytics query`` on the store ``url`` (result cache off, so every request runs its statements,
+    with the run's secret), ready; yields its base URL and stops it after."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ANALYTICS_CLICKHOUSE_URL": url,
+        "ANALYTICS_QUERY_CACHE_TTL_S": "0",
+        "ANALYTICS_LOG_LEVEL": "WARNING",
+        **auth_env(),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -1,7 +1,7 @@
 """``make bench-query`` (second part): every read of the learning platform API over a store filled with
 generated platforms (``bench.lms_query_load``: by default 10 tenants of 500 students and 20 courses each, a
-105-day term ending 5 days ago, activity scale 8.5: about 5 M learning events), served by ``analytics query`` with the result
-cache off, so every request runs its statements.
+105-day term ending 5 days ago, activity scale 8.5: about 5 M learning events), served by ``analytics
+query`` with the result cache off, so every request runs its statements.
 
 Per endpoint: 2 s of warm-up, then a closed loop of ``--concurrency`` clients for ``--duration`` seconds,
 each request for a random tenant and random ids of it (a course and its teacher, a student, an institute,
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import auth_env, bench_token, free_port, save_result, wait_ready
+from bench.common import bench_token, query_server, save_result
 from bench.query_bench import quantile
 
 BAR_P99_MS = 200.0
@@ -135,36 +134,17 @@ async def measure(
 
 
 def serve_and_measure(url: str, folder: str, ids: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "ANALYTICS_CLICKHOUSE_URL": url,
-        "ANALYTICS_QUERY_CACHE_TTL_S": "0",
-        "ANALYTICS_LOG_LEVEL": "WARNING",
-        **auth_env(),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-    )
     results: dict[str, Any] = {}
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz")
-        base = f"http://127.0.0.1:{port}"
+    with query_server(url, folder) as base:
         wanted = [
             name for name in ENDPOINTS if not args.only or any(part in name for part in args.only.split(","))
         ]
         for name in wanted:
             role, template = ENDPOINTS[name]
-            asyncio.run(measure(base, role, template, ids, 2, args.concurrency))
+            asyncio.run(measure(base, role, template, ids, 2, args.concurrency))  # warm up
             results[name] = asyncio.run(measure(base, role, template, ids, args.duration, args.concurrency))
             print(name, results[name], file=sys.stderr)
-        return results
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    return results
 
 
 def main() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import auth_env, auth_headers, free_port, save_result, wait_ready
+from bench.common import auth_headers, query_server, save_result
 
 ENDPOINTS = {
     "dashboard": "/analytics/dashboard/{user}?time_period=last_7_days",
@@ -71,23 +70,7 @@ async def measure(base: str, path: str, users: int, duration: float, concurrency
 
 
 def serve_and_measure(url: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "ANALYTICS_CLICKHOUSE_URL": url,
-        "ANALYTICS_QUERY_CACHE_TTL_S": "0",
-        "ANALYTICS_LOG_LEVEL": "WARNING",
-        **auth_env(),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "query", "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz")
-        base = f"http://127.0.0.1:{port}"
+    with query_server(url, folder) as base:
         # A fresh server is slower at first (caches of part indexes and marks start empty; ADR 0011 has
         # the measurement). Reported on its own, so the endpoint measured first does not absorb the
         # process's warm-up.
@@ -102,9 +85,6 @@ def serve_and_measure(url: str, folder: str, args: argparse.Namespace) -> dict[s
             results[name] = asyncio.run(measure(base, path, args.users, args.duration, args.concurrency))
             print(name, results[name], file=sys.stderr)
         return results
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def fill(url: str, events: int, seed: int, args: argparse.Namespace, now: str) -> float:

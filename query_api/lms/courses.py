@@ -13,11 +13,11 @@ formulas are :mod:`schemas.lms_measures`'.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
@@ -36,6 +36,7 @@ from schemas import lms_measures as measures
 from schemas.rollups import rollup
 
 COURSE_ACTIVITY = rollup("lms_course_activity")
+Model = TypeVar("Model")
 ENROLLMENT_PROGRESS = rollup("lms_enrollment_progress")
 
 
@@ -237,15 +238,26 @@ def _analytics(period: LmsPeriod, course: int, item: CourseFacts) -> CourseAnaly
     )
 
 
+async def _each_period(
+    store: QueryStore,
+    periods: Sequence[LmsPeriod],
+    course_ids: Sequence[int],
+    model: Callable[[LmsPeriod, int, CourseFacts], Model],
+    rates: bool,
+) -> list[dict[int, Model]]:
+    """``model`` of every course in ``course_ids`` over each of ``periods``, from their course facts."""
+    found = await course_facts_by_period(store, periods, course_ids, rates=rates)
+    return [
+        {course: model(period, course, item) for course, item in facts.items()}
+        for period, facts in zip(periods, found, strict=True)
+    ]
+
+
 async def course_analytics_by_period(
     store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int]
 ) -> list[dict[int, CourseAnalytics]]:
     """``CourseAnalytics`` of every course in ``course_ids`` over each of ``periods``."""
-    found = await course_facts_by_period(store, periods, course_ids)
-    return [
-        {course: _analytics(period, course, item) for course, item in facts.items()}
-        for period, facts in zip(periods, found, strict=True)
-    ]
+    return await _each_period(store, periods, course_ids, _analytics, rates=True)
 
 
 async def course_analytics(
@@ -276,13 +288,7 @@ async def daily_course_metrics_of_days(
 ) -> list[dict[int, DailyCourseMetrics]]:
     """``DailyCourseMetrics`` of every course in ``course_ids`` on each local day of ``days``."""
     periods = [LmsPeriod(tenant_id, zone, day, day) for day in days]
-    if not periods:
-        return []
-    found = await course_facts_by_period(store, periods, course_ids, rates=False)
-    return [
-        {course: _daily(period, course, item) for course, item in facts.items()}
-        for period, facts in zip(periods, found, strict=True)
-    ]
+    return await _each_period(store, periods, course_ids, _daily, rates=False)
 
 
 async def daily_course_metrics(
@@ -316,13 +322,7 @@ async def weekly_course_metrics_of_weeks(
         if monday.weekday() != 0:
             raise ValueError(f"an ISO week starts on a Monday, not on {monday:%A} {monday}")
     periods = [LmsPeriod(tenant_id, zone, monday, monday + timedelta(days=6)) for monday in mondays]
-    if not periods:
-        return []
-    found = await course_facts_by_period(store, periods, course_ids, rates=False)
-    return [
-        {course: _weekly(period, course, item) for course, item in facts.items()}
-        for period, facts in zip(periods, found, strict=True)
-    ]
+    return await _each_period(store, periods, course_ids, _weekly, rates=False)
 
 
 async def weekly_course_metrics(
