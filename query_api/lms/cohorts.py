@@ -20,6 +20,7 @@ cohorts.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -255,15 +256,27 @@ async def retention(
     for _, kind, first_day, days, institute in rows:
         people[segment_of(str(kind), int(institute or 0))].append((first_day, set(days)))
     windows = [(before, spans[0][0] - timedelta(days=1)), *spans]
+    starts = [start for start, _ in windows]
+
+    def windows_of(days: set[date]) -> set[int]:
+        """The windows (consecutive, in order) holding any of ``days``: each day placed once, by bisection."""
+        found = set()
+        for day in days:
+            index = bisect_right(starts, day) - 1
+            if index >= 0 and day <= windows[index][1]:
+                found.add(index)
+        return found
+
     segments = []
     for segment in sorted(people):
-        members = people[segment]
+        members = [(first_day, windows_of(days)) for first_day, days in people[segment]]
         points = []
-        for (prev_start, prev_end), (start, end) in zip(windows, windows[1:], strict=False):
-            active = [(f, d) for f, d in members if any(start <= x <= end for x in d)]
-            earlier = sum(1 for _, d in members if any(prev_start <= x <= prev_end for x in d))
-            new = sum(1 for f, _ in active if start <= f <= end)
-            retained = sum(1 for _, d in active if any(prev_start <= x <= prev_end for x in d))
+        for index in range(1, len(windows)):
+            start, end = windows[index]
+            active = [(first_day, marks) for first_day, marks in members if index in marks]
+            earlier = sum(1 for _, marks in members if index - 1 in marks)
+            new = sum(1 for first_day, _ in active if start <= first_day <= end)
+            retained = sum(1 for _, marks in active if index - 1 in marks)
             points.append(
                 RetentionPoint(
                     start,

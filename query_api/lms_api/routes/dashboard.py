@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from query_api import lms
 from query_api.api.deps import ClockDep, TenantsDep
+from query_api.lms.courses import active_students
 from query_api.lms.state import course_catalog
 from query_api.lms.system import system_metrics_by_period
 from query_api.lms_api import examples
@@ -72,6 +73,12 @@ async def get_dashboard_overview(
         system_metrics_by_period(caller.store, [days.period, previous]),
         course_catalog(caller.store, tenant),
     )
-    courses = await lms.course_analytics(caller.store, days.period, sorted(catalog))
+    # only courses that can rank in the top get their whole figures: those with at least as many active
+    # students as the TOP_COURSES-th most active (ties kept, so the ranking is exact)
+    active = await active_students(caller.store, days.period, sorted(catalog))
+    counts = sorted((active.get(course, 0) for course in catalog), reverse=True)
+    threshold = counts[TOP_COURSES - 1] if len(counts) >= TOP_COURSES else 0
+    candidates = sorted(course for course in catalog if active.get(course, 0) >= threshold)
+    courses = await lms.course_analytics(caller.store, days.period, candidates)
     top = sorted(courses.values(), key=lambda c: (-c.active_students, -c.engagement_score, c.course_id))
     return answer(request, DashboardOverview(tenant, current_metrics, previous_metrics, top[:TOP_COURSES]))
