@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -40,6 +41,16 @@ class DashboardOverview:
 OVERVIEW_EXAMPLE = DashboardOverview(examples.TENANT, examples.SYSTEM, examples.SYSTEM, [examples.COURSE])
 
 
+def contenders(active: dict[int, int], courses: Iterable[int], top: int) -> list[int]:
+    """The courses that can rank among the ``top`` most active (by active students, then by figures only the
+    whole computation gives): those with at least as many active students as the ``top``-th most active, ties
+    kept — so only they need their whole figures, and the ranking stays exact."""
+    every = sorted(set(courses))
+    counts = sorted((active.get(course, 0) for course in every), reverse=True)
+    threshold = counts[top - 1] if len(counts) >= top else 0
+    return [course for course in every if active.get(course, 0) >= threshold]
+
+
 @router.get(
     "/dashboard", response_class=LmsResponse, responses=documented(DashboardOverview, OVERVIEW_EXAMPLE)
 )
@@ -73,12 +84,7 @@ async def get_dashboard_overview(
         system_metrics_by_period(caller.store, [days.period, previous]),
         course_catalog(caller.store, tenant),
     )
-    # only courses that can rank in the top get their whole figures: those with at least as many active
-    # students as the TOP_COURSES-th most active (ties kept, so the ranking is exact)
     active = await active_students(caller.store, days.period, sorted(catalog))
-    counts = sorted((active.get(course, 0) for course in catalog), reverse=True)
-    threshold = counts[TOP_COURSES - 1] if len(counts) >= TOP_COURSES else 0
-    candidates = sorted(course for course in catalog if active.get(course, 0) >= threshold)
-    courses = await lms.course_analytics(caller.store, days.period, candidates)
+    courses = await lms.course_analytics(caller.store, days.period, contenders(active, catalog, TOP_COURSES))
     top = sorted(courses.values(), key=lambda c: (-c.active_students, -c.engagement_score, c.course_id))
     return answer(request, DashboardOverview(tenant, current_metrics, previous_metrics, top[:TOP_COURSES]))
