@@ -189,7 +189,8 @@ async def test_realtime_figures_and_their_stream_equal_the_posted_window(
     )
     app = create_app(settings, clock=lambda: as_of)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # no log_config and no log_level: uvicorn would reconfigure the process's loggers for every later test
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level=None))
     running = asyncio.create_task(server.serve())
     try:
         while not server.started:
