@@ -48,7 +48,7 @@ from tests.support.auth import token
 
 pytestmark = pytest.mark.clickhouse
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 5
 SEED = 16
 
 
