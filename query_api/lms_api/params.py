@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.api.params import FIRST_YEAR, LAST_YEAR, Day
@@ -23,6 +23,7 @@ from query_api.lms_api.periods import (
     resolve_days,
 )
 from query_api.lms_api.responses import MAX_LIMIT
+from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
 
 
 class CourseFigure(StrEnum):
@@ -38,6 +39,24 @@ class CourseFigure(StrEnum):
     assignment_submission_rate = "assignment_submission_rate"
     engagement_score = "engagement_score"
 
+
+CourseIdPath = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
+UserIdPath = Annotated[int, Path(alias="userId", ge=1, le=MAX_LMS_ID, description="the person's LMS user id")]
+InstituteIdPath = Annotated[
+    int, Path(alias="instituteId", ge=1, le=MAX_LMS_ID, description="the institute's LMS id")
+]
+CourseIdQuery = Annotated[
+    int | None, Query(alias="courseId", ge=1, le=MAX_LMS_ID, description="one course only")
+]
+VideoIdQuery = Annotated[
+    int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
+]
+StudentIdQuery = Annotated[
+    int | None, Query(alias="studentId", ge=1, le=MAX_LMS_ID, description="one student only")
+]
+AssessmentTypeQuery = Annotated[
+    AssessmentType | None, Query(alias="assessmentType", description="only quizzes or only assignments")
+]
 
 PeriodQuery = Annotated[
     AnalyticsPeriod | None,
@@ -150,6 +169,13 @@ async def month_for(
 
 
 __all__ = [
+    "AssessmentTypeQuery",
+    "CourseIdPath",
+    "CourseIdQuery",
+    "InstituteIdPath",
+    "StudentIdQuery",
+    "UserIdPath",
+    "VideoIdQuery",
     "DateRange",
     "Last30Days",
     "Last90Days",

@@ -12,6 +12,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import JSONResponse
 
+from plumbing.http_errors import AnalyticsError
 from schemas.lms_envelope import (
     AnalyticsErrorCode,
     Pagination,
@@ -53,6 +54,17 @@ def page_of(items: list[Any], page: int, limit: int) -> tuple[list[Any], Paginat
     """One page of ``items`` and its ``pagination`` block."""
     start = (page - 1) * limit
     return items[start : start + limit], pagination(page, limit, len(items))
+
+
+def no_data(subject: str, field: str, reason: str) -> AnalyticsError:
+    """404 ``ANALYTICS_DATA_NOT_AVAILABLE``: ``subject`` (``course 12``) has no data in the caller's tenant;
+    ``details`` names the parameter ``field`` with ``reason``."""
+    return AnalyticsError(
+        404,
+        AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
+        f"{subject} has no data in this tenant",
+        {field: [reason]},
+    )
 
 
 def _error_example(status: int, code: AnalyticsErrorCode, message: str, field: str | None) -> dict[str, Any]:

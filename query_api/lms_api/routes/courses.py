@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.lms.courses import (
     course_analytics_by_period,
@@ -20,21 +19,20 @@ from query_api.lms.state import course_catalog, course_known
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
+    AssessmentTypeQuery,
     CourseFigure,
+    CourseIdPath,
     DateRange,
     GranularityQuery,
     Last30Days,
     LimitQuery,
     PageQuery,
+    VideoIdQuery,
 )
 from query_api.lms_api.periods import DayGranularity, DayRange, TimeGranularity, day_buckets
-from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
-from schemas.lms_envelope import AnalyticsErrorCode
-from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
+from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, no_data, page_of
 
 router = APIRouter(prefix="/api/admin/analytics/courses", tags=["lms: course analytics"])
-
-CourseId = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +49,7 @@ class CoursePerformanceAnalytics:
 async def known_course(caller: LmsCaller, course_id: int) -> None:
     """404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant has the course (catalog or activity)."""
     if not await course_known(caller.store, caller.tenant_id, course_id):
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"course {course_id} has no data in this tenant",
-            {"courseId": ["no such course"]},
-        )
+        raise no_data(f"course {course_id}", "courseId", "no such course")
 
 
 async def course_performance(
@@ -83,7 +76,7 @@ async def get_course_performance(
     request: Request,
     caller: LmsCallerDep,
     days: DateRange,
-    course_id: CourseId,
+    course_id: CourseIdPath,
     granularity: GranularityQuery = DayGranularity.WEEKLY,
 ) -> LmsResponse:
     """``CourseAnalytics`` of the course over ``startDate``..``endDate`` (default: the last 30 days) and per
@@ -102,7 +95,7 @@ async def get_daily_metrics(
     request: Request,
     caller: LmsCallerDep,
     days: DateRange,
-    course_id: CourseId,
+    course_id: CourseIdPath,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
@@ -125,7 +118,7 @@ async def get_weekly_metrics(
     request: Request,
     caller: LmsCallerDep,
     days: DateRange,
-    course_id: CourseId,
+    course_id: CourseIdPath,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
@@ -144,11 +137,6 @@ async def get_weekly_metrics(
     return answer(request, [item[course_id] for item in found], pagination)
 
 
-AssessmentTypeQuery = Annotated[
-    AssessmentType | None, Query(alias="assessmentType", description="only quizzes or only assignments")
-]
-
-
 @router.get(
     "/{courseId}/assessments",
     response_class=LmsResponse,
@@ -158,7 +146,7 @@ async def get_course_assessments(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    course_id: CourseId,
+    course_id: CourseIdPath,
     assessment_type: AssessmentTypeQuery = None,
 ) -> LmsResponse:
     """``AssessmentAnalytics`` of each assessment the course lists now (of ``assessmentType`` only, when
@@ -201,10 +189,8 @@ async def get_course_videos(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    course_id: CourseId,
-    video_id: Annotated[
-        int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
-    ] = None,
+    course_id: CourseIdPath,
+    video_id: VideoIdQuery = None,
 ) -> LmsResponse:
     """``VideoAnalytics`` of each video of the course watched in the period (default: the last 30 days), by
     video id; ``videoId`` narrows to one."""

@@ -28,17 +28,25 @@ from query_api.lms.engagement import (
     course_engagement_analytics,
     user_engagement,
 )
-from query_api.lms.state import user_types_of
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
-from query_api.lms_api.params import Last30Days, LimitQuery, PageQuery, today_for
+from query_api.lms_api.params import (
+    AssessmentTypeQuery,
+    CourseIdPath,
+    CourseIdQuery,
+    Last30Days,
+    LimitQuery,
+    PageQuery,
+    StudentIdQuery,
+    UserIdPath,
+    today_for,
+)
 from query_api.lms_api.periods import DayGranularity, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of
-from query_api.lms_api.routes.courses import CourseId, known_course
-from query_api.lms_api.routes.teacher_student import CourseIdQuery
-from query_api.lms_api.routes.users_system import UserIdPath
+from query_api.lms_api.routes.courses import known_course
+from query_api.lms_api.routes.users_system import known_roles
 from schemas.lms_envelope import AnalyticsErrorCode
-from schemas.lms_payloads import MAX_LMS_ID, AssessmentType, UserType
+from schemas.lms_payloads import UserType
 
 router = APIRouter()
 ADMIN_COURSES = "/api/admin/analytics/courses"
@@ -84,10 +92,8 @@ async def get_course_engagement(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    course_id: CourseId,
-    student_id: Annotated[
-        int | None, Query(alias="studentId", ge=1, le=MAX_LMS_ID, description="one student only")
-    ] = None,
+    course_id: CourseIdPath,
+    student_id: StudentIdQuery = None,
     page: PageQuery = 1,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> LmsResponse:
@@ -149,7 +155,7 @@ async def get_course_completion(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    course_id: CourseId,
+    course_id: CourseIdPath,
     group_by: Annotated[
         DayGranularity, Query(alias="groupBy", description="width of the trend's points")
     ] = DayGranularity.WEEKLY,
@@ -198,15 +204,7 @@ async def get_user_engagement(
     last 30 days), of ``courseId`` only when given. A person known under several roles is read as a student
     first, then as a teacher, then as an admin."""
     caller.require_admin()
-    kinds = await user_types_of(caller.store, caller.tenant_id, user_id)
-    if not kinds:
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"user {user_id} has no data in this tenant",
-            {"userId": ["no such user"]},
-        )
-    kind = min(kinds, key=ROLE_ORDER.index)
+    kind = min(await known_roles(caller, user_id), key=ROLE_ORDER.index)
     person = lms.Person(kind, user_id)
     return answer(request, await user_engagement(caller.store, days.period, person, course_id))
 
@@ -238,9 +236,7 @@ async def get_my_performance(
     tenants: TenantsDep,
     clock: ClockDep,
     course_id: CourseIdQuery = None,
-    assessment_type: Annotated[
-        AssessmentType | None, Query(alias="assessmentType", description="only quizzes or only assignments")
-    ] = None,
+    assessment_type: AssessmentTypeQuery = None,
 ) -> LmsResponse:
     """``AssessmentAnalytics`` of the calling student's own attempts at each assessment they attempted (in
     ``courseId``, of ``assessmentType``, when given), from their first attempt to today, by assessment id."""

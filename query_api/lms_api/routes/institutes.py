@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.lms.institutes import (
     InstituteFigures,
@@ -17,17 +16,19 @@ from query_api.lms.institutes import (
 )
 from query_api.lms.state import institute_courses
 from query_api.lms_api import examples
-from query_api.lms_api.access import LmsCallerDep
-from query_api.lms_api.params import Last30Days
-from query_api.lms_api.responses import LmsResponse, answer, documented
-from schemas.lms_envelope import AnalyticsErrorCode
-from schemas.lms_payloads import MAX_LMS_ID
+from query_api.lms_api.access import LmsCaller, LmsCallerDep
+from query_api.lms_api.params import CourseIdQuery, InstituteIdPath, Last30Days
+from query_api.lms_api.responses import LmsResponse, answer, documented, no_data
 
 router = APIRouter(prefix="/api/admin/analytics/institutes", tags=["lms: institute analytics"])
 
-InstituteId = Annotated[
-    int, Path(alias="instituteId", ge=1, le=MAX_LMS_ID, description="the institute's LMS id")
-]
+
+async def known_institute(caller: LmsCaller, institute_id: int) -> list[int]:
+    """The courses the institute has now; 404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant knows it."""
+    courses = await institute_courses(caller.store, caller.tenant_id, institute_id)
+    if courses is None:
+        raise no_data(f"institute {institute_id}", "instituteId", "no such institute")
+    return courses
 
 
 @router.get(
@@ -39,22 +40,13 @@ async def get_institute_enrollments(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    institute_id: InstituteId,
-    course_id: Annotated[
-        int | None, Query(alias="courseId", ge=1, le=MAX_LMS_ID, description="one of its courses only")
-    ] = None,
+    institute_id: InstituteIdPath,
+    course_id: CourseIdQuery = None,
 ) -> LmsResponse:
     """``CourseAnalytics`` (enrollments, active students, completion, progress …) of each course the
     institute has now, over the period (default: the last 30 days), by course id."""
     caller.require_admin()
-    courses = await institute_courses(caller.store, caller.tenant_id, institute_id)
-    if courses is None:
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"institute {institute_id} has no data in this tenant",
-            {"instituteId": ["no such institute"]},
-        )
+    courses = await known_institute(caller, institute_id)
     if course_id is not None:
         courses = [c for c in courses if c == course_id]
     found = await lms.course_analytics(caller.store, days.period, courses)
@@ -94,7 +86,7 @@ async def get_institute_performance(
     request: Request,
     caller: LmsCallerDep,
     days: Last30Days,
-    institute_id: InstituteId,
+    institute_id: InstituteIdPath,
     include_comparison: Annotated[
         bool,
         Query(
@@ -106,13 +98,7 @@ async def get_institute_performance(
     days): users, active users, courses, enrollments, completion, progress, engagement, watch time and
     sessions; with ``includeComparison``, the same for every institute of the tenant, by id."""
     caller.require_admin()
-    if await institute_courses(caller.store, caller.tenant_id, institute_id) is None:
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"institute {institute_id} has no data in this tenant",
-            {"instituteId": ["no such institute"]},
-        )
+    await known_institute(caller, institute_id)
     ids = (
         sorted({institute_id, *await institutes_of(caller.store, caller.tenant_id)})
         if include_comparison

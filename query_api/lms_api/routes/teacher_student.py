@@ -17,10 +17,14 @@ from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
     CourseFigure,
+    CourseIdPath,
+    CourseIdQuery,
     GranularityQuery,
     Last30Days,
     LimitQuery,
     PageQuery,
+    StudentIdQuery,
+    VideoIdQuery,
 )
 from query_api.lms_api.periods import DayGranularity, DayRange, day_buckets
 from query_api.lms_api.responses import DEFAULT_LIMIT, LmsResponse, answer, documented, page_of, pagination
@@ -31,14 +35,6 @@ from schemas.lms_payloads import MAX_LMS_ID, AssessmentType
 teacher = APIRouter(prefix="/api/teacher/analytics", tags=["lms: teacher analytics"])
 
 student = APIRouter(prefix="/api/student/analytics", tags=["lms: student analytics"])
-
-CourseIdPath = Annotated[int, Path(alias="courseId", ge=1, le=MAX_LMS_ID, description="the course's LMS id")]
-VideoIdQuery = Annotated[
-    int | None, Query(alias="videoId", ge=1, le=MAX_LMS_ID, description="one video only")
-]
-CourseIdQuery = Annotated[
-    int | None, Query(alias="courseId", ge=1, le=MAX_LMS_ID, description="one course only")
-]
 
 
 async def _assessment(
@@ -195,9 +191,7 @@ async def get_course_students(
     request: Request,
     caller: LmsCallerDep,
     course_id: CourseIdPath,
-    student_id: Annotated[
-        int | None, Query(alias="studentId", ge=1, le=MAX_LMS_ID, description="one student only")
-    ] = None,
+    student_id: StudentIdQuery = None,
     include_details: Annotated[
         bool, Query(alias="includeDetails", description="also each student's enrollment (status, dates)")
     ] = False,

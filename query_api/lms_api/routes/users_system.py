@@ -7,30 +7,36 @@ import asyncio
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.state import user_types_of
 from query_api.lms_api import examples
-from query_api.lms_api.access import LmsCallerDep
+from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
     GranularityQuery,
     Last30Days,
     Last90Days,
     MonthQuery,
+    UserIdPath,
     YearQuery,
     today_for,
 )
 from query_api.lms_api.periods import DayGranularity, day_buckets
-from query_api.lms_api.responses import LmsResponse, answer, documented
+from query_api.lms_api.responses import LmsResponse, answer, documented, no_data
 from schemas.lms_envelope import AnalyticsErrorCode
-from schemas.lms_payloads import MAX_LMS_ID
 
 users = APIRouter(prefix="/api/admin/analytics/users", tags=["lms: user analytics"])
 
-UserIdPath = Annotated[int, Path(alias="userId", ge=1, le=MAX_LMS_ID, description="the person's LMS user id")]
+
+async def known_roles(caller: LmsCaller, user_id: int) -> list[str]:
+    """The roles the tenant knows LMS user ``user_id`` under; 404 ``ANALYTICS_DATA_NOT_AVAILABLE`` if none."""
+    kinds = await user_types_of(caller.store, caller.tenant_id, user_id)
+    if not kinds:
+        raise no_data(f"user {user_id}", "userId", "no such user")
+    return kinds
 
 
 class HeatmapGranularity(StrEnum):
@@ -218,14 +224,7 @@ async def get_monthly_user_metrics(
     when neither is. Oldest first, by role within a month."""
     caller.require_admin()
     today_range, today = await today_for(caller, tenants, clock)
-    kinds = await user_types_of(caller.store, caller.tenant_id, user_id)
-    if not kinds:
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"user {user_id} has no data in this tenant",
-            {"userId": ["no such user"]},
-        )
+    kinds = await known_roles(caller, user_id)
     if month is not None:
         months = [(year or today.year, month)]
     elif year is not None:
@@ -252,11 +251,6 @@ async def get_user_progress(request: Request, caller: LmsCallerDep, user_id: Use
     """Where the student stands now in each course they are enrolled in (current state), by course id."""
     caller.require_admin()
     if "student" not in await user_types_of(caller.store, caller.tenant_id, user_id):
-        raise AnalyticsError(
-            404,
-            AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
-            f"student {user_id} has no data in this tenant",
-            {"userId": ["no such student"]},
-        )
+        raise no_data(f"student {user_id}", "userId", "no such student")
     found = await lms.user_progress(caller.store, caller.tenant_id, [user_id])
     return answer(request, found[user_id])
