@@ -262,56 +262,19 @@ def _raw_entity(m: Any) -> tuple[Any, ...]:
     )
 
 
-def _raw_activity(m: Any) -> tuple[Any, ...]:
-    get = m.__dict__.get  # the message's field values; a type lacks most of the wide table's columns
-    return (
-        m.tenant_id,
-        m.id,
-        m.user_id,
-        m.timestamp,
-        m.type,
-        m.user_type,
-        m.lms_user_id,
-        get("session_id"),
-        get("course_id") or 0,
-        get("content_id") or 0,
-        get("content_type"),
-        get("progress_percentage"),
-        get("started_at"),
-        get("duration_seconds"),
-        get("video_id") or 0,
-        get("watch_duration"),
-        get("completion_percentage"),
-        get("start_time"),
-        get("end_time"),
-        get("playback_quality"),
-        get("buffer_events"),
-        get("seek_events"),
-        get("assessment_id") or 0,
-        get("assessment_type"),
-        get("attempt_id") or 0,
-        get("submitted_at"),
-        get("time_taken_seconds"),
-        get("score"),
-        get("max_score"),
-        get("passed"),
-        get("graded_by") or 0,
-        get("verb"),
-        get("object_id"),
-        m.device_type,
-        json_text(m.properties),
-        m.user_agent,
-        m.ip_address,
-        m.browser,
-        m.browser_version,
-        m.os,
-        m.os_version,
-        m.device,
-        m.sent_at,
-        m.received_at,
-        m.time_clamped,
-        m.schema_version,
-    )
+def _activity_columns(events: Sequence[Any]) -> list[list[Any]]:
+    """The ``lms_activity`` columns of ``events``, built a column at a time from the messages' field values
+    (a type lacks most of the wide table's columns): no row tuples to build and transpose."""
+    fields = [m.__dict__ for m in events]
+    data: list[list[Any]] = []
+    for column in LMS_RAW_COLUMNS[Stream.LMS_ACTIVITY]:
+        if column in _ACTIVITY_IDS:
+            data.append([f.get(column) or 0 for f in fields])
+        elif column == "properties":
+            data.append([json_text(f["properties"]) for f in fields])
+        else:
+            data.append([f.get(column) for f in fields])
+    return data
 
 
 def _raw_telemetry(m: Any) -> tuple[Any, ...]:
@@ -421,10 +384,10 @@ def lms_raw_rows(stream: Stream, events: Sequence[Any]) -> list[TableBatch]:
     current-state rows, one batch per entity table present."""
     if stream is Stream.LMS_ENTITIES:
         return _entity_batches(events)
-    to_row = _raw_activity if stream is Stream.LMS_ACTIVITY else _raw_telemetry
-    return [
-        TableBatch.from_rows(LMS_RAW_TABLES[stream], LMS_RAW_COLUMNS[stream], [to_row(m) for m in events])
-    ]
+    table, columns = LMS_RAW_TABLES[stream], LMS_RAW_COLUMNS[stream]
+    if stream is Stream.LMS_ACTIVITY:
+        return [TableBatch(table, columns, _activity_columns(events))]
+    return [TableBatch.from_rows(table, columns, [_raw_telemetry(m) for m in events])]
 
 
 # ---- raw rows back to messages -------------------------------------------------------------------------
