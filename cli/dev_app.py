@@ -23,6 +23,7 @@ from ingest_gateway.settings import GatewaySettings
 from jobs.maintenance import maintain
 from loadgen.demo import fill_if_empty
 from plumbing.clickhouse import open_client, parse_url
+from plumbing.config_db import upgrade
 from plumbing.http_errors import install_error_handlers
 from plumbing.migrate import migrate
 from plumbing.settings import RetentionScheduleSettings, load_settings
@@ -34,6 +35,7 @@ from privacy.policy import PrivacySettings
 from query_api.main import attach_query_api
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
+from schemas.lms_envelope import is_lms_path
 from security.api_key_directory import ApiKeyDirectory
 from security.rate_limit import RateLimitSettings
 from security.tokens import AuthConfigError, AuthSettings, dev_secret, mint_token
@@ -71,7 +73,11 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
     the workers' store, and run the background upkeep (zones, tracking preferences, scheduled rebuilds)
     beside the app."""
     query_settings = load_settings(QuerySettings).model_copy(
-        update={"clickhouse_url": worker.clickhouse_url, "clickhouse_database": worker.clickhouse_database}
+        update={
+            "clickhouse_url": worker.clickhouse_url,
+            "clickhouse_database": worker.clickhouse_database,
+            "database_url": worker.database_url,
+        }
     )
     store = attach_query_api(
         app,
@@ -80,9 +86,14 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
         load_settings(RateLimitSettings).query_limiter(),
         load_settings(RetentionScheduleSettings).retention_grace,
     )
-    # bodies posted to the gateway routes answer 422 on schema errors, query parameters 400 (each
-    # service's own rule)
-    install_error_handlers(app, validation_status=lambda request: 422 if request.method == "POST" else 400)
+    # bodies posted to the gateway routes answer 422 on schema errors, query parameters and the learning
+    # platform's configuration bodies 400 (each service's own rule)
+    install_error_handlers(
+        app,
+        validation_status=lambda request: (
+            422 if request.method == "POST" and not is_lms_path(request.url.path) else 400
+        ),
+    )
     upkeep = Storage(
         lambda: open_client(worker.clickhouse_url, worker.clickhouse_database), worker.retry_max_s
     )
@@ -90,6 +101,7 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
     async def close() -> None:
         await app.state.audit.stop()
         await store.close()
+        await app.state.config_db.close()
         upkeep.close()
 
     _beside(
@@ -120,6 +132,7 @@ def create_dev_app(
         migrate(client)
     finally:
         client.close()
+    upgrade(worker.database_url)
 
     def open_writer() -> Client:
         writer = open_client(worker.clickhouse_url, worker.clickhouse_database)

@@ -30,6 +30,7 @@ from cli import (
     worker,
 )
 from plumbing.clickhouse import StoreHeldError, StoreUnavailableError
+from plumbing.config_errors import ConfigStoreError, ConfigStoreUnavailable
 from plumbing.settings import CommonSettings, load_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         StoreUnavailableError,
         StoreHeldError,
+        ConfigStoreError,
+        ConfigStoreUnavailable,
     ) as exc:  # the store cannot be opened: one line, no traceback
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 1

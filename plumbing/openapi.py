@@ -32,9 +32,11 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from schemas.envelope import ErrorEnvelope
+from schemas.lms_envelope import is_lms_path
 
 COMPONENTS = "#/components/schemas/"
 ENVELOPE_REF = {"$ref": f"{COMPONENTS}ErrorEnvelope"}
+LMS_ENVELOPE_REF = {"$ref": f"{COMPONENTS}TApiErrorResponse"}
 BEARER = "bearerAuth"
 API_KEY = "apiKeyAuth"
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -194,8 +196,14 @@ def _complete_operation(
     validation = responses.get("422")
     if validation is not None and "HTTPValidationError" in str(validation):
         del responses["422"]
-        answered = _validation_status(app, method)
+        answered = _validation_status(app, method, path)
         responses.setdefault(str(answered), error_response(answered))
+    if is_lms_path(path):  # the second seed's routes answer every error in its envelope (ADR 0016)
+        for code, response in responses.items():
+            if int(code) >= 400:
+                for media in response.get("content", {}).values():
+                    if media.get("schema") == ENVELOPE_REF:
+                        media["schema"] = dict(LMS_ENVELOPE_REF)
     for response in responses.values():
         for media in response.get("content", {}).values():
             # FastAPI describes each event of a Server-Sent Events stream with OpenAPI 3.2's ``itemSchema``;
@@ -210,12 +218,12 @@ def _complete_operation(
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def _validation_status(app: FastAPI, method: str) -> int:
-    """The status the app answers a request validation failure of ``method`` with."""
+def _validation_status(app: FastAPI, method: str, path: str) -> int:
+    """The status the app answers a request validation failure of ``method`` on ``path`` with."""
     status_of: Callable[[Request], int] | None = getattr(app.state, "validation_status", None)
     if status_of is None:
         return 422
-    return status_of(Request({"type": "http", "method": method.upper(), "headers": [], "path": "/"}))
+    return status_of(Request({"type": "http", "method": method.upper(), "headers": [], "path": path}))
 
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:

@@ -33,6 +33,7 @@ files pass optional secrets as ``${VAR:-}``)."""
 PLACEHOLDER = "REPLACE_ME"
 """Marks the example secrets of ``deploy/``; a service refuses to run with one."""
 DEFAULT_CLICKHOUSE_URL = "chdb://./var/clickhouse"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/config.db"
 RETRY_MAX_S = f"{ENV_PREFIX}RETRY_MAX_S"
 FORMER_RETRY_MAX_S = f"{ENV_PREFIX}WORKER_RETRY_MAX_S"
 """The deprecated name of ``ANALYTICS_RETRY_MAX_S`` (:attr:`CommonSettings.worker_retry_max_s`)."""
@@ -55,6 +56,9 @@ class CommonSettings(BaseSettings):
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     """``chdb://<dir>`` for the embedded engine, or ``http(s)://user:password@host:port`` for a server."""
     clickhouse_database: str = "analytics"
+    database_url: str = DEFAULT_DATABASE_URL
+    """The configuration store (ADR 0017): ``sqlite+aiosqlite:///<file>`` (embedded default, beside the
+    embedded ClickHouse store) or ``postgresql+asyncpg://user:password@host:port/db``."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Comma-separated ``host:port`` list of Kafka bootstrap servers."""
     topic_prefix: str = "analytics."

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Depends, FastAPI, Request
 
 from plumbing.clickhouse import open_client, parse_url
+from plumbing.config_db import ConfigDatabase
 from plumbing.http_errors import error_response, install_error_handlers
 from plumbing.middleware import RequestContextMiddleware
 from plumbing.openapi import error_responses, install_openapi
@@ -28,8 +29,16 @@ from query_api.api.routes import (
 )
 from query_api.cache import ResultCache
 from query_api.lms_api.routes import courses as lms_courses
+from query_api.lms_api.routes import (
+    custom_dashboards,
+    engagement,
+    institutes,
+    realtime,
+    system,
+    teacher_student,
+    users_system,
+)
 from query_api.lms_api.routes import dashboard as lms_dashboard
-from query_api.lms_api.routes import engagement, institutes, realtime, system, teacher_student, users_system
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
@@ -64,8 +73,9 @@ LMS_ROUTERS = (
     teacher_student.teacher,
     teacher_student.student,
     engagement.router,
+    custom_dashboards.router,
 )
-"""The learning platform's reads (ADR 0016): their own envelopes and error documentation."""
+"""The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""
 
 
 QUERY_ERRORS = error_responses(400, 503)
@@ -92,16 +102,20 @@ def attach_query_api(
     retention_grace: timedelta,
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
+    config_db: ConfigDatabase | None = None,
 ) -> QueryStore:
     """Mount the read endpoints on ``app`` (their own app, or ``analytics dev``'s) and return the store
-    the caller closes on shutdown. ``limiter``: the requests' rate limits (``RateLimitSettings``);
-    ``retention_grace``: how long a retention shortening waits (``RetentionScheduleSettings``)."""
+    the caller closes on shutdown, with ``app.state.config_db`` (the configuration store, ADR 0017:
+    ``config_db`` or one on ``settings.database_url``). ``limiter``: the requests' rate limits
+    (``RateLimitSettings``); ``retention_grace``: how long a retention shortening waits
+    (``RetentionScheduleSettings``)."""
     store = store or QueryStore(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
         metrics,
         settings.query_pool_size,
     )
     app.state.query_settings = settings
+    app.state.config_db = config_db or ConfigDatabase(settings.database_url)
     limit = settings.query_concurrent_reads or default_admission_limit(
         parse_url(settings.clickhouse_url).is_embedded, settings.query_pool_size
     )
@@ -167,11 +181,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        config_db: ConfigDatabase = app.state.config_db
         try:
             yield
         finally:
             await app.state.audit.stop()
             await attached.close()
+            await config_db.close()
 
     app = FastAPI(
         title="Analytics query API",

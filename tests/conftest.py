@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from tests.support.auth import TEST_SECRET
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
 os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
+# The configuration store of apps a test builds without naming one: a file of this session's, never ./var's.
+os.environ["ANALYTICS_DATABASE_URL"] = (
+    f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='analytics-config-')}/config.db"
+)
 # Rate limits are tested with their own limiters (tests/unit/test_rate_limit*.py); elsewhere they are off.
 os.environ["ANALYTICS_RATE_LIMITS_ENABLED"] = "false"
 for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
@@ -36,6 +41,7 @@ for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "local" / "kafka.sh"
+POSTGRES_SCRIPT = ROOT / "deploy" / "local" / "postgres.sh"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -119,6 +125,76 @@ def kafka_bootstrap(request: pytest.FixtureRequest, _kafka_session: str | None) 
         )
     assert _kafka_session is not None
     return _kafka_session
+
+
+async def _postgres_command(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def _postgres_session() -> Iterator[str | None]:
+    """A database of this session's own on a real PostgreSQL (``ANALYTICS_TEST_DATABASE_URL``, else the
+    server of ``deploy/local/postgres.sh``, started here if needed and then stopped again), migrated;
+    dropped at the end. Tests share it and keep apart by tenant."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    from plumbing.config_db import upgrade
+
+    base = os.environ.get("ANALYTICS_TEST_DATABASE_URL")
+    started_here = False
+    if not base:
+        status = subprocess.run([str(POSTGRES_SCRIPT), "status"], capture_output=True, text=True)
+        started_here = status.returncode != 0
+        up = subprocess.run([str(POSTGRES_SCRIPT), "up"], capture_output=True, text=True)
+        if up.returncode != 0 or not up.stdout.strip():
+            print(up.stderr)
+            yield None
+            return
+        base = up.stdout.strip().splitlines()[-1]
+    name = f"analytics_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_postgres_command(base, f'CREATE DATABASE "{name}"'))
+    except OSError as error:
+        print(f"PostgreSQL at {base} unreachable: {error}")
+        yield None
+        return
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_postgres_command(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if started_here:
+            subprocess.run([str(POSTGRES_SCRIPT), "down"], capture_output=True, text=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def config_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated configuration store (ADR 0017): a fresh SQLite file, or the session's PostgreSQL
+    database (a test parametrized over both runs its checks on each)."""
+    if request.param == "sqlite":
+        from plumbing.config_db import upgrade
+
+        url = f"sqlite+aiosqlite:///{tmp_path / 'config.db'}"
+        upgrade(url)
+        return url
+    require_marker(request, "postgres")
+    session_url: str | None = request.getfixturevalue("_postgres_session")
+    if session_url is None:
+        unavailable(
+            "no PostgreSQL: ANALYTICS_TEST_DATABASE_URL unset or unreachable, and deploy/local/postgres.sh "
+            "did not start one"
+        )
+    assert session_url is not None
+    return session_url
 
 
 @dataclass(frozen=True)

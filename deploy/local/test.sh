@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: start the local Kafka broker unless one is configured, run the whole suite, stop what we started.
-# Under CI=true a broker that cannot start fails the run (the Kafka tests fail rather than skip).
+# `make test`: start the local Kafka broker and the local PostgreSQL server unless they are configured, run the
+# whole suite, stop what we started.
+# Under CI=true a backend that cannot start fails the run (its tests fail rather than skip).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 KAFKA="$ROOT/deploy/local/kafka.sh"
+POSTGRES="$ROOT/deploy/local/postgres.sh"
 started=0
+postgres_started=0
 
 stop_started() {
+  if ((postgres_started)); then "$POSTGRES" down || true; fi
   if ((started)); then "$KAFKA" down || true; fi
 }
 trap stop_started EXIT
@@ -22,6 +26,19 @@ if [[ -z "${ANALYTICS_KAFKA_BOOTSTRAP:-}" ]]; then
     echo "test.sh: the local Kafka broker did not start; Kafka tests will $([[ "${CI:-}" == true ]] && echo fail || echo skip)" >&2
   fi
   [[ -n "${ANALYTICS_KAFKA_BOOTSTRAP:-}" ]] && export ANALYTICS_KAFKA_BOOTSTRAP
+fi
+
+# The same for PostgreSQL (the configuration store): its URL, postgresql+asyncpg://..., is the last line of `up`.
+if [[ -z "${ANALYTICS_TEST_DATABASE_URL:-}" ]]; then
+  if "$POSTGRES" status >/dev/null 2>&1; then
+    ANALYTICS_TEST_DATABASE_URL="$("$POSTGRES" up | tail -n1)"
+  elif database_url="$("$POSTGRES" up | tail -n1)" && [[ -n "$database_url" ]]; then
+    postgres_started=1
+    ANALYTICS_TEST_DATABASE_URL="$database_url"
+  else
+    echo "test.sh: the local PostgreSQL server did not start; PostgreSQL tests will $([[ "${CI:-}" == true ]] && echo fail || echo skip)" >&2
+  fi
+  [[ -n "${ANALYTICS_TEST_DATABASE_URL:-}" ]] && export ANALYTICS_TEST_DATABASE_URL
 fi
 
 "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -69,6 +69,10 @@ class LmsCaller:
             )
         self._record("lms_read_tenant", None, Outcome.ALLOWED)
 
+    def record_change(self, action: str, target: str) -> None:
+        """Audit a change an admin made (configuration writes), after :meth:`require_admin`."""
+        self._record(action, target, Outcome.ALLOWED)
+
     def tenant_named(self, tenant_id: str | None) -> str:
         """The tenant a tenant-wide read is about: the credential's, or ``tenant_id`` for a ``platform``
         admin (another tenant named by anyone else is a 403)."""

@@ -77,9 +77,10 @@ def _error_example(status: int, code: AnalyticsErrorCode, message: str, field: s
     }
 
 
-def _error(
+def error_doc(
     status: int, description: str, code: AnalyticsErrorCode, message: str, field: str | None = None
 ) -> dict[str, Any]:
+    """One error of a route's OpenAPI ``responses=``: the seed's envelope with an example."""
     return {
         "description": description,
         "model": TApiErrorResponse,
@@ -88,7 +89,7 @@ def _error(
 
 
 LMS_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _error(
+    400: error_doc(
         400,
         "a malformed parameter (ANALYTICS_VALIDATION_ERROR) or an inconsistent date range "
         "(INVALID_DATE_RANGE)",
@@ -96,18 +97,20 @@ LMS_ERRORS: dict[int | str, dict[str, Any]] = {
         "endDate 2026-01-01 is before startDate 2026-02-01",
         "endDate",
     ),
-    401: _error(401, "no or an invalid credential", AnalyticsErrorCode.UNAUTHORIZED, "missing bearer token"),
-    403: _error(
+    401: error_doc(
+        401, "no or an invalid credential", AnalyticsErrorCode.UNAUTHORIZED, "missing bearer token"
+    ),
+    403: error_doc(
         403, "the credential may not read this", AnalyticsErrorCode.FORBIDDEN, "you do not teach this course"
     ),
-    404: _error(
+    404: error_doc(
         404,
         "the course, person or assessment has no data in this tenant",
         AnalyticsErrorCode.ANALYTICS_DATA_NOT_AVAILABLE,
         "course 999 has no data",
     ),
-    429: _error(429, "over the request rate", AnalyticsErrorCode.RATE_LIMITED, "rate limit exceeded"),
-    503: _error(
+    429: error_doc(429, "over the request rate", AnalyticsErrorCode.RATE_LIMITED, "rate limit exceeded"),
+    503: error_doc(
         503, "the store is unavailable", AnalyticsErrorCode.SERVICE_UNAVAILABLE, "ClickHouse is unavailable"
     ),
 }

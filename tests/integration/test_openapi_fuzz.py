@@ -22,7 +22,9 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
   (either alone runs to or from today): a schema-valid pair breaking it is refused with 400
   ``INVALID_DATE_RANGE`` naming a date, which :func:`accepts_valid_data` tolerates, and nothing else;
 - a cohort ``filters`` key that does not apply to its ``cohortBy`` (``courseId`` for signup cohorts,
-  ``userType`` for enrollment cohorts) is refused with 400 naming ``filters``, tolerated likewise.
+  ``userType`` for enrollment cohorts) is refused with 400 naming ``filters``, tolerated likewise;
+- a configuration write whose ``If-Match`` names another version than the row's is refused with 412
+  ``PRECONDITION_FAILED`` (documented; the version is the row's state, which no schema can state).
 """
 
 from __future__ import annotations
@@ -154,6 +156,12 @@ def _breaks_lms_date_range(response: schemathesis.Response, case: schemathesis.C
     return body.get("errorCode") == "ANALYTICS_VALIDATION_ERROR" and set(body["details"]) == {"filters"}
 
 
+def _stale_if_match(response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """A 412 of a configuration write that named a version in ``If-Match`` (see the module)."""
+    headers = {name.lower() for name in (case.headers or {})}
+    return response.status_code == 412 and "if-match" in headers
+
+
 def accepts_valid_data(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
@@ -167,6 +175,7 @@ def accepts_valid_data(
             or _beyond_retention(response)
             or _cross_field_rule(response, case)
             or _breaks_lms_date_range(response, case)
+            or _stale_if_match(response, case)
         ):
             return None
         raise

@@ -40,19 +40,22 @@ def json_of(value: Any) -> Any:
 
 @asynccontextmanager
 async def lms_client(
-    lms_platform: tuple[ClickHouseTarget, list[TenantPlatform]],
+    lms_platform: tuple[ClickHouseTarget, list[TenantPlatform]], database_url: str | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """``database_url``: the configuration store (migrated; default: a SQLite file nobody writes)."""
     target, platforms = lms_platform
     settings = QuerySettings(
         clickhouse_url=target.url,
         clickhouse_database=target.database,
         tenant_timezones={p.tenant_id: p.time_zone for p in platforms},
         query_cache_ttl_s=0,
+        **({"database_url": database_url} if database_url else {}),
     )
     app = create_app(settings, clock=lambda: NOW)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as client:
         yield client
     await app.state.query_store.close()
+    await app.state.config_db.close()
 
 
 def admin(tenant: str) -> dict[str, str]:

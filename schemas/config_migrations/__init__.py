@@ -1,0 +1,1 @@
+"""Alembic migrations of the configuration store (ADR 0017), applied by :func:`plumbing.config_db.upgrade`."""

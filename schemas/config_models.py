@@ -1,0 +1,144 @@
+"""Tables of the configuration store (ADR 0017): what people edit, beside the events in ClickHouse. SQLAlchemy
+2 declarative models; their DDL is Alembic's (``schemas/config_migrations/``), and a test keeps the two
+equal. No I/O here: :mod:`plumbing.config_db` opens the store.
+
+Every table carries the seed's audit fields (``BaseAuditFields``) and is scoped to a tenant:
+
+- integer ids; ``tenant_id`` is the credential's tenant (text, as everywhere in this product);
+- ``created_by``/``updated_by`` are the credential's subject and ``created_ip``/``updated_ip`` the client's
+  address (the seed types them as integers and 45 characters; a subject here may be ``key:...`` or a name);
+- ``is_deleted`` marks a soft delete (hidden from every read, the row kept for the audit trail);
+- ``version`` counts the row's writes: SQLAlchemy adds ``WHERE version = <read>`` to every ``UPDATE``
+  (``version_id_col``), so of two writers that read the same version one wins and the other gets a stale
+  write; the API exposes it as the ``ETag``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    false,
+    func,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+"""Constraint names fixed by rule, so migrations name them the same on SQLite and PostgreSQL."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A UTC instant: stored with its zone where the database keeps one (PostgreSQL), read back aware on
+    both (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored in the configuration store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+"""A JSON document: ``jsonb`` on PostgreSQL (indexable, compact), JSON text on SQLite."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConfigBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Audited:
+    """The seed's ``BaseAuditFields``, a tenant and a version (see the module docstring)."""
+
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, server_default=func.now())
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_ip: Mapped[str] = mapped_column(String(45))
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, onupdate=utc_now)
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+    updated_ip: Mapped[str | None] = mapped_column(String(45))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (a class-level directive)
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Dashboard(Audited, ConfigBase):
+    """A custom dashboard: a named set of widgets (the seed refers to it by ``dashboard_id`` only)."""
+
+    __tablename__ = "dashboards"
+
+    dashboard_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dashboard_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    """The owner, for a personal dashboard; ``None`` for one shared by the tenant's admins."""
+
+    __table_args__ = (
+        Index(
+            "uq_dashboards_live_name",
+            "tenant_id",
+            "dashboard_name",
+            unique=True,
+            sqlite_where=text("is_deleted = 0"),
+            postgresql_where=text("NOT is_deleted"),
+        ),
+    )
+
+
+class DashboardWidget(Audited, ConfigBase):
+    """The seed's ``DashboardWidget``: a widget's place and size on a grid, what it shows
+    (``widget_config``) and where its data comes from (``data_source``)."""
+
+    __tablename__ = "dashboard_widgets"
+
+    widget_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    widget_name: Mapped[str] = mapped_column(String(255))
+    widget_type: Mapped[str] = mapped_column(String(32))
+    dashboard_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("dashboards.dashboard_id", ondelete="SET NULL"), index=True
+    )
+    position_x: Mapped[int] = mapped_column(Integer)
+    position_y: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    widget_config: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    data_source: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+Index("ix_dashboard_widgets_tenant_dashboard", DashboardWidget.tenant_id, DashboardWidget.dashboard_id)
