@@ -31,6 +31,7 @@ from query_api.cache import ResultCache
 from query_api.lms_api.routes import courses as lms_courses
 from query_api.lms_api.routes import (
     custom_dashboards,
+    custom_metrics,
     engagement,
     institutes,
     realtime,
@@ -74,6 +75,7 @@ LMS_ROUTERS = (
     teacher_student.student,
     engagement.router,
     custom_dashboards.router,
+    custom_metrics.router,
 )
 """The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""
 

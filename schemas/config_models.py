@@ -15,12 +15,13 @@ Every table carries the seed's audit fields (``BaseAuditFields``) and is scoped 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -142,3 +143,43 @@ class DashboardWidget(Audited, ConfigBase):
 
 
 Index("ix_dashboard_widgets_tenant_dashboard", DashboardWidget.tenant_id, DashboardWidget.dashboard_id)
+
+
+class CustomMetric(Audited, ConfigBase):
+    """The seed's ``CustomMetric``: a named, declarative calculation (``metric_type`` one of the seed's
+    ``MetricType`` names, ``calculation_config`` a document the query API checks against its catalog)."""
+
+    __tablename__ = "custom_metrics"
+
+    metric_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    metric_name: Mapped[str] = mapped_column(String(255))
+    metric_description: Mapped[str | None] = mapped_column(String(4000))
+    metric_type: Mapped[str] = mapped_column(String(16), index=True)
+    calculation_config: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+    __table_args__ = (
+        Index(
+            "uq_custom_metrics_live_name",
+            "tenant_id",
+            "metric_name",
+            unique=True,
+            sqlite_where=text("is_deleted = 0"),
+            postgresql_where=text("NOT is_deleted"),
+        ),
+    )
+
+
+class CustomMetricResult(Audited, ConfigBase):
+    """One calculation of a custom metric, kept as computed (aggregates only): the period, the parameters,
+    the value and, for a trend, its points (JSON with decimals as text, exact)."""
+
+    __tablename__ = "custom_metric_results"
+
+    result_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    metric_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("custom_metrics.metric_id", ondelete="CASCADE"), index=True
+    )
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)

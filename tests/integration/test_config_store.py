@@ -23,7 +23,8 @@ from plumbing.settings import forget_loaded_settings
 from schemas.config_models import ConfigBase
 from tests.conftest import _postgres_command, unavailable
 
-HEAD = "0001"
+REVISIONS = ["0001", "0002"]
+HEAD = REVISIONS[-1]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -61,7 +62,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_migrations_create_exactly_the_models_tables_once(empty_store: str) -> None:
-    assert upgrade(empty_store) == [HEAD]
+    assert upgrade(empty_store) == REVISIONS
     assert upgrade(empty_store) == []
     assert _differences(empty_store) == []
 
@@ -83,7 +84,7 @@ def test_migrate_processes_started_at_once_apply_the_migrations_once(empty_store
         results = [upgrade(empty_store), upgrade(empty_store)]
     else:
         results = asyncio.run(both())
-    assert sorted(results) == [[], [HEAD]]
+    assert sorted(results) == [[], REVISIONS]
 
 
 @pytest.mark.clickhouse
@@ -94,8 +95,8 @@ def test_analytics_migrate_migrates_both_stores(
     chdb = f"chdb://{tmp_path / 'ch'}"
     assert main(["migrate", "--clickhouse-url", chdb, "--database-url", config]) == 0
     out = capsys.readouterr().out
-    assert f"applied configuration revision {HEAD}" in out
-    assert "configuration store is up to date (1 applied now)" in out
+    assert all(f"applied configuration revision {r}" in out for r in REVISIONS)
+    assert f"configuration store is up to date ({len(REVISIONS)} applied now)" in out
     engine = create_sync_engine(config.replace("+aiosqlite", ""))
     try:
         assert {"dashboards", "dashboard_widgets", "alembic_version"} <= set(

@@ -505,6 +505,33 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
         # institute ids repeat across tenants: the other tenant's admin then reads its own (checked below)
         "instituteId": int(catalog[course]["institute_id"]),
     }
+    # configuration rows of this tenant (ADR 0017): another tenant's admin must not find them
+    widget = await http.post(
+        "/api/admin/analytics/dashboard/widgets",
+        json={
+            "widget_name": "w",
+            "widget_type": "CHART",
+            "position_x": 0,
+            "position_y": 0,
+            "width": 1,
+            "height": 1,
+            "widget_config": {},
+            "data_source": "system_metrics",
+        },
+        headers=admin(t.tenant_id),
+    )
+    metric = await http.post(
+        "/api/admin/analytics/custom-metrics",
+        json={
+            "metric_name": f"views-{t.tenant_id}",
+            "metric_type": "SUM",
+            "calculation_config": {"measure": "course_activity.views"},
+        },
+        headers=admin(t.tenant_id),
+    )
+    assert widget.status_code == metric.status_code == 201, (widget.text, metric.text)
+    foreign["widgetId"] = widget.json()["data"]["widget_id"]
+    foreign["metricId"] = metric.json()["data"]["metric_id"]
     document = (await http.get("/openapi.json")).json()
     routes = lms_routes(document)
     assert len(routes) >= 18, routes
@@ -576,6 +603,7 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
                 "FORBIDDEN",
                 "UNAUTHORIZED",
                 "ANALYTICS_DATA_NOT_AVAILABLE",
+                "NOT_FOUND",
             )
             checked += 1
     assert checked >= len(routes) * 3

@@ -24,7 +24,13 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
 - a cohort ``filters`` key that does not apply to its ``cohortBy`` (``courseId`` for signup cohorts,
   ``userType`` for enrollment cohorts) is refused with 400 naming ``filters``, tolerated likewise;
 - a configuration write whose ``If-Match`` names another version than the row's is refused with 412
-  ``PRECONDITION_FAILED`` (documented; the version is the row's state, which no schema can state).
+  ``PRECONDITION_FAILED`` (documented; the version is the row's state, which no schema can state);
+- text the configuration store cannot keep (a NUL character or an unpaired surrogate, which PostgreSQL
+  refuses; JSON Schema cannot exclude them from a free-form document's keys and values) is refused with
+  400 naming the field, tolerated when every detail says so;
+- a custom metric's ``calculation_config`` and ``parameters`` are free-form documents checked against the
+  rollup catalog (ADR 0017): what the catalog does not know is refused with 422 ``CALCULATION_ERROR``
+  (documented), which :func:`accepts_valid_data` tolerates on those routes.
 """
 
 from __future__ import annotations
@@ -129,7 +135,7 @@ def _breaks_retention_order(response: schemathesis.Response, case: schemathesis.
 
 def _beyond_retention(response: schemathesis.Response) -> bool:
     """A 422 whose every detail is an event older than the tenant's raw retention (see the module)."""
-    if response.status_code != 422:
+    if response.status_code != 422 or "error" not in response.json():
         return False
     details = response.json()["error"]["details"]
     return bool(details) and all(d["type"] == "beyond_retention" for d in details)
@@ -162,6 +168,23 @@ def _stale_if_match(response: schemathesis.Response, case: schemathesis.Case) ->
     return response.status_code == 412 and "if-match" in headers
 
 
+def _unstorable_text(response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """A 400 of a configuration write for text the store cannot keep (see the module)."""
+    if response.status_code != 400 or not case.path.startswith("/api/admin/"):
+        return False
+    messages = [m for problems in response.json().get("details", {}).values() for m in problems]
+    return bool(messages) and all("NUL character" in m or "unpaired surrogate" in m for m in messages)
+
+
+def _unknown_to_the_catalog(response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """A 422 ``CALCULATION_ERROR`` of a custom-metric route (see the module)."""
+    return (
+        response.status_code == 422
+        and "/custom-metrics" in case.path
+        and response.json().get("errorCode") == "CALCULATION_ERROR"
+    )
+
+
 def accepts_valid_data(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
@@ -176,6 +199,8 @@ def accepts_valid_data(
             or _cross_field_rule(response, case)
             or _breaks_lms_date_range(response, case)
             or _stale_if_match(response, case)
+            or _unstorable_text(response, case)
+            or _unknown_to_the_catalog(response, case)
         ):
             return None
         raise
