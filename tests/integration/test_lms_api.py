@@ -516,7 +516,7 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
             "width": 1,
             "height": 1,
             "widget_config": {},
-            "data_source": "system_metrics",
+            "data_source": "course_activity.views",
         },
         headers=admin(t.tenant_id),
     )

@@ -29,7 +29,7 @@ WIDGET = {
     "width": 4,
     "height": 3,
     "widget_config": {"color": "teal", "thresholds": [10, 20]},
-    "data_source": "system_metrics",
+    "data_source": "course_activity.views",
 }
 
 

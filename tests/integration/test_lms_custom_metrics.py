@@ -338,3 +338,96 @@ async def test_custom_metric_crud_on_both_stores(
         }
         assert (await http.get(path, headers=admin(tenant))).status_code == 404
         assert (await http.post(f"{path}/calculate", json={}, headers=admin(tenant))).status_code == 404
+
+
+async def test_a_custom_dashboard_shows_each_widgets_data_for_the_period(
+    http: httpx.AsyncClient, tenants: list[Tenant]
+) -> None:
+    tenant = tenants[1]
+    facts, course = tenant.facts, tenant.courses[1]
+    headers = admin(tenant.tenant_id)
+    board = (
+        await http.post("/api/admin/analytics/dashboards", json={"dashboard_name": "Term"}, headers=headers)
+    ).json()["data"]
+    metric = (
+        await http.post(
+            M,
+            json={
+                "metric_name": f"logins-{uuid.uuid4().hex[:6]}",
+                "metric_type": "SUM",
+                "calculation_config": {"measure": "user_days.logins"},
+            },
+            headers=headers,
+        )
+    ).json()["data"]
+    base = {
+        "widget_type": "METRIC_CARD",
+        "position_x": 0,
+        "width": 2,
+        "height": 2,
+        "dashboard_id": board["dashboard_id"],
+    }
+    only_course = [{"dimension": "course_id", "operator": "eq", "value": course}]
+    specs = [
+        ("views", 0, "course_activity.views", {"filters": only_course, "color": "teal"}),
+        ("logins", 1, f"custom_metric:{metric['metric_id']}", {}),
+        ("views by month", 2, "course_activity.views", {"filters": only_course, "granularity": "MONTHLY"}),
+    ]
+    for name, row, source, config in specs:
+        created = await http.post(
+            "/api/admin/analytics/dashboard/widgets",
+            json={
+                **base,
+                "widget_name": name,
+                "position_y": row,
+                "data_source": source,
+                "widget_config": config,
+            },
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+    unknown = await http.post(
+        "/api/admin/analytics/dashboard/widgets",
+        json={
+            **base,
+            "widget_name": "x",
+            "position_y": 9,
+            "data_source": "course_activity.likes",
+            "widget_config": {},
+        },
+        headers=headers,
+    )
+    assert unknown.status_code == 422 and unknown.json()["errorCode"] == "DASHBOARD_CONFIG_ERROR"
+    assert list(unknown.json()["details"]) == ["data_source"]
+
+    path = f"/api/admin/analytics/dashboard/{board['dashboard_id']}"
+    window = {"startDate": FIRST.isoformat(), "endDate": LAST.isoformat()}
+    shown = (await http.get(path, params=window, headers=headers)).json()["data"]
+    assert (shown["dashboard_name"], shown["widget_count"], shown["period_start"]) == (
+        "Term",
+        3,
+        FIRST.isoformat(),
+    )
+    views, logins_, by_month = shown["widgets"]
+    assert views["data"] == {
+        "metric_type": "COUNT",
+        "value": course_views(facts, course, FIRST, LAST),
+        "points": [],
+    }
+    assert views["widget_config"]["color"] == "teal" and views["error"] is None
+    assert logins_["data"]["value"] == logins(facts, FIRST, LAST)
+    months = [(FIRST, date(2026, 1, 31)), (date(2026, 2, 1), LAST)]
+    assert by_month["data"]["points"] == [
+        {
+            "period_start": a.isoformat(),
+            "period_end": b.isoformat(),
+            "value": course_views(facts, course, a, b),
+        }
+        for a, b in months
+    ]
+    # the custom metric deleted: its widget says so, the others still show their data
+    await http.delete(f"{M}/{metric['metric_id']}", headers=headers)
+    again = (await http.get(path, params=window, headers=headers)).json()["data"]["widgets"]
+    assert again[1]["data"] is None and again[1]["error"]["errorCode"] == "METRIC_NOT_FOUND"
+    assert again[0]["data"] == views["data"] and again[2]["data"] == by_month["data"]
+    assert (await http.get(path, headers=admin(tenants[0].tenant_id))).status_code == 404

@@ -28,8 +28,9 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
 - text the configuration store cannot keep (a NUL character or an unpaired surrogate, which PostgreSQL
   refuses; JSON Schema cannot exclude them from a free-form document's keys and values) is refused with
   400 naming the field, tolerated when every detail says so;
-- a custom metric's ``calculation_config`` and ``parameters`` are free-form documents checked against the
-  rollup catalog (ADR 0017): what the catalog does not know is refused with 422 ``CALCULATION_ERROR``
+- a custom metric's ``calculation_config`` and ``parameters``, and a widget's ``data_source`` with its
+  ``widget_config``, are checked against the rollup catalog and the tenant's custom metrics (ADR 0017):
+  what they do not know is refused with 422 ``CALCULATION_ERROR`` / ``DASHBOARD_CONFIG_ERROR``
   (documented), which :func:`accepts_valid_data` tolerates on those routes.
 """
 
@@ -177,11 +178,12 @@ def _unstorable_text(response: schemathesis.Response, case: schemathesis.Case) -
 
 
 def _unknown_to_the_catalog(response: schemathesis.Response, case: schemathesis.Case) -> bool:
-    """A 422 ``CALCULATION_ERROR`` of a custom-metric route (see the module)."""
-    return (
-        response.status_code == 422
-        and "/custom-metrics" in case.path
-        and response.json().get("errorCode") == "CALCULATION_ERROR"
+    """A 422 of a custom-metric or widget route for what the catalog does not know (see the module)."""
+    if response.status_code != 422:
+        return False
+    code = response.json().get("errorCode")
+    return ("/custom-metrics" in case.path and code == "CALCULATION_ERROR") or (
+        "/dashboard/widgets" in case.path and code == "DASHBOARD_CONFIG_ERROR"
     )
 
 

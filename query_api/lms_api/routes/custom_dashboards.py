@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plumbing.http_errors import AnalyticsError
+from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms_api.access import LmsCallerDep
 from query_api.lms_api.config_http import (
     ConfigDbDep,
@@ -28,8 +29,11 @@ from query_api.lms_api.config_http import (
     refuse_field,
     writing,
 )
-from query_api.lms_api.params import LimitQuery, PageQuery
+from query_api.lms_api.params import EndDateQuery, LimitQuery, PageQuery, PeriodQuery, StartDateQuery
+from query_api.lms_api.periods import resolve_days
 from query_api.lms_api.responses import LMS_ERRORS, LmsResponse, error_doc, pagination
+from query_api.lms_config.data_sources import data_source_of
+from query_api.lms_config.metric_engine import CalculationError
 from query_api.lms_config.models import (
     DashboardCreate,
     DashboardOut,
@@ -38,23 +42,17 @@ from query_api.lms_config.models import (
     WidgetOut,
     WidgetUpdate,
 )
-from query_api.lms_config.repository import Entities
+from query_api.lms_config.tables import DASHBOARDS, METRICS, WIDGETS
+from query_api.lms_config.widget_data import custom_metrics_of, widgets_data
 from schemas.config_models import Dashboard, DashboardWidget, utc_now
 from schemas.lms_envelope import AnalyticsErrorCode
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["lms: custom dashboards"])
 MAX_ID = 2**31 - 1
+MAX_WIDGETS = 200
+"""Widgets a dashboard shows (its data computed per request)."""
 """Ids are the store's 32-bit integers (the seed's ``Int``)."""
 
-DASHBOARDS = Entities(
-    Dashboard,
-    Dashboard.dashboard_id,
-    nullable=frozenset({"description", "user_id"}),
-    unique_rule="a dashboard of this name exists already",
-)
-WIDGETS = Entities(
-    DashboardWidget, DashboardWidget.widget_id, nullable=frozenset({"dashboard_id", "user_id"})
-)
 DashboardIdPath = Annotated[int, Path(alias="dashboardId", ge=1, le=MAX_ID, description="the dashboard's id")]
 DashboardIdQuery = Annotated[
     int | None, Query(alias="dashboardId", ge=1, le=MAX_ID, description="one dashboard's widgets only")
@@ -78,6 +76,13 @@ NAME_TAKEN = error_doc(
     "another live dashboard of the tenant has this name",
     AnalyticsErrorCode.CONFLICT,
     "the dashboard conflicts with another of this tenant: a dashboard of this name exists already",
+)
+SOURCE_ERROR = error_doc(
+    422,
+    "the widget's data_source (or its calculation in widget_config) cannot be computed",
+    AnalyticsErrorCode.DASHBOARD_CONFIG_ERROR,
+    "unknown measure 'course_activity.likes'",
+    "data_source",
 )
 CHANGE_ERRORS = {**WRITE_ERRORS, 412: STALE}
 
@@ -113,6 +118,27 @@ async def _require_dashboard(session: AsyncSession, tenant_id: str, dashboard_id
             f"dashboard {dashboard_id} does not exist",
             {"dashboard_id": [f"no dashboard {dashboard_id} in this tenant"]},
         ) from exc
+
+
+async def _check_source(
+    session: AsyncSession, tenant_id: str, data_source: str, widget_config: dict[str, Any]
+) -> None:
+    """A widget's source must compute: a measure of the catalog with a valid calculation, or a live custom
+    metric of the tenant (422 ``DASHBOARD_CONFIG_ERROR`` naming the field otherwise)."""
+    try:
+        source = data_source_of(data_source, widget_config)
+    except CalculationError as exc:
+        raise AnalyticsError(
+            422, AnalyticsErrorCode.DASHBOARD_CONFIG_ERROR, exc.message, {exc.field: [exc.message]}
+        ) from exc
+    if source.custom_metric_id is not None:
+        try:
+            await METRICS.get(session, tenant_id, source.custom_metric_id)
+        except LookupError as exc:
+            message = f"no custom metric {source.custom_metric_id} in this tenant"
+            raise AnalyticsError(
+                422, AnalyticsErrorCode.DASHBOARD_CONFIG_ERROR, message, {"data_source": [message]}
+            ) from exc
 
 
 async def _widget_counts(session: AsyncSession, tenant_id: str, ids: list[int]) -> dict[int, int]:
@@ -218,7 +244,12 @@ async def delete_dashboard(
 # ---- widgets ---------------------------------------------------------------------------------------------
 
 
-@router.post("/dashboard/widgets", status_code=201, response_class=LmsResponse, responses=WRITE_ERRORS)
+@router.post(
+    "/dashboard/widgets",
+    status_code=201,
+    response_class=LmsResponse,
+    responses={**WRITE_ERRORS, 422: SOURCE_ERROR},
+)
 async def create_widget(
     request: Request, body: WidgetCreate, caller: LmsCallerDep, database: ConfigDbDep
 ) -> LmsResponse:
@@ -227,6 +258,7 @@ async def create_widget(
     actor = actor_of(request, caller)
     async with writing(database, "the widget", "widget_name") as session:
         await _require_dashboard(session, caller.tenant_id, body.dashboard_id)
+        await _check_source(session, caller.tenant_id, body.data_source, body.widget_config)
         row = await WIDGETS.create(session, actor, body.model_dump(mode="json"))
     caller.record_change("lms_config_create", f"widget:{row.widget_id}")
     return entity_answer(request, _widget_out(row), row.version, status=201)
@@ -263,7 +295,11 @@ async def get_widget(
     return entity_answer(request, _widget_out(row), row.version)
 
 
-@router.patch("/dashboard/widgets/{widgetId}", response_class=LmsResponse, responses=CHANGE_ERRORS)
+@router.patch(
+    "/dashboard/widgets/{widgetId}",
+    response_class=LmsResponse,
+    responses={**CHANGE_ERRORS, 422: SOURCE_ERROR},
+)
 async def update_widget(
     request: Request,
     widget_id: WidgetIdPath,
@@ -281,6 +317,14 @@ async def update_widget(
     async with writing(database, f"widget {widget_id}", "widgetId") as session:
         if changes.get("dashboard_id") is not None:
             await _require_dashboard(session, caller.tenant_id, changes["dashboard_id"])
+        if "data_source" in changes or "widget_config" in changes:
+            current = await WIDGETS.get(session, caller.tenant_id, widget_id)
+            await _check_source(
+                session,
+                caller.tenant_id,
+                changes.get("data_source", current.data_source),
+                changes.get("widget_config", current.widget_config),
+            )
         row = await WIDGETS.update(session, actor, widget_id, changes, based_on(if_match))
     caller.record_change("lms_config_update", f"widget:{widget_id}")
     return entity_answer(request, _widget_out(row), row.version)
@@ -301,3 +345,47 @@ async def delete_widget(
         row = await WIDGETS.delete(session, actor, widget_id, based_on(if_match))
     caller.record_change("lms_config_delete", f"widget:{widget_id}")
     return entity_answer(request, _widget_out(row), row.version)
+
+
+# ---- a dashboard with its widgets' data -------------------------------------------------------------------
+
+
+@router.get("/dashboard/{dashboardId}", response_class=LmsResponse, responses=WRITE_ERRORS)
+async def get_custom_dashboard(
+    request: Request,
+    dashboard_id: DashboardIdPath,
+    caller: LmsCallerDep,
+    database: ConfigDbDep,
+    tenants: TenantsDep,
+    clock: ClockDep,
+    period: PeriodQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> LmsResponse:
+    """``CustomDashboard``: the dashboard and its live widgets (by row, then column), each with its data
+    computed from its ``data_source`` for the period (default the last 30 days, the tenant's local days),
+    or an ``error`` in its place when its source cannot be computed any more."""
+    caller.require_admin()
+    zone = await tenants.zone(caller.tenant_id)
+    today = clock().astimezone(zone).date()
+    days = resolve_days(
+        caller.tenant_id, zone, today, period=period, start_date=start_date, end_date=end_date
+    )
+    async with writing(database, f"dashboard {dashboard_id}", "dashboardId") as session:
+        board = await DASHBOARDS.get(session, caller.tenant_id, dashboard_id)
+        widgets, _ = await WIDGETS.page(
+            session, caller.tenant_id, 1, MAX_WIDGETS, DashboardWidget.dashboard_id == dashboard_id
+        )
+        metrics = await custom_metrics_of(session, caller.tenant_id, widgets)
+    placed = sorted(widgets, key=lambda w: (w.position_y, w.position_x, w.widget_id))
+    outcomes = await widgets_data(caller.store, placed, metrics, days)
+    data = {
+        **_dashboard_out(board, len(placed)),
+        "period_start": days.first.isoformat(),
+        "period_end": days.last.isoformat(),
+        "widgets": [
+            {**_widget_out(widget), "data": found, "error": error}
+            for widget, (found, error) in zip(placed, outcomes, strict=True)
+        ],
+    }
+    return entity_answer(request, data, board.version)

@@ -39,20 +39,13 @@ from query_api.lms_config.metric_engine import (
     plan,
 )
 from query_api.lms_config.models import UNSET, AuditFields, Description, Document, Name
-from query_api.lms_config.repository import Entities
+from query_api.lms_config.tables import METRICS, RESULTS
 from schemas.config_models import CustomMetric, CustomMetricResult
 from schemas.lms_envelope import AnalyticsErrorCode
 
 router = APIRouter(prefix="/api/admin/analytics/custom-metrics", tags=["lms: custom metrics"])
 MetricIdPath = Annotated[int, Path(alias="metricId", ge=1, le=2**31 - 1, description="the metric's id")]
 
-METRICS = Entities(
-    CustomMetric,
-    CustomMetric.metric_id,
-    nullable=frozenset({"metric_description"}),
-    unique_rule="a custom metric of this name exists already",
-)
-RESULTS = Entities(CustomMetricResult, CustomMetricResult.result_id, nullable=frozenset())
 CALCULATION = error_doc(
     422,
     "the configuration names a measure, dimension, operator or value the catalog does not know",
