@@ -35,6 +35,7 @@ from query_api.lms_api.routes import (
     engagement,
     institutes,
     realtime,
+    snapshots,
     system,
     teacher_student,
     users_system,
@@ -76,6 +77,7 @@ LMS_ROUTERS = (
     engagement.router,
     custom_dashboards.router,
     custom_metrics.router,
+    snapshots.router,
 )
 """The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""
 

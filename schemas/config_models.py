@@ -183,3 +183,18 @@ class CustomMetricResult(Audited, ConfigBase):
     period_end: Mapped[date] = mapped_column(Date)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
     result: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+class AnalyticsSnapshot(Audited, ConfigBase):
+    """The seed's ``AnalyticsSnapshot``: the data of named custom metrics and widgets as computed at
+    ``snapshot_date``, kept as it was (aggregates only): later changes, expiry or erasure of the rows they
+    came from do not change it. Written once, never updated (deleting it is soft)."""
+
+    __tablename__ = "analytics_snapshots"
+
+    snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    snapshot_name: Mapped[str] = mapped_column(String(255))
+    snapshot_type: Mapped[str] = mapped_column(String(50), index=True)
+    snapshot_date: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    snapshot_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON_DOCUMENT)

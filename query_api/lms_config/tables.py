@@ -4,7 +4,13 @@ that write them and those that read them)."""
 from __future__ import annotations
 
 from query_api.lms_config.repository import Entities
-from schemas.config_models import CustomMetric, CustomMetricResult, Dashboard, DashboardWidget
+from schemas.config_models import (
+    AnalyticsSnapshot,
+    CustomMetric,
+    CustomMetricResult,
+    Dashboard,
+    DashboardWidget,
+)
 
 DASHBOARDS = Entities(
     Dashboard,
@@ -22,3 +28,4 @@ METRICS = Entities(
     unique_rule="a custom metric of this name exists already",
 )
 RESULTS = Entities(CustomMetricResult, CustomMetricResult.result_id, nullable=frozenset())
+SNAPSHOTS = Entities(AnalyticsSnapshot, AnalyticsSnapshot.snapshot_id, nullable=frozenset())

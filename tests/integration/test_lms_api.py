@@ -532,6 +532,23 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
     assert widget.status_code == metric.status_code == 201, (widget.text, metric.text)
     foreign["widgetId"] = widget.json()["data"]["widget_id"]
     foreign["metricId"] = metric.json()["data"]["metric_id"]
+    board = await http.post(
+        "/api/admin/analytics/dashboards",
+        json={"dashboard_name": f"d-{t.tenant_id}"},
+        headers=admin(t.tenant_id),
+    )
+    snapshot = await http.post(
+        "/api/admin/analytics/snapshots",
+        json={
+            "snapshot_name": "s",
+            "snapshot_type": "daily",
+            "sources": {"custom_metrics": [foreign["metricId"]]},
+        },
+        headers=admin(t.tenant_id),
+    )
+    assert board.status_code == snapshot.status_code == 201, (board.text, snapshot.text)
+    foreign["dashboardId"] = board.json()["data"]["dashboard_id"]
+    foreign["snapshotId"] = snapshot.json()["data"]["snapshot_id"]
     document = (await http.get("/openapi.json")).json()
     routes = lms_routes(document)
     assert len(routes) >= 18, routes

@@ -431,3 +431,89 @@ async def test_a_custom_dashboard_shows_each_widgets_data_for_the_period(
     assert again[1]["data"] is None and again[1]["error"]["errorCode"] == "METRIC_NOT_FOUND"
     assert again[0]["data"] == views["data"] and again[2]["data"] == by_month["data"]
     assert (await http.get(path, headers=admin(tenants[0].tenant_id))).status_code == 404
+
+
+async def test_snapshot_crud_on_both_stores(
+    lms_platform: tuple[ClickHouseTarget, list[Any]], config_database_url: str, tenants: list[Tenant]
+) -> None:
+    tenant = tenants[2]
+    headers, others = admin(tenant.tenant_id), admin(tenants[0].tenant_id)
+    course = tenant.courses[0]
+    async with lms_client(lms_platform, config_database_url) as http:
+        metric = (
+            await http.post(
+                M,
+                json={
+                    "metric_name": f"views-{uuid.uuid4().hex[:6]}",
+                    "metric_type": "SUM",
+                    "calculation_config": {
+                        "measure": "course_activity.views",
+                        "filters": [{"dimension": "course_id", "value": course}],
+                    },
+                },
+                headers=headers,
+            )
+        ).json()["data"]
+        widget = (
+            await http.post(
+                "/api/admin/analytics/dashboard/widgets",
+                json={
+                    "widget_name": "views",
+                    "widget_type": "CHART",
+                    "position_x": 0,
+                    "position_y": 0,
+                    "width": 1,
+                    "height": 1,
+                    "widget_config": {
+                        "granularity": "MONTHLY",
+                        "filters": [{"dimension": "course_id", "value": course}],
+                    },
+                    "data_source": "course_activity.views",
+                },
+                headers=headers,
+            )
+        ).json()["data"]
+        body = {
+            "snapshot_name": "January",
+            "snapshot_type": "monthly",
+            "sources": {"custom_metrics": [metric["metric_id"]], "widgets": [widget["widget_id"]]},
+            "timeRange": {"startDate": "2026-01-01", "endDate": "2026-01-31"},
+            "metadata": {"note": "term review"},
+        }
+        taken = await http.post("/api/admin/analytics/snapshots", json=body, headers=headers)
+        assert taken.status_code == 201, taken.text
+        snapshot = taken.json()["data"]
+        views = course_views(tenant.facts, course, date(2026, 1, 1), date(2026, 1, 31))
+        assert snapshot["data"]["custom_metrics"][0]["value"] == views
+        assert snapshot["data"]["widgets"][0]["data"]["points"] == [
+            {"period_start": "2026-01-01", "period_end": "2026-01-31", "value": views}
+        ]
+        assert (snapshot["snapshot_type"], snapshot["metadata"], snapshot["created_by"]) == (
+            "monthly",
+            {"note": "term review"},
+            "metrics-admin",
+        )
+        assert snapshot["snapshot_date"].startswith("2026-03-20")  # the app's clock
+        path = f"/api/admin/analytics/snapshots/{snapshot['snapshot_id']}"
+        # later changes of its sources change nothing in it
+        await http.delete(f"{M}/{metric['metric_id']}", headers=headers)
+        assert (await http.get(path, headers=headers)).json()["data"] == snapshot
+        for params, found in [
+            ({"type": "monthly"}, True),
+            ({"type": "weekly"}, False),
+            ({"startDate": "2026-03-20", "endDate": "2026-03-20"}, True),
+            ({"endDate": "2026-03-19"}, False),
+        ]:
+            listed = (await http.get("/api/admin/analytics/snapshots", params=params, headers=headers)).json()
+            assert (snapshot["snapshot_id"] in [s["snapshot_id"] for s in listed["data"]]) is found, params
+        assert (await http.get(path, headers=others)).status_code == 404
+        assert (await http.delete(path, headers=others)).status_code == 404
+        missing = await http.post(
+            "/api/admin/analytics/snapshots",
+            json={**body, "sources": {"widgets": [widget["widget_id"]]}},
+            headers=others,
+        )
+        assert missing.status_code == 404 and "sources.widgets" in missing.json()["details"]
+        deleted = await http.delete(path, headers=headers)
+        assert deleted.json()["data"] == {"message": f"snapshot {snapshot['snapshot_id']} deleted"}
+        assert (await http.get(path, headers=headers)).status_code == 404

@@ -21,8 +21,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -35,7 +37,9 @@ from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
 from privacy.tracking import TrackingFilter
 from query_api.export import EXPORT_TABLES, table_chunks, table_shapes
+from query_api.main import create_app
 from query_api.metrics import QueryMetrics
+from query_api.settings import QuerySettings
 from query_api.store import QueryStore
 from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.lms_rollups import LMS_ROLLUPS
@@ -45,6 +49,7 @@ from schemas.rollup_model import Rollup
 from schemas.topics import Stream
 from stream_processors.pipeline import BatchWriter, Delivery
 from tests.conftest import ClickHouseTarget
+from tests.support.auth import token
 from tests.support.pipeline import RecordingDeadLetters
 from tests.support.rollup_reads import rounded_rows, select_sql
 
@@ -468,3 +473,78 @@ async def test_the_twins_agree_on_a_generated_platform_too(store: tuple[Client, 
     assert "the teacher's id removed from" in detail, detail
     assert rollup_content(client, CAMPUS) == rollup_content(client, TWIN_ST)
     assert fact_content(client, CAMPUS) == fact_content(client, TWIN_ST)
+
+
+async def test_a_snapshot_taken_before_an_erasure_returns_the_same_aggregates(
+    store: tuple[Client, Storage], clickhouse: ClickHouseTarget, tmp_path: Path
+) -> None:
+    """The configuration store keeps a snapshot's aggregates as captured (ADR 0017): after S is erased the
+    metric computes what the twin that never saw S computes, and the snapshot still answers the old data."""
+    client, storage = store
+    days = _days()
+    facts = platform(days)
+    await receive(storage, CAMPUS, facts)
+    await receive(storage, TWIN_S, never_seeing(facts, {S}))
+    settings = QuerySettings(
+        clickhouse_url=clickhouse.url,
+        clickhouse_database=clickhouse.database,
+        tenant_timezones={CAMPUS: ZONE, TWIN_S: ZONE},
+        query_cache_ttl_s=0,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'config.db'}",
+    )
+    app = create_app(settings)
+    window = {"startDate": days[0].isoformat(), "endDate": days[-1].isoformat()}
+    base = "/api/admin/analytics"
+
+    async def metric_of(http: httpx.AsyncClient, tenant: str) -> tuple[int, dict[str, str]]:
+        headers = {"authorization": f"Bearer {token('dpo-admin', tenant, ('admin',))}"}
+        created = await http.post(
+            f"{base}/custom-metrics",
+            json={
+                "metric_name": "logins",
+                "metric_type": "SUM",
+                "calculation_config": {"measure": "user_days.logins"},
+            },
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["data"]["metric_id"], headers
+
+    async def value(http: httpx.AsyncClient, metric: int, headers: dict[str, str]) -> Any:
+        answer = await http.post(
+            f"{base}/custom-metrics/{metric}/calculate", json={"timeRange": window}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]["value"]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as http:
+        metric, headers = await metric_of(http, CAMPUS)
+        twin_metric, twin_headers = await metric_of(http, TWIN_S)
+        before = await value(http, metric, headers)
+        twin = await value(http, twin_metric, twin_headers)
+        assert before == twin + 5  # S's five logins
+        taken = await http.post(
+            f"{base}/snapshots",
+            json={
+                "snapshot_name": "before",
+                "snapshot_type": "monthly",
+                "sources": {"custom_metrics": [metric]},
+                "timeRange": window,
+            },
+            headers=headers,
+        )
+        assert taken.status_code == 201, taken.text
+        snapshot = taken.json()["data"]
+        assert [m["value"] for m in snapshot["data"]["custom_metrics"]] == [before]
+        assert snapshot["data"]["period_start"] == days[0].isoformat()
+
+        erase(client, CAMPUS, S)
+
+        assert await value(http, metric, headers) == twin  # the rows changed ...
+        again = await http.get(f"{base}/snapshots/{snapshot['snapshot_id']}", headers=headers)
+        assert again.status_code == 200 and again.json()["data"] == snapshot  # ... the snapshot did not
+        listed = await http.get(f"{base}/snapshots", params={"type": "monthly"}, headers=headers)
+        assert [s["snapshot_id"] for s in listed.json()["data"]] == [snapshot["snapshot_id"]]
+        assert (await http.get(f"{base}/snapshots", headers=twin_headers)).json()["data"] == []
+    await app.state.query_store.close()
+    await app.state.config_db.close()
