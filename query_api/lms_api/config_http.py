@@ -15,7 +15,7 @@ from plumbing.config_db import ConfigDatabase
 from plumbing.http_errors import AnalyticsError
 from query_api.lms_api.access import LmsCaller
 from query_api.lms_api.responses import LmsResponse
-from query_api.lms_config.repository import Actor, Conflict, NotFound, StaleWrite
+from query_api.lms_config.repository import Actor, Conflict, Entities, NotFound, Row, StaleWrite
 from schemas.lms_envelope import AnalyticsErrorCode, Pagination, lms_success
 
 
@@ -91,6 +91,26 @@ async def writing(database: ConfigDatabase, what: str, field: str) -> AsyncItera
         raise AnalyticsError(
             409, AnalyticsErrorCode.CONFLICT, f"{what} conflicts with another of this tenant: {exc.rule}"
         ) from exc
+
+
+async def soft_delete(
+    request: Request,
+    caller: LmsCaller,
+    database: ConfigDatabase,
+    entities: Entities[Row],
+    kind: str,
+    row_id: int,
+    field: str,
+    if_match: str | None = None,
+) -> Row:
+    """Soft-delete the tenant's ``kind`` (``custom metric``) ``row_id`` (``field``: its path parameter),
+    audited as ``lms_config_delete`` of ``custom_metric:<id>``; answers the deleted row."""
+    caller.require_admin()
+    actor = actor_of(request, caller)
+    async with writing(database, f"{kind} {row_id}", field) as session:
+        row = await entities.delete(session, actor, row_id, based_on(if_match))
+    caller.record_change("lms_config_delete", f"{kind.replace(' ', '_')}:{row_id}")
+    return row
 
 
 def refuse_field(field: str, message: str) -> AnalyticsError:

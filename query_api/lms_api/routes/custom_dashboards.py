@@ -27,6 +27,7 @@ from query_api.lms_api.config_http import (
     entity_answer,
     list_answer,
     refuse_field,
+    soft_delete,
     writing,
 )
 from query_api.lms_api.params import EndDateQuery, LimitQuery, PageQuery, PeriodQuery, StartDateQuery
@@ -339,11 +340,7 @@ async def delete_widget(
     if_match: IfMatchHeader = None,
 ) -> LmsResponse:
     """Soft-delete a widget; answers the deleted widget."""
-    caller.require_admin()
-    actor = actor_of(request, caller)
-    async with writing(database, f"widget {widget_id}", "widgetId") as session:
-        row = await WIDGETS.delete(session, actor, widget_id, based_on(if_match))
-    caller.record_change("lms_config_delete", f"widget:{widget_id}")
+    row = await soft_delete(request, caller, database, WIDGETS, "widget", widget_id, "widgetId", if_match)
     return entity_answer(request, _widget_out(row), row.version)
 
 

@@ -25,6 +25,7 @@ from query_api.lms_api.config_http import (
     entity_answer,
     list_answer,
     refuse_field,
+    soft_delete,
     writing,
 )
 from query_api.lms_api.params import LimitQuery, PageQuery
@@ -244,11 +245,9 @@ async def delete_custom_metric(
     if_match: IfMatchHeader = None,
 ) -> LmsResponse:
     """Soft-delete a custom metric: ``{message}`` as the seed answers."""
-    caller.require_admin()
-    actor = actor_of(request, caller)
-    async with writing(database, f"custom metric {metric_id}", "metricId") as session:
-        row = await METRICS.delete(session, actor, metric_id, based_on(if_match))
-    caller.record_change("lms_config_delete", f"custom_metric:{metric_id}")
+    row = await soft_delete(
+        request, caller, database, METRICS, "custom metric", metric_id, "metricId", if_match
+    )
     return entity_answer(request, {"message": f"custom metric {metric_id} deleted"}, row.version)
 
 

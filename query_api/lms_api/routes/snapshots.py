@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from plumbing.http_errors import AnalyticsError
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms_api.access import LmsCallerDep
-from query_api.lms_api.config_http import ConfigDbDep, actor_of, entity_answer, list_answer, writing
+from query_api.lms_api.config_http import (
+    ConfigDbDep,
+    actor_of,
+    entity_answer,
+    list_answer,
+    soft_delete,
+    writing,
+)
 from query_api.lms_api.params import EndDateQuery, LimitQuery, PageQuery, StartDateQuery
 from query_api.lms_api.periods import parse_day, resolve_days
 from query_api.lms_api.responses import LMS_ERRORS, LmsResponse, pagination
@@ -239,9 +246,5 @@ async def delete_snapshot(
     request: Request, snapshot_id: SnapshotIdPath, caller: LmsCallerDep, database: ConfigDbDep
 ) -> LmsResponse:
     """Delete a snapshot (soft): ``{message}`` as the seed answers."""
-    caller.require_admin()
-    actor = actor_of(request, caller)
-    async with writing(database, f"snapshot {snapshot_id}", "snapshotId") as session:
-        row = await SNAPSHOTS.delete(session, actor, snapshot_id, None)
-    caller.record_change("lms_config_delete", f"snapshot:{snapshot_id}")
+    row = await soft_delete(request, caller, database, SNAPSHOTS, "snapshot", snapshot_id, "snapshotId")
     return entity_answer(request, {"message": f"snapshot {snapshot_id} deleted"}, row.version)
