@@ -124,3 +124,36 @@ def test_unusable_urls_are_refused_clearly(capsys: pytest.CaptureFixture[str]) -
         main(["migrate", "--clickhouse-url", "chdb:///nonexistent/x", "--database-url", "mysql://u@h/d"]) == 1
     )
     assert "unsupported configuration store" in capsys.readouterr().err
+
+
+def test_of_two_writers_that_read_one_version_the_second_gets_a_stale_write(config_database_url: str) -> None:
+    """Without ``If-Match`` too: both read version 1, the first commits version 2, the second's ``UPDATE``
+    (``WHERE version = 1``) matches no row — no update is lost silently."""
+    from query_api.lms_config.repository import Actor, StaleWrite
+    from query_api.lms_config.tables import DASHBOARDS
+
+    async def race() -> tuple[int, str]:
+        database = ConfigDatabase(config_database_url)
+        tenant = f"race-{uuid.uuid4().hex[:8]}"
+        actor = Actor(tenant, "a", "127.0.0.1")
+        try:
+            async with database.session() as session:
+                board = await DASHBOARDS.create(session, actor, {"dashboard_name": "b"})
+            async with database.session() as first, database.session() as second:
+                mine = await DASHBOARDS.get(first, tenant, board.dashboard_id)
+                theirs = await DASHBOARDS.get(second, tenant, board.dashboard_id)
+                assert mine.version == theirs.version == 1
+                mine.dashboard_name = "first"
+                await first.flush()
+                await first.commit()
+                theirs.dashboard_name = "second"
+                with pytest.raises(StaleWrite):
+                    await DASHBOARDS._flush(second, 1, "")
+                await second.rollback()
+            async with database.session() as session:
+                now = await DASHBOARDS.get(session, tenant, board.dashboard_id)
+                return now.version, now.dashboard_name
+        finally:
+            await database.close()
+
+    assert asyncio.run(race()) == (2, "first")

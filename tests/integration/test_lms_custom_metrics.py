@@ -332,6 +332,13 @@ async def test_custom_metric_crud_on_both_stores(
         assert stale.status_code == 412
         broken = await http.patch(path, json={"metric_type": "RATIO"}, headers=admin(tenant))
         assert broken.status_code == 422  # the resulting configuration is checked too
+        result = await http.post(f"{path}/calculate", json=RANGE, headers=admin(tenant))
+        assert result.status_code == 200, result.text  # a CustomMetricResult stored in this store
+        assert (result.json()["data"]["value"], result.json()["data"]["calculated_by"]) == (
+            0,
+            "metrics-admin",
+        )
+        assert len(result.json()["data"]["points"]) == 2  # January and February, of a tenant without rows
         deleted = await http.delete(path, headers=admin(tenant))
         assert deleted.status_code == 200 and deleted.json()["data"] == {
             "message": f"custom metric {metric['metric_id']} deleted"
