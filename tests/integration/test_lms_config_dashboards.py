@@ -217,35 +217,33 @@ async def test_dashboards_list_rename_unique_names_and_delete_with_widgets(http:
     await created(http, f"{A}/dashboards", {"dashboard_name": "Weekly (all courses)"}, admin_of(tenant))
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({**WIDGET, "widget_type": "PIE"}, "widget_type"),
-        ({**WIDGET, "width": 0}, "width"),
-        ({**WIDGET, "position_x": -1}, "position_x"),
-        ({**WIDGET, "widget_config": [1, 2]}, "widget_config"),
-        ({**WIDGET, "data_source": "x; DROP TABLE dashboards"}, "data_source"),
-        ({**WIDGET, "widget_name": "  "}, "widget_name"),
-        ({**WIDGET, "colour": "teal"}, "colour"),
-        ({k: v for k, v in WIDGET.items() if k != "height"}, "height"),
-        # PostgreSQL refuses NUL characters and unpaired surrogates: both stores refuse them alike
-        ({**WIDGET, "widget_config": {"\ud9d2key": 1}}, "widget_config"),
-        ({**WIDGET, "widget_name": "tab\x00name"}, "widget_name"),
-    ],
-)
-async def test_invalid_widgets_are_refused_naming_the_field(
-    http: httpx.AsyncClient, body: dict[str, Any], field: str
-) -> None:
+INVALID_WIDGETS: list[tuple[dict[str, Any], str]] = [
+    ({**WIDGET, "widget_type": "PIE"}, "widget_type"),
+    ({**WIDGET, "width": 0}, "width"),
+    ({**WIDGET, "position_x": -1}, "position_x"),
+    ({**WIDGET, "widget_config": [1, 2]}, "widget_config"),
+    ({**WIDGET, "data_source": "x; DROP TABLE dashboards"}, "data_source"),
+    ({**WIDGET, "widget_name": "  "}, "widget_name"),
+    ({**WIDGET, "colour": "teal"}, "colour"),
+    ({k: v for k, v in WIDGET.items() if k != "height"}, "height"),
+    # PostgreSQL refuses NUL characters and unpaired surrogates: both stores refuse them alike
+    ({**WIDGET, "widget_config": {"\ud9d2key": 1}}, "widget_config"),
+    ({**WIDGET, "widget_name": "tab\x00name"}, "widget_name"),
+]
+
+
+async def test_invalid_widgets_are_refused_naming_the_field(http: httpx.AsyncClient) -> None:
     tenant = new_tenant()
-    response = await http.post(  # ASCII JSON: an unpaired surrogate travels escaped, as a client sends it
-        f"{A}/dashboard/widgets",
-        content=json.dumps(body),
-        headers={**admin_of(tenant), "content-type": "application/json"},
-    )
-    assert response.status_code == 400, response.text
-    error = response.json()
-    assert error["errorCode"] == "ANALYTICS_VALIDATION_ERROR"
-    assert any(field in key for key in error["details"]), error["details"]
+    for body, field in INVALID_WIDGETS:
+        response = await http.post(  # ASCII JSON: an unpaired surrogate travels escaped, as a client sends it
+            f"{A}/dashboard/widgets",
+            content=json.dumps(body),
+            headers={**admin_of(tenant), "content-type": "application/json"},
+        )
+        assert response.status_code == 400, (field, response.text)
+        error = response.json()
+        assert error["errorCode"] == "ANALYTICS_VALIDATION_ERROR", field
+        assert any(field in key for key in error["details"]), (field, error["details"])
     assert (await http.get(f"{A}/dashboard/widgets", headers=admin_of(tenant))).json()["data"] == []
 
 

@@ -248,7 +248,7 @@ async def test_injection_attempts_are_refused_and_user_text_is_only_ever_bound(
 
     monkeypatch.setattr(query_store.QueryStore, "rows", recording)
     filters = [{"dimension": "course_id", "operator": "eq", "value": 1}]
-    for config in [
+    configs: list[dict[str, Any]] = [
         {"measure": attempt},
         {
             "measure": "course_activity.views",
@@ -264,10 +264,15 @@ async def test_injection_attempts_are_refused_and_user_text_is_only_ever_bound(
         },
         {"measure": "course_activity.views", "per": attempt},
         {"measure": "course_activity.views", "filters": filters, attempt: 1},
-    ]:
+        {"type": "TREND", "measure": "course_activity.views", "granularity": attempt},
+        {"type": "RATIO", "numerator": attempt, "denominator": "course_activity.views"},
+        {"type": "PERCENTAGE", "numerator": "course_activity.views", "denominator": attempt},
+    ]
+    for config in configs:
+        metric_type = config.pop("type", "AVERAGE")
         response = await http.post(
             M,
-            json={"metric_name": "x", "metric_type": "AVERAGE", "calculation_config": config},
+            json={"metric_name": "x", "metric_type": metric_type, "calculation_config": config},
             headers=admin(tenant),
         )
         assert response.status_code == 422, (config, response.text)
