@@ -125,15 +125,6 @@ class ConfigDatabase:
         async with self._sessions() as session, session.begin():
             yield session
 
-    async def ready(self) -> bool:
-        """Whether the store answers."""
-        try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
-
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plumbing.config_db import ConfigDatabase
@@ -111,6 +112,15 @@ async def soft_delete(
         row = await entities.delete(session, actor, row_id, based_on(if_match))
     caller.record_change("lms_config_delete", f"{kind.replace(' ', '_')}:{row_id}")
     return row
+
+
+def patch_changes(body: BaseModel, nullable: frozenset[str]) -> dict[str, Any]:
+    """The fields a ``PATCH`` sent (JSON values), ``null`` only where the field may be empty (else 400)."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise refuse_field(name, f"{name} cannot be null")
+    return changes
 
 
 def refuse_field(field: str, message: str) -> AnalyticsError:

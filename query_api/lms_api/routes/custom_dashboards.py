@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +25,7 @@ from query_api.lms_api.config_http import (
     based_on,
     entity_answer,
     list_answer,
-    refuse_field,
+    patch_changes,
     soft_delete,
     writing,
 )
@@ -86,15 +85,6 @@ SOURCE_ERROR = error_doc(
     "data_source",
 )
 CHANGE_ERRORS = {**WRITE_ERRORS, 412: STALE}
-
-
-def _changes(body: BaseModel, nullable: frozenset[str]) -> dict[str, Any]:
-    """The fields a ``PATCH`` sent, ``null`` only where the field may be empty."""
-    changes = body.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is None and name not in nullable:
-            raise refuse_field(name, f"{name} cannot be null")
-    return changes
 
 
 def _dashboard_out(row: Dashboard, widgets: int = 0) -> dict[str, Any]:
@@ -199,7 +189,7 @@ async def update_dashboard(
 ) -> LmsResponse:
     """Rename or describe a dashboard; ``If-Match`` with its ``ETag`` refuses a stale write (412)."""
     caller.require_admin()
-    changes = _changes(body, DASHBOARDS.nullable)
+    changes = patch_changes(body, DASHBOARDS.nullable)
     actor = actor_of(request, caller)
     async with writing(database, f"dashboard {dashboard_id}", "dashboardId") as session:
         row = await DASHBOARDS.update(session, actor, dashboard_id, changes, based_on(if_match))
@@ -311,9 +301,7 @@ async def update_widget(
 ) -> LmsResponse:
     """Change a widget (``Partial<…>``); ``If-Match`` with its ``ETag`` refuses a stale write (412)."""
     caller.require_admin()
-    changes = _changes(body, WIDGETS.nullable)
-    if "widget_type" in changes:
-        changes["widget_type"] = str(changes["widget_type"])
+    changes = patch_changes(body, WIDGETS.nullable)
     actor = actor_of(request, caller)
     async with writing(database, f"widget {widget_id}", "widgetId") as session:
         if changes.get("dashboard_id") is not None:

@@ -24,7 +24,7 @@ from query_api.lms_api.config_http import (
     based_on,
     entity_answer,
     list_answer,
-    refuse_field,
+    patch_changes,
     soft_delete,
     writing,
 )
@@ -220,10 +220,7 @@ async def update_custom_metric(
 ) -> LmsResponse:
     """Change a custom metric; the configuration that results is checked as on creation."""
     caller.require_admin()
-    changes = body.model_dump(mode="json", exclude_unset=True)
-    for name, value in changes.items():
-        if value is None and name != "metric_description":
-            raise refuse_field(name, f"{name} cannot be null")
+    changes = patch_changes(body, METRICS.nullable)
     actor = actor_of(request, caller)
     async with writing(database, f"custom metric {metric_id}", "metricId") as session:
         current = await METRICS.get(session, caller.tenant_id, metric_id)
