@@ -116,6 +116,8 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
         "upkeep",
         close,
     )
+    jobs = app.state.report_jobs
+    _beside(app, jobs.maintain, "report-jobs", jobs.close)  # closes before the stores above
 
 
 def create_dev_app(

@@ -217,14 +217,14 @@ def _csv_cell(value: Any) -> str:
     if isinstance(cell, bool):
         return "true" if cell else "false"
     if isinstance(cell, list | dict):
-        return _inert(orjson.dumps(cell).decode())
-    return _inert(str(cell))
+        return inert_text(orjson.dumps(cell).decode())
+    return inert_text(str(cell))
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(text: str) -> str:
+def inert_text(text: str) -> str:
     """A cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's CSV-injection advice):
     exported values come from clients, and the export is opened by an administrator."""
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text

@@ -35,12 +35,16 @@ from query_api.lms_api.routes import (
     engagement,
     institutes,
     realtime,
+    reports,
     snapshots,
     system,
     teacher_student,
     users_system,
 )
 from query_api.lms_api.routes import dashboard as lms_dashboard
+from query_api.lms_reports.files import FileStore
+from query_api.lms_reports.jobs import ReportJobs
+from query_api.lms_reports.settings import ReportSettings
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
 from query_api.settings import QuerySettings
@@ -78,6 +82,7 @@ LMS_ROUTERS = (
     custom_dashboards.router,
     custom_metrics.router,
     snapshots.router,
+    reports.router,
 )
 """The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""
 
@@ -107,11 +112,13 @@ def attach_query_api(
     store: QueryStore | None = None,
     clock: Callable[[], datetime] = utc_now,
     config_db: ConfigDatabase | None = None,
+    report_settings: ReportSettings | None = None,
 ) -> QueryStore:
     """Mount the read endpoints on ``app`` (their own app, or ``analytics dev``'s) and return the store
     the caller closes on shutdown, with ``app.state.config_db`` (the configuration store, ADR 0017:
-    ``config_db`` or one on ``settings.database_url``). ``limiter``: the requests' rate limits
-    (``RateLimitSettings``); ``retention_grace``: how long a retention shortening waits
+    ``config_db`` or one on ``settings.database_url``) and ``app.state.report_jobs`` (whose sweeper the
+    caller starts and stops: :meth:`ReportJobs.maintain`, :meth:`ReportJobs.close`). ``limiter``: the
+    requests' rate limits (``RateLimitSettings``); ``retention_grace``: how long a retention shortening waits
     (``RetentionScheduleSettings``)."""
     store = store or QueryStore(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
@@ -120,6 +127,10 @@ def attach_query_api(
     )
     app.state.query_settings = settings
     app.state.config_db = config_db or ConfigDatabase(settings.database_url)
+    report_settings = report_settings or load_settings(ReportSettings)
+    app.state.report_jobs = ReportJobs(
+        app.state.config_db, FileStore(report_settings), report_settings, clock
+    )
     limit = settings.query_concurrent_reads or default_admission_limit(
         parse_url(settings.clickhouse_url).is_embedded, settings.query_pool_size
     )
@@ -147,6 +158,7 @@ def attach_query_api(
 
     for router in LMS_ROUTERS:
         app.include_router(router, dependencies=[Depends(authenticate), Depends(within_query_rate)])
+    app.include_router(reports.downloads)  # signed links: the link is the credential
 
     @app.exception_handler(ParameterError)
     async def bad_parameter(request: Request, exc: ParameterError) -> EnvelopeResponse:
@@ -173,6 +185,7 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     verifier: TokenVerifier | None = None,
     limiter: RateLimiter | None = None,
+    report_settings: ReportSettings | None = None,
 ) -> FastAPI:
     """The query API on its own; ``verifier`` defaults to the one ``ANALYTICS_AUTH_*`` configures. Settings
     not passed (nor implied by what is passed) are the process's own
@@ -186,9 +199,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         config_db: ConfigDatabase = app.state.config_db
+        report_jobs: ReportJobs = app.state.report_jobs
+        report_jobs.start_maintenance()
         try:
             yield
         finally:
+            await report_jobs.close()
             await app.state.audit.stop()
             await attached.close()
             await config_db.close()
@@ -200,7 +216,9 @@ def create_app(
         default_response_class=EnvelopeResponse,
     )
     app.state.auth_verifier = verifier
-    attached = attach_query_api(app, settings, metrics, limiter, retention_grace, store, clock)
+    attached = attach_query_api(
+        app, settings, metrics, limiter, retention_grace, store, clock, report_settings=report_settings
+    )
     app.include_router(health.router)
     install_error_handlers(app, validation_status=400)
     install_web_security(app, settings.query_max_body_bytes, load_settings(WebSecuritySettings))

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -198,3 +199,45 @@ class AnalyticsSnapshot(Audited, ConfigBase):
     snapshot_date: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
     snapshot_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON_DOCUMENT)
+
+
+class Report(Audited, ConfigBase):
+    """The seed's ``Report``: what to report on (``report_type``, one of the seed's ``ReportType`` names,
+    and ``report_config``, the parameters the query API checks), its ``report_status`` (``ReportStatus``)
+    and where its latest generation went."""
+
+    __tablename__ = "reports"
+
+    report_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_name: Mapped[str] = mapped_column(String(255))
+    report_type: Mapped[str] = mapped_column(String(32), index=True)
+    report_description: Mapped[str | None] = mapped_column(String(4000))
+    report_config: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    report_status: Mapped[str] = mapped_column(
+        String(16), index=True, default="DRAFT", server_default="DRAFT"
+    )
+    last_generated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    report_data_url: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReportGeneration(Audited, ConfigBase):
+    """One generation of a report (ours; the seed keeps only the latest URL on ``Report``): the format and
+    parameters it was asked with, its state while it runs off the request path (``GENERATING`` with a
+    heartbeat, so a generation whose process died is found and marked ``FAILED``), and the file it wrote."""
+
+    __tablename__ = "report_generations"
+
+    generation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.report_id", ondelete="CASCADE"), index=True
+    )
+    export_format: Mapped[str] = mapped_column(String(8))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

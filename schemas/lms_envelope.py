@@ -63,6 +63,8 @@ class AnalyticsErrorCode(StrEnum):
     """409: the write breaks a unique rule (e.g. a second dashboard of the same name)."""
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
     """412: the row changed since the version named by ``If-Match`` (or read by a concurrent writer)."""
+    GONE = "GONE"
+    """410: a download link or the file it named has expired."""
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"

@@ -34,6 +34,8 @@ os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
 os.environ["ANALYTICS_DATABASE_URL"] = (
     f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='analytics-config-')}/config.db"
 )
+# Generated reports and exports (and the key signing their links): this session's, never ./var's.
+os.environ["ANALYTICS_FILES_DIR"] = tempfile.mkdtemp(prefix="analytics-files-")
 # Rate limits are tested with their own limiters (tests/unit/test_rate_limit*.py); elsewhere they are off.
 os.environ["ANALYTICS_RATE_LIMITS_ENABLED"] = "false"
 for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):

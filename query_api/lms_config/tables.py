@@ -10,6 +10,8 @@ from schemas.config_models import (
     CustomMetricResult,
     Dashboard,
     DashboardWidget,
+    Report,
+    ReportGeneration,
 )
 
 DASHBOARDS = Entities(
@@ -29,3 +31,5 @@ METRICS = Entities(
 )
 RESULTS = Entities(CustomMetricResult, CustomMetricResult.result_id, nullable=frozenset())
 SNAPSHOTS = Entities(AnalyticsSnapshot, AnalyticsSnapshot.snapshot_id, nullable=frozenset())
+REPORTS = Entities(Report, Report.report_id, nullable=frozenset({"report_description"}))
+GENERATIONS = Entities(ReportGeneration, ReportGeneration.generation_id, nullable=frozenset())

@@ -546,12 +546,27 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
         },
         headers=admin(t.tenant_id),
     )
-    assert board.status_code == snapshot.status_code == 201, (board.text, snapshot.text)
+    report = await http.post(
+        "/api/admin/reports",
+        json={"report_name": "r", "report_type": "SYSTEM_USAGE", "report_config": {}},
+        headers=admin(t.tenant_id),
+    )
+    assert board.status_code == snapshot.status_code == report.status_code == 201, (board.text, report.text)
     foreign["dashboardId"] = board.json()["data"]["dashboard_id"]
     foreign["snapshotId"] = snapshot.json()["data"]["snapshot_id"]
+    foreign["reportId"] = report.json()["data"]["report_id"]
     document = (await http.get("/openapi.json")).json()
-    routes = lms_routes(document)
+    every = lms_routes(document)
+    routes = [route for route in every if document["paths"][route]["get"].get("security")]
     assert len(routes) >= 18, routes
+    # a signed link is its own credential (test_lms_reports.py): one without a valid signature is refused
+    assert set(every) - set(routes) == {"/api/admin/reports/{reportId}/download"}
+    unsigned = await http.get(
+        filled("/api/admin/reports/{reportId}/download", foreign),
+        params={"generation": 1, "expires": 4_102_444_800, "signature": "forged"},
+        headers=admin(t.tenant_id),
+    )
+    assert unsigned.status_code == 403 and unsigned.json()["errorCode"] == "FORBIDDEN"
     values = {
         "courseIds": f"{foreign['courseId']},{foreign['courseId'] + 1}",
         "metrics": "active_students",

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from loadgen.lms_platform import TenantPlatform
+from query_api.lms_reports.settings import ReportSettings
 from query_api.main import create_app
 from query_api.settings import QuerySettings
 from tests.conftest import ClickHouseTarget
@@ -40,9 +41,12 @@ def json_of(value: Any) -> Any:
 
 @asynccontextmanager
 async def lms_client(
-    lms_platform: tuple[ClickHouseTarget, list[TenantPlatform]], database_url: str | None = None
+    lms_platform: tuple[ClickHouseTarget, list[TenantPlatform]],
+    database_url: str | None = None,
+    report_settings: ReportSettings | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """``database_url``: the configuration store (migrated; default: a SQLite file nobody writes)."""
+    """``database_url``: the configuration store (migrated; default: a SQLite file nobody writes);
+    ``report_settings``: default the environment's (files in this session's directory)."""
     target, platforms = lms_platform
     settings = QuerySettings(
         clickhouse_url=target.url,
@@ -51,9 +55,10 @@ async def lms_client(
         query_cache_ttl_s=0,
         **({"database_url": database_url} if database_url else {}),
     )
-    app = create_app(settings, clock=lambda: NOW)
+    app = create_app(settings, clock=lambda: NOW, report_settings=report_settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://query") as client:
         yield client
+    await app.state.report_jobs.close()
     await app.state.query_store.close()
     await app.state.config_db.close()
 

@@ -22,7 +22,8 @@ from stream_processors.settings import WorkerSettings
 from tests.support.examples import LMS_EVENT_TYPES
 from tests.support.gateway import RecordingSink
 
-UNSECURED = {"/healthz", "/readyz", "/metrics"}
+UNSECURED = {"/healthz", "/readyz", "/metrics", "/api/admin/reports/{reportId}/download"}
+"""Probes, and the signed download link (the link is its own credential)."""
 LEARNING = {
     "/api/learning/entities",
     "/api/learning/activity",
@@ -131,6 +132,7 @@ def test_credentials_are_declared_where_checked_and_errors_are_enveloped(
                         "CALCULATION_ERROR",
                         "INSUFFICIENT_DATA",
                         "DASHBOARD_CONFIG_ERROR",
+                        "REPORT_GENERATION_FAILED",
                     ), (method, path)
             # the learning platform's reads answer in the second seed's envelope, every other route in ours
             envelope = "TApiErrorResponse" if path.startswith(LMS_PATH_PREFIXES) else "ErrorEnvelope"
