@@ -32,6 +32,8 @@ from plumbing.storage import Storage
 from plumbing.tenant_store import default_tenant_settings
 from privacy.directory import TenantPrivacyDirectory
 from privacy.policy import PrivacySettings
+from query_api.lms_reports.delivery import Deliveries
+from query_api.lms_reports.schedules import Scheduler
 from query_api.main import attach_query_api
 from query_api.metrics import QueryMetrics
 from query_api.settings import QuerySettings
@@ -118,6 +120,9 @@ def _with_query_api(app: FastAPI, worker: WorkerSettings, sink: EmbeddedSink) ->
     )
     jobs = app.state.report_jobs
     _beside(app, jobs.maintain, "report-jobs", jobs.close)  # closes before the stores above
+    deliveries = Deliveries(jobs.settings, jobs.files)
+    scheduler = Scheduler(jobs, store, deliveries, app.state.query_tenants.zone)
+    _beside(app, scheduler.run_forever, "report-scheduler")
 
 
 def create_dev_app(

@@ -25,6 +25,7 @@ from cli import (
     query,
     rebuild_rollups,
     retention,
+    scheduler,
     token,
     topics,
     worker,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_cli(commands)
     gateway.add_cli(commands)
     query.add_cli(commands)
+    scheduler.add_cli(commands)
     return parser
 
 

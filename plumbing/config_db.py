@@ -16,6 +16,7 @@ writers on its file lock.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -92,6 +93,19 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+_MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _migrating() -> asyncio.Lock:
+    """One migration at a time in this process (per event loop): Alembic's operations run through
+    process-wide proxies, so two stores of one process migrating at once would trip over each other."""
+    loop = asyncio.get_running_loop()
+    lock = _MIGRATING.get(loop)
+    if lock is None:
+        lock = _MIGRATING[loop] = asyncio.Lock()
+    return lock
+
+
 class ConfigDatabase:
     """The configuration store of one process: an engine and the sessions made from it.
 
@@ -104,10 +118,9 @@ class ConfigDatabase:
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = self.backend != "sqlite"
-        self._migrating = asyncio.Lock()
 
     async def _migrate_embedded(self) -> None:
-        async with self._migrating:
+        async with _migrating():
             if not self._migrated:
                 await upgrade_async(self.url.render_as_string(hide_password=False))
                 self._migrated = True

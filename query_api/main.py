@@ -35,6 +35,7 @@ from query_api.lms_api.routes import (
     engagement,
     institutes,
     realtime,
+    report_schedules,
     reports,
     snapshots,
     system,
@@ -82,6 +83,7 @@ LMS_ROUTERS = (
     custom_dashboards.router,
     custom_metrics.router,
     snapshots.router,
+    report_schedules.router,  # before the reports' own: `/schedules` is no `{reportId}`
     reports.router,
 )
 """The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""

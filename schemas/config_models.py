@@ -241,3 +241,64 @@ class ReportGeneration(Audited, ConfigBase):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReportSchedule(Audited, ConfigBase):
+    """The seed's ``ReportSchedule``: when (a five-field ``cron_expression`` in the IANA ``timezone``) a
+    report is generated and to whom it goes (``recipients``: e-mail addresses; ``schedule_config``: the
+    format, webhooks, overrides of the report's parameters). ``next_run_at`` is the claim a scheduler takes:
+    it advances it with a compare-and-set, so of several schedulers one runs each due time."""
+
+    __tablename__ = "report_schedules"
+
+    schedule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.report_id", ondelete="CASCADE"), index=True
+    )
+    schedule_name: Mapped[str] = mapped_column(String(255))
+    cron_expression: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(50))
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    recipients: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    schedule_config: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
+
+
+class ScheduleRun(ConfigBase):
+    """One due time of a schedule, run once (unique per schedule and due time): the generation it made and
+    each recipient's delivery."""
+
+    __tablename__ = "schedule_runs"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    schedule_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("report_schedules.schedule_id", ondelete="CASCADE")
+    )
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    runner: Mapped[str] = mapped_column(String(128))
+    generation_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("uq_schedule_runs_schedule_due", "schedule_id", "due_at", unique=True),)
+
+
+class ReportDelivery(ConfigBase):
+    """A run's delivery to one recipient (an e-mail address or a webhook URL): its state, attempts and the
+    last error."""
+
+    __tablename__ = "report_deliveries"
+
+    delivery_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("schedule_runs.run_id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(String(2000))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -12,6 +12,7 @@ from schemas.config_models import (
     DashboardWidget,
     Report,
     ReportGeneration,
+    ReportSchedule,
 )
 
 DASHBOARDS = Entities(
@@ -33,3 +34,4 @@ RESULTS = Entities(CustomMetricResult, CustomMetricResult.result_id, nullable=fr
 SNAPSHOTS = Entities(AnalyticsSnapshot, AnalyticsSnapshot.snapshot_id, nullable=frozenset())
 REPORTS = Entities(Report, Report.report_id, nullable=frozenset({"report_description"}))
 GENERATIONS = Entities(ReportGeneration, ReportGeneration.generation_id, nullable=frozenset())
+SCHEDULES = Entities(ReportSchedule, ReportSchedule.schedule_id, nullable=frozenset({"schedule_config"}))

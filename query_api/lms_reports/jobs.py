@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -211,3 +211,21 @@ class ReportJobs:
 def download_path(report_id: int, generation_id: int) -> str:
     """The API path of a generation's file (a link adds ``expires`` and ``signature``)."""
     return f"/api/admin/reports/{report_id}/download?generation={generation_id}"
+
+
+def signed_url(base_url: str, files: FileStore, generation: ReportGeneration) -> str | None:
+    """The generation's download link under ``base_url`` while its file lives, else ``None``."""
+    if generation.status != COMPLETED or generation.expires_at is None or generation.file_name is None:
+        return None
+    link = files.sign(link_subject(generation.tenant_id, generation.generation_id), generation.expires_at)
+    path = download_path(generation.report_id, generation.generation_id)
+    return f"{base_url.rstrip('/')}{path}&expires={link.expires}&signature={link.signature}"
+
+
+def link_subject(tenant_id: str, generation_id: int) -> str:
+    """What a download link's signature covers besides its expiry."""
+    return f"report:{tenant_id}:{generation_id}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

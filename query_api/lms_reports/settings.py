@@ -31,6 +31,24 @@ class ReportSettings(BaseSettings):
     """A running generation marks itself alive this often; one silent for 6 beats belonged to a process
     that died and is marked ``FAILED``."""
 
+    public_url: str = "http://127.0.0.1:8001"
+    """How recipients reach the query API (the base of links in e-mails and webhooks); API answers use the
+    address the client called."""
+    smtp_host: str | None = None
+    """The SMTP server scheduled reports are sent through; unset: e-mail deliveries fail with that reason
+    (webhooks still go)."""
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "analytics@localhost"
+    smtp_max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    """Larger files are sent as a link instead of an attachment."""
+    delivery_attempts: int = Field(3, ge=1, le=10)
+    """Tries per recipient (backing off between them) before its delivery is recorded ``FAILED``."""
+    scheduler_tick_s: float = Field(15.0, gt=0)
+    """How often a scheduler looks for due schedules."""
+
     @field_validator("files_signing_key")
     @classmethod
     def _not_the_example(cls, value: SecretStr | None) -> SecretStr | None:

@@ -94,6 +94,13 @@ async def test_sigkill_right_after_acknowledgements_loses_nothing_and_data_survi
 
 def wait_for_line(process: subprocess.Popen[bytes], needle: str, timeout_s: float) -> str:
     """The first output line of ``process`` containing ``needle``; the rest of its output keeps draining."""
+    return wait_for_lines(process, (needle,), timeout_s)[needle]
+
+
+def wait_for_lines(
+    process: subprocess.Popen[bytes], needles: tuple[str, ...], timeout_s: float
+) -> dict[str, str]:
+    """The first output line of ``process`` containing each of ``needles`` (waiting for the last)."""
     assert process.stdout is not None
     stream = process.stdout
     found = threading.Event()
@@ -102,18 +109,27 @@ def wait_for_line(process: subprocess.Popen[bytes], needle: str, timeout_s: floa
     def read() -> None:
         for raw in iter(stream.readline, b""):
             seen.append(raw.decode(errors="replace"))
-            if needle in seen[-1]:
+            if needles[-1] in seen[-1]:
                 found.set()
 
     threading.Thread(target=read, daemon=True).start()
-    assert found.wait(timeout_s), f"no line with {needle!r} within {timeout_s} s:\n{''.join(seen)[-3000:]}"
-    return next(line for line in seen if needle in line)
+    assert found.wait(timeout_s), (
+        f"no line with {needles[-1]!r} within {timeout_s} s:\n{''.join(seen)[-3000:]}"
+    )
+    return {needle: next(line for line in seen if needle in line) for needle in needles}
 
 
 def test_demo_fills_an_empty_store_once_and_a_restart_adds_nothing(dev: Dev) -> None:
     process = dev.start("--demo")
     try:
-        ready = wait_for_line(process, "demo data ready", timeout_s=150)
+        lines = wait_for_lines(process, ("demo data ready", "generate it now"), timeout_s=150)
+        ready = lines["demo data ready"]
+        report_id = lines["generate it now"].split("demo: report ")[1].split(" ")[0]
+        report = httpx.get(f"http://127.0.0.1:{dev.port}/api/admin/reports/{report_id}", headers=bearer())
+        assert (report.json()["data"]["report_name"], report.json()["data"]["report_status"]) == (
+            "Weekly system usage",
+            "SCHEDULED",
+        )
     finally:
         process.terminate()
         process.wait(timeout=60)

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -35,26 +33,23 @@ from query_api.lms_api.params import LimitQuery, PageQuery
 from query_api.lms_api.responses import LMS_ERRORS, LmsResponse, error_doc, pagination
 from query_api.lms_api.routes.custom_dashboards import CHANGE_ERRORS, WRITE_ERRORS
 from query_api.lms_config.models import UNSET, AuditFields, Description, Name
-from query_api.lms_config.tables import GENERATIONS, REPORTS
+from query_api.lms_config.tables import REPORTS
 from query_api.lms_reports.builders import (
     ReportConfigError,
     ReportParameters,
     ReportType,
-    build_report,
     check_config,
     report_parameters,
-    resolve_scope,
 )
+from query_api.lms_reports.generation import start_generation
 from query_api.lms_reports.jobs import (
     COMPLETED,
     FAILED,
-    GENERATING,
-    Outcome,
-    Progress,
     ReportJobs,
-    download_path,
+    link_subject,
+    signed_url,
 )
-from query_api.lms_reports.writers import EXTENSIONS, MEDIA_TYPES, ExportFormat, write_document
+from query_api.lms_reports.writers import EXTENSIONS, MEDIA_TYPES, ExportFormat
 from schemas.config_models import Report, ReportGeneration
 from schemas.lms_envelope import AnalyticsErrorCode, lms_success
 
@@ -175,19 +170,6 @@ def _out(row: Report) -> dict[str, Any]:
     return ReportOut.model_validate(row, from_attributes=True).model_dump(mode="json")
 
 
-def signed_url(request: Request, jobs: ReportJobs, generation: ReportGeneration) -> str | None:
-    """The generation's download link, absolute (as the client reached this API), while its file lives."""
-    if generation.status != COMPLETED or generation.expires_at is None or generation.file_name is None:
-        return None
-    link = jobs.files.sign(_subject(generation.tenant_id, generation.generation_id), generation.expires_at)
-    path = download_path(generation.report_id, generation.generation_id)
-    return f"{str(request.base_url).rstrip('/')}{path}&expires={link.expires}&signature={link.signature}"
-
-
-def _subject(tenant_id: str, generation_id: int) -> str:
-    return f"report:{tenant_id}:{generation_id}"
-
-
 def _generation_out(request: Request, jobs: ReportJobs, row: ReportGeneration) -> dict[str, Any]:
     return GenerationOut(
         generation_id=row.generation_id,
@@ -202,7 +184,7 @@ def _generation_out(request: Request, jobs: ReportJobs, row: ReportGeneration) -
         requested_by=row.created_by,
         generatedAt=row.finished_at if row.status == COMPLETED else None,
         expiresAt=row.expires_at,
-        reportUrl=signed_url(request, jobs, row),
+        reportUrl=signed_url(str(request.base_url), jobs.files, row),
     ).model_dump(mode="json")
 
 
@@ -337,37 +319,17 @@ async def generate_report(
     except ReportConfigError as exc:
         raise _config_error(exc) from exc
     zone = await tenants.zone(caller.tenant_id)
-    scope = resolve_scope(
-        store, database, caller.tenant_id, zone, clock().astimezone(zone).date(), parameters
+    generation_id, task = await start_generation(
+        jobs,
+        store,
+        report,
+        actor_of(request, caller),
+        body.format,
+        parameters,
+        zone,
+        clock().astimezone(zone).date(),
     )
-    actor = actor_of(request, caller)
-    async with writing(database, f"report {report_id}", "reportId") as session:
-        generation = await GENERATIONS.create(
-            session,
-            actor,
-            {
-                "report_id": report_id,
-                "export_format": body.format.value,
-                "parameters": parameters.model_dump(mode="json", exclude_defaults=True),
-                "status": GENERATING,
-                "heartbeat_at": clock(),
-            },
-        )
-        await REPORTS.update(session, actor, report_id, {"report_status": GENERATING}, None)
     caller.record_change("lms_report_generate", f"report:{report_id}")
-    generation_id = generation.generation_id
-    title = report.report_name
-    report_type = ReportType(report.report_type)
-
-    async def work(progress: Progress) -> Outcome:
-        document = await build_report(scope, report_type, title, clock())
-        path = jobs.files.path_for("reports", caller.tenant_id, f"{generation_id}.{EXTENSIONS[body.format]}")
-        partial = path.with_name(path.name + ".part")
-        await asyncio.to_thread(write_document, document, body.format, partial, progress)
-        os.replace(partial, path)
-        return Outcome(COMPLETED, jobs.files.relative(path), path.stat().st_size, progress.rows)
-
-    task = jobs.start(generation_id, work)
     outcome = await jobs.wait(task, jobs.settings.report_wait_s)
     async with database.session() as session:
         row = await session.get(ReportGeneration, generation_id)
@@ -425,7 +387,7 @@ async def download_report(
     if (
         row is None
         or row.report_id != report_id
-        or not jobs.files.verify(_subject(row.tenant_id, generation_id), expires, signature)
+        or not jobs.files.verify(link_subject(row.tenant_id, generation_id), expires, signature)
     ):
         raise AnalyticsError(403, AnalyticsErrorCode.FORBIDDEN, "this download link is not valid")
     now = jobs.clock()

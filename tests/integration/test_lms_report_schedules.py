@@ -1,0 +1,285 @@
+"""Report schedules over HTTP and the scheduler on the generated learning platform: CRUD (cron and zone
+checked, ``next_run_at`` computed), a real SMTP server (``aiosmtpd``) receiving a scheduled report with its
+file attached, a schedule whose local time falls on each DST change of Europe/Berlin running once at the
+right instant, and two schedulers over one store (SQLite and PostgreSQL) never running a due time
+twice."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from plumbing.clickhouse import open_client
+from plumbing.config_db import ConfigDatabase
+from query_api.lms_reports.delivery import Deliveries
+from query_api.lms_reports.files import FileStore
+from query_api.lms_reports.jobs import ReportJobs
+from query_api.lms_reports.schedules import Scheduler
+from query_api.lms_reports.settings import ReportSettings
+from query_api.metrics import QueryMetrics
+from query_api.store import QueryStore
+from schemas.config_models import ReportSchedule, ScheduleRun
+from tests.conftest import ClickHouseTarget
+from tests.support.lms_http import bearer_of, lms_client
+from tests.support.lms_platform_store import Tenant, checked_tenants
+
+pytestmark = pytest.mark.clickhouse
+
+R = "/api/admin/reports"
+RANGE = {"startDate": "2026-02-02", "endDate": "2026-02-15", "granularity": "DAILY"}
+
+
+@pytest.fixture(scope="module")
+def tenants(lms_platform: tuple[ClickHouseTarget, list[Any]]) -> list[Tenant]:
+    return checked_tenants(lms_platform[1])
+
+
+class Inbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def admin(tenant: str) -> dict[str, str]:
+    return bearer_of("schedule-admin", tenant, "admin")
+
+
+def report_settings(folder: Path, port: int = 1) -> ReportSettings:
+    return ReportSettings(
+        files_dir=str(folder),
+        files_signing_key="s" * 40,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        delivery_attempts=2,
+        public_url="https://analytics.example",
+    )
+
+
+def scheduler_at(
+    moment: list[datetime], database_url: str, settings: ReportSettings, store: Any, zone: ZoneInfo, name: str
+) -> tuple[Scheduler, ReportJobs]:
+    """A scheduler whose clock reads ``moment[0]`` (the test moves it), with its own engine on the store."""
+    jobs = ReportJobs(ConfigDatabase(database_url), FileStore(settings), settings, lambda: moment[0])
+
+    async def zone_of(_: str) -> ZoneInfo:
+        return zone
+
+    return Scheduler(jobs, store, Deliveries(settings, jobs.files), zone_of, runner=name), jobs
+
+
+async def schedule(
+    http: httpx.AsyncClient, tenant: str, cron: str, zone: str, recipients: list[str], **config: Any
+) -> tuple[int, dict[str, Any]]:
+    report = await http.post(
+        R,
+        json={"report_name": f"usage {cron}", "report_type": "SYSTEM_USAGE", "report_config": RANGE},
+        headers=admin(tenant),
+    )
+    assert report.status_code == 201, report.text
+    report_id = report.json()["data"]["report_id"]
+    made = await http.post(
+        f"{R}/{report_id}/schedule",
+        json={
+            "schedule_name": "weekly",
+            "cron_expression": cron,
+            "timezone": zone,
+            "recipients": recipients,
+            "schedule_config": config or None,
+        },
+        headers=admin(tenant),
+    )
+    assert made.status_code == 201, made.text
+    return report_id, made.json()["data"]
+
+
+async def test_schedules_crud_checks_cron_and_zone(
+    lms_platform: tuple[ClickHouseTarget, list[Any]], config_database_url: str, tmp_path: Path
+) -> None:
+    tenant = "schedules-crud"
+    async with lms_client(lms_platform, config_database_url, report_settings(tmp_path)) as http:
+        report_id, made = await schedule(http, tenant, "0 7 * * MON", "Europe/Berlin", ["a@example.com"])
+        # the fixed clock of lms_client is Friday 2026-03-20 12:00 UTC: Monday 07:00 CET is 06:00 UTC
+        assert made["next_run_at"] == "2026-03-23T06:00:00Z" and made["last_run_at"] is None
+        assert made["report_id"] == report_id and made["recipients"] == ["a@example.com"]
+        report = (await http.get(f"{R}/{report_id}", headers=admin(tenant))).json()["data"]
+        assert report["report_status"] == "SCHEDULED"
+        listed = await http.get(f"{R}/schedules", params={"reportId": report_id}, headers=admin(tenant))
+        assert [s["schedule_id"] for s in listed.json()["data"]] == [made["schedule_id"]]
+        listed = await http.get(f"{R}/schedules", params={"status": "DISABLED"}, headers=admin(tenant))
+        assert listed.json()["data"] == []
+        path = f"{R}/schedules/{made['schedule_id']}"
+        changed = await http.patch(
+            path, json={"cron_expression": "30 2 * * *", "timezone": "Europe/Berlin"}, headers=admin(tenant)
+        )
+        assert changed.status_code == 200 and changed.json()["data"]["next_run_at"] == "2026-03-21T01:30:00Z"
+        paused = await http.patch(path, json={"is_enabled": False}, headers=admin(tenant))
+        assert paused.json()["data"]["next_run_at"] is None
+        for body, field in (
+            ({"cron_expression": "61 * * * *"}, "cron_expression"),
+            ({"timezone": "Mars/Olympus"}, "timezone"),
+            ({"recipients": ["not an address"]}, "recipients.0"),
+        ):
+            refused = await http.patch(path, json=body, headers=admin(tenant))
+            assert refused.status_code == 400 and field in refused.json()["details"], refused.text
+        assert (await http.get(path, headers=admin("someone-else"))).status_code == 404
+        assert (await http.delete(path, headers=admin(tenant))).status_code == 200
+        assert (await http.get(path, headers=admin(tenant))).status_code == 404
+        missing = await http.post(
+            f"{R}/999999/schedule",
+            json={"schedule_name": "x", "cron_expression": "0 7 * * *", "timezone": "UTC", "recipients": []},
+            headers=admin(tenant),
+        )
+        assert missing.status_code == 404
+
+
+async def test_a_scheduled_report_reaches_a_real_smtp_server_once_per_local_time_across_dst(
+    lms_platform: tuple[ClickHouseTarget, list[Any]],
+    tenants: list[Tenant],
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    t = tenants[0]
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'config.db'}"
+    settings = report_settings(tmp_path, port)
+    async with lms_client(lms_platform, database_url, settings) as http:
+        _, spring = await schedule(
+            http,
+            t.tenant_id,
+            "30 2 * * *",
+            "Europe/Berlin",
+            ["ops@example.com", "cto@example.com"],
+            format="CSV",
+        )
+        csv_answer = await http.get(
+            "/api/admin/analytics/system/usage", params=RANGE, headers=admin(t.tenant_id)
+        )
+        days = csv_answer.json()["data"]
+        moment = [datetime(2026, 3, 28, 22, 0, tzinfo=UTC)]
+        scheduler, jobs = scheduler_at(
+            moment, database_url, settings, query_store(lms_platform), t.zone, "one"
+        )
+        # the schedule was created at 2026-03-20: make its next time the one before the change
+        async with jobs.database.session() as session:
+            row = await session.get(ReportSchedule, spring["schedule_id"])
+            row.next_run_at = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+        runs: list[int] = []
+        while moment[0] < datetime(2026, 3, 29, 4, 0, tzinfo=UTC):  # every 10 minutes through the night
+            runs += await scheduler.tick()
+            moment[0] += timedelta(minutes=10)
+        assert len(runs) == 1
+        async with jobs.database.session() as session:
+            (run,) = (await session.scalars(select(ScheduleRun))).all()
+        assert run.due_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC) and run.status == "COMPLETED"
+        assert run.started_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 CEST, right after the jump
+        assert sorted(m["To"] for m in inbox.messages) == ["cto@example.com", "ops@example.com"]
+        message = inbox.messages[0]
+        (attachment,) = [part for part in message.walk() if part.get_filename()]
+        text = attachment.get_payload(decode=True).decode()
+        lines = text.splitlines()
+        assert len(lines) == 1 + len(days)
+        assert lines[1].split(",")[1:4] == [
+            days[0]["period_start"],
+            days[0]["period_end"],
+            str(days[0]["total_users"]),
+        ]
+        body = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_payload()
+        assert "https://analytics.example/api/admin/reports/" in body
+
+        detail = (
+            await http.get(f"{R}/schedules/{spring['schedule_id']}", headers=admin(t.tenant_id))
+        ).json()["data"]
+        (shown,) = detail["runs"]
+        assert {d["recipient"]: d["status"] for d in shown["deliveries"]} == {
+            "ops@example.com": "DELIVERED",
+            "cto@example.com": "DELIVERED",
+        }
+        assert detail["next_run_at"] == "2026-03-30T00:30:00Z"
+
+        # fall back: 02:30 happens twice on 2026-10-25 and runs once, at the first
+        async with jobs.database.session() as session:
+            row = await session.get(ReportSchedule, spring["schedule_id"])
+            row.next_run_at = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+        moment[0] = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+        runs = []
+        while moment[0] < datetime(2026, 10, 25, 4, 0, tzinfo=UTC):
+            runs += await scheduler.tick()
+            moment[0] += timedelta(minutes=10)
+        assert len(runs) == 1 and len(inbox.messages) == 4
+        await jobs.close()
+        await jobs.database.close()
+        await scheduler.store.close()
+
+
+async def test_two_schedulers_over_one_store_run_each_due_time_once(
+    lms_platform: tuple[ClickHouseTarget, list[Any]],
+    tenants: list[Tenant],
+    config_database_url: str,
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    t = tenants[1]
+    settings = report_settings(tmp_path, port)
+    async with lms_client(lms_platform, config_database_url, settings) as http:
+        made = [
+            (
+                await schedule(
+                    http, t.tenant_id, f"{minute} * * * *", "UTC", [f"r{minute}@example.com"], format="JSON"
+                )
+            )[1]
+            for minute in (5, 10, 15)
+        ]
+    moment = [datetime(2026, 3, 20, 12, 20, tzinfo=UTC)]  # each is due (12:05, 12:10, 12:15)
+    store = query_store(lms_platform)
+    first, first_jobs = scheduler_at(moment, config_database_url, settings, store, t.zone, "first")
+    second, second_jobs = scheduler_at(moment, config_database_url, settings, store, t.zone, "second")
+    ran = await asyncio.gather(first.tick(), second.tick(), first.tick(), second.tick())
+    mine = {s["schedule_id"] for s in made}
+    async with first_jobs.database.session() as session:
+        runs = [r for r in (await session.scalars(select(ScheduleRun))).all() if r.schedule_id in mine]
+    assert sorted(r.schedule_id for r in runs) == sorted(mine)
+    assert sum(len(made_by) for made_by in ran) >= len(mine)  # (other tests' schedules may be due too)
+    assert all(r.status == "COMPLETED" for r in runs)
+    received = sorted(m["To"] for m in inbox.messages if m["To"].startswith("r"))
+    assert received == ["r10@example.com", "r15@example.com", "r5@example.com"]
+    for jobs in (first_jobs, second_jobs):
+        await jobs.close()
+        await jobs.database.close()
+    await store.close()
+
+
+def query_store(lms_platform: tuple[ClickHouseTarget, list[Any]]) -> QueryStore:
+    target = lms_platform[0]
+    return QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), 2)
