@@ -35,6 +35,7 @@ from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from jobs.retention import wait_for_deletes
 from plumbing.storage import DEDUP_SETTINGS
 from schemas.event_time import RANGE_TEXT
 from schemas.lms_rows import FEED_ROW_TYPES, FEED_TIME_COLUMN, lms_message
@@ -231,8 +232,11 @@ def month_spans(first: date, last: date) -> list[tuple[date, date]]:
 
 
 def _delete(client: Client, table: str, condition: str, params: dict[str, Any]) -> None:
-    """Lightweight delete: rows are hidden at once and purged by merges (a mutation rewrites parts)."""
-    client.command(f"DELETE FROM {table} WHERE {condition}", parameters=params)
+    """Queue a lightweight delete (rows hidden once its mutation is done, purged by merges): the caller
+    waits for all of them at once, as each alone takes a second or more to be scheduled and applied."""
+    client.command(
+        f"DELETE FROM {table} WHERE {condition}", parameters=params, settings={"lightweight_deletes_sync": 0}
+    )
 
 
 def rebuild_rollups(
@@ -329,6 +333,8 @@ def _delete_buckets(client: Client, tenant: str | None, intervals: dict[Grain, t
             params["t"] = tenant
         _delete(client, item.table, condition, params)
         deleted += len(spans)
+    # the rows of a queued delete stay visible until its mutation is done: re-feed only after every one
+    wait_for_deletes(client, [item.table for item in ROLLUPS])
     return deleted
 
 

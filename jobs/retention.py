@@ -325,7 +325,7 @@ def wait_for_deletes(
     deadline = time.monotonic() + timeout_s
     while pending := pending_deletes(client, names):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"retention deletes still running after {timeout_s:.0f}s: {pending}")
+            raise TimeoutError(f"deletes still running after {timeout_s:.0f}s: {pending}")
         time.sleep(poll_s)
 
 

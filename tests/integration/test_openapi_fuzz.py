@@ -60,7 +60,7 @@ from tests.support.auth import token
 
 pytestmark = pytest.mark.clickhouse
 
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 3
 SEED = 16
 
 
