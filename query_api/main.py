@@ -33,6 +33,7 @@ from query_api.lms_api.routes import (
     custom_dashboards,
     custom_metrics,
     engagement,
+    exports,
     institutes,
     realtime,
     report_schedules,
@@ -43,8 +44,8 @@ from query_api.lms_api.routes import (
     users_system,
 )
 from query_api.lms_api.routes import dashboard as lms_dashboard
-from query_api.lms_reports.files import FileStore
 from query_api.lms_reports.jobs import ReportJobs
+from query_api.lms_reports.service import report_jobs
 from query_api.lms_reports.settings import ReportSettings
 from query_api.metrics import QueryMetrics
 from query_api.periods import ParameterError
@@ -85,6 +86,7 @@ LMS_ROUTERS = (
     snapshots.router,
     report_schedules.router,  # before the reports' own: `/schedules` is no `{reportId}`
     reports.router,
+    exports.router,
 )
 """The learning platform's routes (ADR 0016, 0017): their own envelopes and error documentation."""
 
@@ -130,9 +132,7 @@ def attach_query_api(
     app.state.query_settings = settings
     app.state.config_db = config_db or ConfigDatabase(settings.database_url)
     report_settings = report_settings or load_settings(ReportSettings)
-    app.state.report_jobs = ReportJobs(
-        app.state.config_db, FileStore(report_settings), report_settings, clock
-    )
+    app.state.report_jobs = report_jobs(app.state.config_db, report_settings, clock)
     limit = settings.query_concurrent_reads or default_admission_limit(
         parse_url(settings.clickhouse_url).is_embedded, settings.query_pool_size
     )

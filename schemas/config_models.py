@@ -302,3 +302,31 @@ class ReportDelivery(ConfigBase):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(String(2000))
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AnalyticsExport(Audited, ConfigBase):
+    """The seed's ``AnalyticsExport``: an asynchronous export of analytics data (``export_type`` the
+    requested ``dataType``) as a file, its state (``pending`` → ``processing`` → ``completed`` /
+    ``failed`` / ``cancelled``), size and expiry; with ours: the parameters, rows written, the error, and
+    the heartbeat that tells a job of a dead process."""
+
+    __tablename__ = "analytics_exports"
+
+    export_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    export_name: Mapped[str] = mapped_column(String(255))
+    export_type: Mapped[str] = mapped_column(String(50))
+    export_format: Mapped[str] = mapped_column(String(8))
+    export_status: Mapped[str] = mapped_column(String(20), index=True)
+    file_url: Mapped[str | None] = mapped_column(String(500))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    requested_by: Mapped[str] = mapped_column(String(128), index=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(String(2000))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+Index("ix_analytics_exports_created_at", AnalyticsExport.created_at)

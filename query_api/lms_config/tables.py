@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from query_api.lms_config.repository import Entities
 from schemas.config_models import (
+    AnalyticsExport,
     AnalyticsSnapshot,
     CustomMetric,
     CustomMetricResult,
@@ -35,3 +36,4 @@ SNAPSHOTS = Entities(AnalyticsSnapshot, AnalyticsSnapshot.snapshot_id, nullable=
 REPORTS = Entities(Report, Report.report_id, nullable=frozenset({"report_description"}))
 GENERATIONS = Entities(ReportGeneration, ReportGeneration.generation_id, nullable=frozenset())
 SCHEDULES = Entities(ReportSchedule, ReportSchedule.schedule_id, nullable=frozenset({"schedule_config"}))
+EXPORTS = Entities(AnalyticsExport, AnalyticsExport.export_id, nullable=frozenset())

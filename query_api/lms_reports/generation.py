@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from query_api.lms_config.repository import Actor
 from query_api.lms_config.tables import GENERATIONS, REPORTS
 from query_api.lms_reports.builders import ReportParameters, ReportType, build_report, resolve_scope
-from query_api.lms_reports.jobs import COMPLETED, GENERATING, Outcome, Progress, ReportJobs
+from query_api.lms_reports.jobs import COMPLETED, GENERATING, GenerationRecord, Outcome, Progress, ReportJobs
 from query_api.lms_reports.writers import EXTENSIONS, ExportFormat, write_document
 from query_api.store import QueryStore
 from schemas.config_models import Report
@@ -55,4 +55,4 @@ async def start_generation(
         os.replace(partial, path)
         return Outcome(COMPLETED, jobs.files.relative(path), path.stat().st_size, progress.rows)
 
-    return generation_id, jobs.start(generation_id, work)
+    return generation_id, jobs.start(GenerationRecord(jobs, generation_id), work)

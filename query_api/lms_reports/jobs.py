@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
@@ -63,8 +63,29 @@ class Progress:
         self.rows = rows
 
 
+Sweeper = Callable[["ReportJobs"], Awaitable[tuple[int, int]]]
+"""Marks one kind's jobs of dead processes failed and removes its expired files; (failed, removed)."""
+
+
+class JobRecord(Protocol):
+    """How one kind of job (a report generation, an export) keeps its row: the pool calls these."""
+
+    kind: str
+    row_id: int
+
+    async def begin(self) -> None:
+        """A slot was taken: the job runs now."""
+
+    async def beat(self, rows: int) -> None:
+        """Still alive (also while waiting for a slot), with the rows written so far."""
+
+    async def finish(self, outcome: Outcome) -> None:
+        """Record how it ended."""
+
+
 class ReportJobs:
-    """The process's generations: start, wait for, stop, and sweep up after other processes."""
+    """The process's generations and exports: start, wait for, cancel, stop, and sweep up after other
+    processes."""
 
     def __init__(
         self,
@@ -72,116 +93,100 @@ class ReportJobs:
         files: FileStore,
         settings: ReportSettings,
         clock: Callable[[], datetime],
+        sweepers: Sequence[Sweeper] = (),
     ) -> None:
         self.database = database
+        self.sweepers: list[Sweeper] = [sweep_generations, *sweepers]
+        """One per kind of job: generations always, others (exports) as the composer adds them."""
         self.files = files
         self.settings = settings
         self.clock = clock
         self._slots = asyncio.Semaphore(settings.report_generators)
-        self._running: dict[int, asyncio.Task[Outcome]] = {}
+        self._running: dict[tuple[str, int], asyncio.Task[Outcome]] = {}
+        self._cancelled: set[tuple[str, int]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
-    def start(self, generation_id: int, work: Work) -> asyncio.Task[Outcome]:
-        task = asyncio.get_running_loop().create_task(self._run(generation_id, work))
-        self._running[generation_id] = task
-        task.add_done_callback(lambda _: self._running.pop(generation_id, None))
+    def start(self, record: JobRecord, work: Work) -> asyncio.Task[Outcome]:
+        key = (record.kind, record.row_id)
+        task = asyncio.get_running_loop().create_task(self._run(record, work))
+        self._running[key] = task
+        task.add_done_callback(lambda _: self._running.pop(key, None))
         return task
 
-    async def _run(self, generation_id: int, work: Work) -> Outcome:
-        async with self._slots:
-            progress = Progress()
-            beating = asyncio.create_task(self._beat(generation_id, progress))
-            try:
-                outcome = await work(progress)
-            except GenerationFailed as exc:
-                outcome = Outcome(FAILED, rows=progress.rows, error=str(exc))
-            except asyncio.CancelledError:
-                await self._finish(
-                    generation_id, Outcome(FAILED, error="stopped with the process generating it")
-                )
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded as the generation's failure reason
-                log.exception("report generation %s failed", generation_id)
-                outcome = Outcome(FAILED, rows=progress.rows, error=f"internal error ({type(exc).__name__})")
-            finally:
-                beating.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beating
-            await self._finish(generation_id, outcome)
-            return outcome
+    def running(self, kind: str) -> list[int]:
+        """Ids of this process's jobs of ``kind`` (waiting or running)."""
+        return [row_id for k, row_id in self._running if k == kind]
 
-    async def _beat(self, generation_id: int, progress: Progress) -> None:
+    def cancel(self, kind: str, row_id: int) -> bool:
+        """Cancel a job of this process (recorded ``CANCELLED``); whether it was one."""
+        task = self._running.get((kind, row_id))
+        if task is None:
+            return False
+        self._cancelled.add((kind, row_id))
+        task.cancel()
+        return True
+
+    async def _run(self, record: JobRecord, work: Work) -> Outcome:
+        progress = Progress()
+        beating = asyncio.create_task(self._beat(record, progress))
+        key = (record.kind, record.row_id)
+        try:
+            async with self._slots:
+                await record.begin()
+                try:
+                    outcome = await work(progress)
+                except GenerationFailed as exc:
+                    outcome = Outcome(FAILED, rows=progress.rows, error=str(exc))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded as the job's failure reason
+                    log.exception("%s %s failed", record.kind, record.row_id)
+                    outcome = Outcome(
+                        FAILED, rows=progress.rows, error=f"internal error ({type(exc).__name__})"
+                    )
+        except asyncio.CancelledError:
+            cancelled = key in self._cancelled
+            self._cancelled.discard(key)
+            stopped = Outcome(
+                CANCELLED if cancelled else FAILED,
+                rows=progress.rows,
+                error="cancelled" if cancelled else "stopped with the process running it",
+            )
+            await asyncio.shield(record.finish(stopped))
+            raise
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        await record.finish(outcome)
+        return outcome
+
+    async def _beat(self, record: JobRecord, progress: Progress) -> None:
         while True:
             await asyncio.sleep(self.settings.report_heartbeat_s)
-            async with self.database.session() as session:
-                await session.execute(
-                    update(ReportGeneration)
-                    .where(ReportGeneration.generation_id == generation_id)
-                    .values(heartbeat_at=self.clock(), rows_written=progress.rows)
-                    .execution_options(synchronize_session=False)
-                )
-
-    async def _finish(self, generation_id: int, outcome: Outcome) -> None:
-        """Record ``outcome`` on the generation and its report (the report's latest state)."""
-        now = self.clock()
-        async with self.database.session() as session:
-            generation = await session.get(ReportGeneration, generation_id)
-            if generation is None:
-                return
-            generation.status = outcome.status
-            generation.rows_written = outcome.rows
-            generation.file_name = outcome.file_name
-            generation.file_size = outcome.file_size
-            generation.error = outcome.error
-            generation.finished_at = now
-            if outcome.status == COMPLETED:
-                generation.expires_at = now + timedelta(seconds=self.settings.report_link_ttl_s)
-            report = await session.get(Report, generation.report_id)
-            if report is not None and not report.is_deleted:
-                report.report_status = outcome.status
-                if outcome.status == COMPLETED:
-                    report.last_generated_at = now
-                    report.report_data_url = download_path(report.report_id, generation_id)
+            try:
+                await record.beat(progress.rows)
+            except Exception:  # noqa: BLE001 - a missed beat is harmless unless six are missed
+                log.warning("%s %s: heartbeat failed", record.kind, record.row_id, exc_info=True)
 
     async def wait(self, task: asyncio.Task[Outcome], seconds: float) -> Outcome | None:
-        """The outcome if the generation ends within ``seconds``; it keeps running either way."""
+        """The outcome if the job ends within ``seconds``; it keeps running either way."""
         done, _ = await asyncio.wait({task}, timeout=seconds)
         return task.result() if done else None
 
+    def dead_before(self) -> datetime:
+        """Jobs whose last beat is older than this belonged to a process that died."""
+        return self.clock() - timedelta(seconds=self.settings.report_heartbeat_s * STALE_BEATS)
+
     async def sweep(self) -> tuple[int, int]:
-        """Mark dead generations ``FAILED`` and remove expired files; (failed, removed)."""
-        now = self.clock()
-        dead_before = now - timedelta(seconds=self.settings.report_heartbeat_s * STALE_BEATS)
-        async with self.database.session() as session:
-            dead = (
-                await session.scalars(
-                    select(ReportGeneration).where(
-                        ReportGeneration.status == GENERATING,
-                        ReportGeneration.heartbeat_at < dead_before,
-                        ReportGeneration.generation_id.not_in(list(self._running)),
-                    )
-                )
-            ).all()
-            expired = (
-                await session.scalars(
-                    select(ReportGeneration).where(
-                        ReportGeneration.expires_at < now, ReportGeneration.file_name.is_not(None)
-                    )
-                )
-            ).all()
-            for generation in dead:
-                generation.status = FAILED
-                generation.error = "interrupted: the process generating it stopped"
-                generation.finished_at = now
-                report = await session.get(Report, generation.report_id)
-                if report is not None and report.report_status == GENERATING:
-                    report.report_status = FAILED
-            for generation in expired:
-                self.files.remove(self.files.absolute(generation.file_name or ""))
-                generation.file_name = None
-        if dead:
-            log.warning("marked %d report generation(s) of stopped processes FAILED", len(dead))
-        return len(dead), len(expired)
+        """Mark dead jobs ``FAILED`` and remove expired files, of every kind; (failed, removed)."""
+        failed = removed = 0
+        for sweeper in self.sweepers:
+            dead, expired = await sweeper(self)
+            failed, removed = failed + dead, removed + expired
+        if failed:
+            log.warning("marked %d report job(s) of stopped processes FAILED", failed)
+        return failed, removed
 
     async def maintain(self) -> None:
         """Sweep now and then every few beats, until cancelled."""
@@ -189,7 +194,7 @@ class ReportJobs:
             try:
                 await self.sweep()
             except Exception:  # noqa: BLE001 - the store may be briefly unavailable; try at the next round
-                log.exception("sweeping report generations failed")
+                log.exception("sweeping report jobs failed")
             await asyncio.sleep(self.settings.report_heartbeat_s * 3)
 
     def start_maintenance(self) -> None:
@@ -197,7 +202,7 @@ class ReportJobs:
             self._sweeper = asyncio.get_running_loop().create_task(self.maintain())
 
     async def close(self) -> None:
-        """Stop the sweeper and the running generations (each marked ``FAILED``: stopped with the process)."""
+        """Stop the sweeper and the jobs (each marked ``FAILED``: stopped with the process)."""
         tasks: list[asyncio.Task[Any]] = [*self._running.values()]
         if self._sweeper is not None:
             tasks.append(self._sweeper)
@@ -206,6 +211,85 @@ class ReportJobs:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+GENERATION = "report generation"
+
+
+class GenerationRecord:
+    """A report generation's row, and its report's latest state."""
+
+    kind = GENERATION
+
+    def __init__(self, jobs: ReportJobs, generation_id: int) -> None:
+        self.jobs = jobs
+        self.row_id = generation_id
+
+    async def begin(self) -> None:
+        return None
+
+    async def beat(self, rows: int) -> None:
+        async with self.jobs.database.session() as session:
+            await session.execute(
+                update(ReportGeneration)
+                .where(ReportGeneration.generation_id == self.row_id)
+                .values(heartbeat_at=self.jobs.clock(), rows_written=rows)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def finish(self, outcome: Outcome) -> None:
+        now = self.jobs.clock()
+        async with self.jobs.database.session() as session:
+            generation = await session.get(ReportGeneration, self.row_id)
+            if generation is None:
+                return
+            status = FAILED if outcome.status == CANCELLED else outcome.status
+            generation.status = status
+            generation.rows_written = outcome.rows
+            generation.file_name = outcome.file_name
+            generation.file_size = outcome.file_size
+            generation.error = outcome.error
+            generation.finished_at = now
+            if status == COMPLETED:
+                generation.expires_at = now + timedelta(seconds=self.jobs.settings.report_link_ttl_s)
+            report = await session.get(Report, generation.report_id)
+            if report is not None and not report.is_deleted:
+                report.report_status = status
+                if status == COMPLETED:
+                    report.last_generated_at = now
+                    report.report_data_url = download_path(report.report_id, self.row_id)
+
+
+async def sweep_generations(jobs: ReportJobs) -> tuple[int, int]:
+    now = jobs.clock()
+    async with jobs.database.session() as session:
+        dead = (
+            await session.scalars(
+                select(ReportGeneration).where(
+                    ReportGeneration.status == GENERATING,
+                    ReportGeneration.heartbeat_at < jobs.dead_before(),
+                    ReportGeneration.generation_id.not_in(jobs.running(GENERATION)),
+                )
+            )
+        ).all()
+        expired = (
+            await session.scalars(
+                select(ReportGeneration).where(
+                    ReportGeneration.expires_at < now, ReportGeneration.file_name.is_not(None)
+                )
+            )
+        ).all()
+        for generation in dead:
+            generation.status = FAILED
+            generation.error = "interrupted: the process generating it stopped"
+            generation.finished_at = now
+            report = await session.get(Report, generation.report_id)
+            if report is not None and report.report_status == GENERATING:
+                report.report_status = FAILED
+        for generation in expired:
+            jobs.files.remove(jobs.files.absolute(generation.file_name or ""))
+            generation.file_name = None
+    return len(dead), len(expired)
 
 
 def download_path(report_id: int, generation_id: int) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from datetime import datetime
 
 from plumbing.clickhouse import open_client
 from plumbing.config_db import ConfigDatabase
 from query_api.lms_reports.delivery import Deliveries
+from query_api.lms_reports.exports import sweep_exports
 from query_api.lms_reports.files import FileStore
 from query_api.lms_reports.jobs import ReportJobs, utc_now
 from query_api.lms_reports.schedules import Scheduler
@@ -19,6 +22,13 @@ from query_api.store import QueryStore
 from query_api.tenants import TenantDirectory
 
 
+def report_jobs(
+    database: ConfigDatabase, settings: ReportSettings, clock: Callable[[], datetime]
+) -> ReportJobs:
+    """The job pool of a process, sweeping generations and exports."""
+    return ReportJobs(database, FileStore(settings), settings, clock, sweepers=[sweep_exports])
+
+
 async def run_scheduler(settings: QuerySettings, report_settings: ReportSettings, once: bool = False) -> int:
     """Run due schedules until cancelled (``once``: one tick, then return how many runs it made)."""
     store = QueryStore(
@@ -27,7 +37,7 @@ async def run_scheduler(settings: QuerySettings, report_settings: ReportSettings
         settings.query_pool_size,
     )
     database = ConfigDatabase(settings.database_url)
-    jobs = ReportJobs(database, FileStore(report_settings), report_settings, utc_now)
+    jobs = report_jobs(database, report_settings, utc_now)
     scheduler = Scheduler(
         jobs, store, Deliveries(report_settings, jobs.files), TenantDirectory(store, settings).zone
     )

@@ -1,4 +1,4 @@
-"""Columns every configuration table of revisions 0001–0004 starts with, frozen as those revisions wrote
+"""Columns every configuration table of revisions 0001–0006 starts with, frozen as those revisions wrote
 them: a later change of the models gets a revision of its own, never an edit here."""
 
 from __future__ import annotations

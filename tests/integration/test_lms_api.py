@@ -555,6 +555,20 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
     foreign["dashboardId"] = board.json()["data"]["dashboard_id"]
     foreign["snapshotId"] = snapshot.json()["data"]["snapshot_id"]
     foreign["reportId"] = report.json()["data"]["report_id"]
+    export = await http.post(
+        "/api/admin/analytics/export",
+        json={"dataType": "system_usage", "format": "JSON"},
+        headers=admin(t.tenant_id),
+    )
+    assert export.status_code == 200, export.text
+    foreign["exportId"] = export.json()["data"]["exportId"]
+    schedule = await http.post(
+        f"/api/admin/reports/{foreign['reportId']}/schedule",
+        json={"schedule_name": "s", "cron_expression": "0 7 * * *", "timezone": "UTC", "recipients": []},
+        headers=admin(t.tenant_id),
+    )
+    assert schedule.status_code == 201, schedule.text
+    foreign["scheduleId"] = schedule.json()["data"]["schedule_id"]
     document = (await http.get("/openapi.json")).json()
     every = lms_routes(document)
     routes = [route for route in every if document["paths"][route]["get"].get("security")]
@@ -571,6 +585,8 @@ async def test_every_lms_route_refuses_other_roles_tenants_courses_and_people(
         "courseIds": f"{foreign['courseId']},{foreign['courseId'] + 1}",
         "metrics": "active_students",
         "cohortBy": "SIGNUP_MONTH",
+        "expires": "4102444800",
+        "signature": "not-checked-before-the-caller",
     }
 
     def required(route: str) -> dict[str, str]:

@@ -32,9 +32,11 @@ Adjustments, each for a rule the document cannot express in OpenAPI:
   ``widget_config``, are checked against the rollup catalog and the tenant's custom metrics (ADR 0017):
   what they do not know is refused with 422 ``CALCULATION_ERROR`` / ``DASHBOARD_CONFIG_ERROR``
   (documented), which :func:`accepts_valid_data` tolerates on those routes;
-- a ``CUSTOM`` report must name custom metrics or widgets (``metricIds``/``widgetIds``, a rule across
-  properties and the report type): a schema-valid report breaking it is refused with 400 naming
-  ``report_config.metricIds``, tolerated likewise.
+- a ``CUSTOM`` report (or ``custom`` export) must name custom metrics or widgets (``metricIds``/
+  ``widgetIds``, a rule across properties and the type): a schema-valid one breaking it is refused with
+  400 naming ``report_config.metricIds`` (``filters.metricIds``), tolerated likewise;
+- a schedule's ``cron_expression`` must be one cron can run and its ``timezone`` an IANA zone (what a
+  pattern cannot state): others are refused with 400 naming the field, tolerated likewise.
 """
 
 from __future__ import annotations
@@ -191,10 +193,21 @@ def _unknown_to_the_catalog(response: schemathesis.Response, case: schemathesis.
 
 
 def _custom_report_without_items(response: schemathesis.Response, case: schemathesis.Case) -> bool:
-    """A 400 of a report write for a ``CUSTOM`` report that names nothing to show (see the module)."""
-    if response.status_code != 400 or not case.path.startswith("/api/admin/reports"):
+    """A 400 of a report write or an export for a ``CUSTOM`` report that names nothing to show (see the
+    module)."""
+    if response.status_code != 400 or not case.path.startswith(
+        ("/api/admin/reports", "/api/admin/analytics/export")
+    ):
         return False
-    return set(response.json().get("details", {})) == {"report_config.metricIds"}
+    return set(response.json().get("details", {})) in ({"report_config.metricIds"}, {"filters.metricIds"})
+
+
+def _not_a_schedule(response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """A 400 of a schedule write whose cron expression or time zone does not exist (see the module)."""
+    if response.status_code != 400 or "/schedule" not in case.path:
+        return False
+    details = set(response.json().get("details", {}))
+    return bool(details) and details <= {"cron_expression", "timezone"}
 
 
 def accepts_valid_data(
@@ -214,6 +227,7 @@ def accepts_valid_data(
             or _unstorable_text(response, case)
             or _unknown_to_the_catalog(response, case)
             or _custom_report_without_items(response, case)
+            or _not_a_schedule(response, case)
         ):
             return None
         raise

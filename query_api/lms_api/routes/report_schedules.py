@@ -123,7 +123,7 @@ def _config(config: ScheduleConfig | None) -> dict[str, Any] | None:
     return None if config is None else config.model_dump(mode="json", exclude_unset=True)
 
 
-@router.post("/{reportId}/schedule", status_code=201, response_class=LmsResponse, responses=WRITE_ERRORS)
+@router.post("/{reportId:int}/schedule", status_code=201, response_class=LmsResponse, responses=WRITE_ERRORS)
 async def schedule_report(
     request: Request,
     report_id: ReportIdPath,

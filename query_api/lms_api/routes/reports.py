@@ -231,7 +231,7 @@ async def list_reports(
     return list_answer(request, [_out(r) for r in rows], pagination(page, limit, total))
 
 
-@router.get("/{reportId}", response_class=LmsResponse, responses=ERRORS)
+@router.get("/{reportId:int}", response_class=LmsResponse, responses=ERRORS)
 async def get_report(
     request: Request, report_id: ReportIdPath, caller: LmsCallerDep, database: ConfigDbDep
 ) -> LmsResponse:
@@ -253,7 +253,7 @@ async def get_report(
     return entity_answer(request, {**_out(row), "data": data}, row.version)
 
 
-@router.patch("/{reportId}", response_class=LmsResponse, responses=CHANGE_ERRORS)
+@router.patch("/{reportId:int}", response_class=LmsResponse, responses=CHANGE_ERRORS)
 async def update_report(
     request: Request,
     report_id: ReportIdPath,
@@ -279,7 +279,7 @@ async def update_report(
     return entity_answer(request, _out(row), row.version)
 
 
-@router.delete("/{reportId}", response_class=LmsResponse, responses=CHANGE_ERRORS)
+@router.delete("/{reportId:int}", response_class=LmsResponse, responses=CHANGE_ERRORS)
 async def delete_report(
     request: Request,
     report_id: ReportIdPath,
@@ -292,7 +292,7 @@ async def delete_report(
     return entity_answer(request, {"message": f"report {report_id} deleted"}, row.version)
 
 
-@router.post("/{reportId}/generate", response_class=LmsResponse, responses=GENERATE_ERRORS)
+@router.post("/{reportId:int}/generate", response_class=LmsResponse, responses=GENERATE_ERRORS)
 async def generate_report(
     request: Request,
     report_id: ReportIdPath,
@@ -361,6 +361,7 @@ DOWNLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
     403: error_doc(
         403, "the link was altered", AnalyticsErrorCode.FORBIDDEN, "this download link is not valid"
     ),
+    404: error_doc(404, "no such path (a report id is a number)", AnalyticsErrorCode.NOT_FOUND, "Not Found"),
     409: error_doc(
         409, "the file is not written yet", AnalyticsErrorCode.CONFLICT, "the report is generating"
     ),
@@ -370,7 +371,7 @@ DOWNLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@downloads.get("/{reportId}/download", response_class=FileResponse, responses=DOWNLOAD_ANSWERS)
+@downloads.get("/{reportId:int}/download", response_class=FileResponse, responses=DOWNLOAD_ANSWERS)
 async def download_report(
     request: Request,
     report_id: ReportIdPath,
