@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import email
+import hashlib
+import json
+import os
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from itsdangerous import Signer
 from sqlalchemy import select
 
 from plumbing.clickhouse import open_client
@@ -214,7 +222,11 @@ async def test_a_scheduled_report_reaches_a_real_smtp_server_once_per_local_time
             days[0]["period_end"],
             str(days[0]["total_users"]),
         ]
-        body = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_payload()
+        body = (
+            next(part for part in message.walk() if part.get_content_type() == "text/plain")
+            .get_payload(decode=True)
+            .decode()
+        )
         assert "https://analytics.example/api/admin/reports/" in body
 
         detail = (
@@ -242,6 +254,7 @@ async def test_a_scheduled_report_reaches_a_real_smtp_server_once_per_local_time
         await scheduler.store.close()
 
 
+@pytest.mark.parametrize("config_database_url", ["sqlite"], indirect=True)
 async def test_two_schedulers_over_one_store_run_each_due_time_once(
     lms_platform: tuple[ClickHouseTarget, list[Any]],
     tenants: list[Tenant],
@@ -283,3 +296,133 @@ async def test_two_schedulers_over_one_store_run_each_due_time_once(
 def query_store(lms_platform: tuple[ClickHouseTarget, list[Any]]) -> QueryStore:
     target = lms_platform[0]
     return QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("config_database_url", ["postgresql"], indirect=True)
+async def test_two_scheduler_processes_over_postgresql_send_each_report_once(
+    lms_platform: tuple[ClickHouseTarget, list[Any]],
+    config_database_url: str,
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    """``analytics scheduler --once`` twice at the same time (each on a ClickHouse store of its own: chDB
+    opens a directory in one process) over one PostgreSQL configuration store: each due schedule is run
+    and mailed once, whichever process claims it."""
+    inbox, port = smtp
+    tenant = f"two-processes-{tmp_path.name[-6:]}"
+    async with lms_client(lms_platform, config_database_url, report_settings(tmp_path, port)) as http:
+        # created at the fixed clock (2026-03-20): by the real clock, every one is due
+        made = [
+            (
+                await schedule(
+                    http, tenant, f"{minute} 7 * * *", "UTC", [f"p{minute}@example.com"], format="CSV"
+                )
+            )[1]
+            for minute in range(6)
+        ]
+    base = {
+        **os.environ,
+        "ANALYTICS_DATABASE_URL": config_database_url,
+        "ANALYTICS_FILES_DIR": str(tmp_path / "files"),
+        "ANALYTICS_FILES_SIGNING_KEY": "p" * 40,
+        "ANALYTICS_SMTP_HOST": "127.0.0.1",
+        "ANALYTICS_SMTP_PORT": str(port),
+        "ANALYTICS_LOG_LEVEL": "WARNING",
+    }
+    envs = [{**base, "ANALYTICS_CLICKHOUSE_URL": f"chdb://{tmp_path / f'ch{n}'}"} for n in (1, 2)]
+    for env in envs:  # each store migrated first, so both schedulers start together
+        subprocess.run(
+            [sys.executable, "-m", "cli.main", "migrate"], env=env, check=True, capture_output=True
+        )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "scheduler", "--once"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for env in envs
+    ]
+    outputs = [process.communicate(timeout=120)[0].decode() for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    runs = sum(int(out.split("scheduler: ")[1].split(" ")[0]) for out in outputs if "scheduler: " in out)
+    mine = {s["schedule_id"] for s in made}
+    database = ConfigDatabase(config_database_url)
+    async with database.session() as session:
+        rows = [r for r in (await session.scalars(select(ScheduleRun))).all() if r.schedule_id in mine]
+    await database.close()
+    assert sorted(r.schedule_id for r in rows) == sorted(mine) and all(r.status == "COMPLETED" for r in rows)
+    assert runs >= len(mine), outputs
+    received = sorted(m["To"] for m in inbox.messages)
+    assert received == sorted(f"p{minute}@example.com" for minute in range(6))
+
+
+class Hooks(BaseHTTPRequestHandler):
+    """A webhook receiver that fails its first call (500) and keeps what it is sent."""
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's)
+        body = self.rfile.read(int(self.headers["content-length"]))
+        Hooks.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(500 if len(Hooks.received) == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+async def test_a_large_report_goes_as_a_link_and_a_signed_webhook_is_retried(
+    lms_platform: tuple[ClickHouseTarget, list[Any]],
+    tenants: list[Tenant],
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_address[1]}/reports"
+    Hooks.received = []
+    t = tenants[2]
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'config.db'}"
+    settings = report_settings(tmp_path, port).model_copy(update={"smtp_max_attachment_bytes": 0})
+    try:
+        async with lms_client(lms_platform, database_url, settings) as http:
+            _, made = await schedule(
+                http, t.tenant_id, "0 6 * * *", "UTC", ["big@example.com"], format="EXCEL", webhooks=[hook]
+            )
+            moment = [datetime(2026, 3, 21, 6, 1, tzinfo=UTC)]
+            scheduler, jobs = scheduler_at(
+                moment, database_url, settings, query_store(lms_platform), t.zone, "s"
+            )
+            assert len(await scheduler.tick()) == 1
+            detail = (
+                await http.get(f"{R}/schedules/{made['schedule_id']}", headers=admin(t.tenant_id))
+            ).json()
+            (run,) = detail["data"]["runs"]
+            deliveries = {d["channel"]: d for d in run["deliveries"]}
+            assert deliveries["email"]["status"] == deliveries["webhook"]["status"] == "DELIVERED"
+            assert (deliveries["email"]["attempts"], deliveries["webhook"]["attempts"]) == (1, 2)
+            await jobs.close()
+            await jobs.database.close()
+            await scheduler.store.close()
+    finally:
+        server.shutdown()
+    (message,) = inbox.messages
+    assert not [part for part in message.walk() if part.get_filename()]  # too large to attach: a link
+    text = (
+        next(part for part in message.walk() if part.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
+    link = next(word for word in text.split() if word.startswith("https://analytics.example/"))
+    assert "too large to attach" in text and "&signature=" in link
+    headers, body = Hooks.received[-1]
+    notice = json.loads(body)
+    assert (notice["event"], notice["status"], notice["format"]) == ("report.generated", "COMPLETED", "EXCEL")
+    assert notice["reportUrl"] == link
+    signer = Signer("s" * 40, salt="analytics-webhook", digest_method=hashlib.sha256)
+    signed = headers["x-analytics-timestamp"].encode() + b"." + body
+    assert signer.verify_signature(signed, headers["x-analytics-signature"])
+    assert not signer.verify_signature(signed + b" ", headers["x-analytics-signature"])
