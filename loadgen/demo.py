@@ -158,7 +158,7 @@ async def fill_if_empty(
     report = await _demo_report(base_url, token)
     if report is not None:
         print(
-            f"demo: report {report} (system usage, weekly, last 30 days) is scheduled every Monday 07:00; "
+            f"demo: report {report} (system usage per day, last 30 days) is scheduled every Monday 07:00; "
             f"generate it now: POST {base_url}/api/admin/reports/{report}/generate",
             flush=True,
         )

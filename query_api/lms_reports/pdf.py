@@ -18,6 +18,7 @@ from query_api.lms_reports.writers import PDF_MAX_ROWS, Progress, heading, text_
 CHART_WIDTH_IN = 9.0
 CHART_HEIGHT_IN = 3.2
 FONT = "Helvetica"
+BOLD_FONT = "Helvetica-Bold"
 FONT_SIZE = 7
 CELL_PADDING = 3
 
@@ -154,8 +155,9 @@ def column_widths(section: Section, rows: Sequence[Sequence[Cell]], width: float
     sample = rows[:100]
     needed = []
     for at, column in enumerate(section.columns):
-        texts = [*header_text(column.name).split(), *(text_of(row[at]) for row in sample)]
-        needed.append(max(stringWidth(text, FONT, FONT_SIZE) for text in texts) + 2 * CELL_PADDING + 1)
+        words = [stringWidth(word, BOLD_FONT, FONT_SIZE) for word in header_text(column.name).split()]
+        cells = [stringWidth(text_of(row[at]), FONT, FONT_SIZE) for row in sample]
+        needed.append(max([*words, *cells]) + 2 * CELL_PADDING + 2)
     total = sum(needed)
     return needed if total <= width else [width * n / total for n in needed]
 
