@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,9 +29,24 @@ def _cmd_scheduler(args: argparse.Namespace) -> int:
     settings = load_settings(QuerySettings)
     upgrade(settings.database_url)
     try:
-        runs = asyncio.run(run_scheduler(settings, load_settings(ReportSettings), once=args.once))
+        runs = asyncio.run(
+            _until_stopped(run_scheduler(settings, load_settings(ReportSettings), once=args.once))
+        )
     except KeyboardInterrupt:
         return 0
     if args.once:
         print(f"scheduler: {runs} scheduled run(s)")
     return 0
+
+
+async def _until_stopped(running: Coroutine[Any, Any, int]) -> int:
+    """Run ``running``; SIGTERM or SIGINT cancel it, so a report being generated is recorded as stopped
+    (``FAILED``) rather than left for the next sweep."""
+    task = asyncio.ensure_future(running)
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return 0
