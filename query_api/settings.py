@@ -24,6 +24,9 @@ class QuerySettings(CommonSettings):
     query_tenant_cache_stale_s: float = 300.0
     """How long past that a tenant-wide aggregate is still answered while it is recomputed in the
     background, so no dashboard waits for the tenant-wide read except the first (0: wait for it)."""
+    query_catalog_ttl_s: float = 5.0
+    """How long a tenant's course catalog is reused by the LMS reads' access checks (is there such a course,
+    which courses a teacher teaches): a catalog change reaches them within this (0: read it every time)."""
     query_retry_after_s: int = 5
     """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""
     query_max_body_bytes: int = 64 * 1024

@@ -81,19 +81,6 @@ async def first_handed_in_days(
     return {(str(user), int(assessment)): day for user, assessment, day in rows}
 
 
-async def course_known(store: QueryStore, tenant_id: str, course_id: int) -> bool:
-    """Whether the tenant has a course ``course_id``: a version in the catalog (also a deleted one: its
-    history stays readable) or activity counted for it (activity may arrive before its course)."""
-    rows = await store.rows(
-        "SELECT count() FROM (SELECT course_id FROM lms_courses WHERE tenant_id = {tenant:String} "
-        "AND course_id = {course:UInt64} LIMIT 1 UNION ALL SELECT course_id FROM "
-        f"{COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}} "
-        "AND course_id = {course:UInt64} LIMIT 1)",
-        {"tenant": tenant_id, "course": course_id},
-    )
-    return bool(rows and rows[0][0])
-
-
 async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list[str]:
     """The roles (``student``, ``teacher``, ``admin``) under which the tenant knows LMS user ``user_id``: a
     version in the catalog, or activity (which may arrive before the person's document)."""

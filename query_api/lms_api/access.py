@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 
 from plumbing.http_errors import AnalyticsError
 from query_api.api.deps import StoreDep
+from query_api.lms.catalog_cache import CatalogDirectory, CatalogSnapshot
 from query_api.store import QueryStore
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
@@ -42,6 +43,12 @@ class LmsCaller:
     request_id: str
     resource: str
     audit: AuditLog | None
+    catalog: CatalogDirectory | None = None
+    """the tenants' catalog snapshots for the access checks (``None``: read the store each time)"""
+
+    async def catalog_snapshot(self) -> CatalogSnapshot:
+        directory = self.catalog or CatalogDirectory(self.store, 0)
+        return await directory.snapshot(self.tenant_id)
 
     @property
     def tenant_id(self) -> str:
@@ -101,12 +108,7 @@ class LmsCaller:
     async def teacher_courses(self) -> set[int]:
         """The courses the calling teacher is assigned to now (403 without a teacher credential)."""
         teacher = self.person_id(Role.TEACHER)
-        rows = await self.store.rows(
-            "SELECT course_id FROM lms_courses FINAL WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
-            "AND has(teacher_ids, {teacher:UInt64})",
-            {"tenant": self.tenant_id, "teacher": teacher},
-        )
-        return {int(course) for (course,) in rows}
+        return (await self.catalog_snapshot()).taught_by(teacher)
 
     async def require_teacher_of(self, course_id: int) -> int:
         """The calling teacher's id if they teach ``course_id``; else 403 (also for a course that does not
@@ -124,7 +126,10 @@ class LmsCaller:
 
 async def get_lms_caller(request: Request, principal: PrincipalDep, store: StoreDep) -> LmsCaller:
     audit: AuditLog | None = getattr(request.app.state, "audit", None)
-    return LmsCaller(principal, store, getattr(request.state, "request_id", ""), request.url.path, audit)
+    catalog: CatalogDirectory | None = getattr(request.app.state, "lms_catalog", None)
+    return LmsCaller(
+        principal, store, getattr(request.state, "request_id", ""), request.url.path, audit, catalog
+    )
 
 
 LmsCallerDep = Annotated[LmsCaller, Depends(get_lms_caller)]

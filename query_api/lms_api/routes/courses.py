@@ -15,7 +15,7 @@ from query_api.lms.courses import (
     daily_course_metrics_of_days,
     weekly_course_metrics_of_weeks,
 )
-from query_api.lms.state import course_catalog, course_known
+from query_api.lms.state import course_catalog
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
@@ -48,7 +48,7 @@ class CoursePerformanceAnalytics:
 
 async def known_course(caller: LmsCaller, course_id: int) -> None:
     """404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant has the course (catalog or activity)."""
-    if not await course_known(caller.store, caller.tenant_id, course_id):
+    if course_id not in (await caller.catalog_snapshot()).known:
         raise no_data(f"course {course_id}", "courseId", "no such course")
 
 

@@ -25,9 +25,17 @@ from query_api.lms_api.config_http import (
     soft_delete,
     writing,
 )
+from query_api.lms_api.file_links import (
+    EXPIRED,
+    FILE_ANSWER,
+    NOT_WRITTEN,
+    check_link,
+    file_answer,
+    not_written,
+)
 from query_api.lms_api.params import LimitQuery, PageQuery
 from query_api.lms_api.periods import DayGranularity
-from query_api.lms_api.responses import LmsResponse, error_doc, pagination
+from query_api.lms_api.responses import LmsResponse, pagination
 from query_api.lms_api.routes.custom_dashboards import WRITE_ERRORS
 from query_api.lms_api.routes.custom_metrics import TimeRangeFilter
 from query_api.lms_config.models import AuditFields
@@ -50,7 +58,7 @@ from query_api.lms_reports.exports import (
     start_export,
 )
 from query_api.lms_reports.jobs import ReportJobs
-from query_api.lms_reports.writers import EXTENSIONS, MEDIA_TYPES, ExportFormat
+from query_api.lms_reports.writers import ExportFormat
 from schemas.config_models import AnalyticsExport
 from schemas.lms_envelope import AnalyticsErrorCode
 
@@ -190,17 +198,10 @@ async def get_export(
 
 
 DOWNLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "the file (``Content-Disposition: attachment``)",
-        "content": {
-            media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()
-        },
-    },
+    200: FILE_ANSWER,
     **WRITE_ERRORS,
-    409: error_doc(409, "the file is not written yet", AnalyticsErrorCode.CONFLICT, "export 7 is processing"),
-    410: error_doc(
-        410, "the link or the file expired", AnalyticsErrorCode.GONE, "this download link has expired"
-    ),
+    409: NOT_WRITTEN,
+    410: EXPIRED,
 }
 
 
@@ -218,27 +219,14 @@ async def download_export(
     jobs = _jobs(request)
     async with writing(database, f"export {export_id}", "exportId") as session:
         row = await EXPORTS.get(session, caller.tenant_id, export_id)
-    if not jobs.files.verify(export_link_subject(row.tenant_id, export_id), expires, signature):
-        raise AnalyticsError(403, AnalyticsErrorCode.FORBIDDEN, "this download link is not valid")
-    now = jobs.clock()
-    if expires < now.timestamp() or (row.expires_at is not None and row.expires_at < now):
-        raise AnalyticsError(410, AnalyticsErrorCode.GONE, "this download link has expired")
+    check_link(jobs, export_link_subject(row.tenant_id, export_id), expires, signature, row.expires_at)
     if row.export_status in (PENDING, PROCESSING):
-        raise AnalyticsError(409, AnalyticsErrorCode.CONFLICT, f"export {export_id} is {row.export_status}")
+        raise not_written(f"export {export_id} is {row.export_status}")
     if row.export_status != "completed":
         raise AnalyticsError(
             410, AnalyticsErrorCode.GONE, f"export {export_id} {row.export_status}: {row.error or 'no file'}"
         )
-    path = jobs.files.absolute(row.file_name) if row.file_name else None
-    if path is None or not path.exists():
-        raise AnalyticsError(410, AnalyticsErrorCode.GONE, "the file has expired")
-    fmt = ExportFormat(row.export_format)
-    return FileResponse(
-        path,
-        media_type=MEDIA_TYPES[fmt],
-        filename=f"export-{export_id}.{EXTENSIONS[fmt]}",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return file_answer(jobs, row.file_name, ExportFormat(row.export_format), f"export-{export_id}")
 
 
 @router.delete("/exports/{exportId}", response_class=LmsResponse, responses=WRITE_ERRORS)

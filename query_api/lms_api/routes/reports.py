@@ -29,6 +29,16 @@ from query_api.lms_api.config_http import (
     soft_delete,
     writing,
 )
+from query_api.lms_api.file_links import (
+    ALTERED,
+    EXPIRED,
+    FILE_ANSWER,
+    NOT_WRITTEN,
+    check_link,
+    file_answer,
+    not_written,
+    refused,
+)
 from query_api.lms_api.params import LimitQuery, PageQuery
 from query_api.lms_api.responses import LMS_ERRORS, LmsResponse, error_doc, pagination
 from query_api.lms_api.routes.custom_dashboards import CHANGE_ERRORS, WRITE_ERRORS
@@ -49,7 +59,7 @@ from query_api.lms_reports.jobs import (
     link_subject,
     signed_url,
 )
-from query_api.lms_reports.writers import EXTENSIONS, MEDIA_TYPES, ExportFormat
+from query_api.lms_reports.writers import ExportFormat
 from schemas.config_models import Report, ReportGeneration
 from schemas.lms_envelope import AnalyticsErrorCode, lms_success
 
@@ -351,23 +361,12 @@ async def generate_report(
 
 
 DOWNLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "the file (``Content-Disposition: attachment``)",
-        "content": {
-            media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()
-        },
-    },
+    200: FILE_ANSWER,
     400: LMS_ERRORS[400],
-    403: error_doc(
-        403, "the link was altered", AnalyticsErrorCode.FORBIDDEN, "this download link is not valid"
-    ),
+    403: ALTERED,
     404: error_doc(404, "no such path (a report id is a number)", AnalyticsErrorCode.NOT_FOUND, "Not Found"),
-    409: error_doc(
-        409, "the file is not written yet", AnalyticsErrorCode.CONFLICT, "the report is generating"
-    ),
-    410: error_doc(
-        410, "the link or the file expired", AnalyticsErrorCode.GONE, "this download link has expired"
-    ),
+    409: NOT_WRITTEN,
+    410: EXPIRED,
 }
 
 
@@ -385,28 +384,10 @@ async def download_report(
     jobs = _jobs(request)
     async with database.session() as session:
         row = await session.get(ReportGeneration, generation_id)
-    if (
-        row is None
-        or row.report_id != report_id
-        or not jobs.files.verify(link_subject(row.tenant_id, generation_id), expires, signature)
-    ):
-        raise AnalyticsError(403, AnalyticsErrorCode.FORBIDDEN, "this download link is not valid")
-    now = jobs.clock()
-    if expires < now.timestamp() or row.expires_at is not None and row.expires_at < now:
-        raise AnalyticsError(410, AnalyticsErrorCode.GONE, "this download link has expired")
+    if row is None or row.report_id != report_id:
+        raise refused()
+    check_link(jobs, link_subject(row.tenant_id, generation_id), expires, signature, row.expires_at)
     if row.status != COMPLETED:
-        raise AnalyticsError(
-            409, AnalyticsErrorCode.CONFLICT, f"the report is {row.status.lower()}, not ready"
-        )
-    if row.file_name is None:
-        raise AnalyticsError(410, AnalyticsErrorCode.GONE, "the file has expired")
-    path = jobs.files.absolute(row.file_name)
-    if not path.exists():
-        raise AnalyticsError(410, AnalyticsErrorCode.GONE, "the file has expired")
+        raise not_written(f"the report is {row.status.lower()}")
     fmt = ExportFormat(row.export_format)
-    return FileResponse(
-        path,
-        media_type=MEDIA_TYPES[fmt],
-        filename=f"report-{report_id}-{generation_id}.{EXTENSIONS[fmt]}",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return file_answer(jobs, row.file_name, fmt, f"report-{report_id}-{generation_id}")

@@ -1,0 +1,71 @@
+"""A short-lived snapshot of each tenant's course catalog for the access checks of the LMS reads (is there
+such a course; which courses does this teacher teach): one read per tenant every ``ttl_s`` instead of one
+or two per request, which cost as much as a figure's read (CHANGELOG, issue 19). A catalog change (a new
+course, a teacher assigned or removed) reaches the checks within ``ttl_s``; 0 reads the store every time.
+Concurrent requests of a tenant share one read."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from query_api.lms.state import COURSE_ACTIVITY_TABLE
+from query_api.store import QueryStore
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSnapshot:
+    known: frozenset[int]
+    """courses with a version in the catalog (deleted ones too: their history stays readable) or with
+    activity (which may arrive before its course)"""
+    teachers: dict[int, frozenset[int]]
+    """live course → the teachers it lists now"""
+
+    def taught_by(self, teacher: int) -> set[int]:
+        return {course for course, listed in self.teachers.items() if teacher in listed}
+
+
+class CatalogDirectory:
+    def __init__(self, store: QueryStore, ttl_s: float, entries: int = 10_000) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._cache: TTLCache[str, CatalogSnapshot] = TTLCache(maxsize=entries, ttl=max(ttl_s, 0.001))
+        self._reading: dict[str, asyncio.Future[CatalogSnapshot]] = {}
+
+    async def snapshot(self, tenant_id: str) -> CatalogSnapshot:
+        if self._ttl_s > 0 and (cached := self._cache.get(tenant_id)) is not None:
+            return cached
+        pending = self._reading.get(tenant_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CatalogSnapshot] = asyncio.get_running_loop().create_future()
+        self._reading[tenant_id] = future
+        try:
+            snapshot = await self._read(tenant_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it, nobody else must
+            raise
+        finally:
+            self._reading.pop(tenant_id, None)
+        future.set_result(snapshot)
+        if self._ttl_s > 0:
+            self._cache[tenant_id] = snapshot
+        return snapshot
+
+    async def _read(self, tenant_id: str) -> CatalogSnapshot:
+        rows = await self._store.rows(
+            "SELECT course_id, is_deleted, teacher_ids, 1 FROM lms_courses FINAL "
+            "WHERE tenant_id = {tenant:String} UNION ALL SELECT DISTINCT course_id, 1, [], 0 FROM "
+            f"{COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}}",
+            {"tenant": tenant_id},
+        )
+        known: set[int] = set()
+        teachers: dict[int, frozenset[int]] = {}
+        for course, deleted, listed, in_catalog in rows:
+            known.add(int(course))
+            if in_catalog and not deleted:
+                teachers[int(course)] = frozenset(int(t) for t in listed)
+        return CatalogSnapshot(frozenset(known), teachers)

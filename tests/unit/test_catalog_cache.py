@@ -1,0 +1,64 @@
+"""The catalog snapshot of the LMS access checks: reused within its TTL, one read for concurrent requests
+of a tenant, read every time at TTL 0, and a failed read shared by its waiters but not kept."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from query_api.lms.catalog_cache import CatalogDirectory
+
+
+class CountingStore:
+    """Stands in for the store: answers the catalog rows (course, deleted, teachers, in catalog) slowly."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], fail: bool = False) -> None:
+        self.answer = rows
+        self.reads = 0
+        self.fail = fail
+
+    async def rows_of(self) -> list[tuple[Any, ...]]:
+        self.reads += 1
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise ConnectionError("store down")
+        return self.answer
+
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        assert params == {"tenant": "t1"} and "lms_courses FINAL" in sql
+        return await self.rows_of()
+
+
+ROWS = [(1, 0, [7, 8], 1), (2, 1, [7], 1), (3, 0, [], 1), (9, 1, [], 0)]
+
+
+async def test_known_courses_and_teachers() -> None:
+    snapshot = await CatalogDirectory(CountingStore(ROWS), 5).snapshot("t1")  # type: ignore[arg-type]
+    assert snapshot.known == {1, 2, 3, 9}  # deleted 2 and activity-only 9 are known
+    assert snapshot.taught_by(7) == {1} and snapshot.taught_by(8) == {1} and snapshot.taught_by(5) == set()
+
+
+async def test_concurrent_requests_share_one_read_and_the_ttl_reuses_it() -> None:
+    store = CountingStore(ROWS)
+    directory = CatalogDirectory(store, 5)  # type: ignore[arg-type]
+    found = await asyncio.gather(*(directory.snapshot("t1") for _ in range(10)))
+    assert store.reads == 1 and all(s is found[0] for s in found)
+    await directory.snapshot("t1")
+    assert store.reads == 1
+
+
+async def test_ttl_zero_reads_every_time() -> None:
+    store = CountingStore(ROWS)
+    directory = CatalogDirectory(store, 0)  # type: ignore[arg-type]
+    await directory.snapshot("t1")
+    await directory.snapshot("t1")
+    assert store.reads == 2
+
+
+async def test_a_failed_read_reaches_its_waiters_and_is_not_kept() -> None:
+    store = CountingStore(ROWS, fail=True)
+    directory = CatalogDirectory(store, 5)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(directory.snapshot("t1") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results) and store.reads == 1
+    store.fail = False
+    assert (await directory.snapshot("t1")).known == {1, 2, 3, 9} and store.reads == 2
