@@ -96,6 +96,9 @@ def dev_schema(dev_app: FastAPI) -> schemathesis.schemas.BaseSchema:
     config = schemathesis.config.SchemathesisConfig.from_dict(
         {
             "seed": SEED,
+            # every path answers an undeclared method alike (the router's 405 in the envelope): three
+            # methods check it, all eight cost a third of the product operations' run (55 of 170 s)
+            "phases": {"coverage": {"unexpected-methods": ["delete", "patch", "trace"]}},
             "auth": {"openapi": {"bearerAuth": {"bearer": token(ttl_s=3600)}}},
             "checks": {
                 "negative_data_rejection": {
