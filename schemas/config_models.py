@@ -282,6 +282,9 @@ class ScheduleRun(ConfigBase):
     generation_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """beaten while the run goes on: a ``RUNNING`` run silent for long belonged to a scheduler that died,
+    and another one resumes it (delivering only to the recipients not reached yet)"""
 
     __table_args__ = (Index("uq_schedule_runs_schedule_due", "schedule_id", "due_at", unique=True),)
 

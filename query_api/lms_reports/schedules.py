@@ -12,6 +12,7 @@ scheduler ran is run once when one starts (not once per missed time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -88,7 +89,9 @@ class Scheduler:
         self.runner = runner or runner_name()
 
     async def tick(self) -> list[int]:
-        """Claim and run what is due now; the runs this scheduler made."""
+        """Resume runs of schedulers that died, then claim and run what is due now; the runs this
+        scheduler made or resumed."""
+        made = await self._resume_dead_runs()
         now = self.jobs.clock()
         async with self.jobs.database.session() as session:
             due = (
@@ -103,7 +106,6 @@ class Scheduler:
                     .limit(DUE_PER_TICK)
                 )
             ).all()
-        made = []
         for schedule in due:
             run_id = await self._claim(schedule, now)
             if run_id is not None:
@@ -139,6 +141,7 @@ class Scheduler:
                     started_at=now,
                     runner=self.runner,
                     status=RUNNING,
+                    heartbeat_at=now,
                 )
                 session.add(run)
                 await session.flush()
@@ -146,12 +149,61 @@ class Scheduler:
         except IntegrityError:
             return None  # this due time was run already
 
+    async def _resume_dead_runs(self) -> list[int]:
+        """Take over ``RUNNING`` runs whose scheduler stopped beating (compare-and-set on the beat, so one
+        scheduler resumes each) and finish them."""
+        async with self.jobs.database.session() as session:
+            dead = (
+                await session.scalars(
+                    select(ScheduleRun)
+                    .where(ScheduleRun.status == RUNNING, ScheduleRun.heartbeat_at < self.jobs.dead_before())
+                    .order_by(ScheduleRun.run_id)
+                    .limit(DUE_PER_TICK)
+                )
+            ).all()
+        resumed = []
+        for run in dead:
+            async with self.jobs.database.session() as session:
+                taken = await session.execute(
+                    update(ScheduleRun)
+                    .where(
+                        ScheduleRun.run_id == run.run_id,
+                        ScheduleRun.status == RUNNING,
+                        ScheduleRun.heartbeat_at == run.heartbeat_at,
+                    )
+                    .values(heartbeat_at=self.jobs.clock(), runner=self.runner)
+                    .execution_options(synchronize_session=False)
+                )
+                schedule = await session.get(ReportSchedule, run.schedule_id)
+            if taken.rowcount != 1 or schedule is None:  # type: ignore[attr-defined]
+                continue
+            log.warning("resuming scheduled run %s of a scheduler that stopped (%s)", run.run_id, run.runner)
+            resumed.append(run.run_id)
+            await self._run(schedule, run.run_id)
+        return resumed
+
+    async def _beat(self, run_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.jobs.settings.report_heartbeat_s)
+            async with self.jobs.database.session() as session:
+                await session.execute(
+                    update(ScheduleRun)
+                    .where(ScheduleRun.run_id == run_id, ScheduleRun.runner == self.runner)
+                    .values(heartbeat_at=self.jobs.clock())
+                    .execution_options(synchronize_session=False)
+                )
+
     async def _run(self, schedule: ReportSchedule, run_id: int) -> None:
         status = FAILED
+        beating = asyncio.create_task(self._beat(run_id))
         try:
             status = await self._generate_and_deliver(schedule, run_id)
         except Exception:  # noqa: BLE001 - recorded on the run; the scheduler goes on with the others
             log.exception("scheduled run %s of schedule %s failed", run_id, schedule.schedule_id)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
         async with self.jobs.database.session() as session:
             run = await session.get(ScheduleRun, run_id)
             if run is not None:
@@ -207,11 +259,20 @@ class Scheduler:
             or "the last 30 days",
             generated_at=(generation.finished_at or self.jobs.clock()).isoformat(),
         )
+        async with self.jobs.database.session() as session:
+            found = await session.execute(
+                select(ReportDelivery.channel, ReportDelivery.recipient).where(
+                    ReportDelivery.run_id == run_id, ReportDelivery.status == DELIVERED
+                )
+            )
+            reached = {(str(channel), str(recipient)) for channel, recipient in found}
         results = [
             await self._deliver(run_id, "email", str(address), self.deliveries.email(str(address), item))
             for address in schedule.recipients
+            if ("email", str(address)) not in reached
         ]
-        results.append(await self._notify_webhooks(config, item, run_id, COMPLETED))
+        hooks = [h for h in config.get("webhooks") or [] if ("webhook", str(h)) not in reached]
+        results.append(await self._notify_webhooks({"webhooks": hooks}, item, run_id, COMPLETED))
         return COMPLETED if all(results) else FAILED
 
     async def _notify_webhooks(

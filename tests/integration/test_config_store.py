@@ -23,7 +23,7 @@ from plumbing.settings import forget_loaded_settings
 from schemas.config_models import ConfigBase
 from tests.conftest import _postgres_command, unavailable
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 HEAD = REVISIONS[-1]
 
 

@@ -38,7 +38,7 @@ from query_api.lms_reports.schedules import Scheduler
 from query_api.lms_reports.settings import ReportSettings
 from query_api.metrics import QueryMetrics
 from query_api.store import QueryStore
-from schemas.config_models import ReportSchedule, ScheduleRun
+from schemas.config_models import ReportDelivery, ReportSchedule, ScheduleRun
 from tests.conftest import ClickHouseTarget
 from tests.support.lms_http import bearer_of, lms_client
 from tests.support.lms_platform_store import Tenant, checked_tenants
@@ -426,3 +426,67 @@ async def test_a_large_report_goes_as_a_link_and_a_signed_webhook_is_retried(
     signed = headers["x-analytics-timestamp"].encode() + b"." + body
     assert signer.verify_signature(signed, headers["x-analytics-signature"])
     assert not signer.verify_signature(signed + b" ", headers["x-analytics-signature"])
+
+
+async def test_a_run_of_a_scheduler_that_died_is_resumed_for_the_recipients_not_reached(
+    lms_platform: tuple[ClickHouseTarget, list[Any]],
+    tenants: list[Tenant],
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    t = tenants[0]
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'config.db'}"
+    settings = report_settings(tmp_path, port)
+    async with lms_client(lms_platform, database_url, settings) as http:
+        _, made = await schedule(
+            http,
+            t.tenant_id,
+            "0 6 * * *",
+            "UTC",
+            ["reached@example.com", "missed@example.com"],
+            format="JSON",
+        )
+    moment = [datetime(2026, 3, 21, 6, 0, tzinfo=UTC)]
+    due = datetime(2026, 3, 21, 6, 0, tzinfo=UTC)
+    scheduler, jobs = scheduler_at(moment, database_url, settings, query_store(lms_platform), t.zone, "heir")
+    # a scheduler claimed the due time, mailed one recipient and died (its beat stopped at 06:00)
+    async with jobs.database.session() as session:
+        row = await session.get(ReportSchedule, made["schedule_id"])
+        assert row is not None
+        row.next_run_at = datetime(2026, 3, 22, 6, 0, tzinfo=UTC)
+        run = ScheduleRun(
+            tenant_id=t.tenant_id,
+            schedule_id=made["schedule_id"],
+            due_at=due,
+            started_at=due,
+            runner="dead:1",
+            status="RUNNING",
+            heartbeat_at=due,
+        )
+        session.add(run)
+        await session.flush()
+        session.add(
+            ReportDelivery(
+                run_id=run.run_id, channel="email", recipient="reached@example.com", status="DELIVERED"
+            )
+        )
+    moment[0] = due + timedelta(seconds=settings.report_heartbeat_s * 2)  # silent, not yet dead
+    assert await scheduler.tick() == []
+    moment[0] = due + timedelta(minutes=5)  # dead
+    assert await scheduler.tick() == [run.run_id]
+    assert await scheduler.tick() == []  # resumed once
+    assert [m["To"] for m in inbox.messages] == ["missed@example.com"]
+    async with jobs.database.session() as session:
+        resumed = await session.get(ScheduleRun, run.run_id)
+        assert resumed is not None and (resumed.status, resumed.runner) == ("COMPLETED", "heir")
+        reached = (
+            await session.scalars(select(ReportDelivery).where(ReportDelivery.run_id == run.run_id))
+        ).all()
+    assert sorted((d.recipient, d.status) for d in reached) == [
+        ("missed@example.com", "DELIVERED"),
+        ("reached@example.com", "DELIVERED"),
+    ]
+    await jobs.close()
+    await jobs.database.close()
+    await scheduler.store.close()
