@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import FileResponse
 
 from plumbing.http_errors import AnalyticsError
@@ -27,6 +28,12 @@ NOT_WRITTEN = error_doc(
 EXPIRED = error_doc(
     410, "the link or the file expired", AnalyticsErrorCode.GONE, "this download link has expired"
 )
+
+
+def report_jobs_of(request: Request) -> ReportJobs:
+    """The process's job pool and files (``app.state.report_jobs``)."""
+    jobs: ReportJobs = request.app.state.report_jobs
+    return jobs
 
 
 def check_link(

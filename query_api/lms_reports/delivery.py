@@ -44,7 +44,7 @@ class Deliveries:
         self.settings = settings
         self.files = files
 
-    async def _retrying(self) -> AsyncRetrying:
+    def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             stop=stop_after_attempt(self.settings.delivery_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
@@ -75,7 +75,7 @@ class Deliveries:
             )
         attempts = 0
         try:
-            async for attempt in await self._retrying():
+            async for attempt in self._retrying():
                 with attempt:
                     attempts += 1
                     await aiosmtplib.send(
@@ -117,7 +117,7 @@ class Deliveries:
         attempts = 0
         try:
             async with httpx.AsyncClient(timeout=10) as client:
-                async for attempt in await self._retrying():
+                async for attempt in self._retrying():
                     with attempt:
                         attempts += 1
                         response = await client.post(url, content=body, headers=headers)

@@ -32,6 +32,7 @@ from query_api.lms_api.file_links import (
     check_link,
     file_answer,
     not_written,
+    report_jobs_of,
 )
 from query_api.lms_api.params import LimitQuery, PageQuery
 from query_api.lms_api.periods import DayGranularity
@@ -57,7 +58,6 @@ from query_api.lms_reports.exports import (
     export_url,
     start_export,
 )
-from query_api.lms_reports.jobs import ReportJobs
 from query_api.lms_reports.writers import ExportFormat
 from schemas.config_models import AnalyticsExport
 from schemas.lms_envelope import AnalyticsErrorCode
@@ -105,14 +105,9 @@ class ExportOut(AuditFields):
     finished_at: datetime | None
 
 
-def _jobs(request: Request) -> ReportJobs:
-    jobs: ReportJobs = request.app.state.report_jobs
-    return jobs
-
-
 def _out(request: Request, row: AnalyticsExport) -> dict[str, Any]:
     out = ExportOut.model_validate(row, from_attributes=True)
-    out.file_url = export_url(str(request.base_url), _jobs(request), row) if row.file_name else None
+    out.file_url = export_url(str(request.base_url), report_jobs_of(request), row) if row.file_name else None
     return out.model_dump(mode="json")
 
 
@@ -145,7 +140,7 @@ async def export_data(
         ) from exc
     zone = await tenants.zone(caller.tenant_id)
     row, _ = await start_export(
-        _jobs(request),
+        report_jobs_of(request),
         store,
         actor_of(request, caller),
         body.dataType,
@@ -156,7 +151,7 @@ async def export_data(
     )
     caller.record_change("lms_export_start", f"export:{row.export_id}")
     data = {
-        "exportUrl": export_url(str(request.base_url), _jobs(request), row),
+        "exportUrl": export_url(str(request.base_url), report_jobs_of(request), row),
         "expiresAt": row.expires_at,
         "exportId": row.export_id,
         "status": row.export_status,
@@ -216,7 +211,7 @@ async def download_export(
 ) -> FileResponse:
     """The export's file through its signed link, for an admin of its tenant (another tenant's: 404)."""
     caller.require_admin()
-    jobs = _jobs(request)
+    jobs = report_jobs_of(request)
     async with writing(database, f"export {export_id}", "exportId") as session:
         row = await EXPORTS.get(session, caller.tenant_id, export_id)
     check_link(jobs, export_link_subject(row.tenant_id, export_id), expires, signature, row.expires_at)
@@ -236,7 +231,7 @@ async def cancel_export(
     """Cancel a pending or running export (its job stops, ``cancelled``); a finished one is removed with
     its file. ``{message}`` as the seed answers."""
     caller.require_admin()
-    jobs = _jobs(request)
+    jobs = report_jobs_of(request)
     async with writing(database, f"export {export_id}", "exportId") as session:
         row = await EXPORTS.get(session, caller.tenant_id, export_id)
     if row.export_status in (PENDING, PROCESSING):

@@ -38,6 +38,7 @@ from query_api.lms_api.file_links import (
     file_answer,
     not_written,
     refused,
+    report_jobs_of,
 )
 from query_api.lms_api.params import LimitQuery, PageQuery
 from query_api.lms_api.responses import LMS_ERRORS, LmsResponse, error_doc, pagination
@@ -150,18 +151,10 @@ class GenerateRequest(BaseModel):
     format: ExportFormat = ExportFormat.PDF
 
 
-def _jobs(request: Request) -> ReportJobs:
-    jobs: ReportJobs = request.app.state.report_jobs
-    return jobs
-
-
-def _config_error(exc: ReportConfigError, status: int = 400) -> AnalyticsError:
-    code = (
-        AnalyticsErrorCode.ANALYTICS_VALIDATION_ERROR
-        if status == 400
-        else AnalyticsErrorCode.REPORT_GENERATION_FAILED
+def _config_error(exc: ReportConfigError) -> AnalyticsError:
+    return AnalyticsError(
+        400, AnalyticsErrorCode.ANALYTICS_VALIDATION_ERROR, exc.message, {exc.field: [exc.message]}
     )
-    return AnalyticsError(status, code, exc.message, {exc.field: [exc.message]})
 
 
 def _config_of(parameters: ReportParameters) -> dict[str, Any]:
@@ -259,7 +252,7 @@ async def get_report(
                 .limit(1)
             )
         ).one_or_none()
-    data = None if latest is None else _generation_out(request, _jobs(request), latest)
+    data = None if latest is None else _generation_out(request, report_jobs_of(request), latest)
     return entity_answer(request, {**_out(row), "data": data}, row.version)
 
 
@@ -320,7 +313,7 @@ async def generate_report(
     reason when it fails."""
     caller.require_admin()
     body = body or GenerateRequest()
-    jobs = _jobs(request)
+    jobs = report_jobs_of(request)
     async with writing(database, f"report {report_id}", "reportId") as session:
         report = await REPORTS.get(session, caller.tenant_id, report_id)
     try:
@@ -381,7 +374,7 @@ async def download_report(
 ) -> FileResponse:
     """The file of a generation, through the signed link its answer gave (no credential needed: the link is
     one). 403 for a link altered in any part, 410 once it or the file expired, 409 while it is written."""
-    jobs = _jobs(request)
+    jobs = report_jobs_of(request)
     async with database.session() as session:
         row = await session.get(ReportGeneration, generation_id)
     if row is None or row.report_id != report_id:
