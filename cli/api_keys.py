@@ -41,7 +41,7 @@ def _storage() -> Iterator[Client]:
     settings = load_settings(CommonSettings)
     client = open_for_command(settings.clickhouse_url, settings.clickhouse_database, create_database=True)
     try:
-        migrate(client)
+        migrate(client, settings.clickhouse_cluster)
         yield client
     finally:
         client.close()

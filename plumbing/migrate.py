@@ -7,7 +7,10 @@ Contract:
 - a statement failing because a concurrent ``migrate`` has meanwhile recorded the same migration (and gone
   on: 0014 drops the tables 0013 copies from) counts as applied, not as an error;
 - applied versions are recorded in ``schema_migrations`` (a ReplacingMergeTree, read with FINAL) with the
-  file's checksum; editing an applied migration is refused instead of silently diverging.
+  file's checksum; editing an applied migration is refused instead of silently diverging;
+- given a cluster (``ANALYTICS_CLICKHOUSE_CLUSTER``), every statement, ``schema_migrations`` included, runs as
+  :mod:`plumbing.cluster_ddl` renders it (ADR 0019); the checksums recorded stay those of the files, so the
+  files stay the one source and a store migrated either way reads the same history.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from clickhouse_connect.driver.client import Client
+
+from plumbing.cluster_ddl import ClusterLayout, ClusterRenderer, create_database
 
 MIGRATIONS_PACKAGE = "schemas.migrations"
 MIGRATION_TABLE = "schema_migrations"
@@ -73,39 +78,80 @@ def load_migrations() -> list[Migration]:
     return [found[version] for version in sorted(found)]
 
 
-def applied_migrations(client: Client) -> dict[int, str]:
-    """Applied version → checksum, as recorded in the database."""
-    client.command(_CREATE_MIGRATION_TABLE)
+@dataclass(frozen=True)
+class Rendered:
+    """The statements that set up the store for ``layout`` (``None``: one server): ``schema_migrations``
+    first, on a cluster after the database (``setup``), then every migration with the statements to run."""
+
+    layout: ClusterLayout | None
+    setup: list[str]
+    migrations: list[tuple[Migration, list[str]]]
+
+
+def render_migrations(layout: ClusterLayout | None, migrations: list[Migration] | None = None) -> Rendered:
+    """Every migration (``load_migrations()`` unless given) with its statements: the file's as they are for
+    one server, else rendered for ``layout`` in migration order (the renderer learns where each table lives
+    from the earlier migrations, applied or not)."""
+    migrations = load_migrations() if migrations is None else migrations
+    if layout is None:
+        return Rendered(None, [_CREATE_MIGRATION_TABLE], [(m, m.statements) for m in migrations])
+    renderer = ClusterRenderer(layout)
+    setup = [create_database(layout), *renderer.render(_CREATE_MIGRATION_TABLE)]
+    rendered = [
+        (m, [s for statement in m.statements for s in renderer.render(statement)]) for m in migrations
+    ]
+    return Rendered(layout, setup, rendered)
+
+
+def applied_migrations(client: Client, create: str | None = _CREATE_MIGRATION_TABLE) -> dict[int, str]:
+    """Applied version → checksum, as recorded in the database, after running ``create`` (the single-server
+    ``schema_migrations``; ``None`` when the caller created it, as :func:`migrate` does on a cluster)."""
+    if create is not None:
+        client.command(create)
     rows = client.query(f"SELECT version, checksum FROM {MIGRATION_TABLE} FINAL ORDER BY version").result_rows
     return {int(version): str(checksum) for version, checksum in rows}
 
 
-def migrate(client: Client) -> list[Migration]:
-    """Apply every pending migration in order; return the ones applied by this call."""
-    done = applied_migrations(client)
+def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
+    """Apply every pending migration in order; return the ones applied by this call. With ``cluster``, the
+    statements are rendered for that cluster of the server ``client`` talks to, in its current database
+    (created ``ON CLUSTER`` first, with a replicated ``schema_migrations``)."""
+    layout = None
+    if cluster is not None:
+        layout = ClusterLayout(cluster, str(client.command("SELECT currentDatabase()")))
+    rendered = render_migrations(layout)
+
+    def recorded() -> dict[int, str]:
+        return applied_migrations(client) if layout is None else applied_migrations(client, None)
+
+    if layout is not None:
+        for statement in rendered.setup:
+            client.command(statement)
+    done = recorded()
     applied_now: list[Migration] = []
-    for migration in load_migrations():
-        recorded = done.get(migration.version)
-        if recorded is not None:
-            if recorded != migration.checksum:
+    for migration, statements in rendered.migrations:
+        recorded_checksum = done.get(migration.version)
+        if recorded_checksum is not None:
+            if recorded_checksum != migration.checksum:
                 raise MigrationError(
                     f"migration {migration.version:04d}_{migration.name} changed after it was applied; "
                     "add a new migration instead of editing an applied one"
                 )
             continue
         try:
-            apply(client, migration)
+            apply(client, migration, statements)
         except Exception:
-            if applied_migrations(client).get(migration.version) != migration.checksum:
+            if recorded().get(migration.version) != migration.checksum:
                 raise
             continue  # another migrate finished it meanwhile, and may already have run later ones
         applied_now.append(migration)
     return applied_now
 
 
-def apply(client: Client, migration: Migration) -> None:
-    """Run ``migration``'s statements and record it (whether or not it was recorded before)."""
-    for statement in migration.statements:
+def apply(client: Client, migration: Migration, statements: list[str] | None = None) -> None:
+    """Run ``migration``'s statements (or ``statements``: their cluster rendering) and record it with the
+    file's checksum (whether or not it was recorded before)."""
+    for statement in migration.statements if statements is None else statements:
         client.command(statement)
     client.insert(
         MIGRATION_TABLE,

@@ -56,6 +56,10 @@ class CommonSettings(BaseSettings):
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     """``chdb://<dir>`` for the embedded engine, or ``http(s)://user:password@host:port`` for a server."""
     clickhouse_database: str = "analytics"
+    clickhouse_cluster: str | None = None
+    """A cluster of the servers' ``remote_servers``: ``analytics migrate`` then renders every migration for
+    it (replicated tables, ``Distributed`` tables sharded by tenant and user, ``ON CLUSTER``; ADR 0019,
+    docs/clickhouse-cluster.md). Unset: one server (or the embedded engine), migrations as written."""
     database_url: str = DEFAULT_DATABASE_URL
     """The configuration store (ADR 0017): ``sqlite+aiosqlite:///<file>`` (embedded default, beside the
     embedded ClickHouse store) or ``postgresql+asyncpg://user:password@host:port/db``."""

@@ -31,7 +31,14 @@ from schemas.rows import TableBatch
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEDUP_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "insert_deduplicate": 1}
+DEDUP_SETTINGS = {
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "insert_deduplicate": 1,
+    "insert_distributed_sync": 1,
+}
+"""Every insert's settings. The last one (``distributed_foreground_insert``'s older name, known to every
+supported server) matters on a cluster only (ADR 0019): an insert into a ``Distributed`` table returns once
+every shard holds its rows, so a failure reaches the retry with the same token instead of being queued."""
 
 DATA_ERROR_CODES = frozenset(
     {
