@@ -171,6 +171,7 @@ def main() -> int:
             "ANALYTICS_WORKER_GROUP_PREFIX": group_prefix,
             "ANALYTICS_CLICKHOUSE_URL": f"chdb://{data}/ch",
             "ANALYTICS_WORKER_DATA_DIR": f"{data}/faust",
+            "ANALYTICS_WORKER_METRICS_PORT": "0",
             "ANALYTICS_LOG_LEVEL": "WARNING",
             "ANALYTICS_TENANT_TIMEZONES": json.dumps(dict(DEFAULT_TENANTS)),
         }

@@ -167,6 +167,7 @@ def create_dev_app(
     )
     app = create_app(gateway, sink, auth.verifier(), keys, privacy=privacy)
     app.title = "Event analytics (embedded)"
+    app.state.metrics.registry.register(sink.metrics.registry)  # one /metrics: gateway, bus, query API
     _with_query_api(app, worker, sink)
     secret = auth.auth_jwt_secret.get_secret_value() if auth.auth_jwt_secret else None
     if secret is not None:  # a token to try the API with (printed by `analytics dev`)

@@ -40,9 +40,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """Register ``dlq list|replay [--stream S] [--limit N]``; sets ``handler``."""
     parser = subparsers.add_parser("dlq", help="list or replay a stream's dead letters")
     parser.add_argument("action", choices=["list", "replay"])
-    parser.add_argument(
-        "--stream", default="events", choices=["events", "performance", "usage", "activities"]
-    )
+    parser.add_argument("--stream", default="events", choices=[stream.value for stream in Stream])
     parser.add_argument("--limit", type=int, default=50)
     parser.set_defaults(handler=_cmd_dlq)
 

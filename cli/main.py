@@ -1,15 +1,15 @@
 """``analytics``: one console command for every role, so one image serves them all.
 
 Each command is a module of :mod:`cli` whose ``add_cli`` registers it and sets its ``handler``; this module
-holds the root parser, the logging setup and the one error every command answers alike (a store that
-cannot be opened: one line, exit 1). Handlers import their service lazily: ``analytics migrate`` and
-``analytics --help`` must not pay for (or need) the web stack.
+holds the root parser, the logging setup (:mod:`plumbing.logs`: JSON lines, console lines on a terminal)
+and the one error every command answers alike (a store that cannot be opened: one line, exit 1). Handlers
+import their service lazily: ``analytics migrate`` and ``analytics --help`` must not pay for (or need) the
+web stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -32,6 +32,7 @@ from cli import (
 )
 from plumbing.clickhouse import StoreHeldError, StoreUnavailableError
 from plumbing.config_errors import ConfigStoreError, ConfigStoreUnavailable
+from plumbing.logs import configure_logging
 from plumbing.settings import CommonSettings, load_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,10 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=load_settings(CommonSettings).log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    common = load_settings(CommonSettings)
+    configure_logging(common.log_level, common.log_format)
     handler: Handler = args.handler
     try:
         return handler(args)

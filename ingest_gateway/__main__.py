@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from ingest_gateway.main import create_app
 from ingest_gateway.settings import GatewaySettings
 from plumbing.gc_tuning import tune_for_service
+from plumbing.logs import configure_logging
+from plumbing.metrics_exposition import multiprocess_directory
 from plumbing.serving import AnswerWhenCancelled, serve_http, uvicorn_options
 from plumbing.settings import load_settings
 from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
@@ -32,9 +34,12 @@ def served_app(settings: GatewaySettings) -> FastAPI:
 
 def worker_process_app() -> AnswerWhenCancelled:
     """The app of one of ``--workers N`` processes, from that process's own settings. uvicorn builds it
-    once its signal handlers are in place, so the watchdog goes in front of them here."""
+    once its signal handlers are in place, so the watchdog goes in front of them here. The process is a
+    new interpreter: its logging is set up here, before uvicorn logs its first line."""
+    settings = load_settings(GatewaySettings)
+    configure_logging(settings.log_level, settings.log_format)
     _watchdog().chain_signals()
-    return AnswerWhenCancelled(served_app(load_settings(GatewaySettings)))
+    return AnswerWhenCancelled(served_app(settings))
 
 
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
@@ -49,15 +54,18 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         "log_level": settings.log_level.lower(),
     }
     if workers > 1:  # each worker process builds its own app (and producer) from the environment
-        uvicorn.run(
-            "ingest_gateway.__main__:worker_process_app",
-            factory=True,
-            workers=workers,
-            **uvicorn_options(watchdog, **options),
-        )
+        with multiprocess_directory():  # one scrape answers for every worker process
+            uvicorn.run(
+                "ingest_gateway.__main__:worker_process_app",
+                factory=True,
+                workers=workers,
+                **uvicorn_options(watchdog, **options),
+            )
         return 0
     return serve_http(served_app(settings), watchdog, **options)
 
 
 if __name__ == "__main__":
+    _settings = load_settings(GatewaySettings)
+    configure_logging(_settings.log_level, _settings.log_format)
     sys.exit(serve())

@@ -15,6 +15,10 @@ member of its stream's union on ``type``; its errors name the field as it is in 
 not pydantic's ``video_watched.session_id``), and a missing or unknown ``type`` is an error of ``type``.
 LMS messages carry their subject key in ``user_id``, so they are never stamped with an end user's id: the
 LMS routes take only credentials that speak for the whole tenant (:mod:`ingest_gateway.api.deps`).
+
+Every message of a request carries the request's id as its ``request_id`` header (:func:`message_headers`),
+read from the logging context the middleware binds for the request (:func:`plumbing.logs.request_context`),
+so the workers' log lines of the batch that carries it name the request.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ingest_gateway.metrics import GatewayMetrics
 from ingest_gateway.partitioner import partition_of
 from ingest_gateway.settings import GatewaySettings
 from ingest_gateway.stamping import Placement, TimeRefused, place, stamp
+from plumbing.logs import current_request_id
 from privacy.directory import TenantPrivacyDirectory, longest_retention
 from schemas.envelope import ErrorCode
 from schemas.event_time import BEYOND_RETENTION, CLAMPED, OUT_OF_RANGE, RawRetention
@@ -40,10 +45,10 @@ from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.messages import SCHEMA_VERSION_HEADER, encode_batch, format_time
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import SCHEMA_VERSION, Stream, message_key, registry
-from schemas.transport import EventSink, Record, SinkUnavailable
+from schemas.transport import HEADER_REQUEST_ID, EventSink, Record, SinkUnavailable
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3c1e-2b1a-4f38-9a55-2c1a1e0c7d11")
-_HEADERS = [(SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())]
+_SCHEMA_VERSION = (SCHEMA_VERSION_HEADER, str(SCHEMA_VERSION).encode())
 
 
 _TIME_CODES = {OUT_OF_RANGE: ErrorCode.TIMESTAMP_OUT_OF_RANGE, BEYOND_RETENTION: ErrorCode.BEYOND_RETENTION}
@@ -123,6 +128,15 @@ def idempotent_id(tenant_id: str, key: str, index: int, user_id: str | None = No
     Keys of end users (``user_id``) are their own: two users choosing the same key get different ids."""
     scope = tenant_id if user_id is None else f"{tenant_id}\x1e{user_id}"
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{key}\x1f{index}")
+
+
+def message_headers(request_id: str | None) -> list[tuple[str, bytes]]:
+    """The headers of every message of a request: the schema version, and the request's id
+    (``X-Request-ID``, :data:`~schemas.transport.HEADER_REQUEST_ID`) so the workers' log lines of the batch
+    carrying it name the request."""
+    if not request_id:
+        return [_SCHEMA_VERSION]
+    return [_SCHEMA_VERSION, (HEADER_REQUEST_ID, request_id.encode())]
 
 
 def _check_user(stream: Stream, user_id: str | None) -> None:
@@ -295,7 +309,7 @@ class Intake:
                 )
                 for partition, (keys, events) in groups.items()
             ]
-            await self._sink.publish(topic, records, _HEADERS)
+            await self._sink.publish(topic, records, message_headers(current_request_id()))
         except SinkUnavailable as exc:
             self._metrics.events_rejected.labels(stream.value, "unavailable").inc(len(payloads))
             raise unavailable(f"events not accepted: {exc}", self._settings.gateway_retry_after_s) from exc

@@ -1,4 +1,6 @@
-"""Prometheus metrics of the gateway, on a registry of its own so several apps can live in one process."""
+"""Prometheus metrics of the gateway, on a registry of its own so several apps can live in one process; with
+several worker processes they are summed over all of them (:mod:`plumbing.metrics_exposition`). Names:
+docs/operations.md."""
 
 from __future__ import annotations
 
@@ -15,29 +17,38 @@ class GatewayMetrics:
 
     def __post_init__(self) -> None:
         self.requests = Counter(
-            "gateway_http_requests",
+            "analytics_gateway_http_requests",
             "HTTP requests by route and status",
             ["route", "status"],
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "gateway_http_requests_in_flight", "HTTP requests being served", registry=self.registry
+            "analytics_gateway_http_requests_in_flight",
+            "HTTP requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # several worker processes: the sum over the live ones
         )
         self.request_latency = Histogram(
-            "gateway_http_request_seconds",
+            "analytics_gateway_http_request_duration_seconds",
             "HTTP request latency",
             ["route"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.events_accepted = Counter(
-            "gateway_events_accepted", "Events acknowledged by Kafka", ["stream"], registry=self.registry
+            "analytics_gateway_events_accepted",
+            "Events acknowledged by Kafka",
+            ["stream"],
+            registry=self.registry,
         )
         self.events_rejected = Counter(
-            "gateway_events_rejected", "Events refused", ["stream", "reason"], registry=self.registry
+            "analytics_gateway_events_rejected",
+            "Events refused",
+            ["stream", "reason"],
+            registry=self.registry,
         )
         self.produce_latency = Histogram(
-            "gateway_produce_seconds",
+            "analytics_gateway_produce_duration_seconds",
             "Time from produce to acknowledgement of one request's events",
             ["stream"],
             buckets=LATENCY_BUCKETS,

@@ -76,8 +76,16 @@ class BoundedServer(uvicorn.Server):
 
 
 def uvicorn_options(watchdog: ShutdownWatchdog, **options: Any) -> dict[str, Any]:
-    """``options`` with the graceful shutdown of uvicorn bounded by the watchdog's share."""
-    return {**options, "timeout_graceful_shutdown": max(1, round(watchdog.share(GRACE_SHARE)))}
+    """``options`` with the graceful shutdown of uvicorn bounded by the watchdog's share, and uvicorn's
+    logging left to ours (:mod:`plumbing.logs`): no configuration of its own (its records go to the root
+    logger's handler) and no access log, which would print the client's address (the access line is
+    :class:`plumbing.middleware.RequestContextMiddleware`'s)."""
+    return {
+        **options,
+        "timeout_graceful_shutdown": max(1, round(watchdog.share(GRACE_SHARE))),
+        "log_config": None,
+        "access_log": False,
+    }
 
 
 def serve_http(app: Any, watchdog: ShutdownWatchdog, **options: Any) -> int:

@@ -18,7 +18,7 @@ import logging
 import threading
 from datetime import timedelta
 from functools import cache
-from typing import Self, TypeVar
+from typing import Literal, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
@@ -71,6 +71,9 @@ class CommonSettings(BaseSettings):
     """Tenant of the tokens ``analytics dev`` prints and ``analytics token`` mints by default (requests
     take their tenant from their credential)."""
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """Log lines (:mod:`plumbing.logs`): ``json``, one JSON object per line; ``console``, key=value lines
+    for people; ``auto``, console when standard error is a terminal, else JSON."""
     tenant_timezone: str = "UTC"
     """IANA zone that rollup buckets use for tenants without one of their own."""
     tenant_timezones: dict[str, str] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from plumbing.gc_tuning import tune_for_service
+from plumbing.logs import configure_logging
 from plumbing.serving import serve_http
 from plumbing.settings import load_settings
 from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
@@ -31,4 +32,6 @@ def serve(host: str | None = None, port: int | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _settings = load_settings(QuerySettings)
+    configure_logging(_settings.log_level, _settings.log_format)
     sys.exit(serve())

@@ -15,35 +15,35 @@ class QueryMetrics:
 
     def __post_init__(self) -> None:
         self.requests = Counter(
-            "query_api_http_requests",
+            "analytics_query_http_requests",
             "HTTP requests by route and status",
             ["route", "status"],
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "query_api_http_requests_in_flight", "HTTP requests being served", registry=self.registry
+            "analytics_query_http_requests_in_flight", "HTTP requests being served", registry=self.registry
         )
         self.request_latency = Histogram(
-            "query_api_http_request_seconds",
+            "analytics_query_http_request_duration_seconds",
             "HTTP request latency by route",
             ["route"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.clickhouse_latency = Histogram(
-            "query_api_clickhouse_seconds",
+            "analytics_query_clickhouse_duration_seconds",
             "Latency of one ClickHouse statement",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.admission_wait = Histogram(
-            "query_api_admission_wait_seconds",
+            "analytics_query_admission_wait_seconds",
             "Time a dashboard-class computation waited for its turn (ANALYTICS_QUERY_CONCURRENT_READS)",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.cache = Counter(
-            "query_api_cache_lookups",
+            "analytics_query_cache_lookups",
             "Result-cache lookups by outcome (hit, stale: answered while refreshed, miss)",
             ["outcome"],
             registry=self.registry,

@@ -1,9 +1,9 @@
 """The query API's only door to ClickHouse: a small pool of clients used from worker threads.
 
 Every statement is parameterised (``{name:Type}`` server-side binding, never string formatting of values)
-and timed into the ``query_api_clickhouse_seconds`` histogram. Each client runs one statement at a time, so
-an HTTP server's session rules and chDB's synchronous client are both respected; the pool bounds how many
-statements one process runs at once.
+and timed into the ``analytics_query_clickhouse_duration_seconds`` histogram. Each client runs one statement
+at a time, so an HTTP server's session rules and chDB's synchronous client are both respected; the pool
+bounds how many statements one process runs at once.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ from typing import Protocol
 Record = tuple[int, bytes, bytes]
 """(partition, key, value) of one message."""
 
+HEADER_REQUEST_ID = "request_id"
+"""The message header carrying the id of the gateway request that published it (``X-Request-ID``), so the
+workers' log lines of the batch that carries it name the request."""
+
 
 class SinkUnavailable(Exception):
     """The sink cannot take events now; answer 503 and let the client retry."""

@@ -23,12 +23,15 @@ from faust.worker import Worker
 from plumbing.clickhouse import open_client
 from plumbing.gc_tuning import tune_for_service
 from plumbing.kafka_admin import ensure_topics
+from plumbing.logs import configure_logging, faust_logging_config
 from plumbing.settings import load_settings
 from plumbing.shutdown import ShutdownSettings, ShutdownWatchdog
 from plumbing.storage import Storage
 from schemas.topics import registry
-from stream_processors.app import build_app
+from stream_processors.app import build_app, consumer_group
 from stream_processors.dead_letters import KafkaDeadLetters
+from stream_processors.metrics import WorkerMetrics
+from stream_processors.operations import GroupWatch, OperationsServer
 from stream_processors.pipeline import AgentGroup
 from stream_processors.settings import WorkerSettings
 
@@ -43,6 +46,12 @@ class BoundedWorker(Worker):
     def __init__(self, *services: Any, watchdog: ShutdownWatchdog, **options: Any) -> None:
         super().__init__(*services, **options)
         self.watchdog = watchdog
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """Logging is plumbing.logs' (passed as ``logging_config``): no progress spinner. At WARNING and
+        above Faust would add its handler, turn the root logger to DEBUG and write cursor codes to
+        standard output even off a terminal."""
+        self.spinner = None
 
     def _on_sigterm(self) -> None:
         self.watchdog.on_signal(signal.SIGTERM)
@@ -71,17 +80,31 @@ def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = N
     """Run ``groups`` until a signal stops them; ``settings`` default to the process's own
     (:func:`plumbing.settings.load_settings`)."""
     settings = settings or load_settings(WorkerSettings)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, list(registry(settings.topic_prefix).values())))
     storage = Storage(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
         settings.retry_max_s,
     )
     dead_letters = KafkaDeadLetters(settings.kafka_bootstrap)
-    apps = [build_app(settings, group, storage, dead_letters)[0] for group in groups]
+    metrics = WorkerMetrics()
+    metrics.count_store_retries(lambda: storage.failures)
+    apps, watches = [], []
+    for group in groups:
+        app, handlers = build_app(settings, group, storage, dead_letters, metrics)
+        apps.append(app)
+        watches.append(
+            GroupWatch(app, group.value, consumer_group(settings, group), list(handlers.values()), metrics)
+        )
+    operations = OperationsServer(
+        watches, metrics, settings.worker_metrics_host, settings.worker_metrics_port, settings.kafka_bootstrap
+    )
     worker = BoundedWorker(
         *apps,
+        operations,
         watchdog=ShutdownWatchdog.from_settings(load_settings(ShutdownSettings), "worker", ABANDONS),
         loglevel=settings.log_level.lower(),
+        logging_config=faust_logging_config(settings.log_level, settings.log_format),
         quiet=True,
         redirect_stdouts=False,
     )

@@ -21,6 +21,8 @@ from schemas.topics import Stream, registry
 from stream_processors.dead_letters import KafkaDeadLetters
 from stream_processors.intents import IntentLog
 from stream_processors.kafka_reader import KafkaRangeReader
+from stream_processors.metrics import WorkerMetrics
+from stream_processors.operations import CommitMonitor
 from stream_processors.pipeline import AgentGroup, BatchWriter, Delivery, ExactlyOncePartitions
 from stream_processors.settings import WorkerSettings
 
@@ -30,9 +32,15 @@ def consumer_group(settings: WorkerSettings, group: AgentGroup) -> str:
 
 
 def build_app(
-    settings: WorkerSettings, group: AgentGroup, storage: Storage, dead_letters: KafkaDeadLetters
+    settings: WorkerSettings,
+    group: AgentGroup,
+    storage: Storage,
+    dead_letters: KafkaDeadLetters,
+    metrics: WorkerMetrics | None = None,
 ) -> tuple[faust.App, dict[Stream, ExactlyOncePartitions]]:
-    """A Faust app for ``group`` with an agent per stream; returns the app and its partition handlers."""
+    """A Faust app for ``group`` with an agent per stream; returns the app and its partition handlers.
+    ``metrics``: where its batches and offset commits are counted (a fresh registry if not given)."""
+    metrics = metrics or WorkerMetrics()
     app_id = consumer_group(settings, group)
     datadir = Path(settings.worker_data_dir) / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +55,7 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, settings.worker_batch_max_messages * 2),
         datadir=str(datadir),
+        monitor=CommitMonitor(metrics, group.value),
     )
     intents = IntentLog(storage)
     reader = KafkaRangeReader(settings.kafka_bootstrap)
@@ -54,7 +63,9 @@ def build_app(
     tracking = TrackingFilter()
     handlers: dict[Stream, ExactlyOncePartitions] = {}
     for stream, spec in registry(settings.topic_prefix).items():
-        writer = BatchWriter(stream, group, app_id, storage, intents, dead_letters, zones, tracking)
+        writer = BatchWriter(
+            stream, group, app_id, storage, intents, dead_letters, zones, tracking, metrics=metrics
+        )
         handler = ExactlyOncePartitions(writer, intents, reader)
         handlers[stream] = handler
         topic = app.topic(spec.name, value_serializer="raw", key_serializer="raw")

@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
 from plumbing.shutdown import ShutdownSettings
 from plumbing.storage import Storage
 from privacy.tracking import TrackingFilter
@@ -29,6 +31,7 @@ from schemas.topics import Stream, registry
 from schemas.transport import Record, SinkUnavailable
 from stream_processors.dead_letters import StoredDeadLetters
 from stream_processors.intents import Intent
+from stream_processors.metrics import WorkerMetrics
 from stream_processors.pipeline import BatchWriter, Delivery
 from stream_processors.settings import WorkerSettings
 
@@ -48,6 +51,8 @@ class _Pending:
     topic: str
     values: list[bytes]
     done: asyncio.Future[None] = field(repr=False)
+    headers: dict[str, bytes] = field(default_factory=dict)
+    """The gateway's message headers (its request id): kept on each delivery, as Kafka keeps them."""
 
 
 def _fail(item: _Pending, error: SinkUnavailable) -> None:
@@ -81,9 +86,20 @@ class EmbeddedSink:
         self._recent_sizes: deque[int] = deque(maxlen=TARGET_WINDOW)
         self.commits = 0
         self.dead_letters = StoredDeadLetters(storage)
+        self.metrics = WorkerMetrics(CollectorRegistry(auto_describe=True))
+        """The bus's batch series (group ``embedded``), served with the gateway's (``analytics dev``)."""
+        self.metrics.count_store_retries(lambda: storage.failures)
         self._writers = {
             stream: BatchWriter(
-                stream, None, EMBEDDED_GROUP, storage, None, self.dead_letters, self.zones, self.tracking
+                stream,
+                None,
+                EMBEDDED_GROUP,
+                storage,
+                None,
+                self.dead_letters,
+                self.zones,
+                self.tracking,
+                metrics=self.metrics,
             )
             for stream in Stream
         }
@@ -134,7 +150,11 @@ class EmbeddedSink:
         if stream is None:
             raise SinkUnavailable(f"unknown topic {topic}")
         pending = _Pending(
-            stream, topic, [value for _, _, value in records], asyncio.get_running_loop().create_future()
+            stream,
+            topic,
+            [value for _, _, value in records],
+            asyncio.get_running_loop().create_future(),
+            dict(headers),
         )
         try:
             self._queue.put_nowait(pending)
@@ -196,7 +216,8 @@ class EmbeddedSink:
         by_stream: dict[Stream, list[Delivery]] = {}
         for item in group:
             by_stream.setdefault(item.stream, []).extend(
-                Delivery(item.topic, 0, next(self._offsets), value) for value in item.values
+                Delivery(item.topic, 0, next(self._offsets), value, headers=item.headers)
+                for value in item.values
             )
         for stream, deliveries in by_stream.items():
             first, last = deliveries[0], deliveries[-1]

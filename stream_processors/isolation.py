@@ -15,10 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from plumbing.storage import Storage, StoreDataError
+from plumbing.storage import StoreDataError
 from schemas.rows import TableBatch
+
+
+class Inserter(Protocol):
+    """What is stored through: :class:`~plumbing.storage.Storage`, or a wrapper that meters it."""
+
+    async def insert(self, batch: TableBatch, token: str) -> None:
+        """Insert ``batch`` deduplicated by ``token``; raises :class:`StoreDataError` for rows at fault."""
+        ...
+
 
 TablesFor = Callable[[Sequence[Any]], list[TableBatch]]
 TokenFor = Callable[[str, str], str]
@@ -35,7 +44,7 @@ class Refusal:
 
 
 async def store_isolating(
-    storage: Storage,
+    storage: Inserter,
     events: Sequence[Any],
     tables_for: TablesFor,
     token_for: TokenFor,

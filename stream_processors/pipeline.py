@@ -13,8 +13,11 @@ offsets move only after ClickHouse has the rows (or they were dead-lettered: ADR
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -26,6 +29,7 @@ from privacy.tracking import TrackingFilter
 from schemas.messages import EnvelopeError, decode_batch, decode_event, unpack_batch
 from schemas.rows import TableBatch, ZoneFor, feed_rows, raw_rows
 from schemas.topics import Stream, message_key
+from schemas.transport import HEADER_REQUEST_ID
 from stream_processors.dead_letters import (
     HEADER_GROUP,
     HEADER_LETTER_ID,
@@ -37,8 +41,9 @@ from stream_processors.dead_letters import (
     DeadLetterSink,
 )
 from stream_processors.intents import Intent, IntentLog
-from stream_processors.isolation import store_isolating
+from stream_processors.isolation import Inserter, store_isolating
 from stream_processors.ledger import LEDGER_TABLE, EventLedger, Keyed, source_of
+from stream_processors.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,12 @@ class Delivery:
         """Whether ``group`` processes this message: a replayed store letter is for its group alone."""
         wanted = self.headers.get(HEADER_GROUP)
         return not wanted or group is None or wanted.decode() == group.value
+
+    @property
+    def request_id(self) -> str:
+        """The id of the gateway request that published this message (``""`` if none came with it)."""
+        value = self.headers.get(HEADER_REQUEST_ID)
+        return value.decode(errors="replace") if value else ""
 
     @property
     def stored_tables(self) -> frozenset[str]:
@@ -185,6 +196,7 @@ class BatchWriter:
     Dead letters of undecodable or invalid events are written by the raw group (and the embedded mode)
     only, since every group finds the same ones; store refusals by the group that met them.
     ``intents``: ``None`` when nothing re-forms batches (the embedded mode).
+    ``metrics``: where each batch is counted and timed (docs/operations.md); ``None`` counts nothing.
     """
 
     def __init__(
@@ -197,6 +209,7 @@ class BatchWriter:
         dead_letters: DeadLetterSink,
         zone_for: ZoneFor,
         tracking: TrackingFilter | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.stream = stream
         self.group = group
@@ -207,6 +220,8 @@ class BatchWriter:
         self._zone_for = zone_for
         self._tracking = tracking or TrackingFilter()
         self._ledger = EventLedger(storage, consumer_group)
+        self._metrics = metrics
+        self._inserts: Inserter = storage if metrics is None else _MeteredInserts(storage, metrics)
         self.events_written = 0
         self.dead_lettered = 0
         self.untracked = 0
@@ -230,15 +245,18 @@ class BatchWriter:
     async def write(self, deliveries: Sequence[Delivery], intent: Intent | None = None) -> None:
         if not deliveries:
             return
+        started = time.perf_counter()
         intent = intent or self.intent_for(deliveries)
         decoded, letters = decode_sourced(self.stream, [d for d in deliveries if d.targets(self.group)])
         if self.group is AgentGroup.ROLLUPS:
             letters = []  # the raw group writes them: one letter per failure, whatever the groups
+        untracked_before = self.untracked
         kept = self._keep_tracked(decoded)
         keys = [d.keyed for d in kept]
         firsts = await self._ledger.first_deliveries(keys)
         fresh = [d for d, first in zip(kept, firsts, strict=True) if first]
-        self.repeats += len(kept) - len(fresh)
+        repeats = len(kept) - len(fresh)
+        self.repeats += repeats
         if self._intents is not None:
             await self._intents.record(intent)
         stored: list[Decoded] = []
@@ -249,7 +267,7 @@ class BatchWriter:
                 return intent.token(table, f"{part}{path}")
 
             refusals = await store_isolating(
-                self._storage, [d.event for d in items], self.tables, token, stored=skip
+                self._inserts, [d.event for d in items], self.tables, token, stored=skip
             )
             refused = {r.index for r in refusals}
             stored.extend(d for i, d in enumerate(items) if i not in refused)
@@ -259,8 +277,72 @@ class BatchWriter:
         await self._ledger.record(stored_keys, intent.token(LEDGER_TABLE))
         if letters:
             await self._dead_letters.send(letters)
+            log.warning(
+                "dead-lettered %d events of %s",
+                len(letters),
+                self.stream.value,
+                extra={
+                    "stream": self.stream.value,
+                    "group": self.group_name,
+                    "steps": sorted({letter.step for letter in letters}),
+                    "request_ids": _request_ids(deliveries, {letter.offset for letter in letters}),
+                },
+            )
         self.events_written += len(stored)
         self.dead_lettered += len(letters)
+        if self._metrics is not None:
+            self._count(deliveries, stored, repeats, self.untracked - untracked_before, letters, started)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "batch stored",
+                extra={
+                    "stream": self.stream.value,
+                    "group": self.group_name,
+                    "topic": intent.topic,
+                    "partition": intent.partition,
+                    "first_offset": intent.first_offset,
+                    "last_offset": intent.last_offset,
+                    "events": len(stored),
+                    "dead_letters": len(letters),
+                    "request_ids": _request_ids(deliveries),
+                },
+            )
+
+    def _count(
+        self,
+        deliveries: Sequence[Delivery],
+        stored: list[Decoded],
+        repeats: int,
+        untracked: int,
+        letters: list[DeadLetter],
+        started: float,
+    ) -> None:
+        """Count one batch into the metrics; freshness once per stored message (the gateway stamps every
+        event of a request with the same ``received_at``)."""
+        assert self._metrics is not None
+        m, labels = self._metrics, (self.stream.value, self.group_name)
+        m.messages.labels(*labels).inc(len(deliveries))
+        m.batch_messages.labels(*labels).observe(len(deliveries))
+        m.batch_events.labels(*labels).observe(len(stored) + repeats + untracked)
+        for outcome, count in (("stored", len(stored)), ("repeat", repeats), ("untracked", untracked)):
+            if count:
+                m.events.labels(*labels, outcome).inc(count)
+        for step, count in Counter(letter.step for letter in letters).items():
+            m.dead_letters.labels(*labels, step).inc(count)
+        now = datetime.now(UTC)
+        received: dict[int, datetime] = {}
+        for d in stored:
+            at = getattr(d.event, "received_at", None)
+            if isinstance(at, datetime):
+                received.setdefault(id(d.delivery), at)
+        freshness = m.freshness.labels(*labels)
+        for at in received.values():
+            freshness.observe(max(0.0, (now - at).total_seconds()))
+        m.batch_duration.labels(*labels).observe(time.perf_counter() - started)
+
+    def count_replay(self) -> None:
+        if self._metrics is not None:
+            self._metrics.replayed_batches.labels(self.stream.value, self.group_name).inc()
 
     def _keep_tracked(self, decoded: list[Decoded]) -> list[Decoded]:
         tracked = {id(e) for e in self._tracking.keep(self.stream, [d.event for d in decoded])}
@@ -295,6 +377,25 @@ class BatchWriter:
         )
 
 
+def _request_ids(deliveries: Sequence[Delivery], offsets: set[int] | None = None) -> list[str]:
+    """The gateway request ids of ``deliveries`` (of those at ``offsets`` only, if given), for log lines."""
+    return sorted({d.request_id for d in deliveries if offsets is None or d.offset in offsets} - {""})
+
+
+class _MeteredInserts:
+    """The store as :func:`store_isolating` sees it, each insert timed and its rows counted per table."""
+
+    def __init__(self, storage: Storage, metrics: WorkerMetrics) -> None:
+        self._storage = storage
+        self._metrics = metrics
+
+    async def insert(self, batch: TableBatch, token: str) -> None:
+        started = time.perf_counter()
+        await self._storage.insert(batch, token)
+        self._metrics.insert_duration.labels(batch.table).observe(time.perf_counter() - started)
+        self._metrics.insert_rows.labels(batch.table).inc(batch.row_count)
+
+
 def _parts(items: list[Decoded]) -> list[tuple[str, frozenset[str], list[Decoded]]]:
     """The batch's events by the tables they must skip: all of them together (part ``""``) but for
     replayed letters whose event some tables hold already (part ``r<offset>``, each on its own)."""
@@ -319,6 +420,8 @@ class ExactlyOncePartitions:
         self._next_offset: dict[tuple[str, int], int] = {}
         self._replayed_through: dict[tuple[str, int], int] = {}
         self.replayed_batches = 0
+        self.recovering = 0
+        """Partitions whose open intents are being re-formed right now (readiness waits for none)."""
 
     def forget(self, partitions: set[tuple[str, int]]) -> None:
         """Drop state of revoked partitions; their next delivery starts a new assignment."""
@@ -339,6 +442,13 @@ class ExactlyOncePartitions:
             self._next_offset[key] = items[-1].offset + 1
 
     async def _replay_open_intents(self, key: tuple[str, int], committed: int) -> None:
+        self.recovering += 1
+        try:
+            self._replayed_through[key] = await self._replay(key, committed)
+        finally:
+            self.recovering -= 1
+
+    async def _replay(self, key: tuple[str, int], committed: int) -> int:
         topic, partition = key
         open_intents = await self._intents.open_since(
             self._writer.consumer_group, topic, partition, committed
@@ -351,5 +461,6 @@ class ExactlyOncePartitions:
             )
             await self._writer.write(deliveries, intent)
             self.replayed_batches += 1
+            self._writer.count_replay()
             through = intent.last_offset
-        self._replayed_through[key] = through
+        return through

@@ -16,6 +16,10 @@ class WorkerSettings(CommonSettings):
     """Faust's local data directory (it keeps no state we rely on: offsets live in Kafka)."""
     worker_zone_refresh_s: float = 30.0
     """How often workers re-read tenant time zones and tracking preferences saved through the config API."""
+    worker_metrics_host: str = "127.0.0.1"
+    """Where a worker process serves ``/healthz``, ``/readyz``, ``/metrics`` (``0.0.0.0`` in containers)."""
+    worker_metrics_port: int = 9102
+    """Their port; 0 picks a free one (logged), for several workers on one host."""
     embedded_gather_wait_s: float = 0.1
     """``analytics dev``: how long a commit may wait for as many requests as recent commits held.
 

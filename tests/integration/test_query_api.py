@@ -394,7 +394,7 @@ async def test_unknown_user_gets_zeros_and_bad_parameters_get_400(
     assert ready.status_code == 200
     metrics = (await api.get("/metrics")).text
     assert (
-        "query_api_clickhouse_seconds_count" in metrics
+        "analytics_query_clickhouse_duration_seconds_count" in metrics
         and 'route="/analytics/dashboard/{user_id}"' in metrics
     )
 

@@ -182,6 +182,7 @@ def test_the_readme_sequence_serves_what_the_load_generator_sent(
         "ANALYTICS_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "ANALYTICS_TOPIC_PREFIX": f"readme-{tag}.",
         "ANALYTICS_WORKER_GROUP_PREFIX": f"readme-{tag}-",
+        "ANALYTICS_WORKER_METRICS_PORT": "0",
         "ANALYTICS_CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
         "ANALYTICS_GATEWAY_PORT": gateway_port,
         "ANALYTICS_QUERY_PORT": query_port,

@@ -78,6 +78,7 @@ class Deployment:
             "ANALYTICS_LOG_LEVEL": "WARNING",
             "ANALYTICS_TENANT_TIMEZONES": json.dumps({**oracle.TENANT_ZONES, **self.zones}),
             "ANALYTICS_WORKER_BATCH_MAX_MESSAGES": str(self.batch_max_messages),
+            "ANALYTICS_WORKER_METRICS_PORT": "0",  # several workers at once (crash tests): free ports
             "BROKER_SESSION_TIMEOUT": str(self.session_timeout_s),
             "BROKER_HEARTBEAT_INTERVAL": "1",
             **commits,

@@ -29,6 +29,7 @@ class RecordingWriter:
         self.delay_s = delay_s
         self.commits: list[int] = []
         self.closed = False
+        self.failures = 0
 
     async def insert(self, batch: TableBatch, token: str) -> None:
         await asyncio.sleep(self.delay_s)

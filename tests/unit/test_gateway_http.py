@@ -231,12 +231,12 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     await client.post("/analytics/events", json=EVENT)
     await client.post("/analytics/events", json={"bad": True})
     text = (await client.get("/metrics")).text
-    assert 'gateway_events_accepted_total{stream="events"} 1.0' in text
-    assert 'gateway_events_rejected_total{reason="missing",stream="events"} 1.0' in text
-    assert 'gateway_http_requests_total{route="/analytics/events",status="200"} 1.0' in text
-    assert 'gateway_http_requests_total{route="/analytics/events",status="422"} 1.0' in text
-    assert "gateway_produce_seconds_bucket" in text
-    assert "gateway_http_requests_in_flight" in text
+    assert 'analytics_gateway_events_accepted_total{stream="events"} 1.0' in text
+    assert 'analytics_gateway_events_rejected_total{reason="missing",stream="events"} 1.0' in text
+    assert 'analytics_gateway_http_requests_total{route="/analytics/events",status="200"} 1.0' in text
+    assert 'analytics_gateway_http_requests_total{route="/analytics/events",status="422"} 1.0' in text
+    assert "analytics_gateway_produce_duration_seconds_bucket" in text
+    assert "analytics_gateway_http_requests_in_flight" in text
 
 
 async def test_openapi_documents_every_ingestion_body(client: httpx.AsyncClient) -> None:

@@ -14,7 +14,7 @@ from query_api.settings import QuerySettings
 
 
 def _histogram_count(metrics: QueryMetrics) -> float:
-    value = metrics.registry.get_sample_value("query_api_admission_wait_seconds_count")
+    value = metrics.registry.get_sample_value("analytics_query_admission_wait_seconds_count")
     return 0.0 if value is None else value
 
 

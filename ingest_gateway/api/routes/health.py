@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from plumbing.metrics_exposition import exposition
 from plumbing.responses import EnvelopeResponse
 
 router = APIRouter(tags=["operations"])
@@ -29,4 +30,4 @@ async def readyz(request: Request) -> EnvelopeResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from plumbing.metrics_exposition import exposition
 from plumbing.responses import EnvelopeResponse
 from query_api.store import UNAVAILABLE_MESSAGE, QueryStore, StoreUnavailable
 
@@ -41,4 +42,4 @@ def _not_ready(reason: str) -> EnvelopeResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics."""
-    return Response(generate_latest(request.app.state.query_metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(request.app.state.query_metrics.registry), media_type=CONTENT_TYPE_LATEST)
