@@ -46,7 +46,7 @@ ones already applied too (they create the catalog's tables).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -373,11 +373,12 @@ def _column_names(columns: str) -> set[str]:
     return names
 
 
-def _closing(text: str, open_at: int) -> int:
-    """The index of the bracket closing the one at ``open_at`` (quoted text skipped)."""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """``(index, character, bracket depth after it)`` of every character of ``text`` from ``start`` that is
+    outside quoted text (quotes and their content are skipped)."""
     depth = 0
     quote = ""
-    index = open_at
+    index = start
     while index < len(text):
         char = text[index]
         if quote:
@@ -387,40 +388,31 @@ def _closing(text: str, open_at: int) -> int:
                 quote = ""
         elif char in "'`\"":
             quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-            if depth == 0:
-                return index
+        else:
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            yield index, char, depth
         index += 1
+
+
+def _closing(text: str, open_at: int) -> int:
+    """The index of the bracket closing the one at ``open_at`` (quoted text skipped)."""
+    for index, char, depth in _unquoted(text, open_at):
+        if char in ")]" and depth == 0:
+            return index
     raise ClusterRenderError(f"unbalanced brackets in: {_excerpt(text)}")
 
 
 def _split_top_level(text: str) -> list[str]:
     """``text`` split at the commas outside brackets and quotes, each part stripped, empty ones dropped."""
     parts: list[str] = []
-    depth = 0
-    quote = ""
     start = 0
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'`\"":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif char == "," and depth == 0:
+    for index, char, depth in _unquoted(text):
+        if char == "," and depth == 0:
             parts.append(text[start:index])
             start = index + 1
-        index += 1
     parts.append(text[start:])
     return [part.strip() for part in parts if part.strip()]
 

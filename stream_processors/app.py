@@ -8,6 +8,9 @@ never written by a worker that lost its partition after another one took over.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,20 @@ def consumer_group(settings: WorkerSettings, group: AgentGroup) -> str:
     return f"{settings.worker_group_prefix}{group.value}"
 
 
+def process_data_dir(settings: WorkerSettings, app_id: str) -> Path:
+    """A Faust data directory of this process alone, removed when the process exits normally.
+
+    Faust keeps nothing there that we rely on (offsets live in Kafka, intents in ClickHouse), but two
+    processes of one group on one host sharing ``<worker_data_dir>/<group>`` raced on creating it at start
+    (a worker restarted while another was starting failed with ``FileExistsError``/``FileNotFoundError``).
+    A SIGKILLed process leaves its (empty) directory behind."""
+    base = Path(settings.worker_data_dir).resolve()  # absolute: whatever the process's directory later
+    base.mkdir(parents=True, exist_ok=True)
+    datadir = Path(tempfile.mkdtemp(prefix=f"{app_id}.", dir=base))
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
+    return datadir
+
+
 def build_app(
     settings: WorkerSettings,
     group: AgentGroup,
@@ -42,8 +59,7 @@ def build_app(
     ``metrics``: where its batches and offset commits are counted (a fresh registry if not given)."""
     metrics = metrics or WorkerMetrics()
     app_id = consumer_group(settings, group)
-    datadir = Path(settings.worker_data_dir) / app_id
-    datadir.parent.mkdir(parents=True, exist_ok=True)
+    datadir = process_data_dir(settings, app_id)
     app = faust.App(
         app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],

