@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
 
 
 async def consumer_lag(bootstrap: str, groups: Sequence[str], topics: Sequence[str]) -> dict[str, int]:
@@ -24,13 +25,18 @@ async def consumer_lag(bootstrap: str, groups: Sequence[str], topics: Sequence[s
             committed = await admin.list_consumer_group_offsets(group)
             behind = 0
             for tp in tps:
-                meta = committed.get(tp)
-                behind += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+                behind += uncommitted(ends[tp], committed.get(tp))
             result[group] = behind
         return result
     finally:
         await admin.close()
         await consumer.stop()
+
+
+def uncommitted(end: int, committed: OffsetAndMetadata | None) -> int:
+    """Messages of a partition ending at offset ``end`` that its group has not committed (all of them when
+    the group never committed there)."""
+    return max(0, end - (committed.offset if committed is not None and committed.offset >= 0 else 0))
 
 
 async def partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

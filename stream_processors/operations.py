@@ -28,6 +28,7 @@ from faust.sensors import Monitor
 from mode import Service
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from plumbing.kafka_lag import uncommitted
 from plumbing.metrics_exposition import exposition
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.pipeline import ExactlyOncePartitions
@@ -120,11 +121,10 @@ class GroupWatch:
         ends = await self.app.consumer.highwaters(*assigned)
         for tp in assigned:
             end = ends.get(tp)
-            if end is None:
-                continue
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            m.consumer_lag.labels(self.group, tp.topic, str(tp.partition)).set(max(0, end - done))
+            if end is not None:
+                m.consumer_lag.labels(self.group, tp.topic, str(tp.partition)).set(
+                    uncommitted(end, committed.get(tp))
+                )
 
 
 class OperationsServer(Service):

@@ -250,7 +250,6 @@ class BatchWriter:
         decoded, letters = decode_sourced(self.stream, [d for d in deliveries if d.targets(self.group)])
         if self.group is AgentGroup.ROLLUPS:
             letters = []  # the raw group writes them: one letter per failure, whatever the groups
-        untracked_before = self.untracked
         kept = self._keep_tracked(decoded)
         keys = [d.keyed for d in kept]
         firsts = await self._ledger.first_deliveries(keys)
@@ -291,7 +290,7 @@ class BatchWriter:
         self.events_written += len(stored)
         self.dead_lettered += len(letters)
         if self._metrics is not None:
-            self._count(deliveries, stored, repeats, self.untracked - untracked_before, letters, started)
+            self._count(deliveries, stored, repeats, len(decoded) - len(kept), letters, started)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "batch stored",
