@@ -97,14 +97,16 @@ class KafkaDeadLetters:
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
         self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()  # agents (and a chunk's partitions) send concurrently: one producer
 
     async def _started(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-            )
-            await producer.start()
-            self._producer = producer
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+                )
+                await producer.start()
+                self._producer = producer
         return self._producer
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
