@@ -19,6 +19,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -210,15 +211,20 @@ def platform() -> TenantPlatform:
 def runs(
     _kafka_session: str | None, tmp_path_factory: pytest.TempPathFactory, platform: TenantPlatform
 ) -> dict[str, Run]:
-    """Both transports, once for the module: every request through each."""
+    """Both transports, once for the module: every request through each, the two at the same time (each
+    in a thread of its own with its own event loop; their servers and stores share nothing), since most of
+    either run is waiting for its own processes."""
     if _kafka_session is None:
         unavailable("no Kafka broker (see deploy/local/kafka.sh)")
     assert _kafka_session is not None
+    bootstrap = _kafka_session
     _, bodies = contract_events()
-    out = {}
-    for name, run in (("kafka", through_kafka), ("embedded", embedded)):
-        out[name] = asyncio.run(run(_kafka_session, tmp_path_factory.mktemp(name), bodies, platform))
-    return out
+    with ThreadPoolExecutor(max_workers=len(TRANSPORTS)) as pool:
+        futures = {
+            name: pool.submit(asyncio.run, run(bootstrap, tmp_path_factory.mktemp(name), bodies, platform))
+            for name, run in (("kafka", through_kafka), ("embedded", embedded))
+        }
+        return {name: future.result() for name, future in futures.items()}
 
 
 @pytest.fixture(params=TRANSPORTS)
