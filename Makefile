@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint lint-deploy deploy-tools format venv migrate kafka-up kafka-down kafka-status postgres-up postgres-down postgres-status clean bench bench-gateway bench-worker bench-embedded bench-query
 
+# The dependencies are installed by uv (from PyPI, into this venv): the same packages pip would pick,
+# several times faster on a fresh machine, where every CI run starts.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
