@@ -3,7 +3,8 @@
 Kafka, in order of preference: ``ANALYTICS_KAFKA_BOOTSTRAP`` if set; a testcontainers broker when a Docker
 daemon answers; the local KRaft broker of ``deploy/local/kafka.sh`` (started here if needed and then stopped
 again). ClickHouse: a testcontainers server when Docker answers, else chDB in a fresh temporary directory.
-Each test gets its own database.
+Each test gets its own database (``clickhouse``), or the migrated one of its module, emptied before it
+(``shared_clickhouse``).
 
 When a backend cannot be had the test is skipped with the reason, except under ``CI=true``, where that is a
 failure. A test that uses either fixture without the matching marker fails loudly.
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -27,6 +28,9 @@ from clickhouse_connect.driver.client import Client
 from plumbing.clickhouse import open_client
 from plumbing.settings import forget_loaded_settings
 from tests.support.auth import TEST_SECRET
+
+if TYPE_CHECKING:
+    from tests.support.shared_clickhouse import SharedDatabase
 
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
 os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
@@ -250,6 +254,37 @@ def clickhouse_client(clickhouse: ClickHouseTarget) -> Iterator[Client]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def _shared_clickhouse_database(_clickhouse_url: str | None) -> Iterator[SharedDatabase | None]:
+    """The database behind :func:`shared_clickhouse`: created and migrated at the first test of a module
+    that takes it, dropped after the module's last test."""
+    if _clickhouse_url is None:
+        yield None
+        return
+    from tests.support.shared_clickhouse import migrated_database
+
+    with migrated_database(_clickhouse_url) as shared:
+        yield shared
+
+
+@pytest.fixture
+def shared_clickhouse(
+    request: pytest.FixtureRequest, _shared_clickhouse_database: SharedDatabase | None
+) -> ClickHouseTarget:
+    """A migrated database holding no row, shared by the tests of a module: migrated once (not once per
+    test, as a test migrating :func:`clickhouse` does), emptied and checked before each test
+    (``tests/support/shared_clickhouse.py``; what it cannot check, insert deduplication, is the module's
+    to care for)."""
+    require_marker(request, "clickhouse")
+    if _shared_clickhouse_database is None:
+        unavailable("no ClickHouse: neither Docker nor the chdb package is available")
+    assert _shared_clickhouse_database is not None
+    from tests.support.shared_clickhouse import empty
+
+    empty(_shared_clickhouse_database)
+    return _shared_clickhouse_database.target
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +63,14 @@ class Product:
 
 
 @pytest_asyncio.fixture
-async def product(clickhouse: ClickHouseTarget) -> AsyncIterator[Product]:
-    app = dev_app(clickhouse)
+async def product(shared_clickhouse: ClickHouseTarget) -> AsyncIterator[Product]:
+    """An app of the test's own on the module's migrated database, emptied before the test (what the test
+    before stored, audited or deleted is gone), with acme's data sent and found stored."""
+    app = dev_app(shared_clickhouse)
     app.state.api_keys = Keys()
     async with served(app, "http://product") as http:
         await _send_acme_data(http)
+        _assert_acme_data_stored(shared_clickhouse)
         yield Product(app, http)
 
 
@@ -94,6 +97,27 @@ async def _send_acme_data(http: httpx.AsyncClient) -> None:
         activity["activity_type"] = activity.get("activity_type", "error")
         activity["description"] = f"{SECRET_MARK} failure"
         assert (await http.post("/analytics/activities", json=activity, headers=service)).status_code == 200
+
+
+ACME_ROWS = {"analytics_events": 4, "performance_metrics": 2, "activity_logs": 2}
+"""What :func:`_send_acme_data` stores: a click and a page view, vitals and an activity, of alice and bob."""
+
+
+def _assert_acme_data_stored(clickhouse: ClickHouseTarget) -> None:
+    """The database is shared by the module's tests: a row an insert of this test lost to one of an earlier
+    test (a repeated deduplication token) would go unnoticed by the reads that find no acme data."""
+    client = clickhouse.client()
+    try:
+        stored = {
+            table: client.query(
+                f"SELECT count() FROM {table} WHERE tenant_id = {{tenant:String}}",
+                parameters={"tenant": ACME},
+            ).result_rows[0][0]
+            for table in ACME_ROWS
+        }
+    finally:
+        client.close()
+    assert stored == ACME_ROWS
 
 
 def _url(path: str, user: str) -> str:
@@ -286,10 +310,10 @@ async def test_another_tenant_never_reads_a_byte_of_acme(product: Product) -> No
 
 
 async def test_an_api_key_from_the_cli_store_stamps_its_tenant_and_stops_when_revoked(
-    clickhouse: ClickHouseTarget,
+    shared_clickhouse: ClickHouseTarget,
 ) -> None:
-    app = dev_app(clickhouse, GatewaySettings(gateway_api_key_refresh_s=0.2))
-    admin = clickhouse.client()
+    app = dev_app(shared_clickhouse, GatewaySettings(gateway_api_key_refresh_s=0.2))
+    admin = shared_clickhouse.client()
     info, plaintext = create_key(admin, ACME, "backend")
     event = {**example(Stream.EVENTS, "valid_minimal_page_view.json"), "session_id": "s-key"}
     event.pop("id", None)
@@ -337,15 +361,15 @@ async def test_reads_of_other_users_and_refusals_are_audited_for_admins(product:
 
 
 async def test_an_audited_read_is_written_within_the_flush_interval_without_being_asked_for(
-    product: Product, clickhouse: ClickHouseTarget
+    product: Product, shared_clickhouse: ClickHouseTarget
 ) -> None:
     """Not only when the audit log is read or the service stops: a crash must not lose more than a
     flush interval of entries (a per-user read's entry once sat in memory until shutdown)."""
     support = bearer("support-9", ACME, ["admin"])
     assert (await product.http.get("/analytics/dashboard/bob", headers=support)).status_code == 200
-    client = clickhouse.client()
+    client = shared_clickhouse.client()
     try:
-        rows: list[Any] = []
+        rows: Sequence[Sequence[Any]] = []
         for _ in range(40):  # the writer flushes every second
             await asyncio.sleep(0.1)
             rows = client.query(

@@ -18,7 +18,6 @@ import pytest_asyncio
 
 from jobs.rebuild_queue import run_pending_rebuilds
 from jobs.retention import enforce_retention
-from plumbing.migrate import migrate
 from plumbing.settings import ZoneLookup
 from plumbing.storage import Storage
 from plumbing.zones import refresh_stored_zones
@@ -51,12 +50,14 @@ def clock() -> Clock:
 
 
 @pytest_asyncio.fixture
-async def api(clickhouse: ClickHouseTarget, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    client = clickhouse.client()
-    migrate(client)
-    client.close()
+async def api(shared_clickhouse: ClickHouseTarget, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """A query API of the test's own on the module's migrated database, emptied before the test: the
+    rebuild and retention jobs the tests run act on every tenant of a database, so no settings, rebuild
+    jobs or events of another test may be there."""
     settings = QuerySettings(
-        clickhouse_url=clickhouse.url, clickhouse_database=clickhouse.database, query_cache_ttl_s=0
+        clickhouse_url=shared_clickhouse.url,
+        clickhouse_database=shared_clickhouse.database,
+        query_cache_ttl_s=0,
     )
     app = create_app(settings, clock=clock)
     async with httpx.AsyncClient(
@@ -107,6 +108,14 @@ async def test_preferences_and_settings_round_trip_and_are_validated(api: httpx.
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
+async def load_utc(clickhouse: ClickHouseTarget, data: Dataset) -> None:
+    """Store ``data`` as the workers do (buckets in UTC), with deduplication tokens of this call's own: the
+    module's tests share a database and load the same events, and a token repeated from a test before
+    would have the insert dropped silently should emptying the tables not make ClickHouse forget it."""
+    label = f"load-{uuid.uuid4().hex}"
+    await load(clickhouse.url, clickhouse.database, data, ZoneLookup("UTC", {}), label=label)
+
+
 def _events() -> Dataset:
     """Events around UTC midnight of 2027-03-08: on Tokyo's 2027-03-08 and 03-09."""
     data = Dataset()
@@ -138,10 +147,10 @@ async def dashboard_events(api: httpx.AsyncClient, day: date) -> Any:
 
 
 async def test_time_zone_change_schedules_a_rebuild_that_rebuckets(
-    api: httpx.AsyncClient, clickhouse: ClickHouseTarget
+    api: httpx.AsyncClient, shared_clickhouse: ClickHouseTarget
 ) -> None:
     data = _events()
-    await load(clickhouse.url, clickhouse.database, data, ZoneLookup("UTC", {}))
+    await load_utc(shared_clickhouse, data)
     march_8 = date(2027, 3, 8)
     assert await dashboard_events(api, march_8) == 20  # UTC days: hours 0..19
     response = await api.put("/analytics/config/u9", json={"tenant": {"time_zone": "Asia/Tokyo"}})
@@ -155,12 +164,12 @@ async def test_time_zone_change_schedules_a_rebuild_that_rebuckets(
     await api.put("/analytics/config/u9", json={"tenant": {"time_zone": "Asia/Tokyo"}})
 
     worker_zones = ZoneLookup("UTC", {})  # what a rollup worker buckets new events with
-    storage = Storage(clickhouse.client)
+    storage = Storage(shared_clickhouse.client)
     await refresh_stored_zones(storage, worker_zones)
     storage.close()
     assert worker_zones("default") == TOKYO and worker_zones("other") == ZoneInfo("UTC")
 
-    client = clickhouse.client()
+    client = shared_clickhouse.client()
     outcomes = run_pending_rebuilds(client, ZoneLookup("UTC", {}))
     client.close()
     assert [o.status.value for o in outcomes] == ["done"] * 3
@@ -190,9 +199,9 @@ async def put_ok(api: httpx.AsyncClient, body: dict[str, Any]) -> Any:
 
 
 async def test_a_partial_body_changes_only_the_fields_it_names(
-    api: httpx.AsyncClient, clickhouse: ClickHouseTarget
+    api: httpx.AsyncClient, shared_clickhouse: ClickHouseTarget
 ) -> None:
-    await load(clickhouse.url, clickhouse.database, _events(), ZoneLookup("UTC", {}))  # days to rebuild
+    await load_utc(shared_clickhouse, _events())  # days to rebuild
     tenant = {"time_zone": "Europe/Berlin", "ip_handling": "hash", "retention": LONG_RETENTION}
     data = await put_ok(api, {"tenant": tenant, "tracking": {"tracked_streams": ["events", "usage"]}})
     expected = {**tenant, "user_agent_handling": "keep"}
@@ -245,12 +254,12 @@ def _aged_events(days: int, count: int) -> list[dict[str, Any]]:
 
 
 async def test_a_shorter_retention_is_scheduled_after_a_grace_period_and_changing_back_cancels_it(
-    api: httpx.AsyncClient, clickhouse: ClickHouseTarget, clock: Clock
+    api: httpx.AsyncClient, shared_clickhouse: ClickHouseTarget, clock: Clock
 ) -> None:
     data = _events()  # 26 events a day or two before NOW
     data.events += _aged_events(200, 3) + _aged_events(400, 2)
-    await load(clickhouse.url, clickhouse.database, data, ZoneLookup("UTC", {}))
-    admin = clickhouse.client()
+    await load_utc(shared_clickhouse, data)
+    admin = shared_clickhouse.client()
 
     def kept() -> dict[int, int]:
         """Stored events by age at NOW: 0 (recent), 200 or 400 days."""

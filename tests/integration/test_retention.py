@@ -17,6 +17,7 @@ import calendar
 import json
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,9 +28,8 @@ from cli import retention
 from cli.retention import add_cli
 from jobs.retention import enforce_retention, run_retention
 from jobs.retention_tables import RETAINED_TABLES
-from plumbing.migrate import migrate
 from plumbing.storage import Storage
-from plumbing.tenant_store import record_shortening, save_tenant_settings
+from plumbing.tenant_store import load_tenant_settings, record_shortening, save_tenant_settings
 from schemas.retention_schedule import RetentionShortening
 from schemas.rollups import date_buckets
 from schemas.tenant_config import Retention, TenantSettings
@@ -188,12 +188,46 @@ def fill(client: Client) -> None:
     )
 
 
+def assert_filled(client: Client) -> None:
+    """Every row :func:`fill` sent is stored. The module's tests share one database and each fills it
+    again with the same rows (the feed's carry no id): a part ClickHouse took for a repeat of the test
+    before's (insert deduplication, should TRUNCATE not forget it) would silently shrink what a test
+    counts. An insert is kept or dropped part by part, a part per month, so a lost part leaves a
+    (tenant, grain, time value) missing."""
+    tenants = (BRIEF, KEEPER)
+    raw = Counter({(tenant, "", NOW - age): 1 for tenant in tenants for age in RAW_AGES})
+    days = [(tenant, LOCAL_TODAY[tenant] - timedelta(days=age)) for tenant in tenants for age in DAY_AGES]
+    buckets = {
+        (tenant, grain, bucket)
+        for tenant, day in days
+        for grain, bucket in zip(("daily", "weekly", "monthly"), date_buckets(day), strict=True)
+    }
+    for table in TIMESTAMP_TABLES:
+        assert stored(client, table) == raw, table
+    assert stored(client, "usage_metrics") == Counter({(tenant, "", day): 1 for tenant, day in days})
+    for table in ("rollup_user_events", "rollup_page_views"):
+        assert set(stored(client, table)) == buckets, table
+    assert set(stored(client, "rollup_session_pages")) == {key for key in buckets if key[1] == "daily"}
+    assert load_tenant_settings(client, BRIEF, TenantSettings()) == BRIEF_SETTINGS
+
+
 @pytest.fixture
-def filled(clickhouse_client: Client) -> Client:
-    migrate(clickhouse_client)
-    save_tenant_settings(clickhouse_client, BRIEF, BRIEF_SETTINGS)
-    fill(clickhouse_client)
-    return clickhouse_client
+def client(shared_clickhouse: ClickHouseTarget) -> Iterator[Client]:
+    """A client of the module's migrated database, emptied before the test (the tests delete rows, drop
+    partitions and store settings: each needs exactly what it puts in)."""
+    client = shared_clickhouse.client()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def filled(client: Client) -> Client:
+    save_tenant_settings(client, BRIEF, BRIEF_SETTINGS)
+    fill(client)
+    assert_filled(client)
+    return client
 
 
 # ---- tests --------------------------------------------------------------------------------------------
@@ -325,10 +359,10 @@ def test_a_rollup_month_with_retained_weekly_and_monthly_rows_is_not_dropped_whi
 
 
 async def test_the_async_entry_point_through_a_worker_storage(
-    filled: Client, clickhouse: ClickHouseTarget
+    filled: Client, shared_clickhouse: ClickHouseTarget
 ) -> None:
     before = snapshot(filled)
-    storage = Storage(clickhouse.client)
+    storage = Storage(shared_clickhouse.client)
     try:
         report = await run_retention(storage, defaults, now=NOW)
     finally:
@@ -506,10 +540,8 @@ def fill_lms(client: Client) -> list[str]:
 
 
 def test_the_lms_raw_tables_and_rollups_expire_like_the_products_and_the_current_state_never(
-    clickhouse_client: Client,
+    client: Client,
 ) -> None:
-    client = clickhouse_client
-    migrate(client)
     save_tenant_settings(client, BRIEF, BRIEF_SETTINGS)
     rollups = fill_lms(client)
     assert len(rollups) == 7
@@ -535,11 +567,10 @@ def test_the_lms_raw_tables_and_rollups_expire_like_the_products_and_the_current
     } == state
 
 
-def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) -> None:
-    migrate(clickhouse_client)
+def test_every_retained_table_has_the_ttl_backstop(client: Client) -> None:
     engines = {
         str(name): str(engine)
-        for name, engine in clickhouse_client.query(
+        for name, engine in client.query(
             "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()"
         ).result_rows
     }
@@ -564,13 +595,13 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
     # The backstop removes what is past it even if the job never runs (now() is the real clock here).
     real_now = datetime.now(UTC)
     rows = [["t", uuid.uuid4(), "u1", real_now - timedelta(days=d), real_now] for d in (3000, 3700)]
-    clickhouse_client.insert(
+    client.insert(
         "analytics_events", rows, column_names=["tenant_id", "id", "user_id", "timestamp", "received_at"]
     )
-    clickhouse_client.command("OPTIMIZE TABLE analytics_events FINAL")
+    client.command("OPTIMIZE TABLE analytics_events FINAL")
     ages = [
         (real_now - ts.replace(tzinfo=UTC)).days
-        for (ts,) in clickhouse_client.query("SELECT timestamp FROM analytics_events").result_rows
+        for (ts,) in client.query("SELECT timestamp FROM analytics_events").result_rows
     ]
     assert ages == [3000]
     # A rollup's TTL picks each row's days by its grain: rows two days short of their grain's backstop stay,
@@ -581,7 +612,7 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
         for grain, days in (("daily", 3662), ("weekly", 7329), ("monthly", 7353))
         for offset in (-2, 2)
     ]
-    clickhouse_client.insert(
+    client.insert(
         "rollup_user_activities",
         rollup_rows,
         column_names=[
@@ -595,8 +626,8 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
             "activities",
         ],
     )
-    clickhouse_client.command("OPTIMIZE TABLE rollup_user_activities FINAL")
-    left = clickhouse_client.query("SELECT toString(grain), bucket FROM rollup_user_activities").result_rows
+    client.command("OPTIMIZE TABLE rollup_user_activities FINAL")
+    left = client.query("SELECT toString(grain), bucket FROM rollup_user_activities").result_rows
     assert sorted((str(g), (today - b).days) for g, b in left) == [
         ("daily", 3660),
         ("monthly", 7351),
@@ -606,12 +637,12 @@ def test_every_retained_table_has_the_ttl_backstop(clickhouse_client: Client) ->
 
 def test_cli_dry_run_by_default_and_apply(
     filled: Client,
-    clickhouse: ClickHouseTarget,
+    shared_clickhouse: ClickHouseTarget,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_URL", clickhouse.url)
-    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_DATABASE", clickhouse.database)
+    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_URL", shared_clickhouse.url)
+    monkeypatch.setenv("ANALYTICS_CLICKHOUSE_DATABASE", shared_clickhouse.database)
     monkeypatch.setattr(retention, "_now", lambda: NOW)
     parser = argparse.ArgumentParser()
     add_cli(parser.add_subparsers(dest="command", required=True))
