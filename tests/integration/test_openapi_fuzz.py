@@ -257,7 +257,7 @@ LMS_READS = r"^/api/(admin|teacher|student)/(?!analytics/realtime/stream$)"
 shared by every route, so each gets fewer generated examples than the other operations. The real-time push
 channel is left out: each generated call would hold its stream open for up to a minute (``intervalSeconds``);
 its events are read over a socket in ``test_lms_realtime.py``."""
-EXAMPLES_PER_LMS_READ = 3
+EXAMPLES_PER_LMS_READ = 2
 
 
 @schema.exclude(path_regex=r"^/api/(admin|teacher|student)/").parametrize()
