@@ -28,7 +28,9 @@ from security.api_keys import (
 )
 
 KEY_ID = "0123456789ab"
-SECRET = secrets.token_urlsafe(32)
+SECRET = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"
+"""A secret as ``secrets.token_urlsafe(32)`` makes them, fixed: the parametrized cases embed it, and their
+ids must be the same in every process collecting them (pytest-xdist)."""
 
 
 def test_a_new_key_has_the_documented_shape_and_parses_back() -> None:
