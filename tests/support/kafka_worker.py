@@ -1,8 +1,8 @@
 """A worker deployment on a real broker for tests: topics and consumer groups of its own, the worker
 process, events produced as the gateway would (the product's generated events, or a generated learning
 platform's items stamped by the gateway's own :func:`ingest_gateway.stamping.stamp`), waiting for the agent
-groups to catch up, and the stored raw rows and rollups compared with the independent oracle
-(:mod:`tests.support.rollup_oracle`)."""
+groups to catch up, workers SIGKILLed while they work, and the stored raw rows and rollups compared with the
+independent oracle (:mod:`tests.support.rollup_oracle`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.group import LeaveGroupRequest
 
 from ingest_gateway.partitioner import partition_of
 from ingest_gateway.stamping import stamp
@@ -36,6 +38,26 @@ from tests.support.chdb_query import query_in_subprocess
 from tests.support.rollup_reads import select_sql
 
 PARTITIONS = 3
+WARM_START = (
+    "import importlib, sys\n"
+    "module, arguments = sys.argv[1], sys.argv[2:]\n"
+    "main = importlib.import_module(module).main\n"
+    "if sys.stdin.readline():\n"
+    "    sys.exit(main(arguments) if arguments else main())\n"
+)
+"""A process started ahead of its turn (:meth:`Deployment.spare`): it imports a module (``sys.argv[1]``),
+then waits for a line on standard input before it runs the module's ``main`` — with the remaining arguments,
+if any — as ``python -m <module>`` would; closed instead, it exits without starting."""
+MIGRATE_STORE = (
+    "import sys\n"
+    "from plumbing.clickhouse import open_for_command\n"
+    "from plumbing.migrate import migrate\n"
+    "client = open_for_command(sys.argv[1], sys.argv[2], create_database=True)\n"
+    "migrate(client)\n"
+    "client.close()\n"
+)
+"""What ``analytics migrate`` does to the ClickHouse store of a ``chdb://`` URL (``sys.argv``: URL and
+database), for :meth:`Deployment.migrate_async`."""
 STREAM_LISTS = {
     Stream.EVENTS: "events",
     Stream.PERFORMANCE: "performance",
@@ -93,10 +115,54 @@ class Deployment:
             stderr=subprocess.PIPE,
         )
 
+    def spare_worker(self, agents: str = "raw,rollups") -> subprocess.Popen[bytes]:
+        """``python -m stream_processors worker --agents <agents>`` as a :meth:`spare`."""
+        return self.spare("stream_processors.__main__", "worker", "--agents", agents)
+
+    def spare(self, module: str, *arguments: str) -> subprocess.Popen[bytes]:
+        """A process of ``module`` that starts when :func:`release` d (:data:`WARM_START`). Importing a
+        worker's modules takes seconds of CPU; a test that restarts workers, or has a store to migrate
+        first, starts the next one this way while it waits for something else. Until released it holds
+        neither the store nor a place in a consumer group."""
+        return subprocess.Popen(
+            [sys.executable, "-c", WARM_START, module, *arguments],
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
     def migrate(self) -> None:
         subprocess.run(
             [sys.executable, "-m", "cli.main", "migrate"], env=self.env(), check=True, capture_output=True
         )
+
+    async def migrate_async(self) -> None:
+        """The store's migrations, as ``analytics migrate`` (:meth:`migrate`) applies them to ClickHouse,
+        in a process of its own without blocking the event loop: the store is migrated while the test
+        produces its events and the worker imports. The configuration store is left out (the CLI's
+        upgrade of it takes a second or two): a worker reads nothing there, tenant settings are in
+        ClickHouse."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            MIGRATE_STORE,
+            self.clickhouse_url,
+            self.database,
+            env=self.env(),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, errors = await process.communicate()
+        assert process.returncode == 0, f"migrate failed: {errors.decode(errors='replace')[-3000:]}"
+
+
+def release(worker: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Let a :meth:`Deployment.spare` start; returns it."""
+    assert worker.stdin is not None
+    worker.stdin.write(b"go\n")
+    worker.stdin.close()
+    return worker
 
 
 OUT_OF_RANGE = {
@@ -237,20 +303,128 @@ async def lag(deployment: Deployment, groups: tuple[str, ...] = ("raw", "rollups
             await asyncio.sleep(0.2)
 
 
+def exited_early(worker: subprocess.Popen[bytes]) -> AssertionError:
+    return AssertionError(
+        f"worker exited early: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
+    )
+
+
 async def wait_caught_up(
     deployment: Deployment,
     worker: subprocess.Popen[bytes],
     timeout: float,
     groups: tuple[str, ...] = ("raw", "rollups"),
 ) -> None:
+    """Until the groups have committed everything. Polled every 0.2 s (a lag reading takes about 0.1 s):
+    a test's last seconds are spent waiting here."""
     deadline = time.monotonic() + timeout
     while (remaining := await lag(deployment, groups)) > 0:
         if worker.poll() is not None:
-            raise AssertionError(
-                f"worker exited early: {worker.stderr.read().decode()[-3000:] if worker.stderr else ''}"
-            )
+            raise exited_early(worker)
         assert time.monotonic() < deadline, f"{remaining} messages still not committed"
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.2)
+
+
+async def evict_members(deployment: Deployment, groups: tuple[str, ...] = ("raw", "rollups")) -> int:
+    """Take every member out of the agent groups (a LeaveGroup request on each one's behalf, what a worker
+    stopping cleanly sends itself); returns how many there were.
+
+    For a SIGKILLed worker: the coordinator would keep its members until their session times out (6 s at
+    the least) and hold the next worker's join until then, in every round of a crash test. Only the dead
+    worker's members may be in the groups when this is called; what the next worker then finds is the
+    same as after the timeout: no member, and the offsets the dead one committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
+    await admin.start()
+    left = 0
+    try:
+        for group in groups:
+            name = f"{deployment.group_prefix}{group}"
+            node = await admin.find_coordinator(name)
+            (response,) = await admin.describe_consumer_groups([name], group_coordinator_id=node)
+            for described in response.groups:
+                for member in described[5]:  # (member_id, client_id, client_host, metadata, assignment)
+                    leave = LeaveGroupRequest(name, member[0])
+                    answer = await admin._send_request(leave, node)  # noqa: SLF001 - no public API
+                    assert answer.error_code == 0, f"{name}: {member[0]} did not leave: {answer}"
+                    left += 1
+    finally:
+        await admin.close()
+    return left
+
+
+class Workers:
+    """Worker processes of a deployment that run one after another, each started ahead of its turn as a
+    :meth:`Deployment.spare_worker` (while the store is migrated, or while the worker before it runs).
+    Used as a context manager: whatever still runs at the end is killed."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self._spare: subprocess.Popen[bytes] | None = deployment.spare_worker()
+        self.current: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in (self._spare, self.current):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def start(self, then: Deployment | None = None) -> subprocess.Popen[bytes]:
+        """Release the spare (now :attr:`current`); ``then``: the deployment (settings) of the next one, to
+        start as the new spare (none when ``None``: this is the last)."""
+        assert self._spare is not None, "no worker left to start"
+        self.current, self._spare = release(self._spare), None
+        if then is not None:
+            self._spare = then.spare_worker()
+        return self.current
+
+
+async def kill_during_load(
+    deployment: Deployment, workers: Workers, rng: random.Random, share: int, then: Deployment
+) -> int:
+    """Start the next worker and SIGKILL it a random 0.3–2.5 s after its first commit, or earlier once it
+    committed ``share`` messages (so that every kill finds load left, however fast the machine); returns
+    the messages then still uncommitted.
+
+    Placed by the commits, never by the time since the start: the start-up (seconds) and the group's
+    rebalance would take most kills at a random time, before the worker stored anything. A commit means
+    the worker has stored batches; the ones it is storing at the kill, or stored without committing yet,
+    are the open intents the next worker must re-form. The dead worker's group members are evicted
+    (:func:`evict_members`) so that the next worker (of ``then``) starts at once."""
+    worker = workers.start(then)
+    loop = asyncio.get_running_loop()
+    before = await lag(deployment)
+    deadline = loop.time() + 120
+    while (remaining := await lag(deployment)) == before:
+        if worker.poll() is not None:
+            raise exited_early(worker)
+        assert loop.time() < deadline, "the worker committed nothing"
+        await asyncio.sleep(0.1)
+    kill_at = loop.time() + rng.uniform(0.3, 2.5)
+    while loop.time() < kill_at and before - remaining < share:
+        await asyncio.sleep(0.05)
+        remaining = await lag(deployment)
+    worker.kill()  # SIGKILL: no flush, no commit, no goodbye
+    worker.wait()
+    assert await evict_members(deployment) > 0, "the killed worker was in no group"
+    return remaining
+
+
+async def kill_workers_during_load(
+    deployment: Deployment, workers: Workers, kills: int, rng: random.Random, drain: Deployment
+) -> None:
+    """``kills`` workers in turn, each SIGKILLed by :func:`kill_during_load` with load left; the spare
+    started last, to drain the topics, is of ``drain`` (:meth:`Workers.start` it next).
+
+    Each worker may commit a share of the messages before its kill, so that load is left for every kill
+    and for the last worker, however fast the machine. From the second kill on, a kill can land while the
+    worker still re-forms the open intents of the kill before: a crash during the recovery of a crash."""
+    share = await lag(deployment) // (kills + 2)
+    for kill in range(kills):
+        then = drain if kill == kills - 1 else deployment
+        left = await kill_during_load(deployment, workers, rng, share, then)
+        assert left > 0, f"drained before kill {kill + 1}"
 
 
 def rollup_queries() -> dict[str, str]:
