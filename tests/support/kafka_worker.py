@@ -340,16 +340,23 @@ async def evict_members(deployment: Deployment, groups: tuple[str, ...] = ("raw"
         for group in groups:
             name = f"{deployment.group_prefix}{group}"
             node = await admin.find_coordinator(name)
-            (response,) = await admin.describe_consumer_groups([name], group_coordinator_id=node)
-            for described in response.groups:
-                for member in described[5]:  # (member_id, client_id, client_host, metadata, assignment)
-                    leave = LeaveGroupRequest(name, member[0])
-                    answer = await admin._send_request(leave, node)  # noqa: SLF001 - no public API
-                    assert answer.error_code == 0, f"{name}: {member[0]} did not leave: {answer}"
-                    left += 1
+            for member_id, _ in await described_members(admin, name, node):
+                leave = LeaveGroupRequest(name, member_id)
+                answer = await admin._send_request(leave, node)  # noqa: SLF001 - no public API
+                assert answer.error_code == 0, f"{name}: {member_id} did not leave: {answer}"
+                left += 1
     finally:
         await admin.close()
     return left
+
+
+async def described_members(
+    admin: AIOKafkaAdminClient, group: str, coordinator: int | None = None
+) -> list[tuple[str, bytes]]:
+    """(member id, encoded assignment) of each member of ``group``, as its coordinator describes it."""
+    (response,) = await admin.describe_consumer_groups([group], group_coordinator_id=coordinator)
+    # each member: (member_id, client_id, client_host, metadata, assignment)
+    return [(member[0], member[4]) for described in response.groups for member in described[5]]
 
 
 class Workers:
@@ -508,23 +515,20 @@ def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated, r
 
 async def group_members(deployment: Deployment, group: str) -> list[set[int]]:
     """Partitions of the events topic assigned to each member of ``group``."""
-    from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
     topic = registry(deployment.prefix)[Stream.EVENTS].name
     admin = AIOKafkaAdminClient(bootstrap_servers=deployment.bootstrap)
     await admin.start()
     try:
-        (response,) = await admin.describe_consumer_groups([group])
         members = []
-        for _group in response.groups:
-            for member in _group[5]:  # (member_id, client_id, client_host, metadata, assignment)
-                parts: set[int] = set()
-                if member[4]:
-                    for name, partitions in ConsumerProtocolMemberAssignment.decode(member[4]).assignment:
-                        if name == topic:
-                            parts.update(partitions)
-                members.append(parts)
+        for _, assignment in await described_members(admin, group):
+            parts: set[int] = set()
+            if assignment:
+                for name, partitions in ConsumerProtocolMemberAssignment.decode(assignment).assignment:
+                    if name == topic:
+                        parts.update(partitions)
+            members.append(parts)
         return members
     finally:
         await admin.close()
