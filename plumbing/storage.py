@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import re
 import time
 from collections.abc import Callable
@@ -82,14 +83,27 @@ def is_data_error(exc: BaseException) -> bool:
 
 
 class Storage:
-    """The workers' and jobs' store: one :class:`ClientHolder` (reopened after a failed call), calls run
-    in a thread and retried by :func:`plumbing.retry.retry_until_done` (capped at ``retry_max_s``)."""
+    """The workers' and jobs' store: ``connections`` :class:`ClientHolder` (each reopened after a failed
+    call), calls run in a thread on whichever is idle and retried by
+    :func:`plumbing.retry.retry_until_done` (capped at ``retry_max_s``).
 
-    def __init__(self, open_client: Callable[[], Client], retry_max_s: float = 30.0) -> None:
+    One connection runs one call at a time. A worker gives its store two, so one partition's batch is
+    inserted while another's waits on its intent or its ledger lookup: the engine runs calls of different
+    connections at once (chDB as a server does), and its work releases the GIL. Callers that need an order
+    await their calls one after the other, as a batch's steps do."""
+
+    def __init__(
+        self, open_client: Callable[[], Client], retry_max_s: float = 30.0, connections: int = 1
+    ) -> None:
+        if connections < 1:
+            raise ValueError("a store needs at least one connection")
         self._open_client = open_client
         self._retry_max_s = retry_max_s
-        self._holder = ClientHolder(self._open)
-        self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
+        self._holders = [ClientHolder(self._open) for _ in range(connections)]
+        self._idle: queue.LifoQueue[ClientHolder] = queue.LifoQueue()
+        for holder in reversed(self._holders):
+            self._idle.put(holder)
+        self._contexts: dict[tuple[int, str, tuple[str, ...]], InsertContext] = {}
         self.failures = 0
         self.failing_since: float | None = None
         """Monotonic time of the first failure of the current run of failures (``None``: the last call
@@ -98,6 +112,15 @@ class Storage:
     def _open(self) -> Client:
         self._contexts.clear()  # insert contexts belong to the client that made them
         return self._open_client()
+
+    def _call(self, call: Callable[[Client], T]) -> T:
+        """Blocking: ``call`` on an idle connection (waiting for one: a thread-safe queue, so the store
+        works from any event loop and from none)."""
+        holder = self._idle.get()
+        try:
+            return holder.call(call)
+        finally:
+            self._idle.put(holder)
 
     async def run(
         self, call: Callable[[Client], T], what: str, give_up: Callable[[Exception], bool] | None = None
@@ -114,7 +137,7 @@ class Storage:
             )
 
         result = await retry_until_done(
-            lambda: asyncio.to_thread(self._holder.call, call),
+            lambda: asyncio.to_thread(self._call, call),
             self._retry_max_s,
             on_retry=retrying,
             give_up=give_up,
@@ -130,7 +153,7 @@ class Storage:
             return
 
         def call(client: Client) -> None:
-            key = (batch.table, tuple(batch.columns))
+            key = (id(client), batch.table, tuple(batch.columns))
             context = self._contexts.get(key)
             if context is None:
                 context = client.create_insert_context(
@@ -155,4 +178,5 @@ class Storage:
         return await self.run(call, "query")
 
     def close(self) -> None:
-        self._holder.close()
+        for holder in self._holders:
+            holder.close()

@@ -85,6 +85,7 @@ def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = N
     storage = Storage(
         lambda: open_client(settings.clickhouse_url, settings.clickhouse_database),
         settings.retry_max_s,
+        connections=settings.worker_store_connections,
     )
     dead_letters = KafkaDeadLetters(settings.kafka_bootstrap)
     metrics = WorkerMetrics()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from plumbing.settings import CommonSettings, ZoneLookup
 
 
@@ -12,6 +14,9 @@ class WorkerSettings(CommonSettings):
     """Kafka messages per batch (each carries up to a request's events for one partition)."""
     worker_batch_within_s: float = 1.0
     """Longest wait before a partial batch is written."""
+    worker_store_connections: int = Field(default=2, ge=1, le=16)
+    """ClickHouse connections of one worker process: its partitions' batches run concurrently, and with
+    two, one batch's rows are inserted while another's intent or ledger lookup runs (ADR 0021)."""
     worker_data_dir: str = "var/faust"
     """Where each worker process keeps Faust's local data directory, one of its own (it keeps no state we
     rely on: offsets live in Kafka)."""

@@ -45,11 +45,12 @@ class CrashingStorage(Storage):
 
     async def insert(self, batch: TableBatch, token: str) -> None:
         self.countdown -= 1
-        if self.countdown == 0 and self.rng.random() < 0.5:
+        crashing = self.countdown == 0  # decided now: other partitions' batches insert meanwhile
+        if crashing and self.rng.random() < 0.5:
             raise SimulatedCrash("before insert")
         await super().insert(batch, token)
         self.inserts += 1
-        if self.countdown == 0:
+        if crashing:
             raise SimulatedCrash("after insert")
 
 
@@ -66,7 +67,7 @@ async def run_with_crashes(
     while True:
         handler = make_handler()  # a restarted process: no memory of the previous one
         if crashes < crashes_wanted:
-            storage.arm(within=8)
+            storage.arm(within=6)
         try:
             for chunk in log.chunks(committed, rng, max_chunk=rng.choice([50, 200, 400])):
                 await handler.handle(chunk)

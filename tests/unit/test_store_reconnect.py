@@ -4,6 +4,7 @@ the next call opens a fresh one, in the snapshot readers, the workers' Storage a
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -163,3 +164,40 @@ async def test_the_query_pool_raises_other_failures_as_they_are() -> None:
         await store.execute(select_one)
     assert await store.execute(select_one) == [(1,)]
     await store.close()
+
+
+async def test_a_store_of_two_connections_runs_two_calls_at_once_on_two_clients() -> None:
+    opener = Opener()
+    storage = Storage(opener, retry_max_s=0.01, connections=2)
+    both_running = threading.Barrier(2, timeout=5)  # broken (and the calls fail) unless both run at once
+
+    def meet(client: Client) -> int:
+        both_running.wait()
+        return id(client)
+
+    calls = [storage.run(meet, "meet", give_up=lambda exc: True) for _ in range(2)]
+    first, second = await asyncio.gather(*calls)
+    assert first != second and len(opener.opened) == 2
+    assert storage.failures == 0
+    storage.close()
+    assert all(client.closed for client in opener.opened)
+
+
+async def test_a_store_of_one_connection_runs_one_call_at_a_time() -> None:
+    storage = Storage(Opener(), retry_max_s=0.01)
+    running: list[int] = []
+    overlapped: list[bool] = []
+
+    def call(client: Client) -> None:
+        running.append(1)
+        overlapped.append(len(running) > 1)
+        time.sleep(0.05)
+        running.pop()
+
+    await asyncio.gather(*(storage.run(call, "call") for _ in range(4)))
+    assert overlapped == [False] * 4
+
+
+def test_a_store_needs_a_connection() -> None:
+    with pytest.raises(ValueError, match="at least one connection"):
+        Storage(Opener(), connections=0)
