@@ -64,6 +64,12 @@ class TrackingFilter:
         untracked = self._untracked.get((tenant_id, user_id))
         return untracked is None or stream.value not in untracked
 
+    @property
+    def keeps_everything(self) -> bool:
+        """Whether :meth:`keep` keeps every event and :meth:`redacted` changes none: nobody opted out and
+        nobody is being erased (the usual case, which writers skip the per-event checks for)."""
+        return not self._untracked and not self._suppressed
+
     def keep(self, stream: Stream, events: Sequence[Any]) -> list[Any]:
         """``events`` without those their users do not want tracked or are being erased (all of them when
         nobody opted out and nobody is being erased)."""

@@ -477,8 +477,22 @@ def _types_of(annotation: Any) -> tuple[Any, ...]:
 
 # ---- feeds ---------------------------------------------------------------------------------------------
 
-_SUBMITTED = ("assessment_submitted", "assessment_graded")
-_VIEWS = ("content_viewed", "video_watched")
+
+class _ZonesOnce(dict[str, ZoneInfo]):
+    """A batch's tenant → zone, asking ``zone_for`` once per tenant (a batch holds a few tenants)."""
+
+    def __init__(self, zone_for: ZoneFor) -> None:
+        super().__init__()
+        self._zone_for = zone_for
+
+    def __missing__(self, tenant: str) -> ZoneInfo:
+        zone = self[tenant] = self._zone_for(tenant)
+        return zone
+
+
+_SUBMITTED = frozenset(("assessment_submitted", "assessment_graded"))
+_VIEWS = frozenset(("content_viewed", "video_watched"))
+_QUIZ: str = AssessmentType.QUIZ  # an enum member looked up once, not per event
 
 
 def _activity_feed_row(m: Any, zone: ZoneInfo) -> tuple[Any, ...]:
@@ -486,7 +500,7 @@ def _activity_feed_row(m: Any, zone: ZoneInfo) -> tuple[Any, ...]:
     kind = m.type
     course = get("course_id")
     submitted = m.assessment_id if kind in _SUBMITTED else None
-    is_quiz = get("assessment_type") == AssessmentType.QUIZ
+    is_quiz = get("assessment_type") == _QUIZ
     local = m.timestamp.astimezone(zone)  # once for the buckets and the hour of the week
     return (
         m.tenant_id,
@@ -544,8 +558,9 @@ def _attempt_feed_row(m: Any, zone: ZoneInfo) -> tuple[Any, ...]:
 
 def _activity_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBatch]:
     activity, video, attempts = [], [], []
+    zones = _ZonesOnce(zone_for)
     for m in events:
-        zone = zone_for(m.tenant_id)
+        zone = zones[m.tenant_id]
         activity.append(_activity_feed_row(m, zone))
         if m.type == "video_watched":
             video.append(_video_feed_row(m, zone))
@@ -559,11 +574,12 @@ def _activity_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBatch
 
 
 def _enrollment_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBatch]:
+    zones = _ZonesOnce(zone_for)
     rows = [
         (
             m.tenant_id,
             m.user_id,
-            *buckets(m.timestamp, zone_for(m.tenant_id)),
+            *buckets(m.timestamp, zones[m.tenant_id]),
             m.course_id,
             m.status,
             centi(m.progress_percentage),
@@ -577,6 +593,7 @@ def _enrollment_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBat
 
 
 def _telemetry_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBatch]:
+    zones = _ZonesOnce(zone_for)
     rows = []
     for m in events:
         get = m.__dict__.get
@@ -584,7 +601,7 @@ def _telemetry_feeds(events: Sequence[Any], zone_for: ZoneFor) -> list[TableBatc
             (
                 m.tenant_id,
                 m.user_id,
-                *buckets(m.timestamp, zone_for(m.tenant_id)),
+                *buckets(m.timestamp, zones[m.tenant_id]),
                 m.source,
                 m.type,
                 get("requests", 0),

@@ -89,9 +89,10 @@ class Delivery:
         return frozenset(tables.decode().split(",")) if tables else frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Decoded:
-    """A valid event, the message it came in and its position there."""
+    """A valid event, the message it came in and its position there. Not frozen: one is made per event,
+    and a frozen dataclass's constructor costs three times as much; nothing changes one once made."""
 
     delivery: Delivery
     index: int
@@ -104,6 +105,28 @@ class Decoded:
         if getattr(self.event, "client_keyed", False) or HEADER_LETTER_ID in self.delivery.headers:
             return (self.delivery.source, self.event, True)
         return ("", self.event, False)
+
+
+def ledger_keys(decoded: Sequence[Decoded]) -> list[Keyed]:
+    """:attr:`Decoded.keyed` of each event, in order; a message's source is formatted once for all its
+    keyed events."""
+    keys: list[Keyed] = []
+    add = keys.append
+    delivery: Delivery | None = None
+    source = ""
+    replayed_letter = False
+    for d in decoded:
+        if d.delivery is not delivery:
+            delivery = d.delivery
+            source = ""
+            replayed_letter = HEADER_LETTER_ID in delivery.headers
+        event = d.event
+        if replayed_letter or getattr(event, "client_keyed", False):
+            source = source or delivery.source
+            add((source, event, True))
+        else:
+            add(("", event, False))
+    return keys
 
 
 class RangeReader(Protocol):
@@ -252,7 +275,7 @@ class BatchWriter:
         if self.group is AgentGroup.ROLLUPS:
             letters = []  # the raw group writes them: one letter per failure, whatever the groups
         kept = self._keep_tracked(decoded)
-        keys = [d.keyed for d in kept]
+        keys = ledger_keys(kept)
         firsts = await self._ledger.first_deliveries(keys)
         fresh = [d for d, first in zip(kept, firsts, strict=True) if first]
         repeats = len(kept) - len(fresh)
@@ -272,9 +295,11 @@ class BatchWriter:
             refused = {r.index for r in refusals}
             stored.extend(d for i, d in enumerate(items) if i not in refused)
             letters.extend(self._refusal_letter(items[r.index], r.error, r.stored_tables) for r in refusals)
-        stored_events = {id(d.event) for d in stored}
-        stored_keys = [key for key in keys if key[2] and id(key[1]) in stored_events]
-        await self._ledger.record(stored_keys, intent.token(LEDGER_TABLE))
+        keyed = [key for key in keys if key[2]]
+        if keyed:
+            stored_events = {id(d.event) for d in stored}
+            stored_keys = [key for key in keyed if id(key[1]) in stored_events]
+            await self._ledger.record(stored_keys, intent.token(LEDGER_TABLE))
         if letters:
             await self._dead_letters.send(letters)
             log.warning(
@@ -330,14 +355,15 @@ class BatchWriter:
         for step, count in Counter(letter.step for letter in letters).items():
             m.dead_letters.labels(*labels, step).inc(count)
         now = datetime.now(UTC)
-        received: dict[int, datetime] = {}
-        for d in stored:
+        freshness = m.freshness.labels(*labels)
+        delivery: Delivery | None = None
+        for d in stored:  # in delivery order: a message's events follow each other
+            if d.delivery is delivery:
+                continue
+            delivery = d.delivery
             at = getattr(d.event, "received_at", None)
             if isinstance(at, datetime):
-                received.setdefault(id(d.delivery), at)
-        freshness = m.freshness.labels(*labels)
-        for at in received.values():
-            freshness.observe(max(0.0, (now - at).total_seconds()))
+                freshness.observe(max(0.0, (now - at).total_seconds()))
         m.batch_duration.labels(*labels).observe(time.perf_counter() - started)
 
     def count_replay(self) -> None:
@@ -345,6 +371,8 @@ class BatchWriter:
             self._metrics.replayed_batches.labels(self.stream.value, self.group_name).inc()
 
     def _keep_tracked(self, decoded: list[Decoded]) -> list[Decoded]:
+        if self._tracking.keeps_everything:
+            return decoded
         tracked = {id(e) for e in self._tracking.keep(self.stream, [d.event for d in decoded])}
         # an erased teacher's id leaves the rows of others still in flight (privacy.tracking.redacted)
         kept = []
