@@ -15,11 +15,19 @@ import gc
 YOUNG_THRESHOLD = 10_000
 """Allocations (net of frees) of container objects between young collections; CPython's default is 700."""
 
+WORKER_YOUNG_THRESHOLD = 1_000_000
+"""The stream-processor workers' young threshold. A worker's batches are large (a partition's batch holds
+a hundred thousand container objects or more: models, their dicts, rows) and alive until written, so
+with :data:`YOUNG_THRESHOLD` every young collection found them all alive and moved them up, and the middle
+and full collections walked them again: a fifth of the main thread's time. Reference counting frees a
+written batch at once (nets its allocations out), so at this threshold collections run only when a million
+container objects more are alive than at the last one, e.g. cyclic garbage of that size (ADR 0009)."""
 
-def tune_for_service() -> None:
+
+def tune_for_service(young_threshold: int = YOUNG_THRESHOLD) -> None:
     """Collect once, freeze the survivors (the service's long-lived objects), raise the young threshold.
     Call it after the app is built, just before serving."""
     gc.collect()
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)
+    gc.set_threshold(young_threshold, middle, oldest)

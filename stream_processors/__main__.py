@@ -21,7 +21,7 @@ from typing import Any
 from faust.worker import Worker
 
 from plumbing.clickhouse import open_client
-from plumbing.gc_tuning import tune_for_service
+from plumbing.gc_tuning import WORKER_YOUNG_THRESHOLD, tune_for_service
 from plumbing.kafka_admin import ensure_topics
 from plumbing.logs import configure_logging, faust_logging_config
 from plumbing.settings import load_settings
@@ -110,7 +110,7 @@ def run_worker(groups: Sequence[AgentGroup], settings: WorkerSettings | None = N
         redirect_stdouts=False,
     )
     log.info("worker starting agent groups %s", ", ".join(g.value for g in groups))
-    tune_for_service()
+    tune_for_service(WORKER_YOUNG_THRESHOLD)
     worker.execute_from_commandline()
     return 0
 
