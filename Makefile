@@ -67,20 +67,21 @@ bench-gateway: $(STAMP)
 ## then both groups again with every event carrying a client id (the ledger's cost; CLIENT_KEYED=1.0); then the
 ## learning platform's streams (generated platforms, stamped as the gateway does): activity per group and both,
 ## entity upserts and telemetry per group (LMS_EVENTS, default 500000; entity upserts LMS_ENTITY_EVENTS, default
-## 200000: a low-volume stream whose generated platforms are slow to fill the topic with)
+## 200000: a low-volume stream whose generated platforms are slow to fill the topic with); each LMS topic is
+## drained REPEAT (default 3) times by fresh workers, the median reported beside every run
 bench-worker: $(STAMP)
 	@deploy/local/kafka.sh up >/dev/null
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups
 	$(BIN)/python -m bench.worker_bench --events $(or $(EVENTS),1000000) --agents raw,rollups --client-keyed $(or $(CLIENT_KEYED),1.0)
-	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw
-	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents rollups
-	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw,rollups
-	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents raw
-	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents rollups
-	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents raw
-	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents rollups
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents rollups --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_activity --events $(or $(LMS_EVENTS),500000) --agents raw,rollups --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents raw --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_entities --events $(or $(LMS_ENTITY_EVENTS),200000) --agents rollups --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents raw --repeat $(or $(REPEAT),3)
+	$(BIN)/python -m bench.worker_bench --stream lms_telemetry --events $(or $(LMS_EVENTS),500000) --agents rollups --repeat $(or $(REPEAT),3)
 
 ## bench-embedded: `analytics loadgen` (events, batches of 100) against `analytics dev` (chDB, no Kafka),
 ## with 16 then 32 concurrent clients (CLIENTS=16,32), DURATION (30) seconds each

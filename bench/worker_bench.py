@@ -14,6 +14,13 @@ request and partition (partitioned by ``tenant_id:user_id``).
   (xAPI statement ids: about a third of the activity) keep it, so the workers' ledger looks them up; the
   result's ``client_keyed_fraction`` says how many there were.
 
+``--repeat N`` (default 1): drain the same pre-filled topic N times, each time by a fresh worker process in
+fresh consumer groups on an empty store, one after the other. These machines are noisy (the same drain
+varies by a third from one minute to the next), so the result gives every run and their median
+(``events_per_s``), and the CPU the worker process spent per event (``cpu_us_per_event``, all its threads:
+the embedded store's too; ``main_thread_cpu_us_per_event``: decoding, transforming and Faust), which
+varies less than the wall-clock rate.
+
 ``--profile FILE``: run the worker under cProfile (its main thread) and write the stats to ``FILE``.
 Results go to ``bench/results/worker-<UTC time>.json``.
 """
@@ -25,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,33 +144,23 @@ async def prefill(
     return messages, events, keyed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--agents", default="raw,rollups")
-    parser.add_argument("--stream", choices=[s.value for s in STREAMS], default=Stream.EVENTS.value)
-    parser.add_argument(
-        "--client-keyed", type=float, default=0.0, help="fraction of events with client ids (events stream)"
-    )
-    parser.add_argument("--profile", help="write the worker's cProfile stats to this file")
-    args = parser.parse_args()
-    stream = Stream(args.stream)
-    if args.client_keyed and stream is not Stream.EVENTS:
-        parser.error("--client-keyed is for the events stream (LMS items keep the generator's client ids)")
-    bootstrap = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    tag = uuid.uuid4().hex[:6]
-    prefix, group_prefix = f"wbench-{tag}.", f"wbench-{tag}-"
-    topics = registry(prefix, PARTITIONS)
-    asyncio.run(ensure_topics(bootstrap, list(topics.values())))
-    topic = topics[stream].name
-    requests = (
-        event_requests(args.events, args.client_keyed)
-        if stream is Stream.EVENTS
-        else lms_requests(stream, args.events)
-    )
-    filling = time.perf_counter()
-    messages, events, keyed = asyncio.run(prefill(bootstrap, topic, requests))
-    fill_s = time.perf_counter() - filling
+def _cpu_seconds(stat_path: str) -> float | None:
+    """User + system CPU seconds of a process or thread (``/proc/<pid>[/task/<tid>]/stat``); ``None`` once
+    it is gone or where there is no ``/proc``."""
+    try:
+        with open(stat_path) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drain(
+    bootstrap: str, prefix: str, topic: str, agents: str, messages: int, events: int, profile: str | None
+) -> dict[str, Any]:
+    """One worker process (fresh consumer groups, empty store) drains the topic; returns its timings."""
+    group_prefix = f"wbench-{uuid.uuid4().hex[:6]}-"
+    groups = [f"{group_prefix}{g}" for g in agents.split(",")]
     with tempfile.TemporaryDirectory() as data:
         env = {
             **os.environ,
@@ -178,20 +176,23 @@ def main() -> int:
         subprocess.run(
             [sys.executable, "-m", "cli.main", "migrate"], env=env, check=True, capture_output=True
         )
-        groups = [f"{group_prefix}{g}" for g in args.agents.split(",")]
         started = time.perf_counter()
-        profiled = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        profiled = ["-m", "cProfile", "-o", profile] if profile else []
         worker = subprocess.Popen(
-            [sys.executable, *profiled, "-m", "stream_processors", "worker", "--agents", args.agents], env=env
+            [sys.executable, *profiled, "-m", "stream_processors", "worker", "--agents", agents], env=env
         )
+        process_stat, main_stat = f"/proc/{worker.pid}/stat", f"/proc/{worker.pid}/task/{worker.pid}/stat"
         first_progress: float | None = None
         left_at_first_progress = messages * len(groups)
+        cpu_at_first = main_at_first = cpu_last = main_last = None
         try:
             while True:
                 remaining = sum(asyncio.run(consumer_lag(bootstrap, groups, [topic])).values())
                 if first_progress is None and remaining < messages * len(groups):
                     first_progress = time.perf_counter()
                     left_at_first_progress = remaining
+                    cpu_at_first, main_at_first = _cpu_seconds(process_stat), _cpu_seconds(main_stat)
+                cpu_last, main_last = _cpu_seconds(process_stat), _cpu_seconds(main_stat)
                 if remaining == 0:
                     break
                 if worker.poll() is not None:
@@ -205,8 +206,61 @@ def main() -> int:
     busy_s = finished - (first_progress or started)
     # events handled after the first commit (messages carry equal shares of events on average); a drain of
     # a few commits in all (large messages: telemetry) leaves too short a window to tell
-    busy_events = events * left_at_first_progress / (messages * len(args.agents.split(",")))
-    rate = round(busy_events / busy_s, 1) if busy_s >= MIN_BUSY_S else None
+    busy_events = events * left_at_first_progress / (messages * len(groups))
+
+    def per_event(first: float | None, last: float | None) -> float | None:
+        if first is None or last is None or not busy_events:
+            return None
+        return round((last - first) / busy_events * 1e6, 1)
+
+    return {
+        "seconds_including_startup": round(total_s, 2),
+        "events_per_s_including_startup": round(events / total_s, 1),
+        "seconds_from_first_commit": round(busy_s, 2),
+        "events_per_s": round(busy_events / busy_s, 1) if busy_s >= MIN_BUSY_S else None,
+        "cpu_us_per_event": per_event(cpu_at_first, cpu_last),
+        "main_thread_cpu_us_per_event": per_event(main_at_first, main_last),
+    }
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [run[key] for run in runs if run[key] is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--agents", default="raw,rollups")
+    parser.add_argument("--stream", choices=[s.value for s in STREAMS], default=Stream.EVENTS.value)
+    parser.add_argument(
+        "--client-keyed", type=float, default=0.0, help="fraction of events with client ids (events stream)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="drains of the same topic (median reported)")
+    parser.add_argument("--profile", help="write the worker's cProfile stats to this file")
+    args = parser.parse_args()
+    stream = Stream(args.stream)
+    if args.client_keyed and stream is not Stream.EVENTS:
+        parser.error("--client-keyed is for the events stream (LMS items keep the generator's client ids)")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    bootstrap = os.environ.get("ANALYTICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    prefix = f"wbench-{uuid.uuid4().hex[:6]}."
+    topics = registry(prefix, PARTITIONS)
+    asyncio.run(ensure_topics(bootstrap, list(topics.values())))
+    topic = topics[stream].name
+    requests = (
+        event_requests(args.events, args.client_keyed)
+        if stream is Stream.EVENTS
+        else lms_requests(stream, args.events)
+    )
+    filling = time.perf_counter()
+    messages, events, keyed = asyncio.run(prefill(bootstrap, topic, requests))
+    fill_s = time.perf_counter() - filling
+    runs = [
+        drain(bootstrap, prefix, topic, args.agents, messages, events, args.profile if run == 0 else None)
+        for run in range(args.repeat)
+    ]
     result = {
         "stream": stream.value,
         "agents": args.agents,
@@ -214,12 +268,15 @@ def main() -> int:
         "client_keyed_fraction": round(keyed / events, 3),
         "kafka_messages": messages,
         "prefill_seconds": round(fill_s, 2),
-        "seconds_including_startup": round(total_s, 2),
-        "events_per_s_including_startup": round(events / total_s, 1),
-        "seconds_from_first_commit": round(busy_s, 2),
-        "events_per_s": rate,
+        "events_per_s": _median(runs, "events_per_s"),
+        "cpu_us_per_event": _median(runs, "cpu_us_per_event"),
+        "main_thread_cpu_us_per_event": _median(runs, "main_thread_cpu_us_per_event"),
+        "seconds_from_first_commit": _median(runs, "seconds_from_first_commit"),
+        "events_per_s_including_startup": _median(runs, "events_per_s_including_startup"),
+        "runs": runs,
         "clickhouse": "chdb (embedded)",
         "batch_max_messages": int(os.environ.get("ANALYTICS_WORKER_BATCH_MAX_MESSAGES", "5000")),
+        "store_connections": int(os.environ.get("ANALYTICS_WORKER_STORE_CONNECTIONS", "2")),
     }
     save_result("worker", result)
     return 0
