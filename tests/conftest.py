@@ -12,7 +12,9 @@ failure. A test that uses either fixture without the matching marker fails loudl
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -35,11 +37,13 @@ if TYPE_CHECKING:
 # Every service in the test session (and every subprocess it starts) verifies tokens with the test secret.
 os.environ["ANALYTICS_AUTH_JWT_SECRET"] = TEST_SECRET
 # The configuration store of apps a test builds without naming one: a file of this session's, never ./var's.
-os.environ["ANALYTICS_DATABASE_URL"] = (
-    f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='analytics-config-')}/config.db"
-)
-# Generated reports and exports (and the key signing their links): this session's, never ./var's.
-os.environ["ANALYTICS_FILES_DIR"] = tempfile.mkdtemp(prefix="analytics-files-")
+# Generated reports and exports (and the key signing their links): this session's, never ./var's. Both go
+# when the test process exits (its subprocesses have ended by then).
+_SESSION_DIRS = [tempfile.mkdtemp(prefix="analytics-config-"), tempfile.mkdtemp(prefix="analytics-files-")]
+for _folder in _SESSION_DIRS:
+    atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+os.environ["ANALYTICS_DATABASE_URL"] = f"sqlite+aiosqlite:///{_SESSION_DIRS[0]}/config.db"
+os.environ["ANALYTICS_FILES_DIR"] = _SESSION_DIRS[1]
 # Rate limits are tested with their own limiters (tests/unit/test_rate_limit*.py); elsewhere they are off.
 os.environ["ANALYTICS_RATE_LIMITS_ENABLED"] = "false"
 for _other in ("ANALYTICS_AUTH_JWT_PUBLIC_KEY", "ANALYTICS_AUTH_JWKS_URL"):
