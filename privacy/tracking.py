@@ -73,7 +73,7 @@ class TrackingFilter:
     def keep(self, stream: Stream, events: Sequence[Any]) -> list[Any]:
         """``events`` without those their users do not want tracked or are being erased (all of them when
         nobody opted out and nobody is being erased)."""
-        if not self._untracked and not self._suppressed:
+        if self.keeps_everything:
             return list(events)
         return [e for e in events if self.keeps(stream, e.tenant_id, e.user_id, e.received_at)]
 

@@ -98,18 +98,12 @@ class Decoded:
     index: int
     event: Any
 
-    @property
-    def keyed(self) -> Keyed:
-        """For the ledger: ids chosen by clients, and replayed letters, may arrive more than once. The
-        ledger never reads the source of an event that cannot repeat, so it is left empty."""
-        if getattr(self.event, "client_keyed", False) or HEADER_LETTER_ID in self.delivery.headers:
-            return (self.delivery.source, self.event, True)
-        return ("", self.event, False)
-
 
 def ledger_keys(decoded: Sequence[Decoded]) -> list[Keyed]:
-    """:attr:`Decoded.keyed` of each event, in order; a message's source is formatted once for all its
-    keyed events."""
+    """What the ledger is asked about each event, in order. Ids chosen by clients, and replayed letters,
+    may arrive more than once: ``(source, event, True)``, the message's source formatted once for all its
+    keyed events. The ledger never reads the source of an event that cannot repeat, so it is left empty:
+    ``("", event, False)``."""
     keys: list[Keyed] = []
     add = keys.append
     delivery: Delivery | None = None
