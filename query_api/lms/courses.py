@@ -12,26 +12,17 @@ formulas are :mod:`schemas.lms_measures`'.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from query_api.lms.grains import period_condition
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
-from query_api.lms.spans import (
-    COVER_SPANS,
-    DAY_SPANS,
-    IN_RANGE,
-    SPANS_WITH,
-    UP_TO_SPANS,
-    span_params,
-    spanned,
-)
-from query_api.lms.state import course_catalog, first_handed_in_days, period_params
+from query_api.lms.spans import PeriodIndex
+from query_api.lms.state import ATTEMPTS, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -70,8 +61,8 @@ class CourseFacts:
     unique_viewers: int = 0
     quizzes: frozenset[int] = frozenset()
     assignments: frozenset[int] = frozenset()
-    handed_in: set[tuple[str, int]] = field(default_factory=set)
-    """(student, assessment) with an attempt started by the end whose newest snapshot is handed in"""
+    handed_in: dict[int, set[str]] = field(default_factory=dict)
+    """assessment → students with an attempt at it started by the end whose newest snapshot is handed in"""
 
     @property
     def average_progress(self) -> Decimal:
@@ -84,117 +75,136 @@ class CourseFacts:
 
     def rate(self, assessments: frozenset[int]) -> Decimal:
         """Quiz completion or assignment submission rate over ``assessments`` (the course's own)."""
-        pairs = sum(1 for student, item in self.handed_in if student in self.students and item in assessments)
+        pairs = sum(len(self.handed_in.get(item, set()) & self.students) for item in assessments)
         return measures.submission_rate(pairs, len(self.students), len(assessments))
 
 
-_COMPLETED_BY_END = "ifNull(completed_at < ends[span], 0)"
-_COMPLETED_IN = f"ifNull(completed_at >= starts[span], 0) AND {_COMPLETED_BY_END}"
-_DROPPED_BY_END = "ifNull(dropped_at < ends[span], 0)"
-_TOOK_MS = (
-    "ifNull(greatest(0, toUnixTimestamp64Milli(completed_at) - toUnixTimestamp64Milli(enrolled_at)), 0)"
-)
-
-
-_NONE = "CAST([], 'Array(String)')"
-_INTS = "arrayMap(x -> toInt64(x), [{}])"
-
-
-def _part(name: str, user: str, values: str, learners: str = _NONE) -> str:
-    """One part of the course-facts union: ``(part, span, course_id, user, [values], [learners])``."""
-    numbers = _INTS.format(values)
-    return f"{SPANS_WITH}SELECT '{name}' AS part, span, course_id, {user} AS user, {numbers}, {learners}"
-
+ByCourse = dict[int, CourseFacts]
+"""One period's facts per course."""
 
 _TENANT_COURSES = "tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)}"
-_FACTS_SQL = " UNION ALL ".join(
-    [
-        # enrollments made by each period's end (current state against the period's instants)
-        _part(
-            "enrollments",
-            "''",
-            f"count(), countIf(enrolled_at >= starts[span]), countIf({_COMPLETED_BY_END}), "
-            f"countIf({_COMPLETED_IN}), sumIf({_TOOK_MS}, {_COMPLETED_IN}), countIf({_DROPPED_BY_END})",
-            f"groupArrayIf(user_id, NOT {_DROPPED_BY_END})",
-        )
-        + " "
-        + spanned(
-            "lms_enrollments FINAL",
-            f"{_TENANT_COURSES} AND is_deleted = 0 AND enrolled_at < {{spans_end:DateTime64(3, 'UTC')}}",
-            "arrayFilter(i -> enrolled_at < ends[i], range(1, length(ends) + 1))",
-        )
-        + " GROUP BY span, course_id",
-        # each enrollment's progress as of each period's end
-        _part("progress", "user_id", "argMax(progress_centi, version)")
-        + " "
-        + spanned(
-            ENROLLMENT_PROGRESS.table,
-            f"{_TENANT_COURSES} AND grain = 'daily' AND bucket <= {{spans_last:Date}}",
-            UP_TO_SPANS,
-        )
-        + " GROUP BY span, course_id, user_id",
-        # activity sums and exact unique counts over each period's cover
-        _part(
-            "activity",
-            "''",
-            "sum(views), sum(watch_seconds), sum(completions), sum(quiz_attempts), "
-            f"sum(assignment_submissions), uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}), "
-            f"uniqExactIf(user_id, {measures.VIEWER_SQL})",
-        )
-        + " "
-        + spanned(COURSE_ACTIVITY.table, f"{_TENANT_COURSES} AND {IN_RANGE}", COVER_SPANS)
-        + " GROUP BY span, course_id",
-        # each student's active days in each period
-        _part("days", "user_id", "uniqExact(bucket)")
-        + " "
-        + spanned(
-            COURSE_ACTIVITY.table,
-            f"{_TENANT_COURSES} AND {measures.ACTIVE_STUDENT_SQL} AND grain = 'daily' AND {IN_RANGE}",
-            DAY_SPANS,
-        )
-        + " GROUP BY span, course_id, user_id",
-    ]
+_MS = "toUnixTimestamp64Milli"
+_COURSE_ASSESSMENTS = (
+    f"SELECT arrayJoin(assessment_ids) FROM lms_courses FINAL WHERE {_TENANT_COURSES} AND is_deleted = 0"
 )
+_PARTS = {
+    # enrollments made by the last period's end: the current state, compared with each period's instants here
+    "enrollments": (
+        f"SELECT 'enrollments', toUInt32(0), course_id, user_id, [{_MS}(enrolled_at), "
+        f"ifNull({_MS}(completed_at), -1), ifNull({_MS}(dropped_at), -1)], [] FROM lms_enrollments FINAL "
+        f"WHERE {_TENANT_COURSES} AND is_deleted = 0 AND enrolled_at < {{spans_end:DateTime64(3, 'UTC')}}"
+    ),
+    # each enrollment's progress as of each distinct last day (its newest version recorded by then)
+    "progress": (
+        "SELECT 'progress', up_to, course_id, user_id, [toInt64(argMax(progress_centi, version))], [] "
+        f"FROM (SELECT course_id, user_id, bucket, version, progress_centi FROM {ENROLLMENT_PROGRESS.table} "
+        f"WHERE {_TENANT_COURSES} AND grain = 'daily' AND bucket <= {{spans_last:Date}}) "
+        f"ARRAY JOIN {PeriodIndex.UP_TO_JOIN} AS up_to GROUP BY up_to, course_id, user_id"
+    ),
+    # activity sums and exact unique counts over each period's cover (span), and each student's active days
+    # in each period (span - DAYS), in one scan
+    "activity": (
+        f"SELECT if(span > {PeriodIndex.DAYS}, 'days', 'activity'), span % {PeriodIndex.DAYS}, course_id, "
+        f"if(span > {PeriodIndex.DAYS}, user_id, ''), [toInt64(sum(views)), toInt64(sum(watch_seconds)), "
+        "toInt64(sum(completions)), toInt64(sum(quiz_attempts)), toInt64(sum(assignment_submissions)), "
+        f"toInt64(uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL})), "
+        f"toInt64(uniqExactIf(user_id, {measures.VIEWER_SQL})), toInt64(uniqExact(bucket))], [] "
+        "FROM (SELECT grain, bucket, user_id, user_type, course_id, views, watch_seconds, completions, "
+        f"quiz_attempts, assignment_submissions FROM {COURSE_ACTIVITY.table} WHERE {_TENANT_COURSES} "
+        "AND bucket >= {spans_first:Date} AND bucket <= {spans_last:Date} AND (grain = 'daily' "
+        "OR (grain = 'weekly' AND bucket IN {weeks:Array(Date)}) "
+        "OR (grain = 'monthly' AND bucket IN {months:Array(Date)}))) "
+        f"ARRAY JOIN {PeriodIndex.cover_and_days_join(measures.ACTIVE_STUDENT_SQL)} AS span "
+        f"GROUP BY span, course_id, if(span > {PeriodIndex.DAYS}, user_id, '')"
+    ),
+    # the course's assessments now (for the rates)
+    "catalog": (
+        "SELECT 'catalog', toUInt32(0), course_id, '', arrayMap(a -> toInt64(a), assessment_ids), "
+        "CAST(assessment_types, 'Array(String)') FROM lms_courses FINAL "
+        f"WHERE {_TENANT_COURSES} AND is_deleted = 0"
+    ),
+    # (student, assessment) → the first day an attempt whose newest snapshot is handed in started
+    "handed_in": (
+        "SELECT 'handed_in', toUInt32(0), toUInt64(0), user_id, [toInt64(assessment_id), "
+        f"toInt64(toUInt32(min(bucket)))], [] FROM {ATTEMPTS.table} FINAL "
+        "WHERE tenant_id = {tenant:String} AND grain = 'daily' "
+        f"AND assessment_id IN ({_COURSE_ASSESSMENTS}) "
+        "AND state IN {states:Array(String)} GROUP BY user_id, assessment_id"
+    ),
+}
+_FACTS_SQL = " UNION ALL ".join(_PARTS[part] for part in ("enrollments", "progress", "activity"))
+_FACTS_AND_RATES_SQL = " UNION ALL ".join(_PARTS.values())
+"""Every part in one statement, periods assigned by lookups (:class:`PeriodIndex`), not lambdas (ADR 0022)."""
 
 
-async def _facts(store: QueryStore, params: dict[str, Any], facts: list[dict[int, CourseFacts]]) -> None:
-    """Enrollments, progress, activity and active days of every period, in one statement."""
-    for part, span, course, user, values, learners in await store.rows(_FACTS_SQL, params):
-        item = facts[int(span) - 1][int(course)]
-        numbers = [int(v) for v in values]
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class _FactsReader:
+    """Puts the rows of the facts statement where they belong."""
+
+    def __init__(self, index: PeriodIndex, facts: list[ByCourse]) -> None:
+        self.index = index
+        self.facts = facts
+        self.bounds = [(_epoch_ms(period.start), _epoch_ms(period.end)) for period in index.periods]
+        self.assessments: dict[int, dict[int, str]] = {}
+        self.first_handed_in: dict[int, dict[str, int]] = {}
+        """assessment → student → day number"""
+
+    def add(self, part: str, span: int, course: int, user: str, values: list[int], names: list[str]) -> None:
         if part == "enrollments":
-            made, new, completed, completed_now, took_ms, dropped = numbers
-            item.enrollments, item.new_enrollments = made, new
-            item.completed_by_end, item.completed_in_period = completed, completed_now
-            item.completion_ms, item.dropped_by_end = took_ms, dropped
-            item.students = {str(student) for student in learners}
+            self._enrollment(course, user, *values)
         elif part == "progress":
-            item.progress_centi[str(user)] = numbers[0]
+            for position in self.index.ending_at(span):
+                self.facts[position][course].progress_centi[user] = values[0]
         elif part == "activity":
-            item.views, item.watch_seconds, item.completions = numbers[0], numbers[1], numbers[2]
-            item.quiz_attempts, item.assignment_submissions = numbers[3], numbers[4]
-            item.active_students, item.unique_viewers = numbers[5], numbers[6]
+            item = self.facts[span - 1][course]
+            item.views, item.watch_seconds, item.completions = values[0], values[1], values[2]
+            item.quiz_attempts, item.assignment_submissions = values[3], values[4]
+            item.active_students, item.unique_viewers = values[5], values[6]
+        elif part == "days":
+            self.facts[span - 1][course].active_days[user] = values[7]
+        elif part == "catalog":
+            self.assessments[course] = dict(zip(values, names, strict=True))
         else:
-            item.active_days[str(user)] = numbers[0]
+            self.first_handed_in.setdefault(values[0], {})[user] = values[1]
+
+    def _enrollment(self, course: int, user: str, enrolled: int, completed: int, dropped: int) -> None:
+        took_ms = max(0, completed - enrolled) if completed >= 0 else 0
+        for (start, end), by_course in zip(self.bounds, self.facts, strict=True):
+            if enrolled >= end:
+                continue
+            item = by_course[course]
+            item.enrollments += 1
+            item.new_enrollments += enrolled >= start
+            if 0 <= completed < end:
+                item.completed_by_end += 1
+                if completed >= start:
+                    item.completed_in_period += 1
+                    item.completion_ms += took_ms
+            if 0 <= dropped < end:
+                item.dropped_by_end += 1
+            else:
+                item.students.add(user)
+
+    def rates(self) -> None:
+        """The courses' quizzes and assignments, and who handed each in by each period's end."""
+        for period, by_course in zip(self.index.periods, self.facts, strict=True):
+            last = _day_number(period.last)
+            handed_in = {
+                assessment: {student for student, day in students.items() if day <= last}
+                for assessment, students in self.first_handed_in.items()
+            }
+            for course, item in by_course.items():
+                listed = self.assessments.get(course, {})
+                item.quizzes = frozenset(a for a, kind in listed.items() if kind == "quiz")
+                item.assignments = frozenset(a for a, kind in listed.items() if kind == "assignment")
+                item.handed_in = handed_in
 
 
-async def _assessments(
-    store: QueryStore, periods: Sequence[LmsPeriod], ids: list[int], facts: list[dict[int, CourseFacts]]
-) -> None:
-    catalog = await course_catalog(store, periods[0].tenant_id, ids)
-    wanted = sorted({a for entry in catalog.values() for a in entry.assessments})
-    first_handed_in = await first_handed_in_days(store, periods[0].tenant_id, wanted)
-    for period, by_course in zip(periods, facts, strict=True):
-        handed_in = {pair for pair, day in first_handed_in.items() if day <= period.last}
-        for course, entry in catalog.items():
-            by_course[course].quizzes = frozenset(
-                a for a, kind in entry.assessments.items() if kind == "quiz"
-            )
-            by_course[course].assignments = frozenset(
-                a for a, kind in entry.assessments.items() if kind == "assignment"
-            )
-        for item in by_course.values():
-            item.handed_in = handed_in
+def _day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
 
 
 async def course_facts_by_period(
@@ -207,11 +217,15 @@ async def course_facts_by_period(
     facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
     if not ids or not periods:
         return facts
-    params = {**span_params(periods), "courses": ids}
-    reads = [_facts(store, params, facts)]
+    index = PeriodIndex(periods)
+    reader = _FactsReader(index, facts)
+    params = {**index.params(), "courses": ids, "states": list(measures.SUBMITTED_STATES)}
+    for part, span, course, user, values, names in await store.rows(
+        _FACTS_AND_RATES_SQL if rates else _FACTS_SQL, params
+    ):
+        reader.add(str(part), int(span), int(course), str(user), [int(v) for v in values], list(names))
     if rates:
-        reads.append(_assessments(store, periods, ids, facts))
-    await asyncio.gather(*reads)
+        reader.rates()
     return facts
 
 

@@ -18,7 +18,7 @@ from query_api.periods import Segment
 from schemas.rollups import Grain, grain_condition
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
@@ -45,10 +45,10 @@ def cover(first: date, last: date) -> list[Segment]:
     months, then whole weeks, then days. A segment's ``first``/``last`` are bucket starts."""
     if last < first:
         raise ValueError(f"the period ends ({last}) before it starts ({first})")
-    month = first if first.day == 1 else _next_month(first)
+    month = first if first.day == 1 else next_month(first)
     months_end = month
-    while _next_month(months_end) - timedelta(days=1) <= last:
-        months_end = _next_month(months_end)
+    while next_month(months_end) - timedelta(days=1) <= last:
+        months_end = next_month(months_end)
     if months_end == month:  # no whole month
         return _weeks_and_days(first, last)
     last_month = (months_end - timedelta(days=1)).replace(day=1)

@@ -2,10 +2,11 @@
 
 People and courses from the current state (``lms_users``, ``lms_courses`` FINAL, as of the period's end);
 activity from ``rollup_lms_user_days`` (active users: ``uniqExact(user_id)`` over the period's rows, every
-user type; logins and sessions), ``rollup_lms_course_activity`` (active courses) and
-``rollup_lms_video_views``; traffic, uptime and errors from ``rollup_lms_platform_traffic``; storage from
-``rollup_lms_platform_storage`` (each source's newest sample on or before the last day, summed). Formulas:
-:mod:`schemas.lms_measures`.
+user type; logins and sessions; video views; active courses, merging the users' ``courses_accessed``: the
+same events ``rollup_lms_video_views`` and ``rollup_lms_course_activity`` count); traffic, uptime and
+errors from ``rollup_lms_platform_traffic``; storage from ``rollup_lms_platform_storage`` (each source's
+newest sample on or before the last day, summed). Formulas: :mod:`schemas.lms_measures`. Periods are
+assigned by :class:`query_api.lms.spans.PeriodIndex`.
 """
 
 from __future__ import annotations
@@ -13,84 +14,111 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from query_api.lms.models import LmsPeriod, SystemMetrics
-from query_api.lms.spans import COVER_SPANS, IN_RANGE, SPANS_WITH, UP_TO_SPANS, span_params, spanned
+from query_api.lms.spans import PeriodIndex
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
 
 USER_DAYS = rollup("lms_user_days")
-COURSE_ACTIVITY = rollup("lms_course_activity")
-VIDEO_VIEWS = rollup("lms_video_views")
 TRAFFIC = rollup("lms_platform_traffic")
 STORAGE = rollup("lms_platform_storage")
 
 
-_PARTS = ("users", "people", "courses", "active_courses", "videos", "traffic", "storage")
-_WIDTHS = dict(zip(_PARTS, (1, 4, 1, 1, 1, 5, 1), strict=True))
+_PARTS = ("users", "people", "courses", "traffic", "storage")
+_WIDTHS = dict(zip(_PARTS, (1, 6, 1, 5, 1), strict=True))
 
 
 def _part(name: str, select: str) -> str:
     """One part of the union: ``(part, span, [values])``, the values as ``Int64``."""
-    return f"{SPANS_WITH}SELECT '{name}' AS part, span, {select}"
+    return f"SELECT '{name}' AS part, span, {select}"
 
 
-async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPeriod]) -> list[SystemMetrics]:
-    """``SystemMetrics`` of the tenant over each of ``periods`` (one tenant and zone), in one statement
-    (a union of seven reads) whatever the number of periods."""
-    if not periods:
-        return []
-    params = span_params(periods)
-    tenant = "tenant_id = {tenant:String}"
+_TENANT = "tenant_id = {tenant:String}"
 
-    def covered(table: str) -> str:
-        return spanned(table, f"{tenant} AND {IN_RANGE}", COVER_SPANS) + " GROUP BY span"
 
-    def until_end(table: str, where: str, moment: str) -> str:
-        ends = f"arrayFilter(i -> {moment} < ends[i], range(1, length(ends) + 1))"
-        return spanned(table, f"{tenant} AND {where}", ends) + " GROUP BY span"
+def _covered(table: str, columns: str) -> str:
+    """``FROM`` the ``columns`` of ``table``'s rows, once per period whose cover holds the row."""
+    return (
+        f"FROM (SELECT grain, bucket, {columns} FROM {table} WHERE {_TENANT} "
+        "AND bucket >= {spans_first:Date} AND bucket <= {spans_last:Date} AND (grain = 'daily' "
+        "OR (grain = 'weekly' AND bucket IN {weeks:Array(Date)}) "
+        "OR (grain = 'monthly' AND bucket IN {months:Array(Date)}))) "
+        f"ARRAY JOIN {PeriodIndex.COVER_JOIN} AS span GROUP BY span"
+    )
 
-    parts = [
+
+def _until_end(table: str, where: str, moment: str) -> str:
+    """``FROM`` ``table``'s rows kept by ``where``, once per period whose end is after ``moment``."""
+    return (
+        f"FROM (SELECT {moment} AS moment FROM {table} WHERE {_TENANT} AND {where}) "
+        f"ARRAY JOIN {PeriodIndex.EVERY_SPAN} AS span WHERE moment {PeriodIndex.BEFORE_END} GROUP BY span"
+    )
+
+
+_SQL = " UNION ALL ".join(
+    [
         _part(
-            "users", "[toInt64(count())] " + until_end("lms_users FINAL", "is_deleted = 0", "signed_up_at")
+            "users", "[toInt64(count())] " + _until_end("lms_users FINAL", "is_deleted = 0", "signed_up_at")
         ),
+        # people, sessions, video views and active courses from the same rows: a user-day's videos and
+        # courses are counted from the same events as rollup_lms_video_views' sessions and
+        # rollup_lms_course_activity's courses (ADR 0022)
         _part(
             "people",
-            "arrayMap(x -> toInt64(x), [uniqExact(user_id), sum(logins), sum(sessions_ended), "
-            f"sum(session_seconds)]) {covered(USER_DAYS.table)}",
+            "[toInt64(uniqExact(user_id)), toInt64(sum(logins)), toInt64(sum(sessions_ended)), "
+            "toInt64(sum(session_seconds)), toInt64(sum(video_views)), "
+            "toInt64(uniqExactMerge(courses_accessed))] "
+            + _covered(
+                USER_DAYS.table,
+                "user_id, logins, sessions_ended, session_seconds, video_views, courses_accessed",
+            ),
         ),
         _part(
             "courses",
             "[toInt64(count())] "
-            + until_end(
+            + _until_end(
                 "lms_courses FINAL",
                 "is_deleted = 0 AND is_published = 1",
                 "ifNull(published_at, toDateTime64(0, 3, 'UTC'))",
             ),
         ),
-        _part("active_courses", f"[toInt64(uniqExact(course_id))] {covered(COURSE_ACTIVITY.table)}"),
-        _part("videos", f"[toInt64(sum(watch_sessions))] {covered(VIDEO_VIEWS.table)}"),
         _part(
             "traffic",
-            "arrayMap(x -> toInt64(x), [sum(requests), sum(errors), sum(bytes_served), "
-            f"sum(observed_seconds), sum(up_seconds)]) {covered(TRAFFIC.table)}",
+            "[toInt64(sum(requests)), toInt64(sum(errors)), toInt64(sum(bytes_served)), "
+            "toInt64(sum(observed_seconds)), toInt64(sum(up_seconds))] "
+            + _covered(TRAFFIC.table, "requests, errors, bytes_served, observed_seconds, up_seconds"),
         ),
+        # each source's newest sample by each distinct last day (span: the number of that day)
         _part(
             "storage",
-            "[toInt64(sum(latest))] FROM (SELECT span, source, argMaxMerge(storage_used_bytes) AS latest "
-            + spanned(
-                STORAGE.table, f"{tenant} AND grain = 'daily' AND bucket <= {{spans_last:Date}}", UP_TO_SPANS
-            )
-            + " GROUP BY span, source) GROUP BY span",
+            "[toInt64(sum(latest))] FROM (SELECT up_to AS span, source, "
+            "argMaxMerge(storage_used_bytes) AS latest "
+            f"FROM (SELECT bucket, source, storage_used_bytes FROM {STORAGE.table} WHERE {_TENANT} "
+            "AND grain = 'daily' AND bucket <= {spans_last:Date}) "
+            f"ARRAY JOIN {PeriodIndex.UP_TO_JOIN} AS up_to GROUP BY up_to, source) GROUP BY span",
         ),
     ]
-    rows = await store.rows(" UNION ALL ".join(parts), params)
+)
+
+
+async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPeriod]) -> list[SystemMetrics]:
+    """``SystemMetrics`` of the tenant over each of ``periods`` (one tenant and zone), in one statement
+    (a union of five reads) whatever the number of periods."""
+    if not periods:
+        return []
+    index = PeriodIndex(periods)
     found = {name: [[0] * width for _ in periods] for name, width in _WIDTHS.items()}
-    for name, span, values in rows:
-        found[str(name)][int(span) - 1] = [int(v) for v in values]
-    users, people, courses, active_courses, videos, traffic, storage = (found[name] for name in _PARTS)
+    for name, span, values in await store.rows(_SQL, index.params()):
+        numbers = [int(v) for v in values]
+        if name == "storage":
+            for position in index.ending_at(int(span)):
+                found["storage"][position] = numbers
+        else:
+            found[str(name)][int(span) - 1] = numbers
+    users, people, courses, traffic, storage = (found[name] for name in _PARTS)
     out = []
     for i, period in enumerate(periods):
-        active_users, logins, sessions_ended, session_seconds = people[i]
+        active_users, logins, sessions_ended, session_seconds, video_views, active_courses = people[i]
         requests, errors, bytes_served, observed, up = traffic[i]
         out.append(
             SystemMetrics(
@@ -100,10 +128,10 @@ async def system_metrics_by_period(store: QueryStore, periods: Sequence[LmsPerio
                 total_users=users[i][0],
                 active_users=active_users,
                 total_courses=courses[i][0],
-                active_courses=active_courses[i][0],
+                active_courses=active_courses,
                 total_sessions=logins,
                 average_session_duration=measures.average_minutes(session_seconds, sessions_ended),
-                total_video_views=videos[i][0],
+                total_video_views=video_views,
                 total_storage_used=storage[i][0],
                 bandwidth_used=bytes_served,
                 system_uptime=measures.uptime(up, observed),
