@@ -134,6 +134,7 @@ _PARTS = {
 }
 _FACTS_SQL = " UNION ALL ".join(_PARTS[part] for part in ("enrollments", "progress", "activity"))
 _FACTS_AND_RATES_SQL = " UNION ALL ".join(_PARTS.values())
+_ENROLLMENTS_SQL = _PARTS["enrollments"]
 """Every part in one statement, periods assigned by lookups (:class:`PeriodIndex`), not lambdas (ADR 0022)."""
 
 
@@ -207,12 +208,9 @@ def _day_number(day: date) -> int:
     return (day - date(1970, 1, 1)).days
 
 
-async def course_facts_by_period(
-    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], *, rates: bool = True
+async def _read_facts(
+    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], sql: str
 ) -> list[dict[int, CourseFacts]]:
-    """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone), in a few
-    statements whatever the number of periods (``rates``: also the course's assessments and the pairs
-    handed in, which only ``CourseAnalytics`` needs)."""
     ids = sorted(set(course_ids))
     facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
     if not ids or not periods:
@@ -220,13 +218,28 @@ async def course_facts_by_period(
     index = PeriodIndex(periods)
     reader = _FactsReader(index, facts)
     params = {**index.params(), "courses": ids, "states": list(measures.SUBMITTED_STATES)}
-    for part, span, course, user, values, names in await store.rows(
-        _FACTS_AND_RATES_SQL if rates else _FACTS_SQL, params
-    ):
+    for part, span, course, user, values, names in await store.rows(sql, params):
         reader.add(str(part), int(span), int(course), str(user), [int(v) for v in values], list(names))
-    if rates:
+    if sql is _FACTS_AND_RATES_SQL:
         reader.rates()
     return facts
+
+
+async def course_facts_by_period(
+    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], *, rates: bool = True
+) -> list[dict[int, CourseFacts]]:
+    """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone), in one
+    statement whatever the number of periods (``rates``: also the course's assessments and the pairs
+    handed in, which only ``CourseAnalytics`` needs)."""
+    return await _read_facts(store, periods, course_ids, _FACTS_AND_RATES_SQL if rates else _FACTS_SQL)
+
+
+async def course_enrollments(
+    store: QueryStore, period: LmsPeriod, course_ids: Sequence[int]
+) -> dict[int, CourseFacts]:
+    """Only the enrollment figures of :func:`course_facts` (``enrollments`` … ``students``): for readers that
+    count the activity themselves."""
+    return (await _read_facts(store, [period], course_ids, _ENROLLMENTS_SQL))[0]
 
 
 async def course_facts(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from query_api.lms.courses import course_facts
+from query_api.lms.courses import course_enrollments
 from query_api.lms.grains import daily_condition, period_condition
 from query_api.lms.models import Day, LmsPeriod, Percent, Person
 from query_api.lms.state import period_params
@@ -57,15 +57,46 @@ def idle(person: Person, course_id: int) -> CourseEngagement:
     return CourseEngagement(person.user_id, person.user_type, course_id, 0, zero, 0, 0, 0, 0, 0, 0, 0, None)
 
 
-async def course_engagement(
+@dataclass(frozen=True, slots=True)
+class _Activity:
+    """One person's sums in one course over the period, as read (seconds, not yet minutes)."""
+
+    person: Person
+    course_id: int
+    events: int
+    views: int
+    watch_seconds: int
+    completions: int
+    quiz_attempts: int
+    quiz_submissions: int
+    assignment_submissions: int
+    active_days: int
+    last_active_date: date | None
+
+    def engagement(self, period: LmsPeriod) -> CourseEngagement:
+        return CourseEngagement(
+            user_id=self.person.user_id,
+            user_type=self.person.user_type,
+            course_id=self.course_id,
+            active_days=self.active_days,
+            engagement_score=measures.user_engagement(self.active_days, period.days),
+            events=self.events,
+            views=self.views,
+            total_watch_time=measures.minutes(self.watch_seconds),
+            completions=self.completions,
+            quiz_attempts=self.quiz_attempts,
+            quiz_submissions=self.quiz_submissions,
+            assignment_submissions=self.assignment_submissions,
+            last_active_date=self.last_active_date,
+        )
+
+
+async def _activity(
     store: QueryStore,
     period: LmsPeriod,
-    *,
-    course_ids: Sequence[int] | None = None,
-    people: Sequence[Person] | None = None,
-) -> list[CourseEngagement]:
-    """Every (person, course) with an event in ``period``, of ``course_ids`` and ``people`` when given; by
-    course, then user type and id."""
+    course_ids: Sequence[int] | None,
+    people: Sequence[Person] | None,
+) -> list[_Activity]:
     params: dict[str, Any] = period_params(period, course_ids or ())
     covered = period_condition(period.first, period.last, params)
     daily = daily_condition(period.first, period.last, params)
@@ -80,38 +111,48 @@ async def course_engagement(
         params["users"] = sorted({p.key for p in people})
         where.append("user_id IN {users:Array(String)}")
     rows = await store.rows(
-        f"SELECT course_id, user_type, user_id, sumIf(events, {covered}), sumIf(views, {covered}), "
-        f"sumIf(watch_seconds, {covered}), sumIf(completions, {covered}), sumIf(quiz_attempts, {covered}), "
-        f"sumIf(quiz_submissions, {covered}), sumIf(assignment_submissions, {covered}), "
-        f"uniqExactIf(bucket, {daily} AND events > 0), maxIf(bucket, {daily} AND events > 0) "
-        f"FROM {COURSE_ACTIVITY.table} WHERE {' AND '.join(where)} "
-        "GROUP BY course_id, user_type, user_id",
+        "SELECT course_id, user_type, user_id, sumIf(events, covered), sumIf(views, covered), "
+        "sumIf(watch_seconds, covered), sumIf(completions, covered), sumIf(quiz_attempts, covered), "
+        "sumIf(quiz_submissions, covered), sumIf(assignment_submissions, covered), "
+        "uniqExactIf(bucket, day AND events > 0), maxIf(bucket, day AND events > 0) "
+        f"FROM (SELECT *, {covered} AS covered, {daily} AS day FROM {COURSE_ACTIVITY.table} "
+        f"WHERE {' AND '.join(where)}) GROUP BY course_id, user_type, user_id",
         params,
     )
-    out = []
+    found = []
     for course, kind, key, events, views, seconds, done, quizzes, quiz_in, assignments_in, days, last in rows:
         if int(events) == 0:
             continue
-        active = int(days)
-        out.append(
-            CourseEngagement(
-                user_id=int(str(key).rpartition(":")[2]),
-                user_type=str(kind),
-                course_id=int(course),
-                active_days=active,
-                engagement_score=measures.user_engagement(active, period.days),
-                events=int(events),
-                views=int(views),
-                total_watch_time=measures.minutes(int(seconds)),
-                completions=int(done),
-                quiz_attempts=int(quizzes),
-                quiz_submissions=int(quiz_in),
-                assignment_submissions=int(assignments_in),
-                last_active_date=last if active else None,
+        found.append(
+            _Activity(
+                Person(str(kind), int(str(key).rpartition(":")[2])),
+                int(course),
+                int(events),
+                int(views),
+                int(seconds),
+                int(done),
+                int(quizzes),
+                int(quiz_in),
+                int(assignments_in),
+                int(days),
+                last if int(days) else None,
             )
         )
-    out.sort(key=lambda e: (e.course_id, e.user_type, e.user_id))
-    return out
+    return found
+
+
+async def course_engagement(
+    store: QueryStore,
+    period: LmsPeriod,
+    *,
+    course_ids: Sequence[int] | None = None,
+    people: Sequence[Person] | None = None,
+) -> list[CourseEngagement]:
+    """Every (person, course) with an event in ``period``, of ``course_ids`` and ``people`` when given; by
+    course, then user type and id."""
+    found = [row.engagement(period) for row in await _activity(store, period, course_ids, people)]
+    found.sort(key=lambda e: (e.course_id, e.user_type, e.user_id))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +255,17 @@ class CourseEngagementAnalytics:
 async def course_engagement_analytics(
     store: QueryStore, period: LmsPeriod, course_id: int
 ) -> CourseEngagementAnalytics:
-    facts, rows = await asyncio.gather(
-        course_facts(store, period, [course_id], rates=False),
-        course_engagement(store, period, course_ids=[course_id]),
+    """The course's figures are summed from its people's rows (the same cover and daily rows
+    :func:`query_api.lms.courses.course_facts` reads), so only its enrollments are read beside them."""
+    enrolled, rows = await asyncio.gather(
+        course_enrollments(store, period, [course_id]),
+        _activity(store, period, [course_id], None),
     )
-    item = facts[course_id]
-    active = {Person(row.user_type, row.user_id): row for row in rows if row.user_type == measures.STUDENT}
+    item = enrolled[course_id]
+    for row in rows:
+        if row.person.user_type == measures.STUDENT:
+            item.active_days[row.person.key] = row.active_days
+    active = {row.person: row.engagement(period) for row in rows if row.person.user_type == measures.STUDENT}
     learners = {Person(measures.STUDENT, int(key.rpartition(":")[2])) for key in item.students}
     students = [
         active.get(person) or idle(person, course_id)
@@ -231,11 +277,11 @@ async def course_engagement_analytics(
         period_start=period.first,
         period_end=period.last,
         enrolled_students=len(item.students),
-        active_students=item.active_students,
+        active_students=len(active),
         engagement_score=item.engagement,
-        total_views=item.views,
-        total_watch_time=measures.minutes(item.watch_seconds),
-        quiz_attempts=item.quiz_attempts,
-        assignment_submissions=item.assignment_submissions,
+        total_views=sum(row.views for row in rows),
+        total_watch_time=measures.minutes(sum(row.watch_seconds for row in rows)),
+        quiz_attempts=sum(row.quiz_attempts for row in rows),
+        assignment_submissions=sum(row.assignment_submissions for row in rows),
         students=students,
     )
