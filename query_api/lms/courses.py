@@ -288,13 +288,16 @@ async def course_analytics_by_period(
     return await _each_period(store, periods, course_ids, _analytics, rates=True)
 
 
-async def active_students(store: QueryStore, period: LmsPeriod, course_ids: Sequence[int]) -> dict[int, int]:
-    """``CourseAnalytics.active_students`` alone, of every course in ``course_ids`` with any (a cheap
-    ranking before the whole figures of a few)."""
-    params = period_params(period, sorted(set(course_ids)))
+async def active_students(
+    store: QueryStore, period: LmsPeriod, course_ids: Sequence[int] | None = None
+) -> dict[int, int]:
+    """``CourseAnalytics.active_students`` alone, of every course in ``course_ids`` (``None``: any course of
+    the tenant) with any (a cheap ranking before the whole figures of a few)."""
+    params = period_params(period, sorted(set(course_ids or ())))
+    only = " AND course_id IN {courses:Array(UInt64)}" if course_ids is not None else ""
     rows = await store.rows(
         f"SELECT course_id, uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}) FROM {COURSE_ACTIVITY.table} "
-        "WHERE tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)} "
+        f"WHERE tenant_id = {{tenant:String}}{only} "
         f"AND {period_condition(period.first, period.last, params)} GROUP BY course_id",
         params,
     )
