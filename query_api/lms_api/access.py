@@ -46,9 +46,11 @@ class LmsCaller:
     catalog: CatalogDirectory | None = None
     """the tenants' catalog snapshots for the access checks (``None``: read the store each time)"""
 
-    async def catalog_snapshot(self) -> CatalogSnapshot:
+    async def catalog_snapshot(self, tenant_id: str | None = None) -> CatalogSnapshot:
+        """The caller's tenant's catalog snapshot (``tenant_id``'s, for a read the caller may make of another
+        tenant: see :meth:`tenant_named`)."""
         directory = self.catalog or CatalogDirectory(self.store, 0)
-        return await directory.snapshot(self.tenant_id)
+        return await directory.snapshot(tenant_id or self.tenant_id)
 
     @property
     def tenant_id(self) -> str:

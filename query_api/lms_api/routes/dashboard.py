@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 from query_api import lms
 from query_api.api.deps import ClockDep, TenantsDep
 from query_api.lms.courses import active_students
-from query_api.lms.state import course_catalog
 from query_api.lms.system import system_metrics_by_period
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCallerDep
@@ -82,9 +81,10 @@ async def get_dashboard_overview(
     previous = lms.LmsPeriod(tenant, zone, days.first - length, days.last - length)
     (current_metrics, previous_metrics), catalog, active = await asyncio.gather(
         system_metrics_by_period(caller.store, [days.period, previous]),
-        course_catalog(caller.store, tenant),
+        caller.catalog_snapshot(tenant),  # its live courses: the catalog's courses now
         active_students(caller.store, days.period),  # every course: the catalog's are picked below
     )
-    courses = await lms.course_analytics(caller.store, days.period, contenders(active, catalog, TOP_COURSES))
+    ranked = contenders(active, catalog.teachers, TOP_COURSES)
+    courses = await lms.course_analytics(caller.store, days.period, ranked)
     top = sorted(courses.values(), key=lambda c: (-c.active_students, -c.engagement_score, c.course_id))
     return answer(request, DashboardOverview(tenant, current_metrics, previous_metrics, top[:TOP_COURSES]))
