@@ -26,7 +26,8 @@ class QuerySettings(CommonSettings):
     background, so no dashboard waits for the tenant-wide read except the first (0: wait for it)."""
     query_catalog_ttl_s: float = 5.0
     """How long a tenant's course catalog is reused by the LMS reads' access checks (is there such a course,
-    which courses a teacher teaches): a catalog change reaches them within this (0: read it every time)."""
+    which courses a teacher teaches) and the admin dashboard's course list: a catalog change reaches them
+    within this (0: read it every time)."""
     query_retry_after_s: int = 5
     """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""
     query_max_body_bytes: int = 64 * 1024
