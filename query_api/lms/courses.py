@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from query_api.lms.grains import period_condition
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
-from query_api.lms.spans import PeriodIndex
+from query_api.lms.spans import PeriodIndex, day_number
 from query_api.lms.state import ATTEMPTS, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -89,6 +89,7 @@ _COURSE_ASSESSMENTS = (
 )
 _PARTS = {
     # enrollments made by the last period's end: the current state, compared with each period's instants here
+    # (milliseconds; -1 for none: stored times are from 1971 on, schemas.event_time)
     "enrollments": (
         f"SELECT 'enrollments', toUInt32(0), course_id, user_id, [{_MS}(enrolled_at), "
         f"ifNull({_MS}(completed_at), -1), ifNull({_MS}(dropped_at), -1)], [] FROM lms_enrollments FINAL "
@@ -132,10 +133,10 @@ _PARTS = {
         "AND state IN {states:Array(String)} GROUP BY user_id, assessment_id"
     ),
 }
-_FACTS_SQL = " UNION ALL ".join(_PARTS[part] for part in ("enrollments", "progress", "activity"))
 _FACTS_AND_RATES_SQL = " UNION ALL ".join(_PARTS.values())
-_ENROLLMENTS_SQL = _PARTS["enrollments"]
 """Every part in one statement, periods assigned by lookups (:class:`PeriodIndex`), not lambdas (ADR 0022)."""
+_FACTS_SQL = " UNION ALL ".join(_PARTS[part] for part in ("enrollments", "progress", "activity"))
+_ENROLLMENTS_SQL = _PARTS["enrollments"]
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -192,7 +193,7 @@ class _FactsReader:
     def rates(self) -> None:
         """The courses' quizzes and assignments, and who handed each in by each period's end."""
         for period, by_course in zip(self.index.periods, self.facts, strict=True):
-            last = _day_number(period.last)
+            last = day_number(period.last)
             handed_in = {
                 assessment: {student for student, day in students.items() if day <= last}
                 for assessment, students in self.first_handed_in.items()
@@ -202,10 +203,6 @@ class _FactsReader:
                 item.quizzes = frozenset(a for a, kind in listed.items() if kind == "quiz")
                 item.assignments = frozenset(a for a, kind in listed.items() if kind == "assignment")
                 item.handed_in = handed_in
-
-
-def _day_number(day: date) -> int:
-    return (day - date(1970, 1, 1)).days
 
 
 async def _read_facts(

@@ -98,7 +98,8 @@ _GRAIN_NUMBER = {Grain.DAY.value: 1, Grain.WEEK.value: 2, Grain.MONTH.value: 3}
 """The rollup tables' ``grain`` Enum8 values."""
 
 
-def _day_number(day: date) -> int:
+def day_number(day: date) -> int:
+    """ClickHouse's ``toUInt32`` of a ``Date``: days since 1970-01-01."""
     return (day - date(1970, 1, 1)).days
 
 
@@ -173,7 +174,7 @@ class PeriodIndex:
             "ends": [ch_time(p.end) for p in self.periods],
             "weeks": [bucket for grain, bucket in keys if grain == Grain.WEEK.value],
             "months": [bucket for grain, bucket in keys if grain == Grain.MONTH.value],
-            "cover_keys": [_day_number(bucket) * 4 + _GRAIN_NUMBER[grain] for grain, bucket in keys],
+            "cover_keys": [day_number(bucket) * 4 + _GRAIN_NUMBER[grain] for grain, bucket in keys],
             "cover_spans": [self._cover.get(key, []) for key in keys],
             "cover_day_spans": [
                 self._cover.get(key, []) + (in_days[key[1]] if key[0] == Grain.DAY.value else [])
