@@ -119,7 +119,7 @@ class PeriodIndex:
       after the row's day, for figures "as of the end" (as :data:`UP_TO_SPANS`, per distinct last day).
     """
 
-    _KEY = "indexOf({cover_keys:Array(UInt32)}, toUInt32(bucket) * 4 + toUInt32(CAST(grain, 'Int8')))"
+    _KEY = "indexOf({cover_keys:Array(Int64)}, toInt64(bucket) * 4 + toInt64(CAST(grain, 'Int8')))"
     COVER_JOIN = f"{{cover_spans:Array(Array(UInt32))}}[{_KEY}]"
     EVERY_SPAN = "range(1, {span_count:UInt32} + 1)"
     BEFORE_END = "< {ends:Array(DateTime64(3, 'UTC'))}[span]"
@@ -136,10 +136,11 @@ class PeriodIndex:
         )
 
     UP_TO_JOIN = (
-        "range(if(bucket <= {lasts_first:Date}, 1, "
-        "{first_last_after:Array(UInt32)}[toUInt32(bucket) - toUInt32({lasts_first:Date})]), "
-        "{lasts_count:UInt32} + 1)"
+        "range(if(toInt64(bucket) <= {lasts_first:Int64}, 1, "
+        "{first_last_after:Array(UInt32)}[toInt64(bucket) - {lasts_first:Int64}]), {lasts_count:UInt32} + 1)"
     )
+    """Day numbers are bound as integers: a requested day before 1970 is a valid period (of no rows), while
+    a ``Date`` cannot hold it."""
 
     def __init__(self, periods: Sequence[LmsPeriod]) -> None:
         _one_tenant(periods)
@@ -180,7 +181,7 @@ class PeriodIndex:
                 self._cover.get(key, []) + (in_days[key[1]] if key[0] == Grain.DAY.value else [])
                 for key in keys
             ],
-            "lasts_first": self.lasts[0],
+            "lasts_first": day_number(self.lasts[0]),
             "lasts_count": len(self.lasts),
             "first_last_after": [
                 next(n for n, end in enumerate(self.lasts, start=1) if end >= day) for day in after_first_last
@@ -188,5 +189,6 @@ class PeriodIndex:
         }
 
     def ending_at(self, number: int) -> list[int]:
-        """The positions (from 0) of the periods whose last day is ``lasts[number - 1]``."""
-        return self._ending[number - 1]
+        """The positions (from 0) of the periods whose last day is ``lasts[number - 1]`` (none for a number
+        out of range: a lookup past an array's end reads 0)."""
+        return self._ending[number - 1] if 1 <= number <= len(self._ending) else []

@@ -37,6 +37,9 @@ CASES = {
         (date(2026, 11, 8), date(2026, 12, 7)), *_weeks(date(2026, 11, 8), date(2026, 12, 7))
     ),
     "thirty single days": _periods(*[(date(2026, 4, 1) + timedelta(days=n),) * 2 for n in range(30)]),
+    "from before 1970 (no rows there, but a valid period)": _periods(
+        (date(1969, 12, 1), date(1971, 1, 31)), (date(1969, 11, 1), date(1969, 11, 30))
+    ),
     "overlapping, same last day": _periods(
         (date(2025, 12, 1), date(2026, 2, 28)), (date(2026, 2, 1), date(2026, 2, 28))
     ),
@@ -115,8 +118,8 @@ def test_up_to_join_gives_the_period_ends_on_or_after_a_day(case: str) -> None:
     while day <= params["spans_last"]:  # the statement reads the daily rows up to spans_last
         start = (
             1
-            if day <= params["lasts_first"]
-            else _lookup(params["first_last_after"], _number(day) - _number(params["lasts_first"]), 0)
+            if _number(day) <= params["lasts_first"]
+            else _lookup(params["first_last_after"], _number(day) - params["lasts_first"], 0)
         )
         numbers = list(range(start, params["lasts_count"] + 1))
         assert [lasts[n - 1] for n in numbers] == [end for end in lasts if end >= day], day
