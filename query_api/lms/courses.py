@@ -1,5 +1,5 @@
 """``CourseAnalytics``, ``DailyCourseMetrics`` and ``WeeklyCourseMetrics``: one set of course facts per
-period, read in a few statements for every requested course at once.
+period, read in one statement for every requested course and period at once.
 
 Sources (ADR 0015 §5): enrollments from the current state (``lms_enrollments FINAL``, soft-deleted ones
 left out) compared with the period's instants; progress as of the period's end from
@@ -112,9 +112,7 @@ _PARTS = {
         f"toInt64(uniqExactIf(user_id, {measures.VIEWER_SQL})), toInt64(uniqExact(bucket))], [] "
         "FROM (SELECT grain, bucket, user_id, user_type, course_id, views, watch_seconds, completions, "
         f"quiz_attempts, assignment_submissions FROM {COURSE_ACTIVITY.table} WHERE {_TENANT_COURSES} "
-        "AND bucket >= {spans_first:Date} AND bucket <= {spans_last:Date} AND (grain = 'daily' "
-        "OR (grain = 'weekly' AND bucket IN {weeks:Array(Date)}) "
-        "OR (grain = 'monthly' AND bucket IN {months:Array(Date)}))) "
+        f"AND {PeriodIndex.COVER_ROWS}) "
         f"ARRAY JOIN {PeriodIndex.cover_and_days_join(measures.ACTIVE_STUDENT_SQL)} AS span "
         f"GROUP BY span, course_id, if(span > {PeriodIndex.DAYS}, user_id, '')"
     ),
@@ -206,8 +204,9 @@ class _FactsReader:
 
 
 async def _read_facts(
-    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], sql: str
+    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], sql: str, *, rates: bool
 ) -> list[dict[int, CourseFacts]]:
+    """``sql``'s parts put in the facts of ``periods``; ``rates``: it holds the catalog and hand-in parts."""
     ids = sorted(set(course_ids))
     facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
     if not ids or not periods:
@@ -217,7 +216,7 @@ async def _read_facts(
     params = {**index.params(), "courses": ids, "states": list(measures.SUBMITTED_STATES)}
     for part, span, course, user, values, names in await store.rows(sql, params):
         reader.add(str(part), int(span), int(course), str(user), [int(v) for v in values], list(names))
-    if sql is _FACTS_AND_RATES_SQL:
+    if rates:
         reader.rates()
     return facts
 
@@ -228,7 +227,8 @@ async def course_facts_by_period(
     """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone), in one
     statement whatever the number of periods (``rates``: also the course's assessments and the pairs
     handed in, which only ``CourseAnalytics`` needs)."""
-    return await _read_facts(store, periods, course_ids, _FACTS_AND_RATES_SQL if rates else _FACTS_SQL)
+    sql = _FACTS_AND_RATES_SQL if rates else _FACTS_SQL
+    return await _read_facts(store, periods, course_ids, sql, rates=rates)
 
 
 async def course_enrollments(
@@ -236,7 +236,7 @@ async def course_enrollments(
 ) -> dict[int, CourseFacts]:
     """Only the enrollment figures of :func:`course_facts` (``enrollments`` … ``students``): for readers that
     count the activity themselves."""
-    return (await _read_facts(store, [period], course_ids, _ENROLLMENTS_SQL))[0]
+    return (await _read_facts(store, [period], course_ids, _ENROLLMENTS_SQL, rates=False))[0]
 
 
 async def course_facts(

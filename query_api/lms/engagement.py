@@ -262,10 +262,9 @@ async def course_engagement_analytics(
         _activity(store, period, [course_id], None),
     )
     item = enrolled[course_id]
-    for row in rows:
-        if row.person.user_type == measures.STUDENT:
-            item.active_days[row.person.key] = row.active_days
-    active = {row.person: row.engagement(period) for row in rows if row.person.user_type == measures.STUDENT}
+    students_rows = [row for row in rows if row.person.user_type == measures.STUDENT]
+    item.active_days.update((row.person.key, row.active_days) for row in students_rows)
+    active = {row.person: row.engagement(period) for row in students_rows}
     learners = {Person(measures.STUDENT, int(key.rpartition(":")[2])) for key in item.students}
     students = [
         active.get(person) or idle(person, course_id)

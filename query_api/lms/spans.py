@@ -8,8 +8,8 @@ array parameters, and SQL that gives each row the periods it counts in, so a rea
 - :data:`UP_TO_SPANS`: over daily rows, the periods ending on or after the row's day ("as of the end");
 - ``starts[span]``/``ends[span]``: a period's UTC instants (``end`` exclusive), for current-state rows.
 
-:class:`PeriodIndex` is the same assignment done in Python over rows read plainly, for readers whose rows
-are few: a statement that assigns periods costs ClickHouse more to analyse than to run (ADR 0022).
+:class:`PeriodIndex` makes the same assignment with lookups into arrays built here instead of lambdas:
+ClickHouse spends more analysing the lambdas than reading the rows (ADR 0022).
 
 A row ``ARRAY JOIN``-ed with one of these counts once in each period it belongs to; periods may overlap
 (the whole range and its points). :func:`spanned` filters the rows first: ClickHouse evaluates an
@@ -120,6 +120,12 @@ class PeriodIndex:
     """
 
     _KEY = "indexOf({cover_keys:Array(Int64)}, toInt64(bucket) * 4 + toInt64(CAST(grain, 'Int8')))"
+    COVER_ROWS = (
+        "bucket >= {spans_first:Date} AND bucket <= {spans_last:Date} AND (grain = 'daily' "
+        "OR (grain = 'weekly' AND bucket IN {weeks:Array(Date)}) "
+        "OR (grain = 'monthly' AND bucket IN {months:Array(Date)}))"
+    )
+    """The rollup rows any cover may hold (with the daily rows of the whole range): filter with it first."""
     COVER_JOIN = f"{{cover_spans:Array(Array(UInt32))}}[{_KEY}]"
     EVERY_SPAN = "range(1, {span_count:UInt32} + 1)"
     BEFORE_END = "< {ends:Array(DateTime64(3, 'UTC'))}[span]"

@@ -39,10 +39,7 @@ _TENANT = "tenant_id = {tenant:String}"
 def _covered(table: str, columns: str) -> str:
     """``FROM`` the ``columns`` of ``table``'s rows, once per period whose cover holds the row."""
     return (
-        f"FROM (SELECT grain, bucket, {columns} FROM {table} WHERE {_TENANT} "
-        "AND bucket >= {spans_first:Date} AND bucket <= {spans_last:Date} AND (grain = 'daily' "
-        "OR (grain = 'weekly' AND bucket IN {weeks:Array(Date)}) "
-        "OR (grain = 'monthly' AND bucket IN {months:Array(Date)}))) "
+        f"FROM (SELECT grain, bucket, {columns} FROM {table} WHERE {_TENANT} AND {PeriodIndex.COVER_ROWS}) "
         f"ARRAY JOIN {PeriodIndex.COVER_JOIN} AS span GROUP BY span"
     )
 
