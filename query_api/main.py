@@ -29,6 +29,7 @@ from query_api.api.routes import (
 )
 from query_api.cache import ResultCache
 from query_api.lms.catalog_cache import CatalogDirectory
+from query_api.lms.state import READ_SETTINGS
 from query_api.lms_api.routes import courses as lms_courses
 from query_api.lms_api.routes import (
     custom_dashboards,
@@ -149,7 +150,7 @@ def attach_query_api(
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
-    app.state.lms_catalog = CatalogDirectory(store, settings.query_catalog_ttl_s)
+    app.state.lms_catalog = CatalogDirectory(store.tuned(READ_SETTINGS), settings.query_catalog_ttl_s)
     app.state.query_limiter = limiter
     app.state.query_retention_grace = retention_grace
     app.state.audit = AuditLog(store.execute)

@@ -9,9 +9,10 @@ bounds how many statements one process runs at once.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -42,30 +43,48 @@ class StoreUnavailable(Exception):
         self.public_message = public_message
 
 
+class _Pool:
+    """The holders of a store and of its :meth:`QueryStore.tuned` views: one bound on statements at once."""
+
+    def __init__(self, holders: list[ClientHolder]) -> None:
+        self.holders = holders
+        self.idle: asyncio.LifoQueue[ClientHolder] | None = None
+        self.held_logged_at = -HELD_LOG_EVERY_S
+
+
 class QueryStore:
     """A pool of ``pool_size`` :class:`ClientHolder`: each opens its client on first use and reopens it
     after a failed statement (the reconnect path every store shares)."""
 
     def __init__(self, open_client: Callable[[], Client], metrics: QueryMetrics, pool_size: int = 4) -> None:
         self._metrics = metrics
-        self._holders = [ClientHolder(open_client) for _ in range(pool_size)]
-        self._idle: asyncio.LifoQueue[ClientHolder] | None = None
-        self._held_logged_at = -HELD_LOG_EVERY_S
+        self._shared = _Pool([ClientHolder(open_client) for _ in range(pool_size)])
+        self._settings: dict[str, Any] = {}
+
+    def tuned(self, settings: Mapping[str, Any]) -> QueryStore:
+        """This store, its statements run with the ClickHouse ``settings`` (over any it has): same pool, same
+        clients, same bound on statements at once."""
+        view = copy.copy(self)
+        view._settings = {**self._settings, **settings}
+        return view
 
     def _pool(self) -> asyncio.LifoQueue[ClientHolder]:
         """The idle holders, the last one given back on top: an open client is reused before another is
         opened, so a process opens a second client only when two statements run at once."""
-        if self._idle is None:
-            self._idle = asyncio.LifoQueue()
-            for holder in reversed(self._holders):
-                self._idle.put_nowait(holder)
-        return self._idle
+        if self._shared.idle is None:
+            self._shared.idle = asyncio.LifoQueue()
+            for holder in reversed(self._shared.holders):
+                self._shared.idle.put_nowait(holder)
+        return self._shared.idle
 
     async def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
-        """Run one read statement, timed into the ClickHouse latency histogram."""
+        """Run one read statement (with the store's settings), timed into the ClickHouse latency histogram."""
+        settings = self._settings or None
         started = time.perf_counter()
         try:
-            return await self.execute(lambda client: client.query(sql, parameters=parameters).result_rows)
+            return await self.execute(
+                lambda client: client.query(sql, parameters=parameters, settings=settings).result_rows
+            )
         finally:
             self._metrics.clickhouse_latency.observe(time.perf_counter() - started)
 
@@ -81,8 +100,8 @@ class QueryStore:
         try:
             return await asyncio.to_thread(holder.call, call)
         except StoreHeldError as exc:  # the operator must act: say so in the log, not on every request
-            if time.monotonic() - self._held_logged_at >= HELD_LOG_EVERY_S:
-                self._held_logged_at = time.monotonic()
+            if time.monotonic() - self._shared.held_logged_at >= HELD_LOG_EVERY_S:
+                self._shared.held_logged_at = time.monotonic()
                 log.error("query API cannot read: %s", exc)
             raise StoreUnavailable(str(exc), HELD_MESSAGE) from exc
         except OperationalError as exc:
@@ -92,6 +111,6 @@ class QueryStore:
 
     async def close(self) -> None:
         """Close every client (after the statement it runs, if any); the store opens them again if used."""
-        self._idle = None
-        for holder in self._holders:
+        self._shared.idle = None
+        for holder in self._shared.holders:
             await asyncio.to_thread(holder.close)

@@ -20,6 +20,11 @@ from schemas import lms_measures as measures
 from schemas.lms_payloads import UserType
 from schemas.rollups import rollup
 
+READ_SETTINGS = {"optimize_move_to_prewhere": 0}
+"""ClickHouse settings of the LMS reads: they read small rollup and current-state rows, where moving
+filters to ``PREWHERE`` saves little reading and costs each statement more in planning (column statistics
+loaded, the plan optimised again) than it saves (ADR 0022)."""
+
 ATTEMPTS = rollup("lms_attempts")
 COURSE_ACTIVITY_TABLE = rollup("lms_course_activity").table
 

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from plumbing.http_errors import AnalyticsError
 from query_api.api.deps import StoreDep
 from query_api.lms.catalog_cache import CatalogDirectory, CatalogSnapshot
+from query_api.lms.state import READ_SETTINGS
 from query_api.store import QueryStore
 from schemas.lms_envelope import AnalyticsErrorCode
 from schemas.lms_payloads import MAX_LMS_ID
@@ -130,7 +131,12 @@ async def get_lms_caller(request: Request, principal: PrincipalDep, store: Store
     audit: AuditLog | None = getattr(request.app.state, "audit", None)
     catalog: CatalogDirectory | None = getattr(request.app.state, "lms_catalog", None)
     return LmsCaller(
-        principal, store, getattr(request.state, "request_id", ""), request.url.path, audit, catalog
+        principal,
+        store.tuned(READ_SETTINGS),
+        getattr(request.state, "request_id", ""),
+        request.url.path,
+        audit,
+        catalog,
     )
 
 

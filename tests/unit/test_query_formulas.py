@@ -167,11 +167,11 @@ async def test_store_never_opens_more_clients_than_its_pool() -> None:
     opened: list[int] = []
 
     class FakeClient:
-        def query(self, sql: str, parameters: Any = None) -> Any:
+        def query(self, sql: str, parameters: Any = None, settings: Any = None) -> Any:
             import time as _time
 
             _time.sleep(0.01)
-            return type("Result", (), {"result_rows": [(1,)]})()
+            return type("Result", (), {"result_rows": [(settings,)]})()
 
         def close(self) -> None:
             pass
@@ -181,7 +181,12 @@ async def test_store_never_opens_more_clients_than_its_pool() -> None:
         return FakeClient()
 
     store = QueryStore(open_client, QueryMetrics(), pool_size=3)
-    results = await asyncio.gather(*(store.rows("SELECT 1") for _ in range(20)))
-    assert all(r == [(1,)] for r in results)
+    tuned = store.tuned({"optimize_move_to_prewhere": 0})
+    # a tuned view runs its statements with its settings, on the same pool: still 3 clients for 20 at once
+    results = await asyncio.gather(
+        *(store.rows("SELECT 1") for _ in range(10)), *(tuned.rows("SELECT 1") for _ in range(10))
+    )
+    assert results == [[(None,)]] * 10 + [[({"optimize_move_to_prewhere": 0},)]] * 10
     assert len(opened) == 3
+    assert await store.tuned({"a": 1}).tuned({"b": 2}).rows("SELECT 1") == [({"a": 1, "b": 2},)]
     await store.close()

@@ -32,7 +32,7 @@ class FakeClient:
         if self.failures:
             raise self.failures.pop(0)
 
-    def query(self, sql: str, parameters: Any = None) -> Any:
+    def query(self, sql: str, parameters: Any = None, settings: Any = None) -> Any:
         self._next()
         return type("Result", (), {"result_rows": [(1,)]})()
 
