@@ -1,22 +1,22 @@
 """``AssessmentAnalytics``: the attempts at an assessment started in a period, from
 ``rollup_lms_attempts FINAL`` (one row per attempt: its newest snapshot, on the day it started).
 
-The assessment's type and course come from the course that lists it now (``lms_courses FINAL``; the
-smallest course id if several do), else from its attempts (an assessment whose course has not arrived yet).
-An assessment neither listed by a course nor attempted in the period has no figures and is left out.
-Formulas: :mod:`schemas.lms_measures`.
+The assessment's type and course come from the course that lists it now (the caller's catalog snapshot,
+else ``lms_courses FINAL``; the smallest course id if several do), else from its attempts (an assessment
+whose course has not arrived yet). An assessment neither listed by a course nor attempted in the period has
+no figures and is left out. Formulas: :mod:`schemas.lms_measures`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from query_api.lms.grains import daily_condition
 from query_api.lms.models import AssessmentAnalytics, LmsPeriod, Person
-from query_api.lms.state import ATTEMPTS, course_catalog, period_params
+from query_api.lms.state import ATTEMPTS, CourseEntry, course_catalog, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 
@@ -48,10 +48,15 @@ class AttemptFacts:
 
 
 async def assessment_analytics(
-    store: QueryStore, period: LmsPeriod, assessment_ids: Sequence[int], person: Person | None = None
+    store: QueryStore,
+    period: LmsPeriod,
+    assessment_ids: Sequence[int],
+    person: Person | None = None,
+    catalog: Mapping[int, CourseEntry] | None = None,
 ) -> dict[int, AssessmentAnalytics]:
     """Figures of each assessment of ``assessment_ids`` over the attempts started in ``period`` (``person``'s
-    attempts only, when given: a learner's own scores)."""
+    attempts only, when given: a learner's own scores). ``catalog``: the tenant's live courses' current
+    entries, when the caller holds them (else read alongside the attempts)."""
     ids = sorted(set(assessment_ids))
     if not ids:
         return {}
@@ -63,24 +68,25 @@ async def assessment_analytics(
     }
     only = " AND user_id = {person:String}" if person else ""
     handed_in = "state IN {states:Array(String)}"
-    rows, catalog = await asyncio.gather(
-        store.rows(
-            "SELECT assessment_id, course_id, assessment_type, count(), countIf("
-            + handed_in
-            + "), countIf(score_centi IS NOT NULL), sum(ifNull(score_centi, 0)), "
-            "sumIf(max_score_centi, score_centi IS NOT NULL), countIf(passed = 1), "
-            "countIf(passed IS NOT NULL), "
-            f"countIf({handed_in} AND time_taken_seconds IS NOT NULL), "
-            f"sumIf(ifNull(time_taken_seconds, 0), {handed_in}) "
-            f"FROM {ATTEMPTS.table} FINAL WHERE tenant_id = {{tenant:String}} "
-            f"AND {daily_condition(period.first, period.last, params)} "
-            "AND assessment_id IN {assessments:Array(UInt64)}" + only + " "
-            "GROUP BY assessment_id, course_id, assessment_type "
-            "ORDER BY assessment_id, course_id, assessment_type",
-            params,
-        ),
-        course_catalog(store, period.tenant_id),
+    attempts = store.rows(
+        "SELECT assessment_id, course_id, assessment_type, count(), countIf("
+        + handed_in
+        + "), countIf(score_centi IS NOT NULL), sum(ifNull(score_centi, 0)), "
+        "sumIf(max_score_centi, score_centi IS NOT NULL), countIf(passed = 1), "
+        "countIf(passed IS NOT NULL), "
+        f"countIf({handed_in} AND time_taken_seconds IS NOT NULL), "
+        f"sumIf(ifNull(time_taken_seconds, 0), {handed_in}) "
+        f"FROM {ATTEMPTS.table} FINAL WHERE tenant_id = {{tenant:String}} "
+        f"AND {daily_condition(period.first, period.last, params)} "
+        "AND assessment_id IN {assessments:Array(UInt64)}" + only + " "
+        "GROUP BY assessment_id, course_id, assessment_type "
+        "ORDER BY assessment_id, course_id, assessment_type",
+        params,
     )
+    if catalog is None:
+        rows, catalog = await asyncio.gather(attempts, course_catalog(store, period.tenant_id))
+    else:
+        rows = await attempts
     listed: dict[int, tuple[int, str]] = {}
     for course in sorted(catalog):
         for assessment, kind in catalog[course].assessments.items():

@@ -1,8 +1,9 @@
-"""A short-lived snapshot of each tenant's course catalog for the access checks of the LMS reads (is there
-such a course; which courses does this teacher teach): one read per tenant every ``ttl_s`` instead of one
-or two per request, which cost as much as a figure's read (CHANGELOG, issue 19). A catalog change (a new
-course, a teacher assigned or removed) reaches the checks within ``ttl_s``; 0 reads the store every time.
-Concurrent requests of a tenant share one read."""
+"""A short-lived snapshot of each tenant's course catalog for the LMS reads: their access checks (is there
+such a course; which courses does this teacher teach) and the courses' assessments their figures need
+(quiz and assignment rates, assessment analytics). One read per tenant every ``ttl_s`` instead of one or
+two per request, each of which cost as much as a figure's read (CHANGELOG, issue 19). A catalog change (a
+new course, a teacher assigned or removed, an assessment added) reaches the checks and the figures within
+``ttl_s``; 0 reads the store every time. Concurrent requests of a tenant share one read."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from query_api.lms.state import COURSE_ACTIVITY_TABLE
+from query_api.lms.state import COURSE_ACTIVITY_TABLE, CourseEntry
 from query_api.store import QueryStore
 
 
@@ -22,6 +23,8 @@ class CatalogSnapshot:
     activity (which may arrive before its course)"""
     teachers: dict[int, frozenset[int]]
     """live course → the teachers it lists now"""
+    courses: dict[int, CourseEntry]
+    """live course → its current entry (its assessments), as :func:`query_api.lms.state.course_catalog`"""
 
     def taught_by(self, teacher: int) -> set[int]:
         return {course for course, listed in self.teachers.items() if teacher in listed}
@@ -57,15 +60,19 @@ class CatalogDirectory:
 
     async def _read(self, tenant_id: str) -> CatalogSnapshot:
         rows = await self._store.rows(
-            "SELECT course_id, is_deleted, teacher_ids, 1 FROM lms_courses FINAL "
-            "WHERE tenant_id = {tenant:String} UNION ALL SELECT DISTINCT course_id, 1, [], 0 FROM "
+            "SELECT course_id, is_deleted, teacher_ids, assessment_ids, "
+            "CAST(assessment_types, 'Array(String)'), 1 FROM lms_courses FINAL "
+            "WHERE tenant_id = {tenant:String} UNION ALL SELECT DISTINCT course_id, 1, [], [], [], 0 FROM "
             f"{COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}}",
             {"tenant": tenant_id},
         )
         known: set[int] = set()
         teachers: dict[int, frozenset[int]] = {}
-        for course, deleted, listed, in_catalog in rows:
+        courses: dict[int, CourseEntry] = {}
+        for course, deleted, listed, assessments, kinds, in_catalog in rows:
             known.add(int(course))
             if in_catalog and not deleted:
                 teachers[int(course)] = frozenset(int(t) for t in listed)
-        return CatalogSnapshot(frozenset(known), teachers)
+                entry = {int(a): str(kind) for a, kind in zip(assessments, kinds, strict=True)}
+                courses[int(course)] = CourseEntry(int(course), entry)
+        return CatalogSnapshot(frozenset(known), teachers, courses)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from query_api.lms.courses import course_facts_by_period
+from query_api.lms.courses import Part, course_facts_by_period
 from query_api.lms.models import LmsPeriod, Percent
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -64,7 +64,7 @@ async def course_completion(
     store: QueryStore, period: LmsPeriod, course_id: int, group_by: str, points: Sequence[LmsPeriod]
 ) -> CourseCompletionAnalytics:
     """The course over ``period`` and per point of ``points`` (the ``group_by`` buckets of the period)."""
-    whole, *parts = await course_facts_by_period(store, [period, *points], [course_id], rates=False)
+    whole, *parts = await course_facts_by_period(store, [period, *points], [course_id], {Part.PROGRESS})
     item = whole[course_id]
     bands = [0] * len(measures.PROGRESS_BANDS)
     for student in item.students:

@@ -6,23 +6,25 @@ left out) compared with the period's instants; progress as of the period's end f
 ``rollup_lms_enrollment_progress`` (each enrollment's newest version recorded on or before the last day);
 activity sums and exact unique counts from ``rollup_lms_course_activity`` over the period's coarsest cover
 (:mod:`query_api.lms.grains`), active days from its daily rows; the course's quizzes and assignments from
-``lms_courses FINAL``; handed-in (student, assessment) pairs from ``rollup_lms_attempts FINAL``. The
-formulas are :mod:`schemas.lms_measures`'.
+its current catalog entry (the caller's snapshot, else ``lms_courses FINAL``); handed-in (student,
+assessment) pairs from ``rollup_lms_attempts FINAL``. The formulas are :mod:`schemas.lms_measures`'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from functools import cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from query_api.lms.grains import period_condition
 from query_api.lms.models import CourseAnalytics, DailyCourseMetrics, LmsPeriod, WeeklyCourseMetrics
 from query_api.lms.spans import PeriodIndex, day_number
-from query_api.lms.state import ATTEMPTS, period_params
+from query_api.lms.state import ATTEMPTS, CourseEntry, course_catalog, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -84,57 +86,70 @@ ByCourse = dict[int, CourseFacts]
 
 _TENANT_COURSES = "tenant_id = {tenant:String} AND course_id IN {courses:Array(UInt64)}"
 _MS = "toUnixTimestamp64Milli"
-_COURSE_ASSESSMENTS = (
-    f"SELECT arrayJoin(assessment_ids) FROM lms_courses FINAL WHERE {_TENANT_COURSES} AND is_deleted = 0"
-)
+
+
+class Part(StrEnum):
+    """The parts of the course facts statement: a reader asks for those its figures use."""
+
+    ENROLLMENTS = "enrollments"
+    """enrollments … students (every reader: the learners are the enrolled, not dropped)"""
+    PROGRESS = "progress"
+    """each student's progress as of the end"""
+    ACTIVITY = "activity"
+    """activity sums, unique counts and each student's active days"""
+    RATES = "handed_in"
+    """the pairs handed in (with the catalog's assessments: quiz and assignment rates)"""
+
+
+ALL_PARTS = frozenset(Part)
+
 _PARTS = {
     # enrollments made by the last period's end: the current state, compared with each period's instants here
     # (milliseconds; -1 for none: stored times are from 1971 on, schemas.event_time)
-    "enrollments": (
+    Part.ENROLLMENTS: (
         f"SELECT 'enrollments', toUInt32(0), course_id, user_id, [{_MS}(enrolled_at), "
-        f"ifNull({_MS}(completed_at), -1), ifNull({_MS}(dropped_at), -1)], [] FROM lms_enrollments FINAL "
+        f"ifNull({_MS}(completed_at), -1), ifNull({_MS}(dropped_at), -1)] FROM lms_enrollments FINAL "
         f"WHERE {_TENANT_COURSES} AND is_deleted = 0 AND enrolled_at < {{spans_end:DateTime64(3, 'UTC')}}"
     ),
     # each enrollment's progress as of each distinct last day (its newest version recorded by then)
-    "progress": (
-        "SELECT 'progress', up_to, course_id, user_id, [toInt64(argMax(progress_centi, version))], [] "
+    Part.PROGRESS: (
+        "SELECT 'progress', up_to, course_id, user_id, [toInt64(argMax(progress_centi, version))] "
         f"FROM (SELECT course_id, user_id, bucket, version, progress_centi FROM {ENROLLMENT_PROGRESS.table} "
         f"WHERE {_TENANT_COURSES} AND grain = 'daily' AND bucket <= {{spans_last:Date}}) "
         f"ARRAY JOIN {PeriodIndex.UP_TO_JOIN} AS up_to GROUP BY up_to, course_id, user_id"
     ),
     # activity sums and exact unique counts over each period's cover (span), and each student's active days
     # in each period (span - DAYS), in one scan
-    "activity": (
+    Part.ACTIVITY: (
         f"SELECT if(span > {PeriodIndex.DAYS}, 'days', 'activity'), span % {PeriodIndex.DAYS}, course_id, "
         f"if(span > {PeriodIndex.DAYS}, user_id, ''), [toInt64(sum(views)), toInt64(sum(watch_seconds)), "
         "toInt64(sum(completions)), toInt64(sum(quiz_attempts)), toInt64(sum(assignment_submissions)), "
         f"toInt64(uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL})), "
-        f"toInt64(uniqExactIf(user_id, {measures.VIEWER_SQL})), toInt64(uniqExact(bucket))], [] "
+        f"toInt64(uniqExactIf(user_id, {measures.VIEWER_SQL})), toInt64(uniqExact(bucket))] "
         "FROM (SELECT grain, bucket, user_id, user_type, course_id, views, watch_seconds, completions, "
         f"quiz_attempts, assignment_submissions FROM {COURSE_ACTIVITY.table} WHERE {_TENANT_COURSES} "
         f"AND {PeriodIndex.COVER_ROWS}) "
         f"ARRAY JOIN {PeriodIndex.cover_and_days_join(measures.ACTIVE_STUDENT_SQL)} AS span "
         f"GROUP BY span, course_id, if(span > {PeriodIndex.DAYS}, user_id, '')"
     ),
-    # the course's assessments now (for the rates)
-    "catalog": (
-        "SELECT 'catalog', toUInt32(0), course_id, '', arrayMap(a -> toInt64(a), assessment_ids), "
-        "CAST(assessment_types, 'Array(String)') FROM lms_courses FINAL "
-        f"WHERE {_TENANT_COURSES} AND is_deleted = 0"
-    ),
-    # (student, assessment) → the first day an attempt whose newest snapshot is handed in started
-    "handed_in": (
+    # (student, assessment) → the first day an attempt whose newest snapshot is handed in started, for the
+    # courses' assessments (bound: the caller's catalog)
+    Part.RATES: (
         "SELECT 'handed_in', toUInt32(0), toUInt64(0), user_id, [toInt64(assessment_id), "
-        f"toInt64(toUInt32(min(bucket)))], [] FROM {ATTEMPTS.table} FINAL "
+        f"toInt64(toUInt32(min(bucket)))] FROM {ATTEMPTS.table} FINAL "
         "WHERE tenant_id = {tenant:String} AND grain = 'daily' "
-        f"AND assessment_id IN ({_COURSE_ASSESSMENTS}) "
+        "AND assessment_id IN {assessments:Array(UInt64)} "
         "AND state IN {states:Array(String)} GROUP BY user_id, assessment_id"
     ),
 }
-_FACTS_AND_RATES_SQL = " UNION ALL ".join(_PARTS.values())
-"""Every part in one statement, periods assigned by lookups (:class:`PeriodIndex`), not lambdas (ADR 0022)."""
-_FACTS_SQL = " UNION ALL ".join(_PARTS[part] for part in ("enrollments", "progress", "activity"))
-_ENROLLMENTS_SQL = _PARTS["enrollments"]
+
+
+@cache
+def _facts_sql(parts: frozenset[Part]) -> str:
+    """The statement of ``parts``, in one union; periods assigned by lookups (:class:`PeriodIndex`), not
+    lambdas (ADR 0022). Each part costs the statement its planning whatever its rows, so a reader asks for
+    the parts it uses only."""
+    return " UNION ALL ".join(sql for part, sql in _PARTS.items() if part in parts)
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -148,11 +163,10 @@ class _FactsReader:
         self.index = index
         self.facts = facts
         self.bounds = [(_epoch_ms(period.start), _epoch_ms(period.end)) for period in index.periods]
-        self.assessments: dict[int, dict[int, str]] = {}
         self.first_handed_in: dict[int, dict[str, int]] = {}
         """assessment → student → day number"""
 
-    def add(self, part: str, span: int, course: int, user: str, values: list[int], names: list[str]) -> None:
+    def add(self, part: str, span: int, course: int, user: str, values: list[int]) -> None:
         if part == "enrollments":
             self._enrollment(course, user, *values)
         elif part == "progress":
@@ -165,8 +179,6 @@ class _FactsReader:
             item.active_students, item.unique_viewers = values[5], values[6]
         elif part == "days":
             self.facts[span - 1][course].active_days[user] = values[7]
-        elif part == "catalog":
-            self.assessments[course] = dict(zip(values, names, strict=True))
         else:
             self.first_handed_in.setdefault(values[0], {})[user] = values[1]
 
@@ -188,8 +200,9 @@ class _FactsReader:
             else:
                 item.students.add(user)
 
-    def rates(self) -> None:
-        """The courses' quizzes and assignments, and who handed each in by each period's end."""
+    def rates(self, catalog: Mapping[int, CourseEntry]) -> None:
+        """The courses' quizzes and assignments (``catalog``: their entries now), and who handed each in by
+        each period's end."""
         for period, by_course in zip(self.index.periods, self.facts, strict=True):
             last = day_number(period.last)
             handed_in = {
@@ -197,38 +210,56 @@ class _FactsReader:
                 for assessment, students in self.first_handed_in.items()
             }
             for course, item in by_course.items():
-                listed = self.assessments.get(course, {})
+                entry = catalog.get(course)
+                listed = entry.assessments if entry else {}
                 item.quizzes = frozenset(a for a, kind in listed.items() if kind == "quiz")
                 item.assignments = frozenset(a for a, kind in listed.items() if kind == "assignment")
                 item.handed_in = handed_in
 
 
-async def _read_facts(
-    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], sql: str, *, rates: bool
+async def course_facts_by_period(
+    store: QueryStore,
+    periods: Sequence[LmsPeriod],
+    course_ids: Sequence[int],
+    parts: Collection[Part] = ALL_PARTS,
+    catalog: Mapping[int, CourseEntry] | None = None,
 ) -> list[dict[int, CourseFacts]]:
-    """``sql``'s parts put in the facts of ``periods``; ``rates``: it holds the catalog and hand-in parts."""
+    """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone) that
+    ``parts`` hold (the others stay empty), in one statement whatever the number of periods. With
+    :attr:`Part.RATES`, the quizzes and assignments are ``catalog``'s (the courses' current entries; else
+    read first)."""
     ids = sorted(set(course_ids))
     facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
+    wanted = frozenset(parts) | {Part.ENROLLMENTS}
     if not ids or not periods:
         return facts
+    if Part.RATES in wanted and catalog is None:
+        catalog = await course_catalog(store, periods[0].tenant_id, ids)
     index = PeriodIndex(periods)
     reader = _FactsReader(index, facts)
-    params = {**index.params(), "courses": ids, "states": list(measures.SUBMITTED_STATES)}
-    for part, span, course, user, values, names in await store.rows(sql, params):
-        reader.add(str(part), int(span), int(course), str(user), [int(v) for v in values], list(names))
-    if rates:
-        reader.rates()
+    listed = catalog or {}
+    params = {
+        **index.params(),
+        "courses": ids,
+        "assessments": sorted({a for c in ids if c in listed for a in listed[c].assessments}),
+        "states": list(measures.SUBMITTED_STATES),
+    }
+    for part, span, course, user, values in await store.rows(_facts_sql(wanted), params):
+        reader.add(str(part), int(span), int(course), str(user), [int(v) for v in values])
+    if Part.RATES in wanted:
+        reader.rates(listed)
     return facts
 
 
-async def course_facts_by_period(
-    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int], *, rates: bool = True
-) -> list[dict[int, CourseFacts]]:
-    """The facts of every course in ``course_ids`` over each of ``periods`` (one tenant and zone), in one
-    statement whatever the number of periods (``rates``: also the course's assessments and the pairs
-    handed in, which only ``CourseAnalytics`` needs)."""
-    sql = _FACTS_AND_RATES_SQL if rates else _FACTS_SQL
-    return await _read_facts(store, periods, course_ids, sql, rates=rates)
+async def course_facts(
+    store: QueryStore,
+    period: LmsPeriod,
+    course_ids: Sequence[int],
+    parts: Collection[Part] = ALL_PARTS,
+    catalog: Mapping[int, CourseEntry] | None = None,
+) -> dict[int, CourseFacts]:
+    """:func:`course_facts_by_period` of one period."""
+    return (await course_facts_by_period(store, [period], course_ids, parts, catalog))[0]
 
 
 async def course_enrollments(
@@ -236,14 +267,7 @@ async def course_enrollments(
 ) -> dict[int, CourseFacts]:
     """Only the enrollment figures of :func:`course_facts` (``enrollments`` … ``students``): for readers that
     count the activity themselves."""
-    return (await _read_facts(store, [period], course_ids, _ENROLLMENTS_SQL, rates=False))[0]
-
-
-async def course_facts(
-    store: QueryStore, period: LmsPeriod, course_ids: Sequence[int], *, rates: bool = True
-) -> dict[int, CourseFacts]:
-    """:func:`course_facts_by_period` of one period."""
-    return (await course_facts_by_period(store, [period], course_ids, rates=rates))[0]
+    return await course_facts(store, period, course_ids, {Part.ENROLLMENTS})
 
 
 def _analytics(period: LmsPeriod, course: int, item: CourseFacts) -> CourseAnalytics:
@@ -268,10 +292,12 @@ async def _each_period(
     periods: Sequence[LmsPeriod],
     course_ids: Sequence[int],
     model: Callable[[LmsPeriod, int, CourseFacts], Model],
-    rates: bool,
+    parts: Collection[Part],
+    catalog: Mapping[int, CourseEntry] | None = None,
 ) -> list[dict[int, Model]]:
-    """``model`` of every course in ``course_ids`` over each of ``periods``, from their course facts."""
-    found = await course_facts_by_period(store, periods, course_ids, rates=rates)
+    """``model`` of every course in ``course_ids`` over each of ``periods``, from the ``parts`` of their
+    course facts it uses."""
+    found = await course_facts_by_period(store, periods, course_ids, parts, catalog)
     return [
         {course: model(period, course, item) for course, item in facts.items()}
         for period, facts in zip(periods, found, strict=True)
@@ -279,10 +305,14 @@ async def _each_period(
 
 
 async def course_analytics_by_period(
-    store: QueryStore, periods: Sequence[LmsPeriod], course_ids: Sequence[int]
+    store: QueryStore,
+    periods: Sequence[LmsPeriod],
+    course_ids: Sequence[int],
+    catalog: Mapping[int, CourseEntry] | None = None,
 ) -> list[dict[int, CourseAnalytics]]:
-    """``CourseAnalytics`` of every course in ``course_ids`` over each of ``periods``."""
-    return await _each_period(store, periods, course_ids, _analytics, rates=True)
+    """``CourseAnalytics`` of every course in ``course_ids`` over each of ``periods`` (``catalog``: the
+    courses' current entries, when the caller holds them; else read)."""
+    return await _each_period(store, periods, course_ids, _analytics, ALL_PARTS, catalog)
 
 
 async def active_students(
@@ -302,11 +332,14 @@ async def active_students(
 
 
 async def course_analytics(
-    store: QueryStore, period: LmsPeriod, course_ids: Sequence[int]
+    store: QueryStore,
+    period: LmsPeriod,
+    course_ids: Sequence[int],
+    catalog: Mapping[int, CourseEntry] | None = None,
 ) -> dict[int, CourseAnalytics]:
     """``CourseAnalytics`` of every course in ``course_ids`` over ``period`` (a course without any data has
-    zeros)."""
-    return (await course_analytics_by_period(store, [period], course_ids))[0]
+    zeros; ``catalog`` as in :func:`course_analytics_by_period`)."""
+    return (await course_analytics_by_period(store, [period], course_ids, catalog))[0]
 
 
 def _daily(period: LmsPeriod, course: int, item: CourseFacts) -> DailyCourseMetrics:
@@ -329,7 +362,7 @@ async def daily_course_metrics_of_days(
 ) -> list[dict[int, DailyCourseMetrics]]:
     """``DailyCourseMetrics`` of every course in ``course_ids`` on each local day of ``days``."""
     periods = [LmsPeriod(tenant_id, zone, day, day) for day in days]
-    return await _each_period(store, periods, course_ids, _daily, rates=False)
+    return await _each_period(store, periods, course_ids, _daily, {Part.ACTIVITY})
 
 
 async def daily_course_metrics(
@@ -363,7 +396,7 @@ async def weekly_course_metrics_of_weeks(
         if monday.weekday() != 0:
             raise ValueError(f"an ISO week starts on a Monday, not on {monday:%A} {monday}")
     periods = [LmsPeriod(tenant_id, zone, monday, monday + timedelta(days=6)) for monday in mondays]
-    return await _each_period(store, periods, course_ids, _weekly, rates=False)
+    return await _each_period(store, periods, course_ids, _weekly, {Part.PROGRESS, Part.ACTIVITY})
 
 
 async def weekly_course_metrics(

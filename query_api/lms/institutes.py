@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from query_api.lms.courses import course_facts
+from query_api.lms.courses import Part, course_facts
 from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, Percent
 from query_api.lms.state import period_params
@@ -111,7 +111,7 @@ async def institute_performance(
             "AND signed_up_at < {end:DateTime64(3, 'UTC')} GROUP BY institute_id",
             params,
         ),
-        course_facts(store, period, list(owner), rates=False),
+        course_facts(store, period, list(owner), {Part.PROGRESS, Part.ACTIVITY}),
     )
     published: dict[int, int] = defaultdict(int)
     for institute, _, is_published in courses_rows:

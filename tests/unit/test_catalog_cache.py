@@ -10,7 +10,8 @@ from query_api.lms.catalog_cache import CatalogDirectory
 
 
 class CountingStore:
-    """Stands in for the store: answers the catalog rows (course, deleted, teachers, in catalog) slowly."""
+    """Stands in for the store: answers the catalog rows (course, deleted, teachers, assessment ids, their
+    types, in catalog) slowly."""
 
     def __init__(self, rows: list[tuple[Any, ...]], fail: bool = False) -> None:
         self.answer = rows
@@ -29,13 +30,20 @@ class CountingStore:
         return await self.rows_of()
 
 
-ROWS = [(1, 0, [7, 8], 1), (2, 1, [7], 1), (3, 0, [], 1), (9, 1, [], 0)]
+ROWS = [
+    (1, 0, [7, 8], [41, 42], ["quiz", "assignment"], 1),
+    (2, 1, [7], [43], ["quiz"], 1),
+    (3, 0, [], [], [], 1),
+    (9, 1, [], [], [], 0),
+]
 
 
-async def test_known_courses_and_teachers() -> None:
+async def test_known_courses_teachers_and_assessments() -> None:
     snapshot = await CatalogDirectory(CountingStore(ROWS), 5).snapshot("t1")  # type: ignore[arg-type]
     assert snapshot.known == {1, 2, 3, 9}  # deleted 2 and activity-only 9 are known
     assert snapshot.taught_by(7) == {1} and snapshot.taught_by(8) == {1} and snapshot.taught_by(5) == set()
+    # entries of the live catalog courses only: not deleted 2, not activity-only 9
+    assert {c: e.assessments for c, e in snapshot.courses.items()} == {1: {41: "quiz", 42: "assignment"}, 3: {}}
 
 
 async def test_concurrent_requests_share_one_read_and_the_ttl_reuses_it() -> None:

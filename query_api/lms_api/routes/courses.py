@@ -15,7 +15,6 @@ from query_api.lms.courses import (
     daily_course_metrics_of_days,
     weekly_course_metrics_of_weeks,
 )
-from query_api.lms.state import course_catalog
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import (
@@ -57,7 +56,10 @@ async def course_performance(
 ) -> CoursePerformanceAnalytics:
     buckets = day_buckets(days, granularity)
     whole, *parts = await course_analytics_by_period(
-        caller.store, [days.period, *(bucket.period for bucket in buckets)], [course_id]
+        caller.store,
+        [days.period, *(bucket.period for bucket in buckets)],
+        [course_id],
+        (await caller.catalog_snapshot()).courses,
     )
     return CoursePerformanceAnalytics(
         course_id, granularity.value, whole[course_id], [part[course_id] for part in parts]
@@ -153,12 +155,12 @@ async def get_course_assessments(
     given) over the period, by assessment id."""
     caller.require_admin()
     await known_course(caller, course_id)
-    catalog = await course_catalog(caller.store, caller.tenant_id, [course_id])
-    listed = catalog[course_id].assessments if course_id in catalog else {}
+    live = (await caller.catalog_snapshot()).courses
+    listed = live[course_id].assessments if course_id in live else {}
     wanted = [
         a for a, kind in sorted(listed.items()) if assessment_type is None or kind == assessment_type.value
     ]
-    found = await lms.assessment_analytics(caller.store, days.period, wanted)
+    found = await lms.assessment_analytics(caller.store, days.period, wanted, catalog=live)
     return answer(request, [found[a] for a in wanted if a in found])
 
 
@@ -236,7 +238,9 @@ async def compare_courses(
     ids = list(dict.fromkeys(int(c) for c in course_ids.split(",")))  # a repeated id is compared once
     for course in ids:
         await known_course(caller, course)
-    found = await lms.course_analytics(caller.store, days.period, ids)
+    found = await lms.course_analytics(
+        caller.store, days.period, ids, (await caller.catalog_snapshot()).courses
+    )
     order = list(dict.fromkeys(metrics.split(",")))
     ranked = sorted(found.values(), key=lambda c: (*(-getattr(c, name) for name in order), c.course_id))
     return answer(request, ranked)

@@ -85,6 +85,6 @@ async def get_dashboard_overview(
         active_students(caller.store, days.period),  # every course: the catalog's are picked below
     )
     ranked = contenders(active, catalog.teachers, TOP_COURSES)
-    courses = await lms.course_analytics(caller.store, days.period, ranked)
+    courses = await lms.course_analytics(caller.store, days.period, ranked, catalog.courses)
     top = sorted(courses.values(), key=lambda c: (-c.active_students, -c.engagement_score, c.course_id))
     return answer(request, DashboardOverview(tenant, current_metrics, previous_metrics, top[:TOP_COURSES]))

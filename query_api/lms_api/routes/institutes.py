@@ -49,7 +49,9 @@ async def get_institute_enrollments(
     courses = await known_institute(caller, institute_id)
     if course_id is not None:
         courses = [c for c in courses if c == course_id]
-    found = await lms.course_analytics(caller.store, days.period, courses)
+    found = await lms.course_analytics(
+        caller.store, days.period, courses, (await caller.catalog_snapshot()).courses
+    )
     return answer(request, [found[c] for c in courses])
 
 

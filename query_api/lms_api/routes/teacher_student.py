@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query, Request
 from plumbing.http_errors import AnalyticsError
 from query_api import lms
 from query_api.lms.models import TrendPoint
-from query_api.lms.state import course_catalog
 from query_api.lms.users import user_analytics_by_period
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
@@ -43,7 +42,8 @@ async def _assessment(
     """``AssessmentAnalytics`` of an assessment of ``kind`` listed by a course the caller teaches; any other
     (another course's, another kind, none) is refused alike, so nothing about it is disclosed."""
     taught = await caller.teacher_courses()
-    catalog = await course_catalog(caller.store, caller.tenant_id, sorted(taught))
+    live = (await caller.catalog_snapshot()).courses
+    catalog = {course: live[course] for course in taught if course in live}
     course = next(
         (c for c in sorted(catalog) if catalog[c].assessments.get(assessment_id) == kind.value), None
     )
@@ -52,7 +52,7 @@ async def _assessment(
             f"{kind.value}:{assessment_id}", f"no course you teach lists this {kind.value}"
         )
     await caller.require_teacher_of(course)
-    found = await lms.assessment_analytics(caller.store, days.period, [assessment_id])
+    found = await lms.assessment_analytics(caller.store, days.period, [assessment_id], catalog=live)
     return answer(request, found[assessment_id])
 
 
