@@ -9,15 +9,14 @@ and the daily rows of the same statement give the active days (engagement). Form
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from query_api.lms.models import LmsPeriod, MonthlyUserMetrics, Person, UserAnalytics
-from query_api.lms.spans import COVER_SPANS, DAY_SPANS, IN_RANGE, SPANS_WITH, span_params, spanned
+from query_api.lms.spans import PeriodIndex
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -39,43 +38,44 @@ class UserFacts:
     active_days: int = 0
 
 
+_FACTS_SQL = (
+    f"SELECT span % {PeriodIndex.DAYS}, span > {PeriodIndex.DAYS}, user_id, [toInt64(sum(logins)), "
+    "toInt64(sum(sessions_ended)), toInt64(sum(session_seconds)), toInt64(uniqExactMerge(courses_accessed)), "
+    "toInt64(uniqExactMerge(videos_watched)), toInt64(sum(quizzes_attempted)), "
+    "toInt64(uniqExactMerge(quizzes_completed)), toInt64(uniqExactMerge(assignments_submitted)), "
+    "toInt64(sum(courses_completed)), toInt64(uniqExact(bucket))] "
+    "FROM (SELECT grain, bucket, user_id, logins, sessions_ended, session_seconds, courses_accessed, "
+    "videos_watched, quizzes_attempted, quizzes_completed, assignments_submitted, courses_completed "
+    f"FROM {USER_DAYS.table} WHERE tenant_id = {{tenant:String}} AND user_id IN {{users:Array(String)}} "
+    f"AND {PeriodIndex.COVER_ROWS}) "
+    f"ARRAY JOIN {PeriodIndex.cover_and_days_join('1')} AS span GROUP BY span, user_id"
+)
+"""Per period (``span``) and person: the sums over the period's cover, and (rows of ``span > DAYS``) the
+period's active days from the daily rows, in one scan (ADR 0022)."""
+
+
 async def user_facts_by_period(
     store: QueryStore, periods: Sequence[LmsPeriod], people: Sequence[Person]
 ) -> list[dict[Person, UserFacts]]:
     """The facts of every person in ``people`` over each of ``periods`` (one tenant and zone; zeros for one
-    without activity), in two statements: the sums over each period's cover, the active days from the daily
+    without activity), in one statement: the sums over each period's cover, the active days from the daily
     rows."""
     keys = {person.key: person for person in people}
     facts = [dict.fromkeys(keys.values(), UserFacts()) for _ in periods]
     if not keys or not periods:
         return facts
-    params = {**span_params(periods), "users": sorted(keys)}
-    where = f"tenant_id = {{tenant:String}} AND user_id IN {{users:Array(String)}} AND {IN_RANGE}"
-    sums, days = await asyncio.gather(
-        store.rows(
-            SPANS_WITH + "SELECT span, user_id, sum(logins), sum(sessions_ended), sum(session_seconds), "
-            "uniqExactMerge(courses_accessed), uniqExactMerge(videos_watched), sum(quizzes_attempted), "
-            "uniqExactMerge(quizzes_completed), uniqExactMerge(assignments_submitted), "
-            "sum(courses_completed) "
-            + spanned(USER_DAYS.table, where, COVER_SPANS)
-            + " GROUP BY span, user_id",
-            params,
-        ),
-        store.rows(
-            SPANS_WITH
-            + "SELECT span, user_id, uniqExact(bucket) "
-            + spanned(USER_DAYS.table, f"{where} AND grain = 'daily'", DAY_SPANS)
-            + " GROUP BY span, user_id",
-            params,
-        ),
-    )
-    active = {(int(span), str(key)): int(count) for span, key, count in days}
-    for span, key, *values in sums:  # a person with a daily row in a period has a row of its cover too
-        numbers = [int(v) for v in values]
-        found = UserFacts(*numbers)
-        facts[int(span) - 1][keys[str(key)]] = replace(
-            found, active_days=active.get((int(span), str(key)), 0)
-        )
+    params = {**PeriodIndex(periods).params(), "users": sorted(keys)}
+    sums: dict[tuple[int, str], list[int]] = {}
+    active: dict[tuple[int, str], int] = {}
+    for span, is_days, key, values in await store.rows(_FACTS_SQL, params):
+        if is_days:
+            active[(int(span), str(key))] = int(values[-1])
+        else:
+            sums[(int(span), str(key))] = [int(v) for v in values]
+    # a person with a daily row in a period has a row of its cover too
+    for (span, key), numbers in sums.items():
+        numbers[-1] = active.get((span, key), 0)  # the cover's distinct buckets: replaced by the active days
+        facts[span - 1][keys[key]] = UserFacts(*numbers)
     return facts
 
 
