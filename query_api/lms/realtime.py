@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from query_api.lms.models import Percent
+from query_api.lms.state import RAW_READ_SETTINGS
 from query_api.readers.common import ch_time, utc
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -83,6 +84,7 @@ async def realtime_metrics(store: QueryStore, tenant_id: str, as_of: datetime) -
         "tenant_id = {tenant:String} AND timestamp >= {chart:DateTime64(3, 'UTC')} "
         "AND timestamp <= {now:DateTime64(3, 'UTC')}"
     )
+    store = store.tuned(RAW_READ_SETTINGS)
     figures, minutes, traffic, errors = await asyncio.gather(
         store.rows(
             f"SELECT uniqExactIf(user_id, {recent}), uniqExactIf(session_id, {recent} AND session_id IS NOT "

@@ -21,9 +21,12 @@ from schemas.lms_payloads import UserType
 from schemas.rollups import rollup
 
 READ_SETTINGS = {"optimize_move_to_prewhere": 0}
-"""ClickHouse settings of the LMS reads: they read small rollup and current-state rows, where moving
+"""ClickHouse settings of the LMS reads: most read small rollup and current-state rows, where moving
 filters to ``PREWHERE`` saves little reading and costs each statement more in planning (column statistics
 loaded, the plan optimised again) than it saves (ADR 0022)."""
+RAW_READ_SETTINGS = {"optimize_move_to_prewhere": 1}
+"""The settings of the LMS reads of raw events (``lms_activity``, ``lms_telemetry``): wide rows of which a
+filter keeps few, where ``PREWHERE`` reads the filter's columns first and pays for itself."""
 
 ATTEMPTS = rollup("lms_attempts")
 COURSE_ACTIVITY_TABLE = rollup("lms_course_activity").table
@@ -90,7 +93,7 @@ async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list
     """The roles (``student``, ``teacher``, ``admin``) under which the tenant knows LMS user ``user_id``: a
     version in the catalog, or activity (which may arrive before the person's document)."""
     keys = [Person(kind.value, user_id).key for kind in UserType]
-    rows = await store.rows(
+    rows = await store.tuned(RAW_READ_SETTINGS).rows(
         "SELECT DISTINCT user_type FROM (SELECT user_type FROM lms_users WHERE tenant_id = {tenant:String} "
         "AND user_id IN {keys:Array(String)} UNION ALL SELECT user_type FROM lms_activity "
         "WHERE tenant_id = {tenant:String} AND user_id IN {keys:Array(String)}) ORDER BY user_type",

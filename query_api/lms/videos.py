@@ -19,7 +19,7 @@ from typing import Any
 
 from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, Percent, Person, VideoWatchAnalytics
-from query_api.lms.state import period_params
+from query_api.lms.state import RAW_READ_SETTINGS, period_params
 from query_api.readers.common import utc
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -58,6 +58,7 @@ async def video_sessions(
     ``page`` = (offset, limit) of the ones wanted (``None``: all). Answers them and how many there are in
     all (the page is cut in the statement: a course's sessions can be many)."""
     offset, limit = page if page is not None else (0, 2**62)
+    store = store.tuned(RAW_READ_SETTINGS)
     params = {
         **period_params(period),
         "course": course_id or 0,
