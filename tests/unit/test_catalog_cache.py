@@ -43,7 +43,10 @@ async def test_known_courses_teachers_and_assessments() -> None:
     assert snapshot.known == {1, 2, 3, 9}  # deleted 2 and activity-only 9 are known
     assert snapshot.taught_by(7) == {1} and snapshot.taught_by(8) == {1} and snapshot.taught_by(5) == set()
     # entries of the live catalog courses only: not deleted 2, not activity-only 9
-    assert {c: e.assessments for c, e in snapshot.courses.items()} == {1: {41: "quiz", 42: "assignment"}, 3: {}}
+    assert {c: e.assessments for c, e in snapshot.courses.items()} == {
+        1: {41: "quiz", 42: "assignment"},
+        3: {},
+    }
 
 
 async def test_concurrent_requests_share_one_read_and_the_ttl_reuses_it() -> None:
