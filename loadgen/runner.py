@@ -1,11 +1,11 @@
 """Send the traffic models to a gateway: ``concurrency`` closed-loop senders, paced to ``rate`` events/s.
 
 The product's model is endless; the learning platform's (:mod:`.lms_traffic`) is one term, sent whole.
-The run ends after ``duration`` seconds or ``events`` items, when the selected traffic is all sent, or
-early once more than ``max_errors`` requests failed. Nothing is retried: a refused item, a non-2xx answer
-or a transport error is counted and makes the run unsuccessful, since on a healthy gateway none of them
-is expected. (The learning platform's own re-sends of a client id are items like any other, also counted
-as ``resent``.)
+The run ends after ``duration`` seconds (paced: once every request due in them is sent) or ``events``
+items, when the selected traffic is all sent, or early once more than ``max_errors`` requests failed.
+Nothing is retried: a refused item, a non-2xx answer or a transport error is counted and makes the run
+unsuccessful, since on a healthy gateway none of them is expected. (The learning platform's own re-sends
+of a client id are items like any other, also counted as ``resent``.)
 """
 
 from __future__ import annotations
@@ -82,13 +82,18 @@ class _Run:
         self.shown_errors = 0
 
     async def _next(self) -> Request | None:
-        """The next request once it is due (pacing), or None when the run is over."""
-        if self.stopped or (self.deadline is not None and time.perf_counter() >= self.deadline):
+        """The next request once it is due (pacing), or None when the run is over. A paced run sends every
+        request due before the deadline, even if a slow answer made its sender late: its count is the rate
+        times the duration, not what a busy machine managed to post in time."""
+        if self.stopped:
+            return None
+        paced = self.options.rate > 0
+        if not paced and self.deadline is not None and time.perf_counter() >= self.deadline:
             return None
         request = next(self.source, None)
         if request is None:
             return None
-        if self.options.rate > 0:
+        if paced:
             due = self.began + self.dispatched / self.options.rate
             self.dispatched += request.count
             if self.deadline is not None and due >= self.deadline:
