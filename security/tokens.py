@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
@@ -30,6 +31,12 @@ SYMMETRIC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 MAX_SUBJECT_LENGTH = 36
 """A subject is a user id for end-user roles, and user ids are at most 36 characters."""
+VERIFIED_TOKENS = 10_000
+VERIFIED_FOR_S = 60.0
+"""A verified token's principal is reused for at most this long (and never past its ``exp`` and leeway):
+verifying a JWT again on every request of a dashboard cost the API's one event-loop core about 1 ms each
+(CHANGELOG, issue 19), while a token's answer cannot change before it expires, except by the key being
+replaced: a JWKS key the provider removes stops within this plus PyJWT's 5-minute key-set cache."""
 
 
 class AuthError(Exception):
@@ -72,6 +79,10 @@ class AuthSettings(BaseSettings):
 class TokenVerifier:
     def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
+        self._verified: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
+            maxsize=VERIFIED_TOKENS, ttu=lambda _token, entry, _now: entry[1], timer=time.time
+        )
+        """token → its principal and the wall-clock time until which it may be reused"""
         self._jwks: jwt.PyJWKClient | None = None
         self._key: Any
         if settings.auth_jwt_secret is not None:
@@ -107,7 +118,11 @@ class TokenVerifier:
         self._options: Any = {"require": required}
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; raises :class:`AuthError` saying what is wrong."""
+        """The principal of a valid token; raises :class:`AuthError` saying what is wrong. A token verified
+        in the last :data:`VERIFIED_FOR_S` is not verified again (until its expiry and the leeway)."""
+        known = self._verified.get(token)
+        if known is not None:
+            return known[0]
         key = self._key
         if self._jwks is not None:  # may fetch the key set over HTTP: off the event loop
             try:
@@ -116,9 +131,15 @@ class TokenVerifier:
                 raise AuthError(f"no signing key for this token: {exc}") from exc
             except jwt.PyJWTError as exc:
                 raise AuthError("malformed token") from exc
-        return self._decode(token, key)
+        claims = self._decode(token, key)
+        principal = principal_of(claims)
+        now = time.time()
+        until = min(now + VERIFIED_FOR_S, float(claims["exp"]) + self._settings.auth_leeway_s)
+        if until > now:
+            self._verified[token] = (principal, until)
+        return principal
 
-    def _decode(self, token: str, key: Any) -> Principal:
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
         s = self._settings
         try:
             claims = jwt.decode(
@@ -142,7 +163,7 @@ class TokenVerifier:
             raise AuthError("token is from another issuer") from exc
         except jwt.PyJWTError as exc:
             raise AuthError("invalid token") from exc
-        return principal_of(claims)
+        return claims
 
 
 def principal_of(claims: dict[str, Any]) -> Principal:

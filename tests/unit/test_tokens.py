@@ -63,6 +63,39 @@ async def test_refused_tokens_say_why(payload: Callable[[], dict[str, object]], 
     assert str(refused.value) == reason
 
 
+async def test_a_verified_token_is_reused_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = auth(auth_jwt_secret=SecretStr(TEST_SECRET), auth_leeway_s=0).verifier()
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(raw: str, *args: object, **kwargs: object) -> object:
+        decoded.append(raw)
+        return real_decode(raw, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    lasting = jwt.encode(claims(), TEST_SECRET, algorithm="HS256")
+    first, again = await verifier.verify(lasting), await verifier.verify(lasting)
+    assert first == again and first.subject == "u1" and decoded == [lasting]  # verified once
+    other = jwt.encode(claims(sub="u2"), TEST_SECRET, algorithm="HS256")
+    assert (await verifier.verify(other)).subject == "u2" and decoded == [lasting, other]
+
+    # reused no longer than the token is valid: once expired, it is verified again and refused
+    brief = jwt.encode(claims(exp=int(time.time()) + 1), TEST_SECRET, algorithm="HS256")
+    assert (await verifier.verify(brief)).subject == "u1"
+    time.sleep(max(0.0, int(time.time()) + 1.05 - time.time()))
+    with pytest.raises(AuthError, match="token expired"):
+        await verifier.verify(brief)
+    assert decoded.count(brief) == 2
+
+
+async def test_a_refused_token_is_not_remembered() -> None:
+    verifier = HS.verifier()
+    raw = jwt.encode(claims(sub="x" * 37), TEST_SECRET, algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(AuthError, match="'sub' must be"):
+            await verifier.verify(raw)
+
+
 async def test_a_token_expired_within_the_leeway_still_passes() -> None:
     raw = jwt.encode(claims(exp=int(time.time()) - 5), TEST_SECRET, algorithm="HS256")
     assert (await HS.verifier().verify(raw)).subject == "u1"
