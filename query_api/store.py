@@ -50,6 +50,8 @@ class _Pool:
         self.holders = holders
         self.idle: asyncio.LifoQueue[ClientHolder] | None = None
         self.held_logged_at = -HELD_LOG_EVERY_S
+        self.views: dict[tuple[tuple[str, Any], ...], QueryStore] = {}
+        """the tuned views made so far, by their settings: made once, not on every request"""
 
 
 class QueryStore:
@@ -64,8 +66,13 @@ class QueryStore:
     def tuned(self, settings: Mapping[str, Any]) -> QueryStore:
         """This store, its statements run with the ClickHouse ``settings`` (over any it has): same pool, same
         clients, same bound on statements at once."""
-        view = copy.copy(self)
-        view._settings = {**self._settings, **settings}
+        merged = {**self._settings, **settings}
+        key = tuple(sorted(merged.items()))
+        view = self._shared.views.get(key)
+        if view is None:
+            view = copy.copy(self)
+            view._settings = merged
+            self._shared.views[key] = view
         return view
 
     def _pool(self) -> asyncio.LifoQueue[ClientHolder]:

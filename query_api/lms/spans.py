@@ -4,8 +4,6 @@ array parameters, and SQL that gives each row the periods it counts in, so a rea
 
 - :data:`COVER_SPANS`: over rollup rows, the periods whose coarsest cover (:func:`query_api.lms.grains.cover`)
   holds the row — the same rows the single-period :func:`query_api.lms.grains.period_condition` reads;
-- :data:`DAY_SPANS`: over daily rows, the periods the row's day is in (active days);
-- :data:`UP_TO_SPANS`: over daily rows, the periods ending on or after the row's day ("as of the end");
 - ``starts[span]``/``ends[span]``: a period's UTC instants (``end`` exclusive), for current-state rows.
 
 :class:`PeriodIndex` makes the same assignment with lookups into arrays built here instead of lambdas:
@@ -40,8 +38,6 @@ COVER_SPANS = (
     "arrayMap(j -> seg_span[j], arrayFilter(j -> toString(grain) = seg_grain[j] AND bucket >= seg_first[j] "
     "AND bucket <= seg_last[j], range(1, length(seg_span) + 1)))"
 )
-DAY_SPANS = "arrayFilter(i -> bucket >= firsts[i] AND bucket <= lasts[i], range(1, length(firsts) + 1))"
-UP_TO_SPANS = "arrayFilter(i -> bucket <= lasts[i], range(1, length(lasts) + 1))"
 IN_RANGE = "bucket >= {spans_first:Date} AND bucket <= {spans_last:Date}"
 """Rows a cover of any of the periods may hold (a prefilter on the tables' sort key)."""
 
@@ -112,11 +108,11 @@ class PeriodIndex:
 
     - :data:`COVER_JOIN`: the periods whose cover holds the row (as :data:`COVER_SPANS`);
     - :meth:`cover_and_days_join`: the same, plus ``DAYS + n`` for each period ``n`` a daily row's day is
-      in (as :data:`DAY_SPANS`), so one scan serves figures over the cover and figures counted in days;
+      in, so one scan serves figures over the cover and figures counted in days;
     - :data:`EVERY_SPAN` with :data:`BEFORE_END`: each row once per period, kept where an instant is
       before the period's end (for current-state rows: "by the end of the period");
     - :data:`UP_TO_JOIN`: over daily rows, the period *ends* (``lasts``, ascending, numbered from 1) on or
-      after the row's day, for figures "as of the end" (as :data:`UP_TO_SPANS`, per distinct last day).
+      after the row's day, for figures "as of the end" (per distinct last day).
     """
 
     _KEY = "indexOf({cover_keys:Array(Int64)}, toInt64(bucket) * 4 + toInt64(CAST(grain, 'Int8')))"

@@ -189,4 +189,5 @@ async def test_store_never_opens_more_clients_than_its_pool() -> None:
     assert results == [[(None,)]] * 10 + [[({"optimize_move_to_prewhere": 0},)]] * 10
     assert len(opened) == 3
     assert await store.tuned({"a": 1}).tuned({"b": 2}).rows("SELECT 1") == [({"a": 1, "b": 2},)]
+    assert store.tuned({"a": 1}) is store.tuned({"a": 1}) is not store  # a view is made once per settings
     await store.close()
