@@ -50,4 +50,5 @@ mkdir -p "$ROOT/var"
 # Test files run in ANALYTICS_TEST_WORKERS processes (pytest-xdist; default 2, a file's tests in one process, so
 # module fixtures are made once): much of a test's time is spent waiting on a broker, a subprocess or a
 # deadline, so two processes halve the suite's time even on two cores. `-n 0` in PYTEST_ARGS runs it in one.
-"$ROOT/.venv/bin/python" -m pytest -n "${ANALYTICS_TEST_WORKERS:-2}" --dist loadfile "$@"
+# Files start in tests/conftest.py's order (the slowest first), which --no-loadscope-reorder keeps.
+"$ROOT/.venv/bin/python" -m pytest -n "${ANALYTICS_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"
