@@ -1,9 +1,10 @@
 """A short-lived snapshot of each tenant's course catalog for the LMS reads: their access checks (is there
-such a course; which courses does this teacher teach) and the courses' assessments their figures need
-(quiz and assignment rates, assessment analytics). One read per tenant every ``ttl_s`` instead of one or
-two per request, each of which cost as much as a figure's read (CHANGELOG, issue 19). A catalog change (a
-new course, a teacher assigned or removed, an assessment added) reaches the checks and the figures within
-``ttl_s``; 0 reads the store every time. Concurrent requests of a tenant share one read."""
+such a course; which courses does this teacher teach; is there such an institute), and what their figures
+need of the courses (their assessments for quiz and assignment rates and assessment analytics, their
+institute and whether they are published for the institute reads). One read per tenant every ``ttl_s``
+instead of one or two per request, each of which cost as much as a figure's read (CHANGELOG, issue 19). A
+catalog change (a new course, a teacher assigned or removed, an assessment added) reaches the checks and the
+figures within ``ttl_s``; 0 reads the store every time. Concurrent requests of a tenant share one read."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from query_api.lms.state import COURSE_ACTIVITY_TABLE, CourseEntry
+from query_api.lms.state import COURSE_ACTIVITY_TABLE, COURSE_ENTRY_COLUMNS, CourseEntry, course_entry
 from query_api.store import QueryStore
 
 
@@ -24,10 +25,19 @@ class CatalogSnapshot:
     teachers: dict[int, frozenset[int]]
     """live course → the teachers it lists now"""
     courses: dict[int, CourseEntry]
-    """live course → its current entry (its assessments), as :func:`query_api.lms.state.course_catalog`"""
+    """live course → its current entry (assessments, institute, published), as
+    :func:`query_api.lms.state.course_catalog`"""
+    institutes: frozenset[int] = frozenset()
+    """institutes with a version in the catalog (deleted ones too)"""
 
     def taught_by(self, teacher: int) -> set[int]:
         return {course for course, listed in self.teachers.items() if teacher in listed}
+
+    def institute_courses(self, institute_id: int) -> list[int] | None:
+        """The live courses naming ``institute_id``, by id; ``None`` when the tenant knows no such institute
+        (no version of it, and no live course naming it: a course may arrive before its institute)."""
+        courses = sorted(c for c, entry in self.courses.items() if entry.institute_id == institute_id)
+        return courses if courses or institute_id in self.institutes else None
 
 
 class CatalogDirectory:
@@ -60,19 +70,23 @@ class CatalogDirectory:
 
     async def _read(self, tenant_id: str) -> CatalogSnapshot:
         rows = await self._store.rows(
-            "SELECT course_id, is_deleted, teacher_ids, assessment_ids, "
-            "CAST(assessment_types, 'Array(String)'), 1 FROM lms_courses FINAL "
-            "WHERE tenant_id = {tenant:String} UNION ALL SELECT DISTINCT course_id, 1, [], [], [], 0 FROM "
-            f"{COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}}",
+            f"SELECT 'course', is_deleted, teacher_ids, {COURSE_ENTRY_COLUMNS} FROM lms_courses FINAL "
+            "WHERE tenant_id = {tenant:String} UNION ALL SELECT DISTINCT 'active', 1, [], course_id, [], [], "
+            f"0, 0, NULL FROM {COURSE_ACTIVITY_TABLE} WHERE tenant_id = {{tenant:String}} UNION ALL "
+            "SELECT DISTINCT 'institute', 1, [], institute_id, [], [], 0, 0, NULL FROM lms_institutes "
+            "WHERE tenant_id = {tenant:String}",
             {"tenant": tenant_id},
         )
         known: set[int] = set()
+        institutes: set[int] = set()
         teachers: dict[int, frozenset[int]] = {}
         courses: dict[int, CourseEntry] = {}
-        for course, deleted, listed, assessments, kinds, in_catalog in rows:
-            known.add(int(course))
-            if in_catalog and not deleted:
-                teachers[int(course)] = frozenset(int(t) for t in listed)
-                entry = {int(a): str(kind) for a, kind in zip(assessments, kinds, strict=True)}
-                courses[int(course)] = CourseEntry(int(course), entry)
-        return CatalogSnapshot(frozenset(known), teachers, courses)
+        for kind, deleted, listed, *entry in rows:
+            if kind == "institute":
+                institutes.add(int(entry[0]))
+                continue
+            known.add(int(entry[0]))
+            if kind == "course" and not deleted:
+                teachers[int(entry[0])] = frozenset(int(t) for t in listed)
+                courses[int(entry[0])] = course_entry(*entry)
+        return CatalogSnapshot(frozenset(known), teachers, courses, frozenset(institutes))

@@ -54,6 +54,8 @@ class CourseFacts:
     """as of the end, per student with a version recorded by then"""
     active_days: dict[str, int] = field(default_factory=dict)
     """per student: days of the period with an event of the course"""
+    any_activity: bool = False
+    """an event of the course in the period (anyone's)"""
     views: int = 0
     watch_seconds: int = 0
     completions: int = 0
@@ -174,6 +176,7 @@ class _FactsReader:
                 self.facts[position][course].progress_centi[user] = values[0]
         elif part == "activity":
             item = self.facts[span - 1][course]
+            item.any_activity = True
             item.views, item.watch_seconds, item.completions = values[0], values[1], values[2]
             item.quiz_attempts, item.assignment_submissions = values[3], values[4]
             item.active_students, item.unique_viewers = values[5], values[6]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,13 +20,12 @@ from typing import Any
 from query_api.lms.courses import Part, course_facts
 from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, Percent
-from query_api.lms.state import period_params
+from query_api.lms.state import CourseEntry, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
 
 USER_DAYS = rollup("lms_user_days")
-COURSE_ACTIVITY = rollup("lms_course_activity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,54 +75,38 @@ async def institutes_of(store: QueryStore, tenant_id: str) -> list[int]:
 
 
 async def institute_performance(
-    store: QueryStore, period: LmsPeriod, institute_ids: Sequence[int]
+    store: QueryStore, period: LmsPeriod, institute_ids: Sequence[int], catalog: Mapping[int, CourseEntry]
 ) -> dict[int, InstituteFigures]:
+    """The figures of each of ``institute_ids`` over ``period``; ``catalog``: the tenant's live courses now
+    (:attr:`query_api.lms.catalog_cache.CatalogSnapshot.courses`), which say each course's institute."""
     ids = sorted(set(institute_ids))
+    owner = {course: entry.institute_id for course, entry in catalog.items() if entry.institute_id in ids}
     params: dict[str, Any] = {**period_params(period), "institutes": ids}
     covered = period_condition(period.first, period.last, params)
-    courses_rows = await store.rows(
-        "SELECT institute_id, course_id, is_published = 1 AND ifNull(published_at < "
-        "{end:DateTime64(3, 'UTC')}, 1) FROM lms_courses FINAL WHERE tenant_id = {tenant:String} "
-        "AND is_deleted = 0 AND institute_id IN {institutes:Array(UInt64)}",
-        params,
-    )
-    owner = {int(course): int(institute) for institute, course, _ in courses_rows}
-    params["owned"], params["owners"] = list(owner), list(owner.values())
-    people_rows, activity_rows, users_rows, facts = await asyncio.gather(
+    people_rows, facts = await asyncio.gather(
+        # per institute: its people signed up by the end, and of its people those active in the period
         store.rows(
-            "SELECT u.institute_id, uniqExact(d.user_id), sum(d.logins), sum(d.sessions_ended), "
-            f"sum(d.session_seconds) FROM {USER_DAYS.table} AS d INNER JOIN (SELECT user_id, institute_id "
-            "FROM lms_users FINAL WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
-            "AND institute_id IN {institutes:Array(UInt64)}) AS u ON d.user_id = u.user_id "
-            f"WHERE d.tenant_id = {{tenant:String}} AND {covered} GROUP BY u.institute_id",
-            params,
-        ),
-        store.rows(
-            "SELECT transform(course_id, {owned:Array(UInt64)}, {owners:Array(UInt64)}, 0) AS institute, "
-            f"uniqExact(course_id), uniqExactIf(user_id, {measures.ACTIVE_STUDENT_SQL}) "
-            f"FROM {COURSE_ACTIVITY.table} WHERE tenant_id = {{tenant:String}} "
-            f"AND course_id IN {{owned:Array(UInt64)}} AND {covered} GROUP BY institute",
-            params,
-        ),
-        store.rows(
-            "SELECT institute_id, count() FROM lms_users FINAL WHERE tenant_id = {tenant:String} "
-            "AND is_deleted = 0 AND institute_id IN {institutes:Array(UInt64)} "
-            "AND signed_up_at < {end:DateTime64(3, 'UTC')} GROUP BY institute_id",
+            "SELECT u.institute_id, countIf(u.signed_up_at < {end:DateTime64(3, 'UTC')}), "
+            "countIf(d.user_id != ''), sum(d.logins), sum(d.sessions_ended), sum(d.session_seconds) "
+            "FROM (SELECT user_id, institute_id, signed_up_at FROM lms_users FINAL "
+            "WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
+            "AND institute_id IN {institutes:Array(UInt64)}) AS u "
+            "LEFT JOIN (SELECT user_id, sum(logins) AS logins, sum(sessions_ended) AS sessions_ended, "
+            f"sum(session_seconds) AS session_seconds FROM {USER_DAYS.table} "
+            f"WHERE tenant_id = {{tenant:String}} AND {covered} GROUP BY user_id) AS d "
+            "ON d.user_id = u.user_id GROUP BY u.institute_id",
             params,
         ),
         course_facts(store, period, list(owner), {Part.PROGRESS, Part.ACTIVITY}),
     )
     published: dict[int, int] = defaultdict(int)
-    for institute, _, is_published in courses_rows:
-        published[int(institute)] += int(is_published)
+    for course, institute in owner.items():
+        published[institute] += catalog[course].published_before(period.end)
     people = {int(i): [int(v) for v in values] for i, *values in people_rows}
-    activity = {int(i): [int(v) for v in values] for i, *values in activity_rows}
-    users = {int(i): int(n) for i, n in users_rows}
     out = {}
     for institute in ids:
         mine = [facts[c] for c, i in owner.items() if i == institute]
-        active_users, logins, ended, session_seconds = people.get(institute, [0, 0, 0, 0])
-        active_courses, active_students = activity.get(institute, [0, 0])
+        total_users, active_users, logins, ended, session_seconds = people.get(institute, [0, 0, 0, 0, 0])
         learners = sum(len(f.students) for f in mine)
         learner_days = sum(
             days for f in mine for student, days in f.active_days.items() if student in f.students
@@ -131,12 +114,12 @@ async def institute_performance(
         progress = [f.progress_centi.get(s, 0) for f in mine for s in f.students]
         out[institute] = InstituteFigures(
             institute_id=institute,
-            total_users=users.get(institute, 0),
+            total_users=total_users,
             active_users=active_users,
             total_courses=published.get(institute, 0),
-            active_courses=active_courses,
+            active_courses=sum(f.any_activity for f in mine),
             total_enrollments=sum(f.enrollments for f in mine),
-            active_students=active_students,
+            active_students=len(set().union(*(f.active_days for f in mine))),
             completion_rate=measures.completion_rate(
                 sum(f.completed_by_end for f in mine), sum(f.enrollments for f in mine)
             ),

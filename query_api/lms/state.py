@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from query_api.lms.models import LmsPeriod, Person
@@ -52,6 +52,36 @@ class CourseEntry:
     course_id: int
     assessments: dict[int, str]
     """assessment id → ``quiz`` / ``assignment``, as the course lists them now"""
+    institute_id: int = 0
+    """0: none"""
+    is_published: bool = False
+    published_ms: int | None = None
+    """when it was published, in milliseconds since the epoch (``None``: no time given)"""
+
+    def published_before(self, end: datetime) -> bool:
+        """Published now, and by ``end`` (a course published without a time counts as published always)."""
+        return self.is_published and (self.published_ms is None or self.published_ms < end.timestamp() * 1000)
+
+
+COURSE_ENTRY_COLUMNS = (
+    "course_id, assessment_ids, CAST(assessment_types, 'Array(String)'), institute_id, is_published, "
+    "toUnixTimestamp64Milli(published_at)"
+)
+"""The ``lms_courses`` columns of a :class:`CourseEntry`, in :func:`course_entry`'s order."""
+
+
+def course_entry(
+    course: int,
+    assessments: Sequence[int],
+    kinds: Sequence[str],
+    institute: int,
+    is_published: int,
+    published_ms: int | None,
+) -> CourseEntry:
+    """A :class:`CourseEntry` from a row of :data:`COURSE_ENTRY_COLUMNS`."""
+    listed = {int(a): str(kind) for a, kind in zip(assessments, kinds, strict=True)}
+    published = None if published_ms is None else int(published_ms)
+    return CourseEntry(int(course), listed, int(institute), bool(is_published), published)
 
 
 async def course_catalog(
@@ -61,14 +91,11 @@ async def course_catalog(
     params: dict[str, Any] = {"tenant": tenant_id, "courses": list(course_ids or ())}
     only = " AND course_id IN {courses:Array(UInt64)}" if course_ids is not None else ""
     rows = await store.rows(
-        "SELECT course_id, assessment_ids, assessment_types FROM lms_courses FINAL "
+        f"SELECT {COURSE_ENTRY_COLUMNS} FROM lms_courses FINAL "
         "WHERE tenant_id = {tenant:String} AND is_deleted = 0" + only,
         params,
     )
-    return {
-        int(course): CourseEntry(int(course), {int(a): str(t) for a, t in zip(ids, kinds, strict=True)})
-        for course, ids, kinds in rows
-    }
+    return {int(row[0]): course_entry(*row) for row in rows}
 
 
 async def first_handed_in_days(
@@ -100,18 +127,3 @@ async def user_types_of(store: QueryStore, tenant_id: str, user_id: int) -> list
         {"tenant": tenant_id, "keys": keys},
     )
     return [str(kind) for (kind,) in rows]
-
-
-async def institute_courses(store: QueryStore, tenant_id: str, institute_id: int) -> list[int] | None:
-    """The courses the institute has now (current state, deleted ones left out), by id; ``None`` when the
-    tenant knows no institute ``institute_id`` (no version of it, and no course naming it: a course may
-    arrive before its institute)."""
-    rows = await store.rows(
-        "SELECT (SELECT count() FROM lms_institutes WHERE tenant_id = {tenant:String} "
-        "AND institute_id = {institute:UInt64}) AS known, groupArray(course_id) FROM (SELECT course_id "
-        "FROM lms_courses FINAL WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
-        "AND institute_id = {institute:UInt64} ORDER BY course_id)",
-        {"tenant": tenant_id, "institute": institute_id},
-    )
-    known, courses = rows[0]
-    return sorted(int(c) for c in courses) if int(known) or courses else None

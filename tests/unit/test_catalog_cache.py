@@ -4,14 +4,15 @@ of a tenant, read every time at TTL 0, and a failed read shared by its waiters b
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from query_api.lms.catalog_cache import CatalogDirectory
 
 
 class CountingStore:
-    """Stands in for the store: answers the catalog rows (course, deleted, teachers, assessment ids, their
-    types, in catalog) slowly."""
+    """Stands in for the store: answers the catalog rows (kind, deleted, teachers, then a course entry: id,
+    assessment ids, their types, institute, published, published at in ms) slowly."""
 
     def __init__(self, rows: list[tuple[Any, ...]], fail: bool = False) -> None:
         self.answer = rows
@@ -30,23 +31,40 @@ class CountingStore:
         return await self.rows_of()
 
 
+MARCH_1_MS = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
 ROWS = [
-    (1, 0, [7, 8], [41, 42], ["quiz", "assignment"], 1),
-    (2, 1, [7], [43], ["quiz"], 1),
-    (3, 0, [], [], [], 1),
-    (9, 1, [], [], [], 0),
+    ("course", 0, [7, 8], 1, [41, 42], ["quiz", "assignment"], 5, 1, MARCH_1_MS),
+    ("course", 1, [7], 2, [43], ["quiz"], 5, 1, None),
+    ("course", 0, [], 3, [], [], 6, 1, None),
+    ("course", 0, [], 4, [], [], 5, 0, None),
+    ("active", 1, [], 9, [], [], 0, 0, None),
+    ("institute", 1, [], 6, [], [], 0, 0, None),
+    ("institute", 1, [], 8, [], [], 0, 0, None),
 ]
 
 
 async def test_known_courses_teachers_and_assessments() -> None:
     snapshot = await CatalogDirectory(CountingStore(ROWS), 5).snapshot("t1")  # type: ignore[arg-type]
-    assert snapshot.known == {1, 2, 3, 9}  # deleted 2 and activity-only 9 are known
+    assert snapshot.known == {1, 2, 3, 4, 9}  # deleted 2 and activity-only 9 are known
     assert snapshot.taught_by(7) == {1} and snapshot.taught_by(8) == {1} and snapshot.taught_by(5) == set()
     # entries of the live catalog courses only: not deleted 2, not activity-only 9
     assert {c: e.assessments for c, e in snapshot.courses.items()} == {
         1: {41: "quiz", 42: "assignment"},
         3: {},
+        4: {},
     }
+
+
+async def test_institutes_their_live_courses_and_when_those_were_published() -> None:
+    snapshot = await CatalogDirectory(CountingStore(ROWS), 5).snapshot("t1")  # type: ignore[arg-type]
+    # 5 has no version of its own but live courses naming it; 8 a version and no course; 7 neither
+    assert snapshot.institute_courses(5) == [1, 4] and snapshot.institute_courses(6) == [3]
+    assert snapshot.institute_courses(8) == [] and snapshot.institute_courses(7) is None
+    one, three, four = snapshot.courses[1], snapshot.courses[3], snapshot.courses[4]
+    march_1 = datetime(2026, 3, 1, tzinfo=UTC)
+    assert not one.published_before(march_1) and one.published_before(march_1 + timedelta(milliseconds=1))
+    assert three.published_before(datetime(1971, 1, 1, tzinfo=UTC))  # published, no time given: always
+    assert not four.published_before(march_1)  # not published now
 
 
 async def test_concurrent_requests_share_one_read_and_the_ttl_reuses_it() -> None:
@@ -72,4 +90,4 @@ async def test_a_failed_read_reaches_its_waiters_and_is_not_kept() -> None:
     results = await asyncio.gather(*(directory.snapshot("t1") for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results) and store.reads == 1
     store.fail = False
-    assert (await directory.snapshot("t1")).known == {1, 2, 3, 9} and store.reads == 2
+    assert (await directory.snapshot("t1")).known == {1, 2, 3, 4, 9} and store.reads == 2

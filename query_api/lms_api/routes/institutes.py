@@ -14,7 +14,6 @@ from query_api.lms.institutes import (
     institute_performance,
     institutes_of,
 )
-from query_api.lms.state import institute_courses
 from query_api.lms_api import examples
 from query_api.lms_api.access import LmsCaller, LmsCallerDep
 from query_api.lms_api.params import CourseIdQuery, InstituteIdPath, Last30Days
@@ -25,7 +24,7 @@ router = APIRouter(prefix="/api/admin/analytics/institutes", tags=["lms: institu
 
 async def known_institute(caller: LmsCaller, institute_id: int) -> list[int]:
     """The courses the institute has now; 404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant knows it."""
-    courses = await institute_courses(caller.store, caller.tenant_id, institute_id)
+    courses = (await caller.catalog_snapshot()).institute_courses(institute_id)
     if courses is None:
         raise no_data(f"institute {institute_id}", "instituteId", "no such institute")
     return courses
@@ -106,7 +105,9 @@ async def get_institute_performance(
         if include_comparison
         else [institute_id]
     )
-    found = await institute_performance(caller.store, days.period, ids)
+    found = await institute_performance(
+        caller.store, days.period, ids, (await caller.catalog_snapshot()).courses
+    )
     comparison = [found[i] for i in ids] if include_comparison else None
     return answer(
         request,
