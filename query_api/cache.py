@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class ResultCache:
     def __init__(
         self,
-        metrics: QueryMetrics,
+        metrics: QueryMetrics | None,
         max_entries: int = 2048,
         ttl_s: float = 5.0,
         serve_stale_s: float = 0.0,
@@ -38,7 +38,8 @@ class ResultCache:
         )
         self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
         self._refreshing: set[asyncio.Task[None]] = set()
-        self._metrics = metrics
+        self._lookups = None if metrics is None else metrics.cache
+        """counted by outcome (``None``: a cache of something else than results, left out of the metric)"""
         self._clock = clock
         self.ttl_s = ttl_s
 
@@ -49,17 +50,21 @@ class ResultCache:
         if entry is not None:
             value, computed_at = entry
             if self._clock() - computed_at >= self.ttl_s:  # kept past its TTL: answer it, refresh it
-                self._metrics.cache.labels("stale").inc()
+                self._count("stale")
                 self._refresh(key, compute)
             else:
-                self._metrics.cache.labels("hit").inc()
+                self._count("hit")
             return value
         pending = self._in_flight.get(key)
         if pending is not None:
-            self._metrics.cache.labels("hit").inc()
+            self._count("hit")
             return await asyncio.shield(pending)
-        self._metrics.cache.labels("miss").inc()
+        self._count("miss")
         return await self._compute(key, compute, self._claim(key))
+
+    def _count(self, outcome: str) -> None:
+        if self._lookups is not None:
+            self._lookups.labels(outcome).inc()
 
     def _claim(self, key: Hashable) -> asyncio.Future[Any]:
         """Mark ``key`` as being computed; later callers wait for this future instead of computing."""

@@ -150,7 +150,9 @@ def attach_query_api(
     )
     app.state.query_clock = clock
     app.state.query_tenants = TenantDirectory(store, settings)
-    app.state.lms_catalog = CatalogDirectory(store.tuned(READ_SETTINGS), settings.query_catalog_ttl_s)
+    app.state.lms_catalog = CatalogDirectory(
+        store.tuned(READ_SETTINGS), settings.query_catalog_ttl_s, settings.query_catalog_stale_s
+    )
     app.state.query_limiter = limiter
     app.state.query_retention_grace = retention_grace
     app.state.audit = AuditLog(store.execute)

@@ -25,9 +25,13 @@ class QuerySettings(CommonSettings):
     """How long past that a tenant-wide aggregate is still answered while it is recomputed in the
     background, so no dashboard waits for the tenant-wide read except the first (0: wait for it)."""
     query_catalog_ttl_s: float = 5.0
-    """How long a tenant's course catalog is reused by the LMS reads' access checks (is there such a course,
-    which courses a teacher teaches) and the admin dashboard's course list: a catalog change reaches them
-    within this (0: read it every time)."""
+    """How long a tenant's course catalog is reused by the LMS reads: their access checks (is there such a
+    course or institute, which courses a teacher teaches) and what their figures take from it (the
+    dashboard's course list, the courses' assessments and institutes). 0: read it every time."""
+    query_catalog_stale_s: float = 5.0
+    """How long past that the catalog is still used while it is read again in the background, so requests
+    do not wait for the read: a catalog change reaches the reads within the TTL, this and one read (0:
+    wait for the read)."""
     query_retry_after_s: int = 5
     """``Retry-After`` of the 503 answered while ClickHouse is unreachable."""
     query_max_body_bytes: int = 64 * 1024

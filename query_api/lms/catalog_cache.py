@@ -4,15 +4,14 @@ need of the courses (their assessments for quiz and assignment rates and assessm
 institute and whether they are published for the institute reads). One read per tenant every ``ttl_s``
 instead of one or two per request, each of which cost as much as a figure's read (CHANGELOG, issue 19). A
 catalog change (a new course, a teacher assigned or removed, an assessment added) reaches the checks and the
-figures within ``ttl_s``; 0 reads the store every time. Concurrent requests of a tenant share one read."""
+figures within ``ttl_s`` (plus ``stale_s`` and a read, see :class:`CatalogDirectory`); 0 reads the store every
+time. Concurrent requests of a tenant share one read."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-from cachetools import TTLCache
-
+from query_api.cache import ResultCache
 from query_api.lms.state import COURSE_ACTIVITY_TABLE, COURSE_ENTRY_COLUMNS, CourseEntry, course_entry
 from query_api.store import QueryStore
 
@@ -41,31 +40,18 @@ class CatalogSnapshot:
 
 
 class CatalogDirectory:
-    def __init__(self, store: QueryStore, ttl_s: float, entries: int = 10_000) -> None:
+    """Each tenant's :class:`CatalogSnapshot`, read at most once per ``ttl_s``; for ``stale_s`` past that, a
+    request gets the snapshot it has while one background read replaces it, so only a tenant's first request
+    (or the first after ``ttl_s + stale_s`` without any) waits for the read."""
+
+    def __init__(self, store: QueryStore, ttl_s: float, stale_s: float = 0.0, entries: int = 10_000) -> None:
         self._store = store
-        self._ttl_s = ttl_s
-        self._cache: TTLCache[str, CatalogSnapshot] = TTLCache(maxsize=entries, ttl=max(ttl_s, 0.001))
-        self._reading: dict[str, asyncio.Future[CatalogSnapshot]] = {}
+        self._snapshots = ResultCache(None, entries, ttl_s, serve_stale_s=stale_s)
 
     async def snapshot(self, tenant_id: str) -> CatalogSnapshot:
-        if self._ttl_s > 0 and (cached := self._cache.get(tenant_id)) is not None:
-            return cached
-        pending = self._reading.get(tenant_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[CatalogSnapshot] = asyncio.get_running_loop().create_future()
-        self._reading[tenant_id] = future
-        try:
-            snapshot = await self._read(tenant_id)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters get it, nobody else must
-            raise
-        finally:
-            self._reading.pop(tenant_id, None)
-        future.set_result(snapshot)
-        if self._ttl_s > 0:
-            self._cache[tenant_id] = snapshot
+        snapshot: CatalogSnapshot = await self._snapshots.get_or_compute(
+            tenant_id, lambda: self._read(tenant_id)
+        )
         return snapshot
 
     async def _read(self, tenant_id: str) -> CatalogSnapshot:

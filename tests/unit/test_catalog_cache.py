@@ -1,5 +1,6 @@
-"""The catalog snapshot of the LMS access checks: reused within its TTL, one read for concurrent requests
-of a tenant, read every time at TTL 0, and a failed read shared by its waiters but not kept."""
+"""The catalog snapshot of the LMS reads: reused within its TTL, answered past it while one background read
+replaces it (with a stale window), one read for concurrent requests of a tenant, read every time at TTL 0,
+and a failed read shared by its waiters but not kept."""
 
 from __future__ import annotations
 
@@ -91,3 +92,25 @@ async def test_a_failed_read_reaches_its_waiters_and_is_not_kept() -> None:
     assert all(isinstance(r, ConnectionError) for r in results) and store.reads == 1
     store.fail = False
     assert (await directory.snapshot("t1")).known == {1, 2, 3, 4, 9} and store.reads == 2
+
+
+async def test_past_its_ttl_the_snapshot_is_answered_while_one_background_read_replaces_it() -> None:
+    store = CountingStore(ROWS)
+    directory = CatalogDirectory(store, 0.05, stale_s=5)  # type: ignore[arg-type]
+    first = await directory.snapshot("t1")
+    store.answer = [*ROWS, ("course", 0, [5], 10, [], [], 0, 0, None)]  # teacher 5 assigned to a new course
+    await asyncio.sleep(0.06)
+    during = await asyncio.gather(*(directory.snapshot("t1") for _ in range(5)))
+    assert all(s is first for s in during)  # nobody waited for the read
+    await asyncio.sleep(0.05)  # the background read (0.01 s) is done
+    assert store.reads == 2  # one read for all five
+    assert (await directory.snapshot("t1")).taught_by(5) == {10}
+
+
+async def test_without_a_stale_window_a_request_past_the_ttl_waits_for_the_read() -> None:
+    store = CountingStore(ROWS)
+    directory = CatalogDirectory(store, 0.05)  # type: ignore[arg-type]
+    await directory.snapshot("t1")
+    store.answer = [*ROWS, ("course", 0, [5], 10, [], [], 0, 0, None)]
+    await asyncio.sleep(0.06)
+    assert (await directory.snapshot("t1")).taught_by(5) == {10} and store.reads == 2
