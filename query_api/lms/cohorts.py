@@ -20,7 +20,6 @@ cohorts.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from query_api.lms.models import LmsPeriod, Percent
+from query_api.lms.spans import day_number
 from query_api.readers.common import ch_time, utc
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
@@ -231,16 +231,34 @@ class RetentionAnalysis:
     segments: list[RetentionSegment]
 
 
+def _window_of_day(first: date, last: date, windows: list[tuple[date, date]]) -> list[int]:
+    """For each day of ``first``..``last``: the number (from 1) of the window of ``windows`` holding it, 0 for
+    none — a lookup the statement makes per row instead of the days going to Python."""
+    numbers = [0] * ((last - first).days + 1)
+    for number, (start, end) in enumerate(windows, start=1):
+        for offset in range(max((start - first).days, 0), min((end - first).days, len(numbers) - 1) + 1):
+            numbers[offset] = number
+    return numbers
+
+
 async def retention(
     store: QueryStore, period: LmsPeriod, spans: list[tuple[date, date]], segment_by: str
 ) -> RetentionAnalysis:
     """Retention over ``spans`` (the period's points, oldest first), segmented by ``segment_by``: ``NONE``,
     ``USER_TYPE`` or ``INSTITUTE``."""
     before = spans[0][0] - (spans[0][1] - spans[0][0]) - timedelta(days=1)
-    params: dict[str, Any] = {"tenant": period.tenant_id, "from": before, "last": period.last}
+    windows = [(before, spans[0][0] - timedelta(days=1)), *spans]
+    params: dict[str, Any] = {
+        "tenant": period.tenant_id,
+        "from": before,
+        "from_day": day_number(before),
+        "last": period.last,
+        "window_of_day": _window_of_day(before, period.last, windows),
+    }
     rows = await store.rows(
         "SELECT d.user_id, any(d.user_type), min(d.bucket), "
-        "groupUniqArrayIf(d.bucket, d.bucket >= {from:Date}), any(u.institute_id) "
+        "groupUniqArrayIf({window_of_day:Array(UInt16)}[toInt64(d.bucket) - {from_day:Int64} + 1], "
+        "d.bucket >= {from:Date}), any(u.institute_id) "
         f"FROM {USER_DAYS.table} AS d LEFT JOIN (SELECT user_id, institute_id FROM lms_users FINAL "
         "WHERE tenant_id = {tenant:String} AND is_deleted = 0) AS u ON u.user_id = d.user_id "
         "WHERE d.tenant_id = {tenant:String} AND d.grain = 'daily' AND d.bucket <= {last:Date} "
@@ -252,24 +270,14 @@ async def retention(
         "USER_TYPE": lambda kind, institute: kind,
         "INSTITUTE": lambda kind, institute: f"institute:{institute}",
     }[segment_by]
-    people: dict[str, list[tuple[date, set[date]]]] = defaultdict(list)
-    for _, kind, first_day, days, institute in rows:
-        people[segment_of(str(kind), int(institute or 0))].append((first_day, set(days)))
-    windows = [(before, spans[0][0] - timedelta(days=1)), *spans]
-    starts = [start for start, _ in windows]
-
-    def windows_of(days: set[date]) -> set[int]:
-        """The windows (consecutive, in order) holding any of ``days``: each day placed once, by bisection."""
-        found = set()
-        for day in days:
-            index = bisect_right(starts, day) - 1
-            if index >= 0 and day <= windows[index][1]:
-                found.add(index)
-        return found
+    people: dict[str, list[tuple[date, set[int]]]] = defaultdict(list)
+    for _, kind, first_day, marks, institute in rows:
+        # windows numbered from 1 in SQL (0: a day in none), from 0 here
+        people[segment_of(str(kind), int(institute or 0))].append((first_day, {m - 1 for m in marks if m}))
 
     segments = []
     for segment in sorted(people):
-        members = [(first_day, windows_of(days)) for first_day, days in people[segment]]
+        members = people[segment]
         points = []
         for index in range(1, len(windows)):
             start, end = windows[index]
