@@ -79,9 +79,9 @@ async def get_dashboard_overview(
     )
     length = timedelta(days=(days.last - days.first).days + 1)
     previous = lms.LmsPeriod(tenant, zone, days.first - length, days.last - length)
-    (current_metrics, previous_metrics), catalog, active = await asyncio.gather(
-        system_metrics_by_period(caller.store, [days.period, previous]),
-        caller.catalog_snapshot(tenant),  # its live courses: the catalog's courses now
+    catalog = await caller.catalog_snapshot(tenant)  # its live courses: the catalog's courses now
+    (current_metrics, previous_metrics), active = await asyncio.gather(
+        system_metrics_by_period(caller.store, [days.period, previous], catalog.courses),
         active_students(caller.store, days.period),  # every course: the catalog's are picked below
     )
     ranked = contenders(active, catalog.teachers, TOP_COURSES)

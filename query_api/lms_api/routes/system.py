@@ -36,7 +36,8 @@ async def get_system_usage(
     daily), oldest first."""
     caller.require_admin()
     periods = [bucket.period for bucket in day_buckets(days, granularity)]
-    return answer(request, await system_metrics_by_period(caller.store, periods))
+    live = (await caller.catalog_snapshot()).courses
+    return answer(request, await system_metrics_by_period(caller.store, periods, live))
 
 
 @system.get("/storage", response_class=LmsResponse, responses=documented(lms.SystemMetrics, examples.SYSTEM))
@@ -49,7 +50,8 @@ async def get_system_storage(
     ``total_storage_used`` is the newest sample's by the period's end, ``bandwidth_used`` the bytes served
     in it."""
     caller.require_admin()
-    return answer(request, await lms.system_metrics(caller.store, days.period))
+    live = (await caller.catalog_snapshot()).courses
+    return answer(request, await lms.system_metrics(caller.store, days.period, live))
 
 
 TRAFFIC_EXAMPLE = lms.TrafficAnalytics(
