@@ -4,8 +4,8 @@ need of the courses (their assessments for quiz and assignment rates and assessm
 institute and whether they are published for the institute reads). One read per tenant every ``ttl_s``
 instead of one or two per request, each of which cost as much as a figure's read (CHANGELOG, issue 19). A
 catalog change (a new course, a teacher assigned or removed, an assessment added) reaches the checks and the
-figures within ``ttl_s`` (plus ``stale_s`` and a read, see :class:`CatalogDirectory`); 0 reads the store every
-time. Concurrent requests of a tenant share one read."""
+figures within ``ttl_s`` (plus ``stale_s`` and a read, see :class:`CatalogDirectory`); with a TTL, concurrent
+requests of a tenant share one read; 0 reads the store for every request."""
 
 from __future__ import annotations
 

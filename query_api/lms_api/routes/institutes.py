@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from query_api import lms
+from query_api.lms.catalog_cache import CatalogSnapshot
 from query_api.lms.institutes import (
     InstituteFigures,
     InstitutePerformance,
@@ -15,16 +16,17 @@ from query_api.lms.institutes import (
     institutes_of,
 )
 from query_api.lms_api import examples
-from query_api.lms_api.access import LmsCaller, LmsCallerDep
+from query_api.lms_api.access import LmsCallerDep
 from query_api.lms_api.params import CourseIdQuery, InstituteIdPath, Last30Days
 from query_api.lms_api.responses import LmsResponse, answer, documented, no_data
 
 router = APIRouter(prefix="/api/admin/analytics/institutes", tags=["lms: institute analytics"])
 
 
-async def known_institute(caller: LmsCaller, institute_id: int) -> list[int]:
-    """The courses the institute has now; 404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant knows it."""
-    courses = (await caller.catalog_snapshot()).institute_courses(institute_id)
+def known_institute(catalog: CatalogSnapshot, institute_id: int) -> list[int]:
+    """The courses the institute has now; 404 ``ANALYTICS_DATA_NOT_AVAILABLE`` unless the tenant knows it.
+    A request reads one snapshot, so its check and its figures see the same catalog."""
+    courses = catalog.institute_courses(institute_id)
     if courses is None:
         raise no_data(f"institute {institute_id}", "instituteId", "no such institute")
     return courses
@@ -45,12 +47,11 @@ async def get_institute_enrollments(
     """``CourseAnalytics`` (enrollments, active students, completion, progress …) of each course the
     institute has now, over the period (default: the last 30 days), by course id."""
     caller.require_admin()
-    courses = await known_institute(caller, institute_id)
+    catalog = await caller.catalog_snapshot()
+    courses = known_institute(catalog, institute_id)
     if course_id is not None:
         courses = [c for c in courses if c == course_id]
-    found = await lms.course_analytics(
-        caller.store, days.period, courses, (await caller.catalog_snapshot()).courses
-    )
+    found = await lms.course_analytics(caller.store, days.period, courses, catalog.courses)
     return answer(request, [found[c] for c in courses])
 
 
@@ -99,15 +100,14 @@ async def get_institute_performance(
     days): users, active users, courses, enrollments, completion, progress, engagement, watch time and
     sessions; with ``includeComparison``, the same for every institute of the tenant, by id."""
     caller.require_admin()
-    await known_institute(caller, institute_id)
+    catalog = await caller.catalog_snapshot()
+    known_institute(catalog, institute_id)
     ids = (
         sorted({institute_id, *await institutes_of(caller.store, caller.tenant_id)})
         if include_comparison
         else [institute_id]
     )
-    found = await institute_performance(
-        caller.store, days.period, ids, (await caller.catalog_snapshot()).courses
-    )
+    found = await institute_performance(caller.store, days.period, ids, catalog.courses)
     comparison = [found[i] for i in ids] if include_comparison else None
     return answer(
         request,
