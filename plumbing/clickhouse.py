@@ -22,6 +22,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from plumbing.deduplication_log import drop_records_of_missing_parts
+
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -158,6 +160,7 @@ def open_client(
 def _connect(target: StorageTarget, database: str | None, settings: dict[str, Any]) -> Client:
     if target.is_embedded:
         Path(target.location).mkdir(parents=True, exist_ok=True)
+        drop_records_of_missing_parts(target.location)  # a no-op once this process's engine runs
         try:
             return clickhouse_connect.get_client(
                 interface="chdb", path=target.location, database=database, settings=settings or None

@@ -495,22 +495,46 @@ def assert_matches_oracle(deployment: Deployment, generated: oracle.Generated, r
         assert got["raw_usage_metrics"] == [[len(days)]], f"usage_metrics: {got['raw_usage_metrics']}"
     for grain in Grain:
         counts, sessions = oracle.expected_user_events(generated.events, grain.value)
-        assert {k: v[0] for k, v in keyed(got[f"events_{grain}"], 6).items()} == stringify(counts)
-        assert {k: v[1] for k, v in keyed(got[f"sessions_{grain}"], 3).items()} == stringify(sessions)
-        assert keyed(got[f"activities_{grain}"], 6) == stringify(
-            oracle.expected_activities(generated.activities, grain.value)
+        assert_same(f"events_{grain}", {k: v[0] for k, v in keyed(got[f"events_{grain}"], 6).items()}, counts)
+        assert_same(
+            f"sessions_{grain}", {k: v[1] for k, v in keyed(got[f"sessions_{grain}"], 3).items()}, sessions
         )
-        assert {k: tuple(v[:4]) for k, v in keyed(got[f"usage_{grain}"], 3).items()} == stringify(
-            oracle.expected_usage(generated.usage, grain.value)
+        assert_same(
+            f"activities_{grain}",
+            keyed(got[f"activities_{grain}"], 6),
+            oracle.expected_activities(generated.activities, grain.value),
         )
-        assert {k: tuple(v) for k, v in keyed(got[f"pages_{grain}"], 4).items()} == stringify(
-            oracle.expected_page_views(generated.events, grain.value)
+        assert_same(
+            f"usage_{grain}",
+            {k: tuple(v[:4]) for k, v in keyed(got[f"usage_{grain}"], 3).items()},
+            oracle.expected_usage(generated.usage, grain.value),
+        )
+        assert_same(
+            f"pages_{grain}",
+            {k: tuple(v) for k, v in keyed(got[f"pages_{grain}"], 4).items()},
+            oracle.expected_page_views(generated.events, grain.value),
         )
         expected_perf = {
             k: v["samples"]
             for k, v in oracle.expected_performance(generated.performance, grain.value).items()
         }
-        assert keyed(got[f"perf_{grain}"], 4) == stringify(expected_perf)
+        assert_same(f"perf_{grain}", keyed(got[f"perf_{grain}"], 4), expected_perf)
+
+
+def assert_same(name: str, stored: dict[tuple[Any, ...], Any], expected: dict[tuple[Any, ...], Any]) -> None:
+    """``stored`` equals the oracle's ``expected``; if not, the message says how: rows missing, rows that
+    should not exist, values that differ (a few of each), so a rare failure tells lost from doubled."""
+    expected = stringify(expected)
+    if stored == expected:
+        return
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    differ = sorted(k for k in set(stored) & set(expected) if stored[k] != expected[k])
+    raise AssertionError(
+        f"{name}: {len(missing)} keys missing {missing[:3]}, {len(extra)} unexpected "
+        f"{[(k, stored[k]) for k in extra[:3]]}, {len(differ)} differ "
+        f"{[(k, stored[k], expected[k]) for k in differ[:5]]} (stored, expected)"
+    )
 
 
 async def group_members(deployment: Deployment, group: str) -> list[set[int]]:
