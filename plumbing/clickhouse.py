@@ -157,14 +157,21 @@ def open_client(
     return _connect(target, database, settings)
 
 
+_EMBEDDED_OPENING = threading.Lock()
+"""Held while this process repairs an embedded store's logs and opens its engine: the repair takes the
+engine's lock for a moment, and an engine starting in another thread then would find it taken (a query
+pool opens its clients in parallel)."""
+
+
 def _connect(target: StorageTarget, database: str | None, settings: dict[str, Any]) -> Client:
     if target.is_embedded:
         Path(target.location).mkdir(parents=True, exist_ok=True)
-        drop_records_of_missing_parts(target.location)  # a no-op once this process's engine runs
         try:
-            return clickhouse_connect.get_client(
-                interface="chdb", path=target.location, database=database, settings=settings or None
-            )
+            with _EMBEDDED_OPENING:
+                drop_records_of_missing_parts(target.location)  # a no-op once this process's engine runs
+                return clickhouse_connect.get_client(
+                    interface="chdb", path=target.location, database=database, settings=settings or None
+                )
         except Exception as exc:  # chDB says only "Error initializing EmbeddedServer": find out why
             holder = embedded_holder(target.location)
             if holder is None:
