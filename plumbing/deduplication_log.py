@@ -10,8 +10,9 @@ With chDB the engine runs inside the worker, so a worker killed at that instant 
 
 :func:`drop_records_of_missing_parts` closes the gap for ``chdb://`` stores. While no engine holds the
 directory, it replays each table's log, finds the records whose part is neither on disk nor inside a
-part on disk (merges and mutations keep a block's range), and appends the engine's own ``DROP`` record
-for each, exactly what ClickHouse writes when a part is dropped. The block's next insert is then stored.
+part on disk (merges and mutations keep a block's range), and writes the engine's own ``DROP`` record
+for each (what ClickHouse writes when it drops a part) into a new log after the others. The block's next
+insert is then stored.
 A record whose part exists is never touched, so nothing can be counted twice.
 
 The format is ClickHouse's ``MergeTreeDeduplicationLog``: ``deduplication_log_<n>.txt`` files, replayed
@@ -64,7 +65,7 @@ def block_range(part_name: str) -> BlockRange | None:
 
 
 def drop_records_of_missing_parts(directory: str | Path) -> list[DroppedRecord]:
-    """Append a drop record for every deduplication record of the store in ``directory`` whose part is
+    """Write a drop record for every deduplication record of the store in ``directory`` whose part is
     missing; return them. Does nothing while an engine (of any process, this one included) holds the
     directory, because the engine then owns the logs and has already loaded them: call it before the
     process opens the store. Idempotent."""
@@ -113,10 +114,8 @@ def _repair_table(table_dir: Path) -> list[DroppedRecord]:
     if not logs:
         return []
     recorded: dict[str, str] = {}  # block id -> part name, replayed as the engine replays it
-    text = ""
     for _, path in logs:
-        text = path.read_text(encoding="utf-8")
-        for line in text.splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             fields = line.split("\t")
             if len(fields) != 3:
                 continue  # a line torn by a power loss; the engine stops reading its file there too
@@ -132,12 +131,18 @@ def _repair_table(table_dir: Path) -> list[DroppedRecord]:
         if (blocks := block_range(part_name)) is not None and not stored.holds(blocks)
     ]
     if missing:
-        drops = "".join(f"{_DROP}\t{r.part_name}\t{r.block_id}\n" for r in missing)
-        separator = "\n" if text and not text.endswith("\n") else ""
-        with logs[-1][1].open("a", encoding="utf-8") as handle:
-            handle.write(separator + drops)
+        # a log of its own, after the others: the engine replays the logs in number order, and the last one
+        # may end in a line torn by a power loss, after which the engine reads nothing more of that file
+        path = table_dir / "deduplication_logs" / f"deduplication_log_{logs[-1][0] + 1}.txt"
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write("".join(f"{_DROP}\t{r.part_name}\t{r.block_id}\n" for r in missing))
             handle.flush()
             os.fsync(handle.fileno())
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     return missing
 
 
