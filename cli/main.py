@@ -24,6 +24,7 @@ from cli import (
     privacy_jobs,
     query,
     rebuild_rollups,
+    repair_dedup_logs,
     retention,
     scheduler,
     token,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     lag.add_cli(commands)
     dlq.add_cli(commands)
     rebuild_rollups.add_cli(commands)
+    repair_dedup_logs.add_cli(commands)
     token.add_cli(commands)
     api_keys.add_cli(commands)
     retention.add_cli(commands)

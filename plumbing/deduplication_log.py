@@ -138,12 +138,22 @@ def _repair_table(table_dir: Path) -> list[DroppedRecord]:
             handle.write("".join(f"{_DROP}\t{r.part_name}\t{r.block_id}\n" for r in missing))
             handle.flush()
             os.fsync(handle.fileno())
+        _owned_like(path, logs[-1][1])
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
     return missing
+
+
+def _owned_like(path: Path, model: Path) -> None:
+    """Give ``path`` the owner and mode of the engine's log ``model``: the engine appends to the newest log,
+    and a server runs as its own user while an operator may repair its directory as root."""
+    stat = model.stat()
+    os.chmod(path, stat.st_mode & 0o7777)
+    if (path.stat().st_uid, path.stat().st_gid) != (stat.st_uid, stat.st_gid):
+        os.chown(path, stat.st_uid, stat.st_gid)  # only root may; anyone else wrote as the engine's user
 
 
 class _StoredBlocks:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
+import pytest
+
+from cli.main import main
 from plumbing.deduplication_log import block_range, drop_records_of_missing_parts
 
 
@@ -90,3 +93,33 @@ def test_a_held_store_and_a_store_never_opened_are_left_alone(tmp_path: Path) ->
     assert (table / "deduplication_logs" / "deduplication_log_1.txt").read_text() == log
     assert [r.block_id for r in drop_records_of_missing_parts(root)] == ["b1"]
     assert (root / "status").read_text() == "PID: 1\n"  # a crashed engine's file is left as it was
+
+
+def test_the_command_repairs_a_stopped_servers_directory_and_names_what_it_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = make_table(tmp_path, {1: "1\tall_1_1_0\tkept\n1\tall_2_2_0\tlost\n"}, ["all_1_1_0"])
+    (table / "deduplication_logs" / "deduplication_log_1.txt").chmod(0o640)
+    assert main(["repair-deduplication-logs", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"dropped\t{table.resolve()}\tall_2_2_0\tlost"]
+    assert "1 records of missing parts dropped in 1 tables" in err
+    written = table / "deduplication_logs" / "deduplication_log_2.txt"
+    assert written.stat().st_mode & 0o777 == 0o640  # as the engine's own logs, which it appends to
+    assert main(["repair-deduplication-logs", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_the_command_refuses_a_directory_a_server_holds_or_that_is_not_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = store(tmp_path)
+    log = "1\tall_1_1_0\tb1\n"
+    table = make_table(root, {1: log}, [])
+    with (root / "status").open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert main(["repair-deduplication-logs", str(root)]) == 1
+    assert "a running ClickHouse holds" in capsys.readouterr().err
+    assert [p.name for p in (table / "deduplication_logs").iterdir()] == ["deduplication_log_1.txt"]
+    assert main(["repair-deduplication-logs", str(tmp_path / "store" / "0a1")]) == 1
+    assert "is not a ClickHouse data directory" in capsys.readouterr().err
