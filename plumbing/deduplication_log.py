@@ -1,4 +1,4 @@
-"""Repair an embedded store's insert-deduplication logs after a crash, before the engine opens them.
+"""Repair a store's insert-deduplication logs after a crash, before the engine opens them.
 
 Every batch the workers write carries an ``insert_deduplication_token`` so that a batch written again
 after a crash is dropped by ClickHouse instead of counted twice (ADR 0004). On a non-replicated MergeTree
@@ -8,12 +8,13 @@ engine between the two leaves a record whose part never became visible: the re-f
 carries the same token, the engine takes it for a duplicate, and the block's rows are gone for good.
 With chDB the engine runs inside the worker, so a worker killed at that instant is such a crash.
 
-:func:`drop_records_of_missing_parts` closes the gap for ``chdb://`` stores. While no engine holds the
-directory, it replays each table's log, finds the records whose part is neither on disk nor inside a
-part on disk (merges and mutations keep a block's range), and writes the engine's own ``DROP`` record
-for each (what ClickHouse writes when it drops a part) into a new log after the others. The block's next
-insert is then stored.
-A record whose part exists is never touched, so nothing can be counted twice.
+:func:`drop_records_of_missing_parts` closes the gap for ``chdb://`` stores (run whenever a process opens
+one) and, through ``analytics repair-deduplication-logs``, for a stopped server's data directory. While no
+engine holds the directory, it replays each table's logs, finds the records whose part is neither on disk
+nor inside a part on disk (merges and mutations keep a block's range), and writes the engine's own
+``DROP`` record for each (what ClickHouse writes when it drops a part) into a new log after the others. The
+block's next insert is then stored. A record whose part exists is never touched, so nothing can be counted
+twice.
 
 The format is ClickHouse's ``MergeTreeDeduplicationLog``: ``deduplication_log_<n>.txt`` files, replayed
 in order, each line ``<op>\\t<part name>\\t<block id>`` with op 1 = add and 2 = drop.
@@ -87,7 +88,7 @@ def drop_records_of_missing_parts(directory: str | Path) -> list[DroppedRecord]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     for record in dropped:
         log.warning(
-            "embedded store: block %s of %s was recorded but its part %s is missing (the engine stopped "
+            "store repair: block %s of %s was recorded but its part %s is missing (the engine stopped "
             "between the two); its record is dropped so the batch's replay stores it",
             record.block_id,
             record.table_dir,
