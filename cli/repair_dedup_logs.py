@@ -29,15 +29,15 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     if not (directory / "store").is_dir() and not (directory / "data").is_dir():
         print(f"repair-deduplication-logs: {directory} is not a ClickHouse data directory", file=sys.stderr)
         return 1
-    holder = embedded_holder(directory)
-    if holder is not None:
+    dropped = drop_records_of_missing_parts(directory)
+    if dropped is None:  # its lock is the engine's, so a running server cannot slip in between
+        holder = embedded_holder(directory)
         pid = f" (pid {holder})" if holder else ""
         print(
             f"repair-deduplication-logs: a running ClickHouse holds {directory}{pid}: stop it first",
             file=sys.stderr,
         )
         return 1
-    dropped = drop_records_of_missing_parts(directory)
     for record in dropped:
         print(f"dropped\t{record.table_dir}\t{record.part_name}\t{record.block_id}")
     tables = len({record.table_dir for record in dropped})

@@ -65,11 +65,11 @@ def block_range(part_name: str) -> BlockRange | None:
     return BlockRange(match.group(1), int(match.group(2)), int(match.group(3)))
 
 
-def drop_records_of_missing_parts(directory: str | Path) -> list[DroppedRecord]:
+def drop_records_of_missing_parts(directory: str | Path) -> list[DroppedRecord] | None:
     """Write a drop record for every deduplication record of the store in ``directory`` whose part is
-    missing; return them. Does nothing while an engine (of any process, this one included) holds the
-    directory, because the engine then owns the logs and has already loaded them: call it before the
-    process opens the store. Idempotent."""
+    missing; return them. Does nothing and returns None while an engine (of any process, this one included)
+    holds the directory, because the engine then owns the logs and has already loaded them: call it before
+    the process opens the store. Idempotent."""
     root = Path(directory)
     if not root.is_dir():
         return []
@@ -79,7 +79,7 @@ def drop_records_of_missing_parts(directory: str | Path) -> list[DroppedRecord]:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return []
+            return None
         try:
             dropped = [record for table_dir in _table_dirs(root) for record in _repair_table(table_dir)]
         finally:
@@ -151,10 +151,10 @@ def _repair_table(table_dir: Path) -> list[DroppedRecord]:
 def _owned_like(path: Path, model: Path) -> None:
     """Give ``path`` the owner and mode of the engine's log ``model``: the engine appends to the newest log,
     and a server runs as its own user while an operator may repair its directory as root."""
-    stat = model.stat()
-    os.chmod(path, stat.st_mode & 0o7777)
-    if (path.stat().st_uid, path.stat().st_gid) != (stat.st_uid, stat.st_gid):
-        os.chown(path, stat.st_uid, stat.st_gid)  # only root may; anyone else wrote as the engine's user
+    wanted, written = model.stat(), path.stat()
+    os.chmod(path, wanted.st_mode & 0o7777)
+    if (written.st_uid, written.st_gid) != (wanted.st_uid, wanted.st_gid):
+        os.chown(path, wanted.st_uid, wanted.st_gid)  # only root may; anyone else wrote as the engine's user
 
 
 class _StoredBlocks:
