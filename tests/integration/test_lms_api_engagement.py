@@ -13,6 +13,11 @@ import pytest
 import pytest_asyncio
 
 from loadgen.lms_platform import TenantPlatform
+from plumbing.clickhouse import open_client
+from query_api.lms.institutes import institute_performance
+from query_api.lms.models import LmsPeriod
+from query_api.metrics import QueryMetrics
+from query_api.store import QueryStore
 from tests.conftest import ClickHouseTarget
 from tests.support import lms_oracle as oracle
 from tests.support import lms_oracle_engagement as more
@@ -222,3 +227,27 @@ async def test_system_and_institute_performance_equal_the_oracle(
         )
         assert body["data"]["comparison"] == [figures[i] for i in institutes]
         await error(http, "/api/admin/analytics/institutes/999999/performance", admin(t.tenant_id), 404)
+
+
+async def test_an_institute_without_courses_in_the_catalog_still_gets_its_people(
+    lms_platform: tuple[ClickHouseTarget, list[TenantPlatform]], tenants: list[Tenant]
+) -> None:
+    """The people figures are a side part of the courses' facts statement: with no course to read, the
+    statement is that part alone, and the course figures are empty."""
+    first, last = date(2026, 2, 1), date(2026, 2, 28)
+    target = lms_platform[0]
+    store = QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), 2)
+    try:
+        t = tenants[0]
+        institutes = more.institutes(t.facts)
+        period = LmsPeriod(t.tenant_id, t.zone, first, last)
+        found = await institute_performance(store, period, institutes, {})
+        for institute in institutes:
+            want = more.institute_figures(t.facts, institute, first, last)
+            got = found[institute]
+            people = ("total_users", "active_users", "total_sessions", "average_session_duration")
+            assert {k: getattr(got, k) for k in people} == {k: want[k] for k in people}, institute
+            assert want["total_users"] and want["total_sessions"]
+            assert (got.total_courses, got.total_enrollments, got.active_students) == (0, 0, 0)
+    finally:
+        await store.close()
