@@ -12,10 +12,10 @@ has seen its suppression (the caller's ``ready`` rule says when), then:
 1. ``running``; the user's rows are deleted from every table of people's data (:mod:`privacy.personal_data`:
    the product's raw tables, LMS activity and entity upserts, the LMS current-state tables of people) and
    from every rollup table keyed by user (every grain and bucket, also buckets whose raw rows are already
-   gone), with mutations that rewrite the parts (``ALTER TABLE ... DELETE``, ``mutations_sync``), so the
-   rows leave the disk instead of being only hidden. An LMS teacher's id is also removed from other
-   people's rows that name them (``graded_by`` of students' attempts, ``teacher_ids`` of courses:
-   :data:`TEACHER_MENTIONS`), which stay;
+   gone) and every copy of raw rows kept in another order (``lms_video_sessions``), with mutations that
+   rewrite the parts (``ALTER TABLE ... DELETE``, ``mutations_sync``), so the rows leave the disk instead of
+   being only hidden. An LMS teacher's id is also removed from other people's rows that name them
+   (``graded_by`` of students' attempts, ``teacher_ids`` of courses: :data:`TEACHER_MENTIONS`), which stay;
 2. personal rollups *not* keyed by user (none today) are recomputed from the raw tables over the user's days;
    rollups without people in them (``Rollup.personal`` false: LMS platform telemetry) are left alone;
 3. the deletions run once more, for rows a writer with an older snapshot stored meanwhile;
@@ -41,8 +41,13 @@ from jobs.rebuild import rebuild_rollups
 from jobs.retention_tables import RAW_RETAINED
 from plumbing.settings import ZoneLookup
 from plumbing.tenant_store import stored_time_zones
+from privacy.personal_data import (
+    PER_USER_COPY_TABLES,
+    PERSONAL_RAW_TABLES,
+    PERSONAL_STATE_TABLES,
+    tenant_wide_rollups,
+)
 from privacy.personal_data import PER_USER_ROLLUP_TABLES as PER_USER_ROLLUP_TABLES  # long imported from here
-from privacy.personal_data import PERSONAL_RAW_TABLES, PERSONAL_STATE_TABLES, tenant_wide_rollups
 from privacy.suppressions import Suppression, user_suppression, write_suppression
 from schemas.lms_payloads import MAX_LMS_ID, UserType
 from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES
@@ -52,6 +57,8 @@ from security import audit
 
 log = logging.getLogger(__name__)
 
+DERIVED_TABLES = (*PER_USER_ROLLUP_TABLES, *PER_USER_COPY_TABLES)
+"""Where a person's rows are derived from their raw rows: deleted after those, counted as rollup rows."""
 UNTIL_MARGIN = timedelta(seconds=60)
 """Added to a finished job's time to close its suppression: a gateway whose clock runs this much ahead
 still stamps the events it received before the job finished as earlier than ``until``."""
@@ -171,6 +178,7 @@ class ErasureReport:
     raw_rows: int
     """Rows of the raw tables and of the LMS current-state tables (stored facts, not aggregates)."""
     rollup_rows: int
+    """Rows of the per-user rollups and of the copies of raw rows (:data:`DERIVED_TABLES`)."""
     late_raw_rows: int
     """Stored meanwhile by a writer with an older snapshot (deleted by the last pass)."""
     late_rollup_rows: int
@@ -214,7 +222,7 @@ def erase_user(
     raw, mentions = _facts(client, tenant, user, teacher)
     step("raw")
     job = mark_job(client, job, JobStatus.RUNNING, "deleting rollup rows")
-    rollups = sum(purge(client, table, tenant, user) for table in PER_USER_ROLLUP_TABLES)
+    rollups = sum(purge(client, table, tenant, user) for table in DERIVED_TABLES)
     recomputed = None
     if days is not None:  # one day of margin: a tenant-local day reaches into the neighbouring UTC days
         recomputed = (days[0] - timedelta(days=1), days[1] + timedelta(days=1))
@@ -223,7 +231,7 @@ def erase_user(
     step("rollups")
     job = mark_job(client, job, JobStatus.RUNNING, "deleting rows stored meanwhile")
     late_raw, late_mentions = _facts(client, tenant, user, teacher)
-    late_rollups = sum(purge(client, table, tenant, user) for table in PER_USER_ROLLUP_TABLES)
+    late_rollups = sum(purge(client, table, tenant, user) for table in DERIVED_TABLES)
     step("late")
     report = ErasureReport(raw, rollups, late_raw, late_rollups, recomputed, mentions + late_mentions)
     return job, report

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from annotated_types import Le
 
-from schemas.lms_rows import LMS_RAW_TABLES
+from schemas.lms_rows import LMS_RAW_TABLES, LMS_VIDEO_SESSIONS
 from schemas.rollups import ROLLUPS, Grain
 from schemas.tenant_config import Retention
 from schemas.topics import LMS_STREAMS
@@ -112,9 +112,11 @@ RAW_RETAINED = (
     RetainedTable("usage_metrics", "date", is_datetime=False),
     RetainedTable("activity_logs", "timestamp", is_datetime=True),
     *(RetainedTable(LMS_RAW_TABLES[stream], "timestamp", is_datetime=True) for stream in LMS_STREAMS),
+    RetainedTable(LMS_VIDEO_SESSIONS, "timestamp", is_datetime=True),
 )
 """Raw tables: the product's, then the LMS's (by ``timestamp``: an activity's or sample's time, an entity
-version's recorded time; expiring old versions leaves the current state alone)."""
+version's recorded time; expiring old versions leaves the current state alone), and the copy of
+``lms_activity``'s watch sessions sorted by course, which expires with them."""
 ROLLUP_RETAINED = tuple(
     RetainedTable(rollup.table, "bucket", is_datetime=False, grains=rollup.grains) for rollup in ROLLUPS
 )

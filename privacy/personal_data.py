@@ -8,7 +8,7 @@ raw rows do not), but erasure deletes a person's rows from them (:mod:`jobs.eras
 
 from __future__ import annotations
 
-from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES
+from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES, LMS_VIDEO_SESSIONS
 from schemas.rollups import ROLLUPS, Rollup
 from schemas.rows import PRODUCT_RAW_TABLES
 from schemas.topics import Stream
@@ -31,6 +31,12 @@ PER_USER_ROLLUP_TABLES: tuple[str, ...] = tuple(
     item.table for item in ROLLUPS if item.personal and "user_id" in item.dimensions
 )
 """Rollup tables keyed by user: a person's rows are theirs alone, nobody else's bucket holds them."""
+
+
+PER_USER_COPY_TABLES: tuple[str, ...] = (LMS_VIDEO_SESSIONS,)
+"""Raw rows copied in another order for reads (a materialized view writes them): derived, like the rollups,
+so erasure deletes a person's rows from them with the rollups' and exports leave them out (the raw table
+holds the same rows)."""
 
 
 def tenant_wide_rollups() -> list[Rollup]:

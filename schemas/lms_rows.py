@@ -132,6 +132,12 @@ LMS_RAW_COLUMNS: dict[Stream, list[str]] = {
 }
 
 _VERSIONED = ["version", "is_deleted", "updated_at"]
+LMS_VIDEO_SESSIONS = "lms_video_sessions"
+"""The ``video_watched`` rows of ``lms_activity`` again, sorted by course and start time (migration 0021: a
+materialized view copies each row as ``lms_activity`` stores it): a course's watch sessions of a period are
+one range of it, where ``lms_activity``, sorted by person, makes that read scan the tenant's every event. The
+same engine and version column as ``lms_activity``, so a redelivered event collapses in both."""
+
 LMS_STATE_TABLES = {
     "institute": "lms_institutes",
     "course": "lms_courses",

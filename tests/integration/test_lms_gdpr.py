@@ -43,7 +43,7 @@ from query_api.settings import QuerySettings
 from query_api.store import QueryStore
 from schemas.lms_payloads import LMS_PAYLOADS
 from schemas.lms_rollups import LMS_ROLLUPS
-from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES
+from schemas.lms_rows import LMS_RAW_TABLES, LMS_STATE_TABLES, LMS_VIDEO_SESSIONS
 from schemas.messages import encode_batch
 from schemas.rollup_model import Rollup
 from schemas.topics import Stream
@@ -303,7 +303,7 @@ def rollup_content(
     return content
 
 
-FACT_TABLES = (*LMS_RAW_TABLES.values(), *LMS_STATE_TABLES.values())
+FACT_TABLES = (*LMS_RAW_TABLES.values(), *LMS_STATE_TABLES.values(), LMS_VIDEO_SESSIONS)
 
 
 def fact_content(client: Client, tenant: str) -> dict[str, list[str]]:
@@ -375,6 +375,7 @@ async def test_erasing_a_student_then_a_teacher_leaves_what_twins_that_never_saw
         "lms_entity_upserts",
         "lms_users",
         "lms_enrollments",
+        "lms_video_sessions",  # the copy of S's watch sessions, by course
     }
 
     # ---- the export holds S's LMS rows: every raw row of S and their current state

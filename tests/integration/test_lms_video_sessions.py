@@ -1,5 +1,7 @@
-"""Watch sessions read from the raw activity table without ``FINAL``: a row delivered again (same sorting
-key, a later ``received_at``) shows once, in the page and in the count, as ``FINAL`` would show it."""
+"""Watch sessions read without ``FINAL`` (a course's from ``lms_video_sessions``, the copy sorted by course a
+materialized view writes, a student's from ``lms_activity``): a row delivered again (same sorting key, a later
+``received_at``) shows once, in the page and in the count, as ``FINAL`` would show it; the sessions stored
+before migration 0021 are copied by it."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
-from plumbing.migrate import migrate
+from plumbing.migrate import applied_migrations, apply, load_migrations, migrate
 from query_api.lms.models import LmsPeriod
 from query_api.lms.videos import video_sessions
 from query_api.metrics import QueryMetrics
@@ -63,6 +66,56 @@ async def test_a_session_delivered_twice_is_read_once(clickhouse: ClickHouseTarg
             "SELECT count() FROM lms_activity FINAL WHERE tenant_id = {t:String}", parameters={"t": TENANT}
         ).result_rows
         assert final == [(2,)]  # what FINAL counts: the reader agrees with it
+    finally:
+        await store.close()
+        client.close()
+
+
+def _stored_sessions(client: Client) -> list[tuple[object, ...]]:
+    return client.query(
+        "SELECT user_id, session_id, start_time, received_at FROM lms_video_sessions "
+        "WHERE tenant_id = {t:String} ORDER BY user_id, received_at",
+        parameters={"t": TENANT},
+    ).result_rows
+
+
+async def test_the_migration_copies_the_sessions_stored_before_it_once(clickhouse: ClickHouseTarget) -> None:
+    client = clickhouse.client()
+    migrations = load_migrations()
+    [copying] = [m for m in migrations if m.name == "lms_video_sessions"]
+    assert applied_migrations(client) == {}  # creates the record
+    for migration in migrations[: migrations.index(copying)]:
+        apply(client, migration)
+    received = START + timedelta(hours=1)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    login = [TENANT, uuid.uuid4(), "student:17", START, "login", "student", 17, "s0", 0, 0, None, None, None,
+             received, "{}"]  # fmt: skip
+    client.insert(
+        "lms_activity",
+        [_session(17, "s1", 0, received, first), _session(18, "s2", 10, received, second), login],
+        column_names=COLUMNS,
+    )
+    store = QueryStore(clickhouse.client, QueryMetrics(), pool_size=1)
+    try:
+        assert [m.name for m in migrate(client)] == [m.name for m in migrations[migrations.index(copying) :]]
+        copied = _stored_sessions(client)
+        assert [(user, session) for user, session, *_ in copied] == [
+            ("student:17", "s1"),
+            ("student:18", "s2"),
+        ]
+        assert copied[0][2] == START.replace(tzinfo=None) or copied[0][2] == START
+        for (
+            statement
+        ) in copying.statements:  # a re-run (migrate died before recording it) copies nothing again
+            if statement.lstrip().startswith("INSERT"):
+                client.command(statement)
+        assert _stored_sessions(client) == copied
+        # later rows come through the view; the course's read finds both kinds
+        client.insert("lms_activity", [_session(19, "s3", 20, received, uuid.uuid4())], column_names=COLUMNS)
+        period = LmsPeriod(TENANT, ZoneInfo("UTC"), date(2026, 5, 1), date(2026, 5, 31))
+        sessions, total = await video_sessions(store, period, course_id=5)
+        assert total == 3
+        assert [(s.student_id, s.session_id) for s in sessions] == [(17, "s1"), (18, "s2"), (19, "s3")]
     finally:
         await store.close()
         client.close()

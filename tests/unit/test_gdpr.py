@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from cli.privacy_jobs import add_cli
-from jobs.erasure import TEACHER_MENTIONS, lms_teacher, older_than
+from jobs.erasure import DERIVED_TABLES, TEACHER_MENTIONS, lms_teacher, older_than
 from jobs.erasure_queue import JobStatus, PrivacyJob
 from privacy.personal_data import (
+    PER_USER_COPY_TABLES,
     PER_USER_ROLLUP_TABLES,
     PERSONAL_RAW_TABLES,
     PERSONAL_STATE_TABLES,
@@ -328,6 +329,10 @@ def test_people_are_in_the_product_raw_tables_and_the_lms_activity_upsert_and_st
     )
     assert PERSONAL_STATE_TABLES == ("lms_users", "lms_enrollments")
     assert (*PERSONAL_RAW_TABLES, *PERSONAL_STATE_TABLES) == EXPORT_TABLES  # product tables first, as before
+    # copies of raw rows (lms_activity's watch sessions by course) are erased with the rollups, not exported
+    assert PER_USER_COPY_TABLES == ("lms_video_sessions",)
+    assert (*PER_USER_ROLLUP_TABLES, *PER_USER_COPY_TABLES) == DERIVED_TABLES
+    assert not set(PER_USER_COPY_TABLES) & set(EXPORT_TABLES)
 
 
 def test_only_a_teachers_subject_key_names_a_teacher() -> None:

@@ -24,7 +24,7 @@ from jobs.retention_tables import (
     tier_of,
 )
 from plumbing.migrate import load_migrations
-from schemas.lms_rows import LMS_STATE_TABLES
+from schemas.lms_rows import LMS_STATE_TABLES, LMS_VIDEO_SESSIONS
 from schemas.rollups import GRAIN_TYPE, PRODUCT_ROLLUPS, ROLLUPS, Grain
 from schemas.rows import RAW_TABLES
 from schemas.tenant_config import Retention, TenantSettings
@@ -64,8 +64,9 @@ def test_every_raw_and_rollup_table_is_retained_with_its_time_column_and_grains(
         "lms_entity_upserts": ("timestamp", True, (None,)),
         "lms_activity": ("timestamp", True, (None,)),
         "lms_telemetry": ("timestamp", True, (None,)),
+        "lms_video_sessions": ("timestamp", True, (None,)),  # lms_activity's watch sessions, by course
     }
-    assert set(raw) == set(RAW_TABLES.values())
+    assert set(raw) == {*RAW_TABLES.values(), LMS_VIDEO_SESSIONS}
     assert not set(LMS_STATE_TABLES.values()) & set(TABLES)  # current state: no retention
     rollups = {name: t for name, t in TABLES.items() if name.startswith("rollup_")}
     assert set(rollups) == {t.name for t in ROLLUP_RETAINED}
@@ -227,10 +228,10 @@ def test_the_last_ttl_of_every_retained_table_in_the_migrations_is_its_backstop(
     rollup_statements = backstop_statements(t for t in ROLLUP_RETAINED if t.name in product_rollups)
     assert [m.statements for m in load_migrations() if m.name == "rollup_retention"] == [rollup_statements]
     lms = [t for t in RETAINED_TABLES if t.name.startswith(("lms_", "rollup_lms_"))]
-    assert len(lms) == 3 + 7
-    lms_statements = set(backstop_statements(lms))  # written by the migration creating the tables
-    [lms_migration] = [m for m in load_migrations() if m.version == 20]
-    assert lms_statements <= {" ".join(statement.split()) for statement in lms_migration.statements}
+    assert len(lms) == 4 + 7
+    lms_statements = set(backstop_statements(lms))  # written by the migrations creating the tables
+    written = {" ".join(s.split()) for m in load_migrations() if m.version in (20, 21) for s in m.statements}
+    assert lms_statements <= written
     assert len(backstop_statements()) == len(RETAINED_TABLES)
 
 
