@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from query_api.lms.grains import period_condition
@@ -146,10 +146,6 @@ _PARTS = {
 }
 
 
-_ROW_KINDS = frozenset({"enrollments", "progress", "activity", "days", "handed_in"})
-"""The first column of the facts statement's rows."""
-
-
 @cache
 def _facts_sql(parts: frozenset[Part]) -> str:
     """The statement of ``parts``, in one union; periods assigned by lookups (:class:`PeriodIndex`), not
@@ -224,22 +220,6 @@ class _FactsReader:
                 item.handed_in = handed_in
 
 
-@dataclass(frozen=True, slots=True)
-class SidePart:
-    """A reader's own read, run as one more part of the course facts statement: a part costs the statement
-    its planning, but a statement of its own costs far more (ADR 0022). ``sql`` selects rows of the facts'
-    shape (``String``, ``UInt32``, ``UInt64``, ``String``, ``Array(Int64)``) whose first column is ``name``;
-    they go back to the reader as they come. ``params`` may share a name with the facts' parameters only
-    with the same value (``tenant``)."""
-
-    name: str
-    sql: str
-    params: Mapping[str, Any]
-
-
-FactsRow = tuple[str, int, int, str, list[int]]
-
-
 async def course_facts_by_period(
     store: QueryStore,
     periods: Sequence[LmsPeriod],
@@ -251,34 +231,11 @@ async def course_facts_by_period(
     ``parts`` hold (the others stay empty), in one statement whatever the number of periods. With
     :attr:`Part.RATES`, the quizzes and assignments are ``catalog``'s (the courses' current entries; else
     read first)."""
-    facts, _ = await _read_facts(store, periods, course_ids, parts, catalog, None)
-    return facts
-
-
-async def course_facts_beside(
-    store: QueryStore, period: LmsPeriod, course_ids: Sequence[int], parts: Collection[Part], side: SidePart
-) -> tuple[dict[int, CourseFacts], list[FactsRow]]:
-    """:func:`course_facts` of ``parts`` (without :attr:`Part.RATES`, which needs a catalog), and the rows of
-    the reader's ``side`` part, read in the same statement."""
-    facts, rows = await _read_facts(store, [period], course_ids, parts, None, side)
-    return facts[0], rows
-
-
-async def _read_facts(
-    store: QueryStore,
-    periods: Sequence[LmsPeriod],
-    course_ids: Sequence[int],
-    parts: Collection[Part],
-    catalog: Mapping[int, CourseEntry] | None,
-    side: SidePart | None,
-) -> tuple[list[dict[int, CourseFacts]], list[FactsRow]]:
     ids = sorted(set(course_ids))
     facts = [{course: CourseFacts(period.days) for course in ids} for period in periods]
     wanted = frozenset(parts) | {Part.ENROLLMENTS}
-    if side is not None and (Part.RATES in wanted or side.name in _ROW_KINDS):
-        raise ValueError(f"a side part ({side.name!r}) needs a name of its own and facts without rates")
-    if not periods or (not ids and side is None):
-        return facts, []
+    if not ids or not periods:
+        return facts
     if Part.RATES in wanted and catalog is None:
         catalog = await course_catalog(store, periods[0].tenant_id, ids)
     index = PeriodIndex(periods)
@@ -290,24 +247,13 @@ async def _read_facts(
         "assessments": sorted({a for c in ids if c in listed for a in listed[c].assessments}),
         "states": list(measures.SUBMITTED_STATES),
     }
-    sql = _facts_sql(wanted) if ids else ""
-    if side is not None:
-        clashes = sorted(k for k, v in side.params.items() if k in params and params[k] != v)
-        if clashes:
-            raise ValueError(f"the side part {side.name!r} binds {clashes} to other values than the facts")
-        params.update(side.params)
-        sql = f"{sql} UNION ALL {side.sql}" if sql else side.sql
-    beside: list[FactsRow] = []
     # thousands of rows per request: the column types (String, UInt32, UInt64, String, Array(Int64)) already
     # come as str, int and a list of int
-    for part, span, course, user, values in await store.rows(sql, params):
-        if side is not None and part == side.name:
-            beside.append((part, span, course, user, values))
-        else:
-            reader.add(part, span, course, user, values)
+    for part, span, course, user, values in await store.rows(_facts_sql(wanted), params):
+        reader.add(part, span, course, user, values)
     if Part.RATES in wanted:
         reader.rates(listed)
-    return facts, beside
+    return facts
 
 
 async def course_facts(

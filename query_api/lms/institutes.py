@@ -10,17 +10,17 @@ active students are distinct over the institute's courses. Formulas: :mod:`schem
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from query_api.lms.courses import Part, SidePart, course_facts_beside
+from query_api.lms.courses import Part, course_facts
 from query_api.lms.grains import period_condition
 from query_api.lms.models import LmsPeriod, Percent
-from query_api.lms.state import CourseEntry
-from query_api.readers.common import ch_time
+from query_api.lms.state import CourseEntry, period_params
 from query_api.store import QueryStore
 from schemas import lms_measures as measures
 from schemas.rollups import rollup
@@ -74,30 +74,6 @@ async def institutes_of(store: QueryStore, tenant_id: str) -> list[int]:
     return [int(i) for (i,) in rows]
 
 
-def _people_part(period: LmsPeriod, institute_ids: list[int]) -> SidePart:
-    """Per institute: its people signed up by the period's end, and of them those active in the period with
-    their logins and sessions; a side part of the institutes' course facts statement."""
-    params: dict[str, Any] = {
-        "tenant": period.tenant_id,
-        "end": ch_time(period.end),
-        "institutes": institute_ids,
-    }
-    covered = period_condition(period.first, period.last, params)
-    sql = (
-        "SELECT 'people', toUInt32(0), u.institute_id, '', "
-        "[toInt64(countIf(u.signed_up_at < {end:DateTime64(3, 'UTC')})), toInt64(countIf(d.user_id != '')), "
-        "toInt64(sum(d.logins)), toInt64(sum(d.sessions_ended)), toInt64(sum(d.session_seconds))] "
-        "FROM (SELECT user_id, institute_id, signed_up_at FROM lms_users FINAL "
-        "WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
-        "AND institute_id IN {institutes:Array(UInt64)}) AS u "
-        "LEFT JOIN (SELECT user_id, sum(logins) AS logins, sum(sessions_ended) AS sessions_ended, "
-        f"sum(session_seconds) AS session_seconds FROM {USER_DAYS.table} "
-        f"WHERE tenant_id = {{tenant:String}} AND {covered} GROUP BY user_id) AS d "
-        "ON d.user_id = u.user_id GROUP BY u.institute_id"
-    )
-    return SidePart("people", sql, params)
-
-
 async def institute_performance(
     store: QueryStore, period: LmsPeriod, institute_ids: Sequence[int], catalog: Mapping[int, CourseEntry]
 ) -> dict[int, InstituteFigures]:
@@ -105,19 +81,32 @@ async def institute_performance(
     (:attr:`query_api.lms.catalog_cache.CatalogSnapshot.courses`), which say each course's institute."""
     ids = sorted(set(institute_ids))
     owner = {course: entry.institute_id for course, entry in catalog.items() if entry.institute_id in ids}
-    # one statement: the courses' facts and the people part (ADR 0022)
-    facts, people_rows = await course_facts_beside(
-        store, period, list(owner), {Part.PROGRESS, Part.ACTIVITY}, _people_part(period, ids)
+    params: dict[str, Any] = {**period_params(period), "institutes": ids}
+    covered = period_condition(period.first, period.last, params)
+    people_rows, facts = await asyncio.gather(
+        # per institute: its people signed up by the end, and of its people those active in the period
+        store.rows(
+            "SELECT u.institute_id, countIf(u.signed_up_at < {end:DateTime64(3, 'UTC')}), "
+            "countIf(d.user_id != ''), sum(d.logins), sum(d.sessions_ended), sum(d.session_seconds) "
+            "FROM (SELECT user_id, institute_id, signed_up_at FROM lms_users FINAL "
+            "WHERE tenant_id = {tenant:String} AND is_deleted = 0 "
+            "AND institute_id IN {institutes:Array(UInt64)}) AS u "
+            "LEFT JOIN (SELECT user_id, sum(logins) AS logins, sum(sessions_ended) AS sessions_ended, "
+            f"sum(session_seconds) AS session_seconds FROM {USER_DAYS.table} "
+            f"WHERE tenant_id = {{tenant:String}} AND {covered} GROUP BY user_id) AS d "
+            "ON d.user_id = u.user_id GROUP BY u.institute_id",
+            params,
+        ),
+        course_facts(store, period, list(owner), {Part.PROGRESS, Part.ACTIVITY}),
     )
     published: dict[int, int] = defaultdict(int)
     for course, institute in owner.items():
         published[institute] += catalog[course].published_before(period.end)
-    by_institute = {int(institute): values for _, _, institute, _, values in people_rows}
+    people = {int(i): [int(v) for v in values] for i, *values in people_rows}
     out = {}
     for institute in ids:
         mine = [facts[c] for c, i in owner.items() if i == institute]
-        people = by_institute.get(institute, [0, 0, 0, 0, 0])
-        total_users, active_users, logins, ended, session_seconds = people
+        total_users, active_users, logins, ended, session_seconds = people.get(institute, [0, 0, 0, 0, 0])
         learners = sum(len(f.students) for f in mine)
         learner_days = sum(
             days for f in mine for student, days in f.active_days.items() if student in f.students
