@@ -13,16 +13,13 @@ import pytest
 import pytest_asyncio
 
 from loadgen.lms_platform import TenantPlatform
-from plumbing.clickhouse import open_client
 from query_api.lms.institutes import institute_performance
 from query_api.lms.models import LmsPeriod
-from query_api.metrics import QueryMetrics
-from query_api.store import QueryStore
 from tests.conftest import ClickHouseTarget
 from tests.support import lms_oracle as oracle
 from tests.support import lms_oracle_engagement as more
 from tests.support.lms_http import NOW, admin, bearer_of, data, error, json_of, lms_client
-from tests.support.lms_platform_store import Tenant, checked_tenants
+from tests.support.lms_platform_store import Tenant, checked_tenants, query_store
 
 pytestmark = pytest.mark.clickhouse
 
@@ -235,8 +232,7 @@ async def test_an_institute_without_courses_in_the_catalog_still_gets_its_people
     """The people figures are a side part of the courses' facts statement: with no course to read, the
     statement is that part alone, and the course figures are empty."""
     first, last = date(2026, 2, 1), date(2026, 2, 28)
-    target = lms_platform[0]
-    store = QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), 2)
+    store = query_store(lms_platform)
     try:
         t = tenants[0]
         institutes = more.institutes(t.facts)

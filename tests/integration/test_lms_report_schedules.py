@@ -29,19 +29,16 @@ from aiosmtpd.controller import Controller
 from itsdangerous import Signer
 from sqlalchemy import select
 
-from plumbing.clickhouse import open_client
 from plumbing.config_db import ConfigDatabase
 from query_api.lms_reports.delivery import Deliveries
 from query_api.lms_reports.files import FileStore
 from query_api.lms_reports.jobs import ReportJobs
 from query_api.lms_reports.schedules import Scheduler
 from query_api.lms_reports.settings import ReportSettings
-from query_api.metrics import QueryMetrics
-from query_api.store import QueryStore
 from schemas.config_models import ReportDelivery, ReportSchedule, ScheduleRun
 from tests.conftest import ClickHouseTarget
 from tests.support.lms_http import bearer_of, lms_client
-from tests.support.lms_platform_store import Tenant, checked_tenants
+from tests.support.lms_platform_store import Tenant, checked_tenants, query_store
 
 pytestmark = pytest.mark.clickhouse
 
@@ -291,11 +288,6 @@ async def test_two_schedulers_over_one_store_run_each_due_time_once(
         await jobs.close()
         await jobs.database.close()
     await store.close()
-
-
-def query_store(lms_platform: tuple[ClickHouseTarget, list[Any]]) -> QueryStore:
-    target = lms_platform[0]
-    return QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), 2)
 
 
 @pytest.mark.postgres

@@ -19,6 +19,8 @@ from loadgen.lms_platform import TenantPlatform
 from plumbing.clickhouse import open_client
 from plumbing.migrate import migrate
 from plumbing.tenant_store import save_tenant_settings
+from query_api.metrics import QueryMetrics
+from query_api.store import QueryStore
 from schemas.lms_payloads import LMS_ROUTES
 from schemas.tenant_config import Retention, TenantSettings
 from tests.support import lms_oracle as oracle
@@ -166,3 +168,10 @@ def fill(url: str, database: str, platforms: list[TenantPlatform]) -> None:
     finally:
         admin.close()
     asyncio.run(post_all(target, platforms))
+
+
+def query_store(lms_platform: tuple[Any, list[Any]], pool_size: int = 2) -> QueryStore:
+    """A query store of its own on the stored learning platform (``lms_platform``: its ``ClickHouseTarget``
+    and platforms), for tests calling the readers directly; the caller closes it."""
+    target = lms_platform[0]
+    return QueryStore(lambda: open_client(target.url, target.database), QueryMetrics(), pool_size)
